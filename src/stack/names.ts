@@ -1,0 +1,67 @@
+/**
+ * Names and ports shared by the rendered files and the deploy code: service names, internal ports,
+ * and where config files are mounted inside containers. One place, so nginx, Prometheus, Compose
+ * and the Docker adapter cannot disagree. Pure constants.
+ */
+import type { Config } from '../config/schema.ts';
+
+export const COLORS = ['blue', 'green'] as const;
+export type Color = (typeof COLORS)[number];
+
+export const SERVICE = {
+  nginx: 'nginx',
+  api: (color: Color) => `api-${color}` as const,
+  worker: 'worker',
+  postgres: 'postgres',
+  redis: 'redis',
+  prometheus: 'prometheus',
+  grafana: 'grafana',
+  loki: 'loki',
+  promtail: 'promtail',
+  certbot: 'certbot',
+  dbBackup: 'db-backup',
+  postgresExporter: 'postgres-exporter',
+  redisExporter: 'redis-exporter',
+  nginxExporter: 'nginx-exporter',
+  nodeExporter: 'node-exporter',
+} as const;
+
+/** Ports inside the stack's networks (never published unless said so). */
+export const INTERNAL_PORT = {
+  workerMetrics: 9464,
+  schedulerMetrics: 9465,
+  nginxStatus: 8080,
+  postgres: 5432,
+  redis: 6379,
+  prometheus: 9090,
+  grafana: 3000,
+  loki: 3100,
+  postgresExporter: 9187,
+  redisExporter: 9121,
+  nginxExporter: 9113,
+  nodeExporter: 9100,
+} as const;
+
+/** Where rendered files are mounted inside containers. */
+export const MOUNT = {
+  nginxConf: '/etc/nginx/nginx.conf',
+  nginxUpstream: '/etc/nginx/modelship/upstream.conf',
+  nginxCerts: '/etc/nginx/certs',
+  letsencrypt: '/etc/letsencrypt',
+  acmeWebroot: '/var/www/certbot',
+  prometheusDir: '/etc/prometheus',
+  grafanaProvisioning: '/etc/grafana/provisioning',
+  grafanaDashboards: '/var/lib/grafana/dashboards',
+  lokiConf: '/etc/loki/loki.yml',
+  promtailConf: '/etc/promtail/promtail.yml',
+  postgresInit: '/docker-entrypoint-initdb.d',
+  backups: '/var/backups/modelship',
+} as const;
+
+/** Certificate paths as nginx sees them, for the configured TLS mode. */
+export function certificatePaths(config: Config): { cert: string; key: string } | null {
+  if (config.tls.mode === 'off') return null;
+  if (config.tls.mode === 'custom') return { cert: `${MOUNT.nginxCerts}/fullchain.pem`, key: `${MOUNT.nginxCerts}/privkey.pem` };
+  const name = config.domains[0]!;
+  return { cert: `${MOUNT.letsencrypt}/live/${name}/fullchain.pem`, key: `${MOUNT.letsencrypt}/live/${name}/privkey.pem` };
+}
