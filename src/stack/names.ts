@@ -31,6 +31,9 @@ export const INTERNAL_PORT = {
   workerMetrics: 9464,
   schedulerMetrics: 9465,
   nginxStatus: 8080,
+  /** nginx listens on these inside its container; Compose maps config.ports.http/https to them. */
+  nginxHttp: 80,
+  nginxHttps: 443,
   postgres: 5432,
   redis: 6379,
   prometheus: 9090,
@@ -41,6 +44,12 @@ export const INTERNAL_PORT = {
   nginxExporter: 9113,
   nodeExporter: 9100,
 } as const;
+
+/** Path of nginx's stub_status page on INTERNAL_PORT.nginxStatus (for the nginx exporter's scrape URI). */
+export const NGINX_STATUS_PATH = '/stub_status';
+
+/** Name of the nginx upstream that points at the active API colour (nginx/upstream.conf). */
+export const NGINX_UPSTREAM = 'modelship_api';
 
 /** Where rendered files are mounted inside containers. */
 export const MOUNT = {
