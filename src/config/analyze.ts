@@ -57,7 +57,8 @@ export function analyzeConfig(source: Buffer | string, file: string, envInput: E
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
   for (const err of doc.errors) {
     const pos = err.linePos?.[0] ?? lineCounter.linePos(err.pos[0]);
-    at(pos.line, pos.col, '', yamlMessage(err.code, err.message), { hint: yamlHint(err.code, text, pos.line) });
+    const hint = yamlHint(err.code, text, pos.line);
+    at(pos.line, pos.col, '', yamlMessage(err.code, err.message, text, err.pos[0]), hint ? { hint } : {});
   }
   if (doc.errors.length > 0) return { config: null, problems, env: {} };
 
@@ -100,7 +101,7 @@ export function analyzeConfig(source: Buffer | string, file: string, envInput: E
 
   if (!result.success) return { config: null, problems, env };
   const config = result.data;
-  problems.push(...semanticProblems(config, file, locate, envInput, env));
+  problems.push(...semanticProblems(config, file, locate, envInput, env, (p) => doc.hasIn(p)));
   return { config: problems.some((p) => p.severity === 'error') ? null : config, problems, env };
 }
 
@@ -133,16 +134,28 @@ function issueProblems(issue: z.core.$ZodIssue, file: string, locate: Locate): P
     });
   }
   const { line, col } = locate(path);
+  if (issue.code === 'custom') {
+    // Cross-field rules: the message already says what is needed and why.
+    const missing = 'input' in issue && issue.input !== undefined && typeof issue.input === 'object';
+    return [{
+      severity: 'error', file, line, col, path: dotted,
+      message: missing ? `\`${dotted}\` is required: ${issue.message.replace(/^an? [^:]+: /, '')}` : `\`${dotted || '(top level)'}\`: expected ${issue.message}${'input' in issue && issue.input !== undefined ? `, found ${describe(issue.input)}` : ''}`,
+      expected: issue.message,
+    }];
+  }
   const found = 'input' in issue ? describe(issue.input) : undefined;
+  const custom = !/^(Invalid|Too (small|big))/.test(issue.message);
   let expected = issue.message;
-  if (issue.code === 'invalid_type') {
-    expected = issue.input === undefined ? `a value (${issue.expected})` : issue.message.startsWith('Invalid input') ? `${article(issue.expected)}` : issue.message;
-  } else if (issue.code === 'invalid_value') {
+  if (!custom && issue.code === 'invalid_type') {
+    expected = issue.input === undefined ? `a value (${issue.expected})` : article(issue.expected);
+  } else if (!custom && issue.code === 'invalid_value') {
     expected = `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
-  } else if (issue.code === 'too_small') {
-    expected = issue.origin === 'array' ? `at least ${String(issue.minimum)} item(s)` : issue.message.startsWith('Too small') ? `${issue.inclusive === false ? 'more than' : 'at least'} ${String(issue.minimum)}` : issue.message;
-  } else if (issue.code === 'too_big') {
-    expected = issue.origin === 'array' ? `at most ${String(issue.maximum)} item(s)` : issue.message.startsWith('Too big') ? `${issue.inclusive === false ? 'less than' : 'at most'} ${String(issue.maximum)}` : issue.message;
+  } else if (issue.code === 'invalid_value') {
+    expected = `${issue.message} (one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')})`;
+  } else if (!custom && issue.code === 'too_small') {
+    expected = issue.origin === 'array' ? `at least ${String(issue.minimum)} item(s)` : `${issue.inclusive === false ? 'more than' : 'at least'} ${String(issue.minimum)}`;
+  } else if (!custom && issue.code === 'too_big') {
+    expected = issue.origin === 'array' ? `at most ${String(issue.maximum)} item(s)` : `${issue.inclusive === false ? 'less than' : 'at most'} ${String(issue.maximum)}`;
   }
   const isMissing = issue.code === 'invalid_type' && issue.input === undefined;
   return [{
@@ -154,7 +167,7 @@ function issueProblems(issue: z.core.$ZodIssue, file: string, locate: Locate): P
 }
 
 function article(type: string): string {
-  const map: Record<string, string> = { int: 'an integer', number: 'a number', string: 'a string', boolean: 'true or false', array: 'a list', object: 'a mapping' };
+  const map: Record<string, string> = { int: 'an integer', number: 'a number (integer where the key counts things)', string: 'a string', boolean: 'true or false', array: 'a list', object: 'a mapping' };
   return map[type] ?? type;
 }
 
@@ -252,12 +265,15 @@ function isOnlyComments(text: string): boolean {
   return text.split(/\r?\n/).every((l) => l.trim() === '' || l.trim().startsWith('#') || l.trim() === '---' || l.trim() === '...');
 }
 
-function yamlMessage(code: string, message: string): string {
+function yamlMessage(code: string, message: string, text: string, offset: number): string {
   const first = message.split('\n')[0] ?? message;
   const cleaned = first.replace(/ at line \d+, column \d+:?$/, '');
   switch (code) {
     case 'DUPLICATE_KEY':
-      return `duplicate key: ${cleaned.replace(/^Map keys must be unique;?\s*/, '') || 'a key appears twice in the same mapping'}`;
+    {
+      const key = /^\s*["']?([^"':#\n]+?)["']?\s*:/.exec(text.slice(offset, offset + 200))?.[1];
+      return key ? `duplicate key \`${key}\`: it appears twice in the same mapping` : 'duplicate key: a key appears twice in the same mapping';
+    }
     case 'TAB_AS_INDENT':
       return 'a tab is used for indentation; YAML indents with spaces';
     default:
@@ -270,13 +286,14 @@ function yamlHint(code: string, text: string, line: number): string | undefined 
   const src = text.split(/\r?\n/)[line - 1] ?? '';
   if (code === 'TAB_AS_INDENT' || /^\s*\t/.test(src)) return 'replace the tabs at the start of the line with spaces';
   if (/:\S/.test(src) && !/https?:/.test(src)) return 'YAML needs a space after the colon in `key: value`';
+  if (/flow (sequence|mapping|collection)/i.test(code) || code === 'MISSING_CHAR' || code === 'BAD_INDENT') return 'a [ or { opened on an earlier line may be unclosed, or the indentation is off';
   return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Checks that span several keys.
 
-function semanticProblems(config: Config, file: string, locate: Locate, envInput: EnvInput | null, env: Record<string, string>): Problem[] {
+function semanticProblems(config: Config, file: string, locate: Locate, envInput: EnvInput | null, env: Record<string, string>, hasPath: (path: string[]) => boolean): Problem[] {
   const problems: Problem[] = [];
   const err = (path: string[], message: string, extra: Partial<Problem> = {}): void => {
     const { line, col } = locate(path);
@@ -340,12 +357,15 @@ function semanticProblems(config: Config, file: string, locate: Locate, envInput
     for (const [name, key] of Object.entries(config.secrets)) {
       if (name === 'grafanaAdminPassword' && !config.monitoring.grafana.enabled) continue;
       const value = env[key];
+      const explicit = hasPath(['secrets', name]);
+      const place = (path: string[], message: string, extra: Partial<Problem>): void =>
+        explicit ? err(path, message, extra) : void problems.push({ severity: 'error', file: envInput.file, line: 1, col: 1, path: path.join('.'), message, ...extra });
       if (value === undefined) {
-        err(['secrets', name], `${envInput.file} has no key ${key} (named by secrets.${name})`, {
+        place(['secrets', name], `${envInput.file} has no key ${key} (named by secrets.${name})`, {
           expected: `a line ${key}=… in ${envInput.file}`, found: 'no such key', hint: `add ${key} to ${envInput.file}, or run \`modelship init --force\` to generate fresh secrets`,
         });
       } else if (value === '') {
-        err(['secrets', name], `${key} in ${envInput.file} is empty (named by secrets.${name})`, { hint: 'generate one: openssl rand -base64 32' });
+        place(['secrets', name], `${key} in ${envInput.file} is empty (named by secrets.${name})`, { hint: 'generate one: openssl rand -base64 32' });
       }
     }
     const keys = new Set(Object.values(config.secrets));

@@ -1,0 +1,26 @@
+/**
+ * Config → every file the production stack needs. Pure: no Docker, no network, no clock.
+ */
+import type { Config } from '../config/schema.ts';
+import { buildStack } from '../stack/build.ts';
+import { renderCompose, type ComposePaths } from './compose.ts';
+import { renderPostgresInit } from './postgres.ts';
+import type { RenderedFile } from './types.ts';
+
+export interface RenderContext extends ComposePaths {
+  configFileName: string;
+}
+
+export function renderAll(config: Config, ctx: RenderContext): RenderedFile[] {
+  const stack = buildStack(config, { configFileName: ctx.configFileName });
+  const files: RenderedFile[] = [
+    renderCompose(stack, ctx),
+    ...renderPostgresInit(config),
+  ];
+  const seen = new Set<string>();
+  for (const f of files) {
+    if (seen.has(f.path)) throw new Error(`two renderers produced ${f.path}`);
+    seen.add(f.path);
+  }
+  return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}

@@ -1,0 +1,37 @@
+/** Durable file writes: temp name in the same directory, fsync, rename, fsync the directory. */
+import { open, rename, mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+export async function writeFileAtomic(file: string, content: string | Uint8Array, mode = 0o644): Promise<void> {
+  const dir = path.dirname(file);
+  await mkdir(dir, { recursive: true });
+  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  let fh;
+  try {
+    fh = await open(tmp, 'wx', mode);
+    await fh.writeFile(content);
+    await fh.chmod(mode);
+    await fh.sync();
+    await fh.close();
+    fh = undefined;
+    await rename(tmp, file);
+  } catch (err) {
+    await fh?.close().catch(() => undefined);
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await syncDir(dir);
+}
+
+export async function syncDir(dir: string): Promise<void> {
+  const d = await open(dir, 'r').catch(() => undefined);
+  if (!d) return;
+  try {
+    await d.sync();
+  } catch {
+    // Some filesystems refuse fsync on directories; the rename is still atomic.
+  } finally {
+    await d.close();
+  }
+}
