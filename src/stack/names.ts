@@ -48,6 +48,13 @@ export const INTERNAL_PORT = {
 /** Path of nginx's stub_status page on INTERNAL_PORT.nginxStatus (for the nginx exporter's scrape URI). */
 export const NGINX_STATUS_PATH = '/stub_status';
 
+/** Where each modelship process serves Prometheus metrics (API on config.api.port, the others on their INTERNAL_PORT). */
+export const METRICS_PATH = {
+  api: '/health/metrics',
+  worker: '/metrics',
+  scheduler: '/metrics',
+} as const;
+
 /** Name of the nginx upstream that points at the active API colour (nginx/upstream.conf). */
 export const NGINX_UPSTREAM = 'modelship_api';
 

@@ -1,0 +1,218 @@
+/**
+ * Prometheus: `prometheus/prometheus.yml` (what to scrape) and `prometheus/alerts.yml` (the alert
+ * rules, thresholds from `monitoring.alerts`). Both directories are mounted at MOUNT.prometheusDir,
+ * so `rule_files` names alerts.yml relative to prometheus.yml. Pure: Config → text.
+ */
+import { stringify } from 'yaml';
+import type { Config } from '../config/schema.ts';
+import { METRIC } from '../stack/metrics.ts';
+import { COLORS, INTERNAL_PORT, METRICS_PATH, SERVICE } from '../stack/names.ts';
+import type { RenderedFile } from './types.ts';
+
+const HEADER = '# Rendered by `modelship render` from modelship.config.yaml. Do not edit: change the config and render again.\n';
+
+/** Job names, shared by the scrape configs, the alert expressions and the dashboard. */
+export const JOB = {
+  prometheus: 'prometheus',
+  api: 'api',
+  worker: 'worker',
+  scheduler: 'scheduler',
+  postgres: 'postgres',
+  redis: 'redis',
+  nginx: 'nginx',
+  node: 'node',
+} as const;
+
+/** YAML with no line folding (PromQL stays on one line) and stable output. */
+export function toYaml(value: unknown): string {
+  return stringify(value, { lineWidth: 0, indent: 2 });
+}
+
+export function renderPrometheus(config: Config): RenderedFile[] {
+  return [
+    { path: 'prometheus/prometheus.yml', content: HEADER + toYaml(prometheusConfig(config)) },
+    { path: 'prometheus/alerts.yml', content: HEADER + toYaml(alertRules(config)) },
+  ];
+}
+
+interface ScrapeConfig {
+  job_name: string;
+  metrics_path?: string;
+  static_configs?: Array<{ targets: string[]; labels?: Record<string, string> }>;
+  dns_sd_configs?: Array<{ names: string[]; type: 'A'; port: number; refresh_interval: string }>;
+}
+
+function prometheusConfig(config: Config): Record<string, unknown> {
+  const m = config.monitoring;
+  const target = (host: string, port: number): string => `${host}:${port}`;
+  const scrape: ScrapeConfig[] = [
+    { job_name: JOB.prometheus, static_configs: [{ targets: [target('localhost', INTERNAL_PORT.prometheus)] }] },
+    {
+      job_name: JOB.api,
+      metrics_path: METRICS_PATH.api,
+      // Both colours are always listed: the idle one shows up as down, which the alerts allow for.
+      static_configs: COLORS.map((color) => ({ targets: [target(SERVICE.api(color), config.api.port)], labels: { color } })),
+    },
+    {
+      job_name: JOB.worker,
+      metrics_path: METRICS_PATH.worker,
+      // N replicas behind one name: Docker's DNS returns one A record per replica.
+      dns_sd_configs: [{ names: [SERVICE.worker], type: 'A', port: INTERNAL_PORT.workerMetrics, refresh_interval: '30s' }],
+    },
+    { job_name: JOB.scheduler, metrics_path: METRICS_PATH.scheduler, static_configs: [{ targets: [target(SERVICE.dbBackup, INTERNAL_PORT.schedulerMetrics)] }] },
+  ];
+  const ex = m.exporters;
+  if (ex.postgres) scrape.push({ job_name: JOB.postgres, static_configs: [{ targets: [target(SERVICE.postgresExporter, INTERNAL_PORT.postgresExporter)] }] });
+  if (ex.redis) scrape.push({ job_name: JOB.redis, static_configs: [{ targets: [target(SERVICE.redisExporter, INTERNAL_PORT.redisExporter)] }] });
+  if (ex.nginx) scrape.push({ job_name: JOB.nginx, static_configs: [{ targets: [target(SERVICE.nginxExporter, INTERNAL_PORT.nginxExporter)] }] });
+  if (ex.node) scrape.push({ job_name: JOB.node, static_configs: [{ targets: [target(SERVICE.nodeExporter, INTERNAL_PORT.nodeExporter)] }] });
+
+  return {
+    global: {
+      scrape_interval: m.prometheus.scrapeInterval,
+      evaluation_interval: m.prometheus.evaluationInterval,
+      external_labels: { project: config.project, environment: config.environment },
+    },
+    rule_files: ['alerts.yml'],
+    scrape_configs: scrape,
+  };
+}
+
+interface Rule {
+  alert: string;
+  expr: string;
+  for: string;
+  labels: { severity: 'critical' | 'warning' };
+  annotations: { summary: string; description: string };
+}
+
+function rule(alert: string, expr: string, forDuration: string, severity: 'critical' | 'warning', summary: string, description: string): Rule {
+  return { alert, expr, for: forDuration, labels: { severity }, annotations: { summary, description } };
+}
+
+/** A number as PromQL prints it (no exponent, no trailing noise from float maths). */
+function num(n: number): string {
+  return String(Number(n.toFixed(6)));
+}
+
+function alertRules(config: Config): Record<string, unknown> {
+  const a = config.monitoring.alerts;
+  const ex = config.monitoring.exporters;
+  const api = `job="${JOB.api}"`;
+
+  const service: Rule[] = [
+    rule(
+      'APIDown',
+      `sum(up{${api}}) == 0`,
+      '1m',
+      'critical',
+      'No API colour is answering',
+      'Prometheus cannot scrape api-blue or api-green: the public API is down.',
+    ),
+    rule(
+      'HighErrorRate',
+      `sum(rate(${METRIC.httpRequests}{${api},status=~"5.."}[5m])) / sum(rate(${METRIC.httpRequests}{${api}}[5m])) * 100 > ${num(a.errorRatePercent)}`,
+      '5m',
+      'critical',
+      'API 5xx responses above ' + num(a.errorRatePercent) + '%',
+      '{{ printf "%.1f" $value }}% of API responses were 5xx over the last 5 minutes (threshold ' + num(a.errorRatePercent) + '%).',
+    ),
+    rule(
+      'HighResponseTime',
+      `histogram_quantile(0.95, sum by (le) (rate(${METRIC.httpDuration}_bucket{${api}}[5m]))) > ${num(a.p95LatencySeconds)}`,
+      '5m',
+      'warning',
+      'API p95 latency above ' + num(a.p95LatencySeconds) + 's',
+      'p95 request latency is {{ printf "%.2f" $value }}s over the last 5 minutes (threshold ' + num(a.p95LatencySeconds) + 's).',
+    ),
+    rule(
+      'QueueBacklog',
+      `max(${METRIC.jobs}{state="waiting"}) > ${a.queueLength}`,
+      '10m',
+      'warning',
+      'More than ' + a.queueLength + ' jobs waiting',
+      '{{ $value }} jobs have been waiting in the queue for 10 minutes: add workers (`modelship scale worker N`).',
+    ),
+  ];
+  if (config.workers.replicas > 0) {
+    service.push(
+      rule(
+        'WorkersDown',
+        `sum(up{job="${JOB.worker}"}) == 0 or absent(up{job="${JOB.worker}"})`,
+        '5m',
+        'critical',
+        'No queue worker is running',
+        'No queue worker answers on its metrics port: batch jobs are not being processed.',
+      ),
+    );
+  }
+
+  const data: Rule[] = [];
+  if (ex.postgres) {
+    data.push(
+      rule(
+        'DatabaseDown',
+        `pg_up == 0 or up{job="${JOB.postgres}"} == 0`,
+        '1m',
+        'critical',
+        'PostgreSQL is down',
+        'The PostgreSQL exporter cannot reach the database (or the exporter itself is down).',
+      ),
+      rule(
+        'DatabaseConnectionsHigh',
+        `sum(pg_stat_activity_count) / max(pg_settings_max_connections) * 100 > ${num(a.connectionsPercent)}`,
+        '5m',
+        'warning',
+        'PostgreSQL connections above ' + num(a.connectionsPercent) + '% of max_connections',
+        '{{ printf "%.0f" $value }}% of max_connections are in use.',
+      ),
+    );
+  }
+  if (ex.redis) {
+    data.push(rule('RedisDown', `redis_up == 0 or up{job="${JOB.redis}"} == 0`, '1m', 'critical', 'Redis is down', 'The Redis exporter cannot reach Redis (or the exporter itself is down): cache and queue are unavailable.'));
+  }
+  if (ex.nginx) {
+    data.push(rule('NginxDown', `nginx_up == 0 or up{job="${JOB.nginx}"} == 0`, '1m', 'critical', 'nginx is down', 'The nginx exporter cannot read stub_status (or the exporter itself is down).'));
+  }
+  const maxAge = a.backupMaxAgeHours * 3600;
+  data.push(
+    rule(
+      'BackupTooOld',
+      `(time() - max(${METRIC.backupLastSuccess})) > ${num(maxAge)} or absent(${METRIC.backupLastSuccess})`,
+      '15m',
+      'critical',
+      'No successful backup in ' + num(a.backupMaxAgeHours) + 'h',
+      'The last successful PostgreSQL backup is older than ' + num(a.backupMaxAgeHours) + 'h, or the backup scheduler (db-backup, profile `backup`) reports none.',
+    ),
+  );
+
+  const host: Rule[] = [];
+  if (ex.node) {
+    const fs = 'fstype!~"tmpfs|overlay|squashfs|ramfs|nsfs|autofs"';
+    host.push(
+      rule(
+        'DiskSpaceLow',
+        `(1 - node_filesystem_avail_bytes{${fs}} / node_filesystem_size_bytes{${fs}}) * 100 > ${num(a.diskUsedPercent)}`,
+        '5m',
+        'warning',
+        'Disk above ' + num(a.diskUsedPercent) + '% used',
+        '{{ $labels.mountpoint }} is {{ printf "%.0f" $value }}% full (threshold ' + num(a.diskUsedPercent) + '%).',
+      ),
+      rule(
+        'HighMemoryUsage',
+        `(1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes) * 100 > ${num(a.memoryUsedPercent)}`,
+        '5m',
+        'warning',
+        'Memory above ' + num(a.memoryUsedPercent) + '% used',
+        'Host memory is {{ printf "%.0f" $value }}% used (threshold ' + num(a.memoryUsedPercent) + '%).',
+      ),
+    );
+  }
+
+  const groups = [
+    { name: 'modelship.service', rules: service },
+    { name: 'modelship.data', rules: data },
+    { name: 'modelship.host', rules: host },
+  ].filter((g) => g.rules.length > 0);
+  return { groups };
+}
