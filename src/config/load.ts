@@ -53,7 +53,7 @@ export async function loadConfig(file: string, envFile?: string): Promise<Loaded
   const a = await analyzeConfigFile(file, envFile);
   const errors = a.problems.filter((p) => p.severity === 'error');
   if (!a.config || errors.length > 0) {
-    throw new UserError(`${errors.length} problem${errors.length === 1 ? '' : 's'} in the config:\n${errors.map(formatProblem).join('\n')}`, {
+    throw new UserError(`${errors.length} problem${errors.length === 1 ? '' : 's'} in the config:\n${errors.map((e) => formatProblem(e)).join('\n')}`, {
       hint: 'fix them and run `modelship config validate`',
       details: { problems: errors },
     });
@@ -68,9 +68,9 @@ export async function loadConfig(file: string, envFile?: string): Promise<Loaded
   };
 }
 
-export function formatProblem(p: Problem): string {
+export function formatProblem(p: Problem, withSeverity = true): string {
   const loc = `${p.file}:${p.line}:${p.col}`;
-  const lines = [`${loc}: ${p.severity}: ${p.message}`];
+  const lines = [`${loc}: ${withSeverity ? `${p.severity}: ` : ''}${p.message}`];
   if (p.hint) lines.push(`    hint: ${p.hint}`);
   return lines.join('\n');
 }

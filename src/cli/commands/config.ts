@@ -46,8 +46,8 @@ export function register(program: Command, runEnv: RunEnvironment): void {
           ctx.out.data({ ok: errors.length === 0, file: a.file, errors, warnings });
         } else {
           for (const p of a.problems) {
-            const line = formatProblem(p);
-            if (p.severity === 'error') ctx.out.error(line.replace(/^[^ ]+ error: /, (m) => m.replace(' error: ', ' ')));
+            const line = formatProblem(p, false);
+            if (p.severity === 'error') ctx.out.error(line);
             else ctx.out.warn(line);
           }
           if (errors.length === 0) ctx.out.out(`${path.relative(ctx.cwd, a.file) || a.file}: valid${warnings.length ? ` (${warnings.length} warning${warnings.length === 1 ? '' : 's'})` : ''}`);
@@ -73,7 +73,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
     .action(
       action(runEnv, async (ctx, opts: { out?: string; check: boolean }) => {
         const loaded = await loadConfig(ctx.global.config, ctx.global.envFile);
-        for (const w of loaded.warnings) ctx.out.warn(formatProblem(w));
+        for (const w of loaded.warnings) ctx.out.warn(formatProblem(w, false));
         const outDir = opts.out ? path.resolve(ctx.cwd, opts.out) : path.join(loaded.dir, 'compose');
         const files = renderForDir(loaded, outDir);
         const report = opts.check ? await checkRendered(files, outDir) : await writeRendered(files, outDir);
