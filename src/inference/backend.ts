@@ -1,0 +1,139 @@
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import type * as tfTypes from '@tensorflow/tfjs-core';
+import type { BackendInfo } from './types.ts';
+
+/**
+ * TF.js backend choice. Order: tfjs-node-gpu, tfjs-node (both optional native packages that may be
+ * missing), wasm with SIMD, plain cpu. Every failure is caught and recorded, and the backend
+ * reported is the one actually active afterwards, not the one asked for.
+ * `MODELSHIP_BACKEND=tfjs-node-gpu|tfjs-node|wasm|cpu` forces one (and fails if it cannot load).
+ */
+
+export const BACKEND_ORDER = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const;
+export type BackendChoice = (typeof BACKEND_ORDER)[number];
+
+const ALIASES: Record<string, BackendChoice> = {
+  'tfjs-node-gpu': 'tfjs-node-gpu',
+  gpu: 'tfjs-node-gpu',
+  'tfjs-node': 'tfjs-node',
+  tensorflow: 'tfjs-node',
+  native: 'tfjs-node',
+  wasm: 'wasm',
+  'wasm-simd': 'wasm',
+  cpu: 'cpu',
+};
+
+export function parseBackendChoice(value: string | undefined): BackendChoice | undefined {
+  if (value === undefined || value === '' || value === 'auto') return undefined;
+  const v = ALIASES[value.toLowerCase()];
+  if (!v) throw new Error(`MODELSHIP_BACKEND=${value} is not one of ${BACKEND_ORDER.join(', ')}, auto`);
+  return v;
+}
+
+/** Whether a native TF.js package is installed (resolvable), without loading it. */
+export function nativeBackendInstalled(): boolean {
+  const require = createRequire(import.meta.url);
+  for (const p of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try {
+      require.resolve(p);
+      return true;
+    } catch {
+      // not installed
+    }
+  }
+  return false;
+}
+
+type TF = typeof tfTypes;
+
+/**
+ * Runs `fn` and removes any process-level `uncaughtException` / `unhandledRejection` listener it
+ * added: the emscripten runtime behind the wasm backend installs listeners that rethrow, which
+ * would take crash handling away from the host process.
+ */
+export async function withoutNewProcessListeners<T>(fn: () => Promise<T>): Promise<T> {
+  const beforeExc = new Set(process.listeners('uncaughtException'));
+  const beforeRej = new Set(process.listeners('unhandledRejection'));
+  try {
+    return await fn();
+  } finally {
+    for (const l of process.listeners('uncaughtException')) if (!beforeExc.has(l)) process.removeListener('uncaughtException', l);
+    for (const l of process.listeners('unhandledRejection')) if (!beforeRej.has(l)) process.removeListener('unhandledRejection', l);
+  }
+}
+
+/** Directory holding the wasm binaries inside node_modules (loaded from disk, never the network). */
+export function wasmDir(): string {
+  const require = createRequire(import.meta.url);
+  return path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
+}
+
+async function tryNative(tf: TF, pkg: '@tensorflow/tfjs-node-gpu' | '@tensorflow/tfjs-node'): Promise<BackendInfo | string> {
+  try {
+    // The native packages register the `tensorflow` backend into the tfjs-core they import. Only
+    // when that is our tfjs-core (same version, deduped) will setBackend find it.
+    await import(pkg);
+  } catch (err) {
+    return `not installed or failed to load: ${(err as Error).message.split('\n')[0]}`;
+  }
+  if (!tf.findBackendFactory('tensorflow')) return 'loaded but registered into another copy of @tensorflow/tfjs-core (version mismatch)';
+  const ok = await tf.setBackend('tensorflow');
+  if (!ok) return 'the tensorflow backend failed to initialise';
+  await tf.ready();
+  const be = tf.backend() as unknown as { isUsingGpuDevice?: boolean };
+  const gpu = pkg === '@tensorflow/tfjs-node-gpu' && be.isUsingGpuDevice === true;
+  if (pkg === '@tensorflow/tfjs-node-gpu') {
+    return gpu
+      ? { name: 'tfjs-node-gpu', tfBackend: 'tensorflow', device: 'gpu', skipped: [] }
+      : { name: 'tfjs-node-gpu(cpu)', tfBackend: 'tensorflow', device: 'cpu', skipped: [], note: 'tfjs-node-gpu found no usable GPU (needs CUDA 11.2 + cuDNN 8.1): running on CPU' };
+  }
+  return { name: 'tfjs-node', tfBackend: 'tensorflow', device: 'cpu', skipped: [] };
+}
+
+async function tryWasm(tf: TF): Promise<BackendInfo | string> {
+  try {
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    wasm.setWasmPaths(`${wasmDir()}${path.sep}`);
+    const ok = await withoutNewProcessListeners(async () => {
+      const set = await tf.setBackend('wasm');
+      if (set) await tf.ready();
+      return set;
+    });
+    if (!ok) return 'the wasm backend failed to initialise';
+    const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+    return { name: simd ? 'wasm-simd' : 'wasm', tfBackend: 'wasm', device: 'cpu', skipped: [] };
+  } catch (err) {
+    return `failed: ${(err as Error).message.split('\n')[0]}`;
+  }
+}
+
+async function tryCpu(tf: TF): Promise<BackendInfo | string> {
+  await import('@tensorflow/tfjs-backend-cpu');
+  const ok = await tf.setBackend('cpu');
+  if (!ok) return 'the cpu backend failed to initialise';
+  await tf.ready();
+  return { name: 'cpu', tfBackend: 'cpu', device: 'cpu', skipped: [] };
+}
+
+/** Initialises the first backend that works (or the forced one) and returns what really runs. */
+export async function initBackend(tf: TF, forced?: BackendChoice): Promise<BackendInfo> {
+  const order = forced ? [forced] : BACKEND_ORDER;
+  const skipped: BackendInfo['skipped'] = [];
+  for (const choice of order) {
+    let r: BackendInfo | string;
+    if (choice === 'tfjs-node-gpu') r = await tryNative(tf, '@tensorflow/tfjs-node-gpu');
+    else if (choice === 'tfjs-node') r = await tryNative(tf, '@tensorflow/tfjs-node');
+    else if (choice === 'wasm') r = await tryWasm(tf);
+    else r = await tryCpu(tf);
+    if (typeof r !== 'string') {
+      if (tf.getBackend() !== r.tfBackend) {
+        skipped.push({ name: choice, reason: `asked for ${r.tfBackend} but ${tf.getBackend()} is active` });
+        continue;
+      }
+      return { ...r, skipped };
+    }
+    skipped.push({ name: choice, reason: r });
+  }
+  throw new Error(`no TF.js backend could be initialised: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
+}

@@ -1,0 +1,163 @@
+import { createRequire } from 'node:module';
+import type { Metadata } from 'sharp';
+import type sharpFn from 'sharp';
+import type * as PngJs from 'pngjs';
+import type * as JpegJs from 'jpeg-js';
+import type { ImageInputSpec } from './manifest.ts';
+import { applyOrientation, jpegExifOrientation, resizeBilinear } from './preprocess.ts';
+import { InputError } from './types.ts';
+
+/**
+ * Image decoding: bytes → upright 8-bit RGB at the model's input size. sharp (libvips) does the
+ * work off the JS thread; when sharp cannot load, jpeg-js / pngjs do it in JS (slower, JPEG and
+ * PNG only). Every failure is an `InputError` naming what is wrong with that one input.
+ */
+
+export interface DecodeLimits {
+  /** Refuse images whose header declares more pixels than this (decompression bombs). */
+  maxPixels: number;
+}
+
+export const DEFAULT_LIMITS: DecodeLimits = { maxPixels: 50_000_000 };
+
+export interface DecodedImage {
+  /** RGB, HWC, `spec.width × spec.height × 3`. */
+  pixels: Uint8Array;
+  /** Displayed size of the original (after EXIF orientation). */
+  width: number;
+  height: number;
+  /** Notes about conversions done (e.g. "first of 12 frames", "CMYK → sRGB"). */
+  notes: string[];
+}
+
+type SharpModule = typeof sharpFn;
+let sharpLoad: { mod: SharpModule | null; error?: string } | undefined;
+
+export function loadSharp(): SharpModule | null {
+  if (!sharpLoad) {
+    if (process.env.MODELSHIP_NO_SHARP === '1') sharpLoad = { mod: null, error: 'disabled by MODELSHIP_NO_SHARP=1' };
+    else {
+      try {
+        const require = createRequire(import.meta.url);
+        sharpLoad = { mod: require('sharp') as SharpModule };
+      } catch (err) {
+        sharpLoad = { mod: null, error: (err as Error).message.split('\n')[0] ?? 'unknown error' };
+      }
+    }
+  }
+  return sharpLoad.mod;
+}
+
+export function decoderName(): string {
+  return loadSharp() ? 'sharp' : 'jpeg-js/pngjs';
+}
+
+function mpx(n: number): string {
+  return `${(n / 1e6).toFixed(1)} Mpx`;
+}
+
+function checkPixels(w: number, h: number, limits: DecodeLimits): void {
+  if (w * h > limits.maxPixels) {
+    throw new InputError('too-large', `image is ${w}×${h} (${mpx(w * h)}), over the limit of ${mpx(limits.maxPixels)}; refused before decoding`);
+  }
+}
+
+export async function decodeImage(buf: Uint8Array, spec: Pick<ImageInputSpec, 'width' | 'height' | 'resize'>, limits: DecodeLimits = DEFAULT_LIMITS): Promise<DecodedImage> {
+  if (buf.length === 0) throw new InputError('empty', 'empty file');
+  const sharp = loadSharp();
+  return sharp ? decodeWithSharp(sharp, buf, spec, limits) : decodeWithJs(buf, spec, limits);
+}
+
+async function decodeWithSharp(sharp: SharpModule, buf: Uint8Array, spec: Pick<ImageInputSpec, 'width' | 'height' | 'resize'>, limits: DecodeLimits): Promise<DecodedImage> {
+  const notes: string[] = [];
+  let meta: Metadata;
+  try {
+    // metadata() reads the header only: the pixel limit is enforced before any decoding.
+    meta = await sharp(buf, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw new InputError('unsupported', `not a decodable image: ${firstLine(err)}`);
+  }
+  const w = meta.width, h = meta.pageHeight ?? meta.height;
+  if (!w || !h) throw new InputError('unsupported', `could not read the image size (format ${meta.format ?? 'unknown'})`);
+  checkPixels(w, h, limits);
+  if ((meta.pages ?? 1) > 1) notes.push(`first of ${meta.pages} frames`);
+  if (meta.space === 'cmyk') notes.push('CMYK converted to sRGB');
+  if (meta.depth && meta.depth !== 'uchar' && meta.depth !== 'char') notes.push(`${meta.depth} reduced to 8-bit`);
+  const swap = (meta.orientation ?? 1) >= 5;
+  const width = swap ? h : w, height = swap ? w : h;
+  try {
+    const { data, info } = await sharp(buf, { limitInputPixels: limits.maxPixels, pages: 1, failOn: 'error' })
+      .rotate() // honours EXIF orientation
+      .flatten({ background: '#ffffff' }) // alpha composited on white
+      .toColourspace('srgb') // CMYK (with its ICC profile), grayscale, 16-bit → 8-bit sRGB
+      .resize(spec.width, spec.height, { fit: spec.resize, background: '#000000', kernel: 'linear' })
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3 || info.width !== spec.width || info.height !== spec.height) {
+      throw new Error(`decoder produced ${info.width}×${info.height}×${info.channels}, expected ${spec.width}×${spec.height}×3`);
+    }
+    return { pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height, notes };
+  } catch (err) {
+    const msg = firstLine(err);
+    if (/premature end|truncated|corrupt|bogus|unexpected end|read error|Invalid/i.test(msg)) throw new InputError('corrupt', `corrupt or truncated image: ${msg}`);
+    throw new InputError('decode-failed', `could not decode image: ${msg}`);
+  }
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!.replace(/^Input (buffer|file) (has corrupt header|contains unsupported image format): ?/, (m) => m.trim()).trim();
+}
+
+async function decodeWithJs(buf: Uint8Array, spec: Pick<ImageInputSpec, 'width' | 'height' | 'resize'>, limits: DecodeLimits): Promise<DecodedImage> {
+  const require = createRequire(import.meta.url);
+  const notes: string[] = ['decoded with the pure-JS fallback (sharp unavailable)'];
+  let rgba: Uint8Array, w: number, h: number;
+  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  const isJpeg = b[0] === 0xff && b[1] === 0xd8;
+  const isPng = b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+  if (isPng) {
+    // IHDR is the first chunk: width/height at bytes 16..24, checked before inflating.
+    if (b.length < 24) throw new InputError('corrupt', 'corrupt or truncated PNG header');
+    checkPixels(b.readUInt32BE(16), b.readUInt32BE(20), limits);
+    const { PNG } = require('pngjs') as typeof PngJs;
+    try {
+      const png = PNG.sync.read(b); // expands gray/palette/16-bit to 8-bit RGBA
+      rgba = png.data;
+      w = png.width;
+      h = png.height;
+    } catch (err) {
+      throw new InputError('corrupt', `corrupt or truncated PNG: ${firstLine(err)}`);
+    }
+  } else if (isJpeg) {
+    const jpeg = require('jpeg-js') as typeof JpegJs;
+    try {
+      const img = jpeg.decode(b, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: limits.maxPixels / 1e6, tolerantDecoding: false });
+      rgba = img.data;
+      w = img.width;
+      h = img.height;
+    } catch (err) {
+      const msg = firstLine(err);
+      if (/maxResolutionInMP/.test(msg)) throw new InputError('too-large', `image over the limit of ${mpx(limits.maxPixels)}; refused`);
+      throw new InputError('corrupt', `corrupt or truncated JPEG: ${msg}`);
+    }
+  } else {
+    throw new InputError('unsupported', 'not a JPEG or PNG (the pure-JS fallback decoder handles only these; install sharp for more formats)');
+  }
+  // RGBA → RGB, compositing alpha on white like the sharp path.
+  let rgb: Uint8Array = new Uint8Array(w * h * 3);
+  for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
+    const a = rgba[i + 3]! / 255;
+    rgb[j] = Math.round(rgba[i]! * a + 255 * (1 - a));
+    rgb[j + 1] = Math.round(rgba[i + 1]! * a + 255 * (1 - a));
+    rgb[j + 2] = Math.round(rgba[i + 2]! * a + 255 * (1 - a));
+  }
+  if (isJpeg) {
+    const o = applyOrientation(rgb, w, h, 3, jpegExifOrientation(buf));
+    rgb = o.data;
+    w = o.width;
+    h = o.height;
+  }
+  if (spec.resize !== 'fill') notes.push(`resize "${spec.resize}" approximated by "fill" in the fallback decoder`);
+  return { pixels: resizeBilinear(rgb, w, h, 3, spec.width, spec.height), width: w, height: h, notes };
+}

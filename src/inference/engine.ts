@@ -1,0 +1,198 @@
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { UserError } from '../util/errors.ts';
+import { DEFAULT_BATCHING, type BatchingOptions } from './batcher.ts';
+import { nativeBackendInstalled, parseBackendChoice, type BackendChoice } from './backend.ts';
+import { decodeImage, decoderName, DEFAULT_LIMITS, type DecodeLimits } from './decode.ts';
+import type { ModelManifest, Task, TfjsManifest } from './manifest.ts';
+import { decodeDetections, rankPredictions, toScores } from './postprocess.ts';
+import { resizeGeometry } from './preprocess.ts';
+import { DEFAULT_MODEL, getModel, listModels, type ModelEntry, type RegistryOptions } from './registry.ts';
+import { classifySentiment } from './sentiment.ts';
+import { parseVocab, tokenize } from './tokenizer.ts';
+import { WorkerPool } from './pool.ts';
+import { InputError, type BackendInfo, type ClassificationResult, type DetectionResult } from './types.ts';
+
+/**
+ * The inference engine shared by `modelship classify` and the API server. Runtime-neutral surface:
+ * callers pass bytes or text and get labelled results; which runtime runs a model (TF.js in a
+ * worker pool, the VADER lexicon in-process, later ONNX Runtime) is the manifest's business.
+ */
+
+export interface EngineOptions {
+  /** Worker threads for TF.js models. Default: one per core (1 when a native TF backend is installed: it threads itself). */
+  workers?: number | undefined;
+  batching?: Partial<BatchingOptions> | undefined;
+  /** Force a backend; default from MODELSHIP_BACKEND, else automatic. */
+  backend?: string | undefined;
+  limits?: Partial<DecodeLimits> | undefined;
+  registry?: RegistryOptions | undefined;
+  /** Models to load at start (warm-up); others load on first use. */
+  preload?: string[] | undefined;
+}
+
+export interface ClassifyOptions {
+  model?: string | undefined;
+  topK?: number | undefined;
+  threshold?: number | undefined;
+}
+
+export interface DetectOptions {
+  model?: string | undefined;
+  threshold?: number | undefined;
+  maxDetections?: number | undefined;
+}
+
+export interface EngineInfo {
+  backend: BackendInfo;
+  workers: number;
+  decoder: string;
+  batching: BatchingOptions;
+  limits: DecodeLimits;
+  models: { name: string; task: Task; version: string; runtime: string; source: string }[];
+}
+
+export interface Engine {
+  classifyImage(input: Uint8Array, opts?: ClassifyOptions): Promise<ClassificationResult>;
+  classifyText(text: string, opts?: ClassifyOptions): Promise<ClassificationResult>;
+  detect(input: Uint8Array, opts?: DetectOptions): Promise<DetectionResult>;
+  /** Resolves a model (default for the task when name is undefined) and checks its task. */
+  model(name: string | undefined, task: Task): Promise<ModelEntry>;
+  info(): Promise<EngineInfo>;
+  readonly backend: BackendInfo;
+  readonly workers: number;
+  close(): Promise<void>;
+}
+
+export function defaultWorkers(): number {
+  return nativeBackendInstalled() ? 1 : Math.max(1, os.availableParallelism());
+}
+
+export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
+  let forced: BackendChoice | undefined;
+  try {
+    forced = parseBackendChoice(opts.backend ?? process.env.MODELSHIP_BACKEND);
+  } catch (err) {
+    throw new UserError((err as Error).message, { exitCode: 2 });
+  }
+  const batching: BatchingOptions = { ...DEFAULT_BATCHING, ...opts.batching };
+  const limits: DecodeLimits = { ...DEFAULT_LIMITS, ...opts.limits };
+  const workers = opts.workers ?? defaultWorkers();
+  if (!Number.isInteger(workers) || workers < 1) throw new UserError(`workers must be a positive integer, got ${workers}`, { exitCode: 2 });
+  let pool: WorkerPool;
+  try {
+    pool = await WorkerPool.start({ workers, batching, backend: forced });
+  } catch (err) {
+    throw new UserError(`could not start the inference engine: ${(err as Error).message}`, { hint: 'unset MODELSHIP_BACKEND to let modelship pick a backend that works here' });
+  }
+  const backend = pool.backend!;
+  const registry = opts.registry ?? {};
+  const entries = new Map<string, ModelEntry>();
+  const vocabs = new Map<string, Map<string, number>>();
+
+  async function model(name: string | undefined, task: Task): Promise<ModelEntry> {
+    const n = name ?? DEFAULT_MODEL[task];
+    let e = entries.get(n);
+    if (!e) {
+      e = await getModel(n, registry);
+      entries.set(n, e);
+    }
+    if (e.manifest.task !== task) {
+      throw new UserError(`model "${n}" does the task ${e.manifest.task}, not ${task}`, { hint: `pick a ${task} model (modelship models list)`, exitCode: 2 });
+    }
+    return e;
+  }
+
+  function poolModel(e: ModelEntry): { name: string; dir: string; manifest: TfjsManifest } {
+    return { name: e.name, dir: e.dir, manifest: e.manifest as TfjsManifest };
+  }
+
+  async function runImage(e: ModelEntry, input: Uint8Array) {
+    const m = e.manifest as Extract<ModelManifest, { input: unknown }>;
+    const img = await decodeImage(input, m.input, limits);
+    // The pixels are transferred to the worker: copy into a plain ArrayBuffer (sharp's output
+    // is externally allocated memory, which cannot be transferred).
+    const pixels = img.pixels.slice();
+    const out = await pool.run(poolModel(e), { kind: 'pixels', pixels });
+    return { img, out, input: m.input };
+  }
+
+  const engine: Engine = {
+    backend,
+    workers: pool.size,
+    model,
+
+    async classifyImage(input, o = {}) {
+      const t0 = performance.now();
+      const e = await model(o.model, 'image-classification');
+      const m = e.manifest as Extract<ModelManifest, { task: 'image-classification' }>;
+      const { out } = await runImage(e, input);
+      const predictions = rankPredictions(toScores(out.data, m.output), e.labels, { topK: o.topK, threshold: o.threshold });
+      return { model: e.name, version: m.version, backend: backend.name, durationMs: round(performance.now() - t0), predictions };
+    },
+
+    async detect(input, o = {}) {
+      const t0 = performance.now();
+      const e = await model(o.model, 'object-detection');
+      const m = e.manifest as Extract<ModelManifest, { task: 'object-detection' }>;
+      const { img, out } = await runImage(e, input);
+      const detections = decodeDetections(out.data, m.output, e.labels, {
+        transform: resizeGeometry(img.width, img.height, m.input),
+        inputWidth: m.input.width,
+        inputHeight: m.input.height,
+        width: img.width,
+        height: img.height,
+      }, { threshold: o.threshold, maxDetections: o.maxDetections });
+      return { model: e.name, version: m.version, backend: backend.name, durationMs: round(performance.now() - t0), width: img.width, height: img.height, detections };
+    },
+
+    async classifyText(text, o = {}) {
+      const t0 = performance.now();
+      const e = await model(o.model, 'text-classification');
+      const m = e.manifest as Extract<ModelManifest, { task: 'text-classification' }>;
+      if (text.trim() === '') throw new InputError('empty', 'empty text');
+      if (m.runtime === 'lexicon') {
+        const all = classifySentiment(text);
+        const predictions = rankPredictions(
+          e.labels.map((l) => all.find((p) => p.label === l)?.score ?? 0),
+          e.labels,
+          { topK: o.topK, threshold: o.threshold },
+        );
+        return { model: e.name, version: m.version, backend: 'lexicon', durationMs: round(performance.now() - t0), predictions };
+      }
+      let vocab = vocabs.get(e.name);
+      if (!vocab) {
+        vocab = parseVocab(JSON.parse(await readFile(path.join(e.dir, m.tokenizer.vocab), 'utf8')));
+        vocabs.set(e.name, vocab);
+      }
+      const out = await pool.run(poolModel(e), { kind: 'ids', ids: tokenize(text, vocab, m.tokenizer) });
+      const predictions = rankPredictions(toScores(out.data, m.output), e.labels, { topK: o.topK, threshold: o.threshold });
+      return { model: e.name, version: m.version, backend: backend.name, durationMs: round(performance.now() - t0), predictions };
+    },
+
+    async info() {
+      const all = await listModels(registry);
+      return {
+        backend,
+        workers: pool.size,
+        decoder: decoderName(),
+        batching,
+        limits,
+        models: all.filter((m): m is ModelEntry => !('error' in m)).map((m) => ({ name: m.name, task: m.manifest.task, version: m.manifest.version, runtime: m.manifest.runtime, source: m.source })),
+      };
+    },
+
+    close: () => pool.close(),
+  };
+
+  for (const name of opts.preload ?? []) {
+    const e = await getModel(name, registry);
+    entries.set(name, e);
+  }
+  return engine;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}

@@ -1,0 +1,198 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { BatchQueue, nextDeadline, pickQueue, type BatchingOptions } from './batcher.ts';
+import type { BackendChoice } from './backend.ts';
+import type { TfjsManifest } from './manifest.ts';
+import type { BackendInfo } from './types.ts';
+import type { WorkerItem, WorkerOutput, WorkerRequest, WorkerResponse } from './worker.ts';
+
+/**
+ * A pool of inference workers fed by one dynamic batcher per model. A batch goes to an idle
+ * worker; with the defaults (maxBatchSize 1, delay 0) every input is dispatched as soon as a
+ * worker is free. A crashed worker fails only its own in-flight inputs and is replaced.
+ */
+
+export interface PoolModel {
+  name: string;
+  dir: string;
+  manifest: TfjsManifest;
+}
+
+interface Job {
+  model: PoolModel;
+  item: WorkerItem;
+  resolve: (out: WorkerOutput) => void;
+  reject: (err: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  busy: boolean;
+  loaded: Set<string>;
+  pending: Map<number, { resolve: (r: WorkerResponse) => void; reject: (e: Error) => void }>;
+}
+
+export interface PoolOptions {
+  workers: number;
+  batching: BatchingOptions;
+  backend?: BackendChoice | undefined;
+}
+
+export interface PoolStats {
+  executions: number;
+  inferences: number;
+  inferMs: number;
+}
+
+function workerUrl(): URL {
+  const ext = path.extname(fileURLToPath(import.meta.url)); // .ts from src (tests), .js from dist
+  return new URL(`./worker${ext}`, import.meta.url);
+}
+
+export class WorkerPool {
+  readonly options: PoolOptions;
+  backend: BackendInfo | undefined;
+  readonly stats: PoolStats = { executions: 0, inferences: 0, inferMs: 0 };
+  readonly #slots: Slot[] = [];
+  readonly #queues = new Map<string, BatchQueue<Job>>();
+  #timer: NodeJS.Timeout | undefined;
+  #nextId = 1;
+  #closed = false;
+
+  private constructor(options: PoolOptions) {
+    this.options = options;
+  }
+
+  static async start(options: PoolOptions): Promise<WorkerPool> {
+    const pool = new WorkerPool(options);
+    try {
+      const infos = await Promise.all(Array.from({ length: Math.max(1, options.workers) }, () => pool.#spawn()));
+      pool.backend = infos[0];
+    } catch (err) {
+      await pool.close();
+      throw err;
+    }
+    return pool;
+  }
+
+  get size(): number {
+    return this.#slots.length;
+  }
+
+  async #spawn(): Promise<BackendInfo> {
+    const worker = new Worker(workerUrl());
+    const slot: Slot = { worker, busy: true, loaded: new Set(), pending: new Map() };
+    this.#slots.push(slot);
+    worker.on('message', (msg: WorkerResponse) => {
+      const p = slot.pending.get(msg.id);
+      if (!p) return;
+      slot.pending.delete(msg.id);
+      p.resolve(msg);
+    });
+    const fail = (err: Error) => {
+      for (const p of slot.pending.values()) p.reject(err);
+      slot.pending.clear();
+      const i = this.#slots.indexOf(slot);
+      if (i >= 0) this.#slots.splice(i, 1);
+      if (!this.#closed) {
+        // replace the dead worker so the pool keeps its size
+        this.#spawn().then(() => this.#schedule(), () => undefined);
+      }
+    };
+    worker.on('error', (err) => fail(err));
+    worker.on('exit', (code) => {
+      if (!this.#closed) fail(new Error(`inference worker exited with code ${code}`));
+    });
+    const res = await this.#request(slot, { type: 'init', id: 0, backend: this.options.backend });
+    if (!res.ok) throw new Error(res.error);
+    if (!('backend' in res)) throw new Error('worker init returned no backend');
+    slot.busy = false;
+    this.#schedule();
+    return res.backend;
+  }
+
+  #request(slot: Slot, req: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<WorkerResponse> {
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      slot.pending.set(id, { resolve, reject });
+      try {
+        slot.worker.postMessage({ ...req, id }, transfer);
+      } catch (err) {
+        slot.pending.delete(id);
+        reject(err as Error);
+      }
+    });
+  }
+
+  /** Runs one input through the model (batched with others per the batching options). */
+  run(model: PoolModel, item: WorkerItem): Promise<WorkerOutput> {
+    if (this.#closed) return Promise.reject(new Error('the inference pool is closed'));
+    let q = this.#queues.get(model.name);
+    if (!q) {
+      q = new BatchQueue<Job>(this.options.batching);
+      this.#queues.set(model.name, q);
+    }
+    const queue = q;
+    return new Promise((resolve, reject) => {
+      if (!queue.push({ model, item, resolve, reject }, performance.now())) {
+        reject(new Error(`queue for model ${model.name} is full (${this.options.batching.maxQueueSize})`));
+        return;
+      }
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    const now = performance.now();
+    for (const slot of this.#slots) {
+      if (slot.busy) continue;
+      const key = pickQueue(this.#queues, now);
+      if (key === undefined) break;
+      const batch = this.#queues.get(key)!.take(now)!;
+      void this.#dispatch(slot, batch);
+    }
+    const deadline = nextDeadline(this.#queues.values());
+    if (deadline !== undefined && this.#slots.some((s) => !s.busy)) {
+      this.#timer = setTimeout(() => this.#schedule(), Math.max(0, deadline - now));
+    }
+  }
+
+  async #dispatch(slot: Slot, batch: Job[]): Promise<void> {
+    slot.busy = true;
+    const model = batch[0]!.model;
+    const load = slot.loaded.has(model.name) ? undefined : { dir: model.dir, manifest: model.manifest };
+    const transfer = batch.map((j) => (j.item.kind === 'pixels' ? j.item.pixels.buffer : j.item.ids.buffer) as ArrayBuffer);
+    try {
+      const res = await this.#request(slot, { type: 'run', id: 0, model: model.name, items: batch.map((j) => j.item), ...(load ? { load } : {}) }, uniq(transfer));
+      if (!res.ok) throw new Error(res.error);
+      if (!('outputs' in res)) throw new Error('worker returned no outputs');
+      slot.loaded.add(model.name);
+      this.stats.executions++;
+      this.stats.inferences += batch.length;
+      this.stats.inferMs += res.inferMs;
+      batch.forEach((j, i) => j.resolve(res.outputs[i]!));
+    } catch (err) {
+      for (const j of batch) j.reject(err as Error);
+    } finally {
+      slot.busy = false;
+      if (!this.#closed) this.#schedule();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    for (const q of this.#queues.values()) for (const j of q.drain()) j.reject(new Error('the inference pool was closed'));
+    await Promise.all(this.#slots.map((s) => s.worker.terminate()));
+    this.#slots.length = 0;
+  }
+}
+
+function uniq<T>(xs: T[]): T[] {
+  return [...new Set(xs)];
+}

@@ -1,0 +1,128 @@
+import type { ImageInputSpec } from './manifest.ts';
+
+/**
+ * Pure pixel preprocessing. Input is always 8-bit RGB, row-major HWC, already resized to the
+ * model's input size by the decoder.
+ */
+
+/** value = (pixel * scale - mean[c]) / std[c], as Float32 HWC. */
+export function normalizePixels(rgb: Uint8Array, spec: Pick<ImageInputSpec, 'scale' | 'mean' | 'std'>): Float32Array {
+  if (rgb.length % 3 !== 0) throw new Error(`pixel buffer length ${rgb.length} is not a multiple of 3`);
+  const out = new Float32Array(rgb.length);
+  const { scale } = spec;
+  const m0 = spec.mean[0], m1 = spec.mean[1], m2 = spec.mean[2];
+  const s0 = 1 / spec.std[0], s1 = 1 / spec.std[1], s2 = 1 / spec.std[2];
+  for (let i = 0; i < rgb.length; i += 3) {
+    out[i] = (rgb[i]! * scale - m0) * s0;
+    out[i + 1] = (rgb[i + 1]! * scale - m1) * s1;
+    out[i + 2] = (rgb[i + 2]! * scale - m2) * s2;
+  }
+  return out;
+}
+
+/** How a point in model-input pixels maps back to the original (displayed) image: orig = in * scale + offset. */
+export interface BoxTransform {
+  scaleX: number;
+  scaleY: number;
+  offsetX: number;
+  offsetY: number;
+}
+
+/**
+ * Geometry of a resize of an image (w×h) to the model input (W×H) for each fit mode, and the
+ * inverse transform for boxes. `cover` crops the centre, `contain` letterboxes centred.
+ */
+export function resizeGeometry(width: number, height: number, spec: Pick<ImageInputSpec, 'width' | 'height' | 'resize'>): BoxTransform {
+  const W = spec.width, H = spec.height;
+  if (spec.resize === 'fill') return { scaleX: width / W, scaleY: height / H, offsetX: 0, offsetY: 0 };
+  const r = spec.resize === 'cover' ? Math.max(W / width, H / height) : Math.min(W / width, H / height);
+  // the scaled image is (width*r × height*r), centred in (W×H): in = orig*r + pad  →  orig = (in - pad)/r
+  const padX = (W - width * r) / 2;
+  const padY = (H - height * r) / 2;
+  return { scaleX: 1 / r, scaleY: 1 / r, offsetX: -padX / r, offsetY: -padY / r };
+}
+
+/**
+ * Bilinear resize of interleaved 8-bit pixels (half-pixel centres, like sharp/PIL "linear").
+ * Used only by the pure-JS fallback decoder when sharp is unavailable.
+ */
+export function resizeBilinear(src: Uint8Array, sw: number, sh: number, channels: number, dw: number, dh: number): Uint8Array {
+  const out = new Uint8Array(dw * dh * channels);
+  const fx = sw / dw, fy = sh / dh;
+  for (let y = 0; y < dh; y++) {
+    const syf = Math.min(Math.max((y + 0.5) * fy - 0.5, 0), sh - 1);
+    const y0 = Math.floor(syf), y1 = Math.min(y0 + 1, sh - 1), wy = syf - y0;
+    for (let x = 0; x < dw; x++) {
+      const sxf = Math.min(Math.max((x + 0.5) * fx - 0.5, 0), sw - 1);
+      const x0 = Math.floor(sxf), x1 = Math.min(x0 + 1, sw - 1), wx = sxf - x0;
+      for (let c = 0; c < channels; c++) {
+        const a = src[(y0 * sw + x0) * channels + c]!, b = src[(y0 * sw + x1) * channels + c]!;
+        const d = src[(y1 * sw + x0) * channels + c]!, e = src[(y1 * sw + x1) * channels + c]!;
+        const top = a + (b - a) * wx, bot = d + (e - d) * wx;
+        out[(y * dw + x) * channels + c] = Math.round(top + (bot - top) * wy);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Applies an EXIF orientation (1..8) to interleaved pixels so the result is upright.
+ * Returns the new buffer and size. Orientation 1 or unknown returns the input untouched.
+ */
+export function applyOrientation(src: Uint8Array, w: number, h: number, channels: number, orientation: number): { data: Uint8Array; width: number; height: number } {
+  if (orientation < 2 || orientation > 8) return { data: src, width: w, height: h };
+  const swap = orientation >= 5;
+  const W = swap ? h : w, H = swap ? w : h;
+  const out = new Uint8Array(src.length);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      let sx: number, sy: number;
+      switch (orientation) {
+        case 2: sx = w - 1 - x; sy = y; break;
+        case 3: sx = w - 1 - x; sy = h - 1 - y; break;
+        case 4: sx = x; sy = h - 1 - y; break;
+        case 5: sx = y; sy = x; break;
+        case 6: sx = y; sy = h - 1 - x; break;
+        case 7: sx = w - 1 - y; sy = h - 1 - x; break;
+        default: sx = w - 1 - y; sy = x; break; // 8
+      }
+      const si = (sy * w + sx) * channels, di = (y * W + x) * channels;
+      for (let c = 0; c < channels; c++) out[di + c] = src[si + c]!;
+    }
+  }
+  return { data: out, width: W, height: H };
+}
+
+/** Reads the EXIF orientation tag from a JPEG buffer (APP1 "Exif"), or 1. */
+export function jpegExifOrientation(buf: Uint8Array): number {
+  if (buf.length < 4 || buf[0] !== 0xff || buf[1] !== 0xd8) return 1;
+  let p = 2;
+  while (p + 4 <= buf.length) {
+    if (buf[p] !== 0xff) return 1;
+    const marker = buf[p + 1]!;
+    const len = (buf[p + 2]! << 8) | buf[p + 3]!;
+    if (marker === 0xda || marker === 0xd9) return 1;
+    if (marker === 0xe1 && buf[p + 4] === 0x45 && buf[p + 5] === 0x78 && buf[p + 6] === 0x69 && buf[p + 7] === 0x66) {
+      const t = p + 10; // TIFF header
+      if (t + 8 > buf.length) return 1;
+      const le = buf[t] === 0x49;
+      const u16 = (o: number) => (le ? buf[o]! | (buf[o + 1]! << 8) : (buf[o]! << 8) | buf[o + 1]!);
+      const u32 = (o: number) => (le ? (buf[o]! | (buf[o + 1]! << 8) | (buf[o + 2]! << 16)) + buf[o + 3]! * 2 ** 24 : buf[o]! * 2 ** 24 + ((buf[o + 1]! << 16) | (buf[o + 2]! << 8) | buf[o + 3]!));
+      const ifd = t + u32(t + 4);
+      if (ifd + 2 > buf.length) return 1;
+      const n = u16(ifd);
+      for (let i = 0; i < n; i++) {
+        const e = ifd + 2 + i * 12;
+        if (e + 12 > buf.length) return 1;
+        if (u16(e) === 0x0112) {
+          const v = u16(e + 8);
+          return v >= 1 && v <= 8 ? v : 1;
+        }
+      }
+      return 1;
+    }
+    p += 2 + len;
+  }
+  return 1;
+}

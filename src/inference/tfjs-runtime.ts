@@ -1,0 +1,123 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
+import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
+import type { TfjsManifest } from './manifest.ts';
+
+/**
+ * Loads TF.js models from disk without tfjs-node: `tf.loadGraphModel('file://…')` needs the
+ * native package, so a small IOHandler reads `model.json` and its shards (in manifest order).
+ */
+export function fileIOHandler(modelJsonPath: string): tf.io.IOHandler {
+  const dir = path.dirname(modelJsonPath);
+  return {
+    load: async () => {
+      const json = JSON.parse(await readFile(modelJsonPath, 'utf8')) as tf.io.ModelJSON;
+      return tf.io.getModelArtifactsForJSON(json, async (manifest) => {
+        const specs: tf.io.WeightsManifestEntry[] = [];
+        const buffers: Buffer[] = [];
+        for (const group of manifest) {
+          specs.push(...group.weights);
+          for (const p of group.paths) {
+            const file = path.resolve(dir, p);
+            if (path.relative(dir, file).startsWith('..')) throw new Error(`weight path ${p} leaves the model directory`);
+            buffers.push(await readFile(file));
+          }
+        }
+        const all = Buffer.concat(buffers);
+        return [specs, all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength)];
+      });
+    },
+  };
+}
+
+export interface TensorData {
+  data: Float32Array | Int32Array;
+  shape: number[];
+}
+
+/** A loaded model that takes one batched input tensor and returns its output(s) as plain arrays. */
+export interface RuntimeModel {
+  /** The fixed batch size of the model's input, or null when dynamic. */
+  fixedBatch: number | null;
+  predict(input: TensorData): Promise<TensorData>;
+  dispose(): void;
+}
+
+export async function loadTfjsModel(dir: string, manifest: TfjsManifest): Promise<RuntimeModel> {
+  const file = path.join(dir, manifest.modelFile);
+  const handler = fileIOHandler(file);
+  const outputName = manifest.output.tensor;
+  if (manifest.format === 'layers-model') {
+    const model: LayersModel = await loadLayersModel(handler);
+    const dim0 = model.inputs[0]?.shape[0];
+    return {
+      fixedBatch: typeof dim0 === 'number' ? dim0 : null,
+      predict: async (input) => runAndRead(input, (x) => model.predict(x) as tf.Tensor | tf.Tensor[], outputName, model.outputNames),
+      dispose: () => model.dispose(),
+    };
+  }
+  const model: GraphModel = await loadGraphModel(handler);
+  const shape = model.inputs[0]?.shape;
+  const dim0 = shape?.[0];
+  let useAsync = false;
+  return {
+    fixedBatch: typeof dim0 === 'number' && dim0 > 0 ? dim0 : null,
+    predict: async (input) => {
+      const x = tf.tensor(input.data, input.shape, dtypeOf(input));
+      try {
+        if (!useAsync) {
+          try {
+            return await readOutput(outputName ? model.execute(x, outputName) : model.execute(x), outputName, model.outputs.map((o) => o.name));
+          } catch (err) {
+            // graphs with control flow / dynamic ops must run through executeAsync
+            if (!/executeAsync|dynamic/i.test((err as Error).message)) throw err;
+            useAsync = true;
+          }
+        }
+        return await readOutput(await (outputName ? model.executeAsync(x, outputName) : model.executeAsync(x)), outputName, model.outputs.map((o) => o.name));
+      } finally {
+        x.dispose();
+      }
+    },
+    dispose: () => model.dispose(),
+  };
+}
+
+function dtypeOf(input: TensorData): 'float32' | 'int32' {
+  return input.data instanceof Int32Array ? 'int32' : 'float32';
+}
+
+async function runAndRead(input: TensorData, fn: (x: tf.Tensor) => tf.Tensor | tf.Tensor[], outputName: string | undefined, names: string[]): Promise<TensorData> {
+  const x = tf.tensor(input.data, input.shape, dtypeOf(input));
+  try {
+    return await readOutput(fn(x), outputName, names);
+  } finally {
+    x.dispose();
+  }
+}
+
+/** Picks the wanted output (by name, else the first), reads it and disposes all outputs. */
+async function readOutput(out: tf.Tensor | tf.Tensor[] | tf.NamedTensorMap, outputName: string | undefined, names: string[]): Promise<TensorData> {
+  let list: tf.Tensor[];
+  let chosen: tf.Tensor | undefined;
+  if (out instanceof tf.Tensor) {
+    list = [out];
+    chosen = out;
+  } else if (Array.isArray(out)) {
+    list = out;
+    const i = outputName ? names.indexOf(outputName) : 0;
+    chosen = out[i >= 0 ? i : 0];
+  } else {
+    list = Object.values(out);
+    chosen = outputName ? out[outputName] : list[0];
+  }
+  try {
+    if (!chosen) throw new Error(`model has no output ${outputName ?? '(first)'}`);
+    const data = (await chosen.data()) as Float32Array | Int32Array;
+    return { data: data instanceof Int32Array ? data : Float32Array.from(data), shape: chosen.shape.slice() };
+  } finally {
+    for (const t of list) t.dispose();
+  }
+}

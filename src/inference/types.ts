@@ -1,0 +1,61 @@
+/** Shapes shared by the engine, the CLI and (later) the HTTP server. Runtime-neutral. */
+
+export interface Prediction {
+  label: string;
+  score: number;
+}
+
+export interface Box {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+export interface Detection {
+  label: string;
+  score: number;
+  box: Box;
+}
+
+export type CliTask = 'image' | 'text' | 'detect';
+
+interface ResultBase {
+  model: string;
+  version: string;
+  /** The backend that really ran this input (e.g. `wasm-simd`, `tfjs-node`, `lexicon`). */
+  backend: string;
+  durationMs: number;
+}
+
+export interface ClassificationResult extends ResultBase {
+  predictions: Prediction[];
+}
+
+export interface DetectionResult extends ResultBase {
+  detections: Detection[];
+  /** Size of the image as displayed (after EXIF orientation); boxes are in these pixels. */
+  width: number;
+  height: number;
+}
+
+/** What the backend choice found. `name` is the short string reported in results. */
+export interface BackendInfo {
+  name: string;
+  /** The TF.js backend id (`tensorflow`, `wasm`, `cpu`). */
+  tfBackend: string;
+  device: 'gpu' | 'cpu';
+  /** Backends tried before this one and why they were skipped. */
+  skipped: { name: string; reason: string }[];
+  note?: string;
+}
+
+/** Thrown for one input that cannot be processed; the batch goes on. */
+export class InputError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'InputError';
+    this.code = code;
+  }
+}

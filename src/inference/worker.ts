@@ -1,0 +1,89 @@
+import { parentPort } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend, type BackendChoice } from './backend.ts';
+import type { TfjsManifest } from './manifest.ts';
+import { normalizePixels } from './preprocess.ts';
+import { loadTfjsModel, type RuntimeModel } from './tfjs-runtime.ts';
+import type { BackendInfo } from './types.ts';
+
+/**
+ * One inference worker: its own TF.js backend (wasm runs single-threaded in Node, so parallelism
+ * comes from one worker per core), its own copy of each model it has been asked to run.
+ */
+
+export type WorkerItem = { kind: 'pixels'; pixels: Uint8Array } | { kind: 'ids'; ids: Int32Array };
+
+export type WorkerRequest =
+  | { type: 'init'; id: number; backend?: BackendChoice | undefined }
+  | { type: 'run'; id: number; model: string; load?: { dir: string; manifest: TfjsManifest }; items: WorkerItem[] };
+
+export interface WorkerOutput {
+  data: Float32Array;
+  shape: number[];
+}
+
+export type WorkerResponse =
+  | { id: number; ok: true; backend: BackendInfo }
+  | { id: number; ok: true; outputs: WorkerOutput[]; inferMs: number }
+  | { id: number; ok: false; error: string };
+
+const port = parentPort;
+if (!port) throw new Error('worker.ts must run as a worker thread');
+
+const models = new Map<string, { model: RuntimeModel; manifest: TfjsManifest }>();
+
+async function run(req: Extract<WorkerRequest, { type: 'run' }>): Promise<{ outputs: WorkerOutput[]; inferMs: number }> {
+  let entry = models.get(req.model);
+  if (!entry) {
+    if (!req.load) throw new Error(`model ${req.model} is not loaded in this worker`);
+    entry = { model: await loadTfjsModel(req.load.dir, req.load.manifest), manifest: req.load.manifest };
+    models.set(req.model, entry);
+  }
+  const { model, manifest } = entry;
+  const t0 = performance.now();
+  const chunk = model.fixedBatch ?? req.items.length;
+  const outputs: WorkerOutput[] = [];
+  for (let start = 0; start < req.items.length; start += chunk) {
+    const items = req.items.slice(start, start + chunk);
+    let input: { data: Float32Array | Int32Array; shape: number[] };
+    if ('input' in manifest) {
+      const { width, height } = manifest.input;
+      const per = width * height * 3;
+      const data = new Float32Array(per * items.length);
+      items.forEach((it, i) => {
+        if (it.kind !== 'pixels') throw new Error('image model given a non-image input');
+        data.set(normalizePixels(it.pixels, manifest.input), i * per);
+      });
+      input = { data: manifest.input.dtype === 'int32' ? Int32Array.from(data, Math.round) : data, shape: [items.length, height, width, 3] };
+    } else {
+      const len = manifest.tokenizer.maxLength;
+      const data = new Int32Array(len * items.length);
+      items.forEach((it, i) => {
+        if (it.kind !== 'ids') throw new Error('text model given a non-text input');
+        data.set(it.ids, i * len);
+      });
+      input = { data, shape: [items.length, len] };
+    }
+    const out = await model.predict(input);
+    const per = out.data.length / items.length;
+    const data = out.data instanceof Float32Array ? out.data : Float32Array.from(out.data);
+    for (let i = 0; i < items.length; i++) outputs.push({ data: data.slice(i * per, (i + 1) * per), shape: [1, ...out.shape.slice(1)] });
+  }
+  return { outputs, inferMs: performance.now() - t0 };
+}
+
+port.on('message', (req: WorkerRequest) => {
+  void (async () => {
+    try {
+      if (req.type === 'init') {
+        const backend = await initBackend(tf, req.backend);
+        port.postMessage({ id: req.id, ok: true, backend } satisfies WorkerResponse);
+      } else {
+        const r = await run(req);
+        port.postMessage({ id: req.id, ok: true, ...r } satisfies WorkerResponse, r.outputs.map((o) => o.data.buffer as ArrayBuffer));
+      }
+    } catch (err) {
+      port.postMessage({ id: req.id, ok: false, error: err instanceof Error ? err.message : String(err) } satisfies WorkerResponse);
+    }
+  })();
+});
