@@ -4,7 +4,12 @@
 import type { Config } from '../config/schema.ts';
 import { buildStack } from '../stack/build.ts';
 import { renderCompose, type ComposePaths } from './compose.ts';
+import { renderGrafana } from './grafana.ts';
+import { renderK8s } from './k8s.ts';
+import { renderLoki } from './loki.ts';
+import { renderNginx } from './nginx.ts';
 import { renderPostgresInit } from './postgres.ts';
+import { renderPrometheus } from './prometheus.ts';
 import type { RenderedFile } from './types.ts';
 
 export interface RenderContext extends ComposePaths {
@@ -16,6 +21,11 @@ export function renderAll(config: Config, ctx: RenderContext): RenderedFile[] {
   const files: RenderedFile[] = [
     renderCompose(stack, ctx),
     ...renderPostgresInit(config),
+    ...renderNginx(config),
+    ...renderPrometheus(config),
+    ...renderGrafana(config),
+    ...renderLoki(config),
+    ...renderK8s(config),
   ];
   const seen = new Set<string>();
   for (const f of files) {
