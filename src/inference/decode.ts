@@ -75,7 +75,9 @@ async function decodeWithSharp(sharp: SharpModule, buf: Uint8Array, spec: Pick<I
     // metadata() reads the header only: the pixel limit is enforced before any decoding.
     meta = await sharp(buf, { limitInputPixels: false }).metadata();
   } catch (err) {
-    throw new InputError('unsupported', `not a decodable image: ${firstLine(err)}`);
+    const msg = firstLine(err);
+    if (/unsupported image format/i.test(msg)) throw new InputError('unsupported', 'not an image (unsupported or unrecognised format)');
+    throw new InputError('corrupt', `corrupt or truncated image: ${msg}`);
   }
   const w = meta.width, h = meta.pageHeight ?? meta.height;
   if (!w || !h) throw new InputError('unsupported', `could not read the image size (format ${meta.format ?? 'unknown'})`);
@@ -106,7 +108,11 @@ async function decodeWithSharp(sharp: SharpModule, buf: Uint8Array, spec: Pick<I
 }
 
 function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!.replace(/^Input (buffer|file) (has corrupt header|contains unsupported image format): ?/, (m) => m.trim()).trim();
+  return (err instanceof Error ? err.message : String(err))
+    .split('\n')[0]!
+    .replace(/^Input (buffer|file) has corrupt header: ?/, '')
+    .replace(/^Vips\w+: /, '')
+    .trim();
 }
 
 async function decodeWithJs(buf: Uint8Array, spec: Pick<ImageInputSpec, 'width' | 'height' | 'resize'>, limits: DecodeLimits): Promise<DecodedImage> {

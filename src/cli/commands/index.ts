@@ -1,8 +1,12 @@
 import type { Command } from 'commander';
 import type { RunEnvironment } from '../context.ts';
 import { register as registerConfig } from './config.ts';
+import { register as registerClassify } from './classify.ts';
+import { register as registerModels } from './models.ts';
 
 /** Adds every subcommand to the program. One file per command group in this folder. */
 export function registerCommands(program: Command, runEnv: RunEnvironment): void {
   registerConfig(program, runEnv);
+  registerClassify(program, runEnv);
+  registerModels(program, runEnv);
 }

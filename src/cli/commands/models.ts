@@ -1,0 +1,114 @@
+import type { Command } from 'commander';
+import { action, type RunEnvironment } from '../context.ts';
+import { createEngine } from '../../inference/engine.ts';
+import { addModel, getModel, listModels } from '../../inference/registry.ts';
+import { verifyModel } from '../../inference/verify.ts';
+
+function pad(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+}
+
+export function register(program: Command, runEnv: RunEnvironment): void {
+  const models = program.command('models').description('List, inspect, add and verify inference models');
+
+  models
+    .command('list')
+    .description('Models known to this machine (bundled and added)')
+    .action(
+      action(runEnv, async ({ out, env }) => {
+        const all = await listModels({ env });
+        if (out.json) {
+          out.data(all.map((m) => ('error' in m
+            ? { name: m.name, source: m.source, dir: m.dir, error: m.error }
+            : { name: m.name, task: m.manifest.task, runtime: m.manifest.runtime, version: m.manifest.version, license: m.manifest.license.spdx, labels: m.labels.length, source: m.source, dir: m.dir })));
+        } else {
+          const rows = [['NAME', 'TASK', 'RUNTIME', 'VERSION', 'LABELS', 'LICENCE', 'SOURCE']];
+          for (const m of all) {
+            if ('error' in m) rows.push([m.name, 'BROKEN', '', '', '', '', `${m.source}: ${m.error.split('\n')[0]}`]);
+            else rows.push([m.name, m.manifest.task, m.manifest.runtime, m.manifest.version, String(m.labels.length), m.manifest.license.spdx, m.source]);
+          }
+          for (const l of pad(rows)) out.out(l);
+        }
+        return all.some((m) => 'error' in m) ? 1 : 0;
+      }),
+    );
+
+  models
+    .command('info')
+    .description('Manifest, labels, files and the backend that would run the model')
+    .argument('<name>', 'model name')
+    .action(
+      action(runEnv, async ({ out, env }, name: string) => {
+        const entry = await getModel(name, { env });
+        const m = entry.manifest;
+        let backend: { name: string; device: string; skipped: { name: string; reason: string }[]; note?: string | undefined } = { name: 'lexicon', device: 'cpu', skipped: [] };
+        if (m.runtime !== 'lexicon') {
+          const engine = await createEngine({ workers: 1, backend: env.MODELSHIP_BACKEND, registry: { env } });
+          backend = engine.backend;
+          await engine.close();
+        }
+        if (out.json) {
+          out.data({ name: entry.name, dir: entry.dir, source: entry.source, backend, manifest: m, labels: entry.labels });
+          return 0;
+        }
+        const lines: [string, string][] = [
+          ['name', entry.name],
+          ['description', m.description ?? ''],
+          ['task', m.task],
+          ['version', m.version],
+          ['runtime', m.runtime === 'tfjs' ? `tfjs (${m.format})` : 'lexicon (VADER rules + lexicon, not a neural network)'],
+          ['backend', `${backend.name} (${backend.device})${backend.note ? ` — ${backend.note}` : ''}`],
+        ];
+        if ('input' in m) lines.push(['input', `${m.input.width}×${m.input.height}×3, resize ${m.input.resize}, value = (pixel × ${+m.input.scale.toPrecision(6)} − [${m.input.mean.join(', ')}]) / [${m.input.std.join(', ')}]`]);
+        if ('tokenizer' in m) lines.push(['tokenizer', `word-index, max length ${m.tokenizer.maxLength}, OOV ${m.tokenizer.oovIndex}, padding ${m.tokenizer.padding}`]);
+        if ('output' in m) lines.push(['output', m.output.type === 'detections' ? `detections ${m.output.layout}, NMS IoU ${m.output.iouThreshold}, min score ${m.output.minScore}` : m.output.type]);
+        lines.push(['labels', `${entry.labels.length}: ${entry.labels.slice(0, 8).join(', ')}${entry.labels.length > 8 ? ', …' : ''}`]);
+        lines.push(['licence', `${m.license.spdx}${m.license.file ? ` (${m.license.file})` : ''}`]);
+        lines.push(['provenance', m.provenance.source + (m.provenance.path ? ` ${m.provenance.path}` : '')]);
+        lines.push(['directory', `${entry.dir} (${entry.source})`]);
+        const w = Math.max(...lines.map(([k]) => k.length));
+        for (const [k, v] of lines) out.out(`${k.padEnd(w)}  ${v}`);
+        for (const s of backend.skipped) out.info(`  skipped backend ${s.name}: ${s.reason}`);
+        return 0;
+      }),
+    );
+
+  models
+    .command('add')
+    .description('Register a TF.js graph or layers model directory that has a manifest.json')
+    .argument('<dir>', 'model directory')
+    .option('--copy', 'copy the files into the modelship data directory instead of referring to DIR', false)
+    .option('--force', 'replace a model already registered under the same name', false)
+    .action(
+      action(runEnv, async ({ out, env, cwd }, dir: string, flags: { copy: boolean; force: boolean }) => {
+        const path = await import('node:path');
+        const entry = await addModel(path.resolve(cwd, dir), { env, copy: flags.copy, force: flags.force });
+        if (out.json) out.data({ ok: true, name: entry.name, task: entry.manifest.task, dir: entry.dir });
+        else out.out(`added ${entry.name} (${entry.manifest.task}, ${entry.labels.length} labels) from ${entry.dir}; check it with: modelship models verify ${entry.name}`);
+        return 0;
+      }),
+    );
+
+  models
+    .command('verify')
+    .description('Load a model and run a self-test (files, checksums, one inference)')
+    .argument('<name>', 'model name')
+    .action(
+      action(runEnv, async ({ out, env }, name: string) => {
+        const entry = await getModel(name, { env });
+        const engine = await createEngine({ workers: 1, backend: env.MODELSHIP_BACKEND, registry: { env } });
+        try {
+          const report = await verifyModel(engine, entry);
+          if (out.json) out.data(report);
+          else {
+            for (const c of report.checks) out.out(`${c.ok ? out.c.green('ok  ') : out.c.red('FAIL')}  ${c.name}: ${c.detail}`);
+            out.out(`${report.ok ? 'verified' : 'verification FAILED'}: ${report.model} ${report.version} on ${report.backend}`);
+          }
+          return report.ok ? 0 : 1;
+        } finally {
+          await engine.close();
+        }
+      }),
+    );
+}

@@ -1,0 +1,198 @@
+import { open, readFile, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { UserError } from '../util/errors.ts';
+import type { Engine } from './engine.ts';
+import { InputError, type CliTask, type Detection, type Prediction } from './types.ts';
+
+/**
+ * `modelship classify` as a library call: expand the inputs, run them through the engine with a
+ * bounded number in flight (so decoding overlaps inference), report each result as it finishes.
+ */
+
+export interface JobResultOk {
+  input: string;
+  task: CliTask;
+  model: string;
+  version: string;
+  backend: string;
+  durationMs: number;
+  predictions?: Prediction[];
+  detections?: Detection[];
+}
+
+export interface JobResultError {
+  input: string;
+  error: string;
+}
+
+export type JobResult = JobResultOk | JobResultError;
+
+export interface JobInput {
+  /** Shown in results: a path, `path:line`, or `text:N`. */
+  id: string;
+  load: () => Promise<Uint8Array | string>;
+}
+
+export interface JobOptions {
+  task: CliTask;
+  model?: string | undefined;
+  topK?: number | undefined;
+  threshold?: number | undefined;
+  /** Inputs in flight at once. */
+  inFlight: number;
+  maxInputBytes: number;
+  onResult?: (r: JobResult, index: number) => void;
+  onProgress?: (done: number, total: number, failed: number) => void;
+}
+
+export interface JobSummary {
+  inputs: number;
+  failed: number;
+  seconds: number;
+  perSecond: number;
+  backend: string;
+  workers: number;
+  results: JobResult[];
+}
+
+const IMAGE_EXT = new Set(['.jpg', '.jpeg', '.jpe', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.heic', '.heif', '.jxl', '.svg']);
+const TEXT_EXT = new Set(['.txt', '.text', '.md', '.csv', '.tsv', '']);
+
+/** Recognises image files by their first bytes (used for directory walks). */
+export function sniffImage(head: Uint8Array): boolean {
+  const b = head;
+  const ascii = (o: number, s: string) => [...s].every((c, i) => b[o + i] === c.charCodeAt(0));
+  return (
+    (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) || // JPEG
+    (b[0] === 0x89 && ascii(1, 'PNG')) ||
+    ascii(0, 'GIF8') ||
+    (ascii(0, 'RIFF') && ascii(8, 'WEBP')) ||
+    (b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a && b[3] === 0) || // TIFF LE
+    (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && b[3] === 0x2a) || // TIFF BE
+    (ascii(4, 'ftyp') && ['avif', 'avis', 'heic', 'heix', 'mif1', 'msf1'].some((brand) => ascii(8, brand)))
+  );
+}
+
+async function walk(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const entries = await readdir(dir, { withFileTypes: true });
+  entries.sort((a, b) => a.name.localeCompare(b.name));
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue;
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await walk(p)));
+    else if (e.isFile()) out.push(p);
+  }
+  return out;
+}
+
+async function isImageFile(file: string): Promise<boolean> {
+  if (!IMAGE_EXT.has(path.extname(file).toLowerCase())) {
+    // no known extension: look at the bytes
+    const fh = await open(file, 'r');
+    try {
+      const head = new Uint8Array(16);
+      await fh.read(head, 0, 16, 0);
+      return sniffImage(head);
+    } finally {
+      await fh.close();
+    }
+  }
+  return true;
+}
+
+/**
+ * Expands PATHs into inputs. Images: files as given, directories walked for image files.
+ * Text: each non-empty line of each file is one input (directories walked for text files),
+ * plus each `--text` string.
+ */
+export async function collectInputs(paths: string[], texts: string[], task: CliTask, cwd: string, maxInputBytes: number): Promise<JobInput[]> {
+  const inputs: JobInput[] = [];
+  for (const raw of paths) {
+    const abs = path.resolve(cwd, raw);
+    let st;
+    try {
+      st = await stat(abs);
+    } catch {
+      throw new UserError(`no such file or directory: ${raw}`, { exitCode: 2 });
+    }
+    const files = st.isDirectory() ? await walk(abs) : [abs];
+    const shown = (f: string) => (st.isDirectory() ? path.join(raw, path.relative(abs, f)) : raw);
+    for (const f of files) {
+      if (task === 'text') {
+        if (st.isDirectory() && !TEXT_EXT.has(path.extname(f).toLowerCase())) continue;
+        const fst = await stat(f);
+        if (fst.size > maxInputBytes) {
+          inputs.push({ id: shown(f), load: () => Promise.reject(new InputError('too-large', `file is ${fst.size} bytes, over the limit of ${maxInputBytes}`)) });
+          continue;
+        }
+        const lines = (await readFile(f, 'utf8')).split(/\r?\n/);
+        lines.forEach((line, i) => {
+          if (line.trim() !== '') inputs.push({ id: `${shown(f)}:${i + 1}`, load: () => Promise.resolve(line) });
+        });
+      } else {
+        if (st.isDirectory() && !(await isImageFile(f))) continue;
+        inputs.push({ id: shown(f), load: () => readLimited(f, maxInputBytes) });
+      }
+    }
+  }
+  texts.forEach((t, i) => inputs.push({ id: texts.length === 1 ? 'text' : `text:${i + 1}`, load: () => Promise.resolve(t) }));
+  return inputs;
+}
+
+async function readLimited(file: string, maxBytes: number): Promise<Uint8Array> {
+  const st = await stat(file);
+  if (st.size > maxBytes) throw new InputError('too-large', `file is ${st.size} bytes, over the limit of ${maxBytes}`);
+  return readFile(file);
+}
+
+async function runOne(engine: Engine, input: JobInput, opts: JobOptions): Promise<JobResult> {
+  try {
+    const data = await input.load();
+    if (opts.task === 'text') {
+      const r = await engine.classifyText(String(data), { model: opts.model, topK: opts.topK, threshold: opts.threshold });
+      return { input: input.id, task: 'text', model: r.model, version: r.version, backend: r.backend, durationMs: r.durationMs, predictions: r.predictions };
+    }
+    if (typeof data === 'string') throw new InputError('unsupported', 'expected image bytes');
+    if (opts.task === 'detect') {
+      const r = await engine.detect(data, { model: opts.model, threshold: opts.threshold, maxDetections: opts.topK });
+      return { input: input.id, task: 'detect', model: r.model, version: r.version, backend: r.backend, durationMs: r.durationMs, detections: r.detections };
+    }
+    const r = await engine.classifyImage(data, { model: opts.model, topK: opts.topK, threshold: opts.threshold });
+    return { input: input.id, task: 'image', model: r.model, version: r.version, backend: r.backend, durationMs: r.durationMs, predictions: r.predictions };
+  } catch (err) {
+    // A wrong model/task is the user's mistake for every input alike: stop the job.
+    if (err instanceof UserError) throw err;
+    const msg = err instanceof Error ? err.message : String(err);
+    if (err instanceof InputError || (err as NodeJS.ErrnoException).code) return { input: input.id, error: msg };
+    return { input: input.id, error: `inference failed: ${msg}` };
+  }
+}
+
+export async function runJob(engine: Engine, inputs: JobInput[], opts: JobOptions): Promise<JobSummary> {
+  const t0 = performance.now();
+  const results: JobResult[] = new Array<JobResult>(inputs.length);
+  let next = 0, done = 0, failed = 0;
+  const lane = async () => {
+    while (next < inputs.length) {
+      const i = next++;
+      const r = await runOne(engine, inputs[i]!, opts);
+      results[i] = r;
+      done++;
+      if ('error' in r) failed++;
+      opts.onResult?.(r, i);
+      opts.onProgress?.(done, inputs.length, failed);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.inFlight, inputs.length)) }, lane));
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    inputs: inputs.length,
+    failed,
+    seconds,
+    perSecond: seconds > 0 ? inputs.length / seconds : 0,
+    backend: opts.task === 'text' && !inputs.length ? engine.backend.name : (results.find((r): r is JobResultOk => !('error' in r))?.backend ?? engine.backend.name),
+    workers: engine.workers,
+    results,
+  };
+}
