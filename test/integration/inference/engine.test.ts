@@ -125,7 +125,7 @@ describe('sentiment (VADER lexicon)', () => {
     ['I absolutely love this camera, the pictures are wonderful!', 'positive'],
     ['This is the worst service I have ever had. Terrible and rude.', 'negative'],
     ['The meeting is scheduled for Tuesday at 10am.', 'neutral'],
-    ['The food was not good.', 'negative'], // negation flips "good",
+    ['The food was not good.', 'negative'], // negation flips "good"
   ];
   for (const [text, want] of cases) {
     test(`"${text}" → ${want}`, async () => {
