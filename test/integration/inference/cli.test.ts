@@ -1,0 +1,199 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile, cp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { main } from '../../../src/cli/main.ts';
+
+const fixtures = fileURLToPath(new URL('../../fixtures/images/', import.meta.url));
+const modelsDir = fileURLToPath(new URL('../../../models/', import.meta.url));
+let tmp: string;
+let env: NodeJS.ProcessEnv;
+
+async function run(args: string[], cwd = tmp): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '', stderr = '';
+  const code = await main(['node', 'modelship', ...args], {
+    cwd,
+    env,
+    streams: { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } },
+  });
+  return { code, stdout, stderr };
+}
+
+before(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'modelship-classify-'));
+  env = { ...process.env, MODELSHIP_DATA_DIR: path.join(tmp, 'data'), NO_COLOR: '1' };
+  delete env.MODELSHIP_BACKEND;
+  await mkdir(path.join(tmp, 'photos', 'more'), { recursive: true });
+  await copyFile(path.join(fixtures, 'chelsea.jpg'), path.join(tmp, 'photos', 'chelsea.jpg'));
+  await copyFile(path.join(fixtures, 'coffee.jpg'), path.join(tmp, 'photos', 'more', 'coffee.jpg'));
+  await copyFile(path.join(fixtures, 'truncated.jpg'), path.join(tmp, 'photos', 'truncated.jpg'));
+  await writeFile(path.join(tmp, 'photos', 'empty.jpg'), '');
+  await writeFile(path.join(tmp, 'photos', 'notes.txt'), 'not an image: skipped by the walk\n');
+  await writeFile(path.join(tmp, 'reviews.txt'), 'I love it, wonderful!\n\nThis is awful and broken.\n');
+});
+
+after(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+describe('modelship classify', () => {
+  test('a directory walk: JSON array, per-input errors, the others continue, exit 1', async () => {
+    const r = await run(['classify', 'photos', '--format', 'json', '--concurrency', '2']);
+    assert.equal(r.code, 1, r.stderr);
+    const results = JSON.parse(r.stdout) as Record<string, unknown>[];
+    assert.deepEqual(results.map((x) => x.input), ['photos/chelsea.jpg', 'photos/empty.jpg', 'photos/more/coffee.jpg', 'photos/truncated.jpg']);
+    const ok = results[0]!;
+    assert.deepEqual(Object.keys(ok), ['input', 'task', 'model', 'version', 'backend', 'durationMs', 'predictions']);
+    assert.equal(ok.task, 'image');
+    assert.equal(ok.model, 'content-safety');
+    assert.match(String(ok.backend), /^(wasm|wasm-simd|cpu|tfjs-node.*)$/);
+    assert.deepEqual(results[1], { input: 'photos/empty.jpg', error: 'empty file' });
+    assert.deepEqual(Object.keys(results[3]!), ['input', 'error']);
+    assert.match(String(results[3]!.error), /corrupt or truncated/);
+    assert.equal((results[2]!.predictions as { label: string }[])[0]!.label, 'Neutral');
+    assert.match(r.stderr, /4 inputs, 2 failed, .* img\/s, backend \S+, 2 workers/);
+  });
+
+  test('detect as ndjson: one object per line with boxes', async () => {
+    const r = await run(['classify', '--task', 'detect', path.join(fixtures, 'astronaut.jpg'), '--format', 'ndjson', '--top', '1']);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { input: string; task: string; detections: { label: string; box: Record<string, number> }[] });
+    assert.equal(lines.length, 1);
+    assert.equal(lines[0]!.task, 'detect');
+    assert.equal(lines[0]!.detections.length, 1);
+    assert.equal(lines[0]!.detections[0]!.label, 'person');
+    assert.deepEqual(Object.keys(lines[0]!.detections[0]!.box), ['x', 'y', 'width', 'height']);
+  });
+
+  test('text: --text and a file of lines, CSV with one row per prediction', async () => {
+    const r = await run(['classify', '--task', 'text', 'reviews.txt', '--format', 'csv', '--top', '1']);
+    assert.equal(r.code, 0, r.stderr);
+    const rows = r.stdout.trim().split('\n');
+    assert.equal(rows[0], 'input,task,model,version,backend,durationMs,rank,label,score,x,y,width,height,error');
+    assert.match(rows[1]!, /^reviews\.txt:1,text,sentiment,vader-lexicon-[\d.]+,lexicon,[\d.]+,1,positive,/);
+    assert.match(rows[2]!, /^reviews\.txt:3,text,sentiment,.*,1,negative,/);
+    const t = await run(['--json', 'classify', '--text', 'What a fantastic, happy day!']);
+    assert.equal(t.code, 0);
+    const [res] = JSON.parse(t.stdout) as { input: string; predictions: { label: string }[] }[];
+    assert.equal(res!.input, 'text');
+    assert.equal(res!.predictions[0]!.label, 'positive');
+  });
+
+  test('--out writes the file and keeps stdout empty', async () => {
+    const r = await run(['classify', path.join(fixtures, 'coffee.jpg'), '--out', 'out.json', '--format', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '');
+    const saved = JSON.parse(await readFile(path.join(tmp, 'out.json'), 'utf8')) as unknown[];
+    assert.equal(saved.length, 1);
+    assert.match(r.stderr, /results written to .*out\.json/);
+  });
+
+  test('usage errors exit 2 with a hint', async () => {
+    assert.equal((await run(['classify'])).code, 2);
+    assert.equal((await run(['classify', 'photos', '--top', '0'])).code, 2);
+    assert.equal((await run(['classify', 'photos', '--threshold', '1.5'])).code, 2);
+    assert.equal((await run(['classify', 'nope'])).code, 2);
+    const unknown = await run(['classify', path.join(fixtures, 'coffee.jpg'), '--model', 'content-safty']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown model "content-safty"[\s\S]*did you mean "content-safety"/);
+    const wrongTask = await run(['classify', '--task', 'detect', path.join(fixtures, 'coffee.jpg'), '--model', 'content-safety']);
+    assert.equal(wrongTask.code, 2);
+    assert.match(wrongTask.stderr, /does the task image-classification, not object-detection/);
+  });
+});
+
+describe('modelship models', () => {
+  test('list shows the bundled models with task, runtime and licence', async () => {
+    const r = await run(['--json', 'models', 'list']);
+    assert.equal(r.code, 0);
+    const list = JSON.parse(r.stdout) as { name: string; task: string; runtime: string; license: string; labels: number }[];
+    assert.deepEqual(list.map((m) => [m.name, m.task, m.runtime, m.license, m.labels]), [
+      ['content-safety', 'image-classification', 'tfjs', 'MIT', 5],
+      ['objects', 'object-detection', 'tfjs', 'MIT', 80],
+      ['sentiment', 'text-classification', 'lexicon', 'Apache-2.0', 3],
+    ]);
+  });
+
+  test('info reports the backend really in use', async () => {
+    const r = await run(['--json', 'models', 'info', 'content-safety']);
+    assert.equal(r.code, 0, r.stderr);
+    const info = JSON.parse(r.stdout) as { backend: { name: string; skipped: unknown[] }; manifest: { input: { width: number } }; labels: string[] };
+    assert.match(info.backend.name, /^(wasm|wasm-simd|cpu|tfjs-node.*)$/);
+    assert.equal(info.manifest.input.width, 224);
+    assert.deepEqual(info.labels, ['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy']);
+    const text = await run(['models', 'info', 'sentiment']);
+    assert.match(text.stdout, /runtime\s+lexicon \(VADER rules \+ lexicon, not a neural network\)/);
+  });
+
+  test('verify runs the self-test on the bundled detector', async () => {
+    const r = await run(['models', 'verify', 'objects']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /ok\s+sha256 centernet\.bin: matches provenance/);
+    assert.match(r.stdout, /verified: objects human-[\d.]+ on \S+/);
+  });
+
+  test('verify fails when a weight shard was tampered with', async () => {
+    const dir = path.join(tmp, 'tampered');
+    await cp(path.join(modelsDir, 'content-safety'), dir, { recursive: true });
+    const m = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+    await writeFile(path.join(dir, 'manifest.json'), JSON.stringify({ ...m, name: 'tampered' }));
+    const bin = await readFile(path.join(dir, 'group1-shard1of1.bin'));
+    bin[100] = bin[100]! ^ 0xff;
+    await writeFile(path.join(dir, 'group1-shard1of1.bin'), bin);
+    assert.equal((await run(['models', 'add', dir])).code, 0);
+    const r = await run(['models', 'verify', 'tampered']);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /FAIL\s+sha256 group1-shard1of1\.bin: expected/);
+  });
+
+  test('add refuses an invalid manifest with the exact field', async () => {
+    const dir = path.join(tmp, 'broken');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'manifest.json'), JSON.stringify({ schemaVersion: 1, name: 'broken', version: '1', task: 'image-classification', runtime: 'tfjs', format: 'graph-model', input: { width: 0, height: 224 }, output: { type: 'logits' }, labels: ['a'], license: { spdx: 'MIT' }, provenance: { source: 'x' } }));
+    const r = await run(['models', 'add', dir]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /broken\/manifest\.json: input\.width: /);
+  });
+
+  test('add + classify a user TF.js text model (word-index tokenizer); scores match the model run directly', async () => {
+    await tf.setBackend('cpu');
+    const vocab = { good: 2, great: 3, bad: 4, awful: 5, movie: 6 };
+    const model = tfl.sequential({
+      layers: [
+        tfl.layers.embedding({ inputDim: 10, outputDim: 4, inputLength: 6, embeddingsInitializer: tfl.initializers.randomUniform({ minval: -1, maxval: 1, seed: 7 }) }),
+        tfl.layers.globalAveragePooling1d(),
+        tfl.layers.dense({ units: 2, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 3 }) }),
+      ],
+    });
+    const dir = path.join(tmp, 'tiny-text');
+    await mkdir(dir, { recursive: true });
+    await model.save(tf.io.withSaveHandler(async (art) => {
+      const weights = Buffer.from(art.weightData as ArrayBuffer);
+      await writeFile(path.join(dir, 'weights.bin'), weights);
+      await writeFile(path.join(dir, 'model.json'), JSON.stringify({ format: 'layers-model', modelTopology: art.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: art.weightSpecs }] }));
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }));
+    await writeFile(path.join(dir, 'vocab.json'), JSON.stringify(vocab));
+    await writeFile(path.join(dir, 'manifest.json'), JSON.stringify({
+      schemaVersion: 1, name: 'tiny-text', version: '0.1', task: 'text-classification', runtime: 'tfjs', format: 'layers-model',
+      tokenizer: { type: 'word-index', vocab: 'vocab.json', maxLength: 6 }, output: { type: 'probabilities' },
+      labels: ['neg', 'pos'], license: { spdx: 'MIT' }, provenance: { source: 'made by this test' },
+    }));
+    const add = await run(['models', 'add', dir, '--copy']);
+    assert.equal(add.code, 0, add.stderr);
+    const r = await run(['--json', 'classify', '--model', 'tiny-text', '--text', 'A great movie, not bad']);
+    assert.equal(r.code, 0, r.stderr);
+    const [res] = JSON.parse(r.stdout) as { model: string; predictions: { label: string; score: number }[] }[];
+    assert.equal(res!.model, 'tiny-text');
+    // reference: ids by hand — "a"→OOV 1, great 3, movie 6, "not"→1, bad 4; pre-padded to 6
+    const want = (model.predict(tf.tensor2d([[0, 1, 3, 6, 1, 4]], [1, 6], 'int32')) as tf.Tensor).dataSync();
+    for (const p of res!.predictions) assert.ok(Math.abs(p.score - want[p.label === 'neg' ? 0 : 1]!) < 1e-5, `${p.label} ${p.score} vs ${Array.from(want)}`);
+    const list = JSON.parse((await run(['--json', 'models', 'list'])).stdout) as { name: string; source: string }[];
+    assert.ok(list.some((m) => m.name === 'tiny-text' && m.source === 'user'));
+  });
+});
