@@ -1,0 +1,140 @@
+/**
+ * npm run bench:classify
+ *
+ * For each bundled image model: images/s through the full pipeline (decode → worker pool →
+ * decoding of outputs) with 1 worker and with N workers (one per core), a bare `predict` loop
+ * in one thread on the same, pre-decoded images (pipeline overhead = pipeline time per image on
+ * 1 worker ÷ bare time per image), cold start to first result in a fresh process, and peak RSS.
+ * Targets (2 cores): N workers ≥ 1.8× one worker; pipeline ≤ 1.15× bare; peak RSS < 400 MB.
+ *
+ * Options: --images N (inputs per run, default 48 for content-safety, 16 for objects)
+ */
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import { createEngine, type Engine } from '../src/inference/engine.ts';
+import { initBackend } from '../src/inference/backend.ts';
+import { decodeImage } from '../src/inference/decode.ts';
+import { loadManifest, type TfjsManifest } from '../src/inference/manifest.ts';
+import { normalizePixels } from '../src/inference/preprocess.ts';
+import { BUNDLED_MODELS_DIR } from '../src/inference/registry.ts';
+import { loadTfjsModel } from '../src/inference/tfjs-runtime.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const FIXTURES = path.join(here, '..', 'test', 'fixtures', 'images');
+const PHOTOS = ['chelsea.jpg', 'astronaut.jpg', 'coffee.jpg', 'motorcycle.jpg', 'camera-gray.png', 'coffee-cmyk.jpg', 'astronaut-alpha.png', 'chelsea-exif6.jpg'];
+
+type Task = 'image' | 'detect';
+const MODELS: { name: string; task: Task; images: number }[] = [
+  { name: 'content-safety', task: 'image', images: 48 },
+  { name: 'objects', task: 'detect', images: 16 },
+];
+
+function argNumber(flag: string): number | undefined {
+  const i = process.argv.indexOf(flag);
+  return i >= 0 ? Number(process.argv[i + 1]) : undefined;
+}
+
+async function loadPhotos(): Promise<Buffer[]> {
+  return Promise.all(PHOTOS.map((f) => readFile(path.join(FIXTURES, f))));
+}
+
+function pick(photos: Buffer[], n: number): Buffer[] {
+  return Array.from({ length: n }, (_, i) => photos[i % photos.length]!);
+}
+
+async function runPipeline(engine: Engine, task: Task, model: string, inputs: Buffer[]): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  const lane = async () => {
+    while (next < inputs.length) {
+      const buf = inputs[next++]!;
+      if (task === 'image') await engine.classifyImage(buf, { model });
+      else await engine.detect(buf, { model });
+    }
+  };
+  await Promise.all(Array.from({ length: engine.workers * 2 + 1 }, lane));
+  return (performance.now() - t0) / 1000;
+}
+
+async function pipelineRate(workers: number, task: Task, model: string, inputs: Buffer[]): Promise<{ perSec: number; backend: string }> {
+  const engine = await createEngine({ workers });
+  try {
+    await runPipeline(engine, task, model, inputs.slice(0, workers * 2)); // warm-up: every worker loads the model
+    const s = await runPipeline(engine, task, model, inputs);
+    return { perSec: inputs.length / s, backend: engine.backend.name };
+  } finally {
+    await engine.close();
+  }
+}
+
+/** The same model, in this thread, on pre-decoded and pre-normalised inputs: predict only. */
+async function bareRate(model: string, inputs: Buffer[]): Promise<number> {
+  const dir = path.join(BUNDLED_MODELS_DIR, model);
+  const { manifest } = await loadManifest(dir);
+  const m = manifest as Extract<TfjsManifest, { input: unknown }>;
+  const runtime = await loadTfjsModel(dir, m);
+  const ready = await Promise.all(inputs.map(async (b) => normalizePixels((await decodeImage(b, m.input)).pixels, m.input)));
+  const shape = [1, m.input.height, m.input.width, 3];
+  for (const x of ready.slice(0, 2)) await runtime.predict({ data: x, shape });
+  const t0 = performance.now();
+  for (const x of ready) await runtime.predict({ data: x, shape });
+  const s = (performance.now() - t0) / 1000;
+  runtime.dispose();
+  return inputs.length / s;
+}
+
+async function coldStart(model: string, task: Task): Promise<number> {
+  const { stdout } = await promisify(execFile)(process.execPath, [fileURLToPath(import.meta.url), '--cold-child', model, task], { cwd: path.join(here, '..') });
+  return Number(stdout.trim());
+}
+
+async function coldChild(): Promise<void> {
+  const model = process.argv[3]!, task = process.argv[4] as Task;
+  const buf = await readFile(path.join(FIXTURES, 'chelsea.jpg'));
+  const engine = await createEngine({ workers: 1 });
+  if (task === 'image') await engine.classifyImage(buf, { model });
+  else await engine.detect(buf, { model });
+  // from process start (timeOrigin) to the first result
+  process.stdout.write(`${performance.now().toFixed(0)}\n`);
+  await engine.close();
+}
+
+async function main(): Promise<void> {
+  if (process.argv[2] === '--cold-child') return coldChild();
+  const cores = os.availableParallelism();
+  const photos = await loadPhotos();
+  console.log(`bench:classify — ${os.cpus()[0]?.model ?? 'cpu'} × ${cores}, Node ${process.version}`);
+  const rows: string[][] = [['model', 'backend', 'images', '1 worker img/s', `${cores} workers img/s`, 'scale', 'bare predict img/s', 'pipeline/bare', 'cold start ms']];
+  const checks: string[] = [];
+  for (const m of MODELS) {
+    const inputs = pick(photos, argNumber('--images') ?? m.images);
+    const one = await pipelineRate(1, m.task, m.name, inputs);
+    const many = await pipelineRate(cores, m.task, m.name, inputs);
+    const cold = await coldStart(m.name, m.task);
+    rows.push([m.name, one.backend, String(inputs.length), one.perSec.toFixed(1), many.perSec.toFixed(1), `${(many.perSec / one.perSec).toFixed(2)}×`, '', '', String(cold)]);
+  }
+  // Peak RSS of the pipeline runs above (workers are threads of this process), before the bare loop.
+  const peakMb = process.resourceUsage().maxRSS / 1024;
+  const backend = await initBackend(tf);
+  for (const [i, m] of MODELS.entries()) {
+    const inputs = pick(photos, argNumber('--images') ?? m.images);
+    const bare = await bareRate(m.name, inputs);
+    const row = rows[i + 1]!;
+    const onePerSec = Number(row[3]);
+    row[6] = `${bare.toFixed(1)} (${backend.name})`;
+    row[7] = `${(bare / onePerSec).toFixed(2)}×`;
+    const scale = Number(row[5]!.replace('×', ''));
+    checks.push(`${m.name}: ${cores} workers ${scale >= 1.8 ? 'meets' : 'MISSES'} ≥1.8× (${scale.toFixed(2)}×); pipeline/bare ${bare / onePerSec <= 1.15 ? 'meets' : 'MISSES'} ≤1.15× (${(bare / onePerSec).toFixed(2)}×)`);
+  }
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  for (const r of rows) console.log(r.map((v, c) => v.padEnd(widths[c]!)).join('  '));
+  console.log(`peak RSS (pipeline runs, ${cores} workers): ${peakMb.toFixed(0)} MB — ${peakMb < 400 ? 'meets' : 'MISSES'} < 400 MB`);
+  for (const c of checks) console.log(c);
+}
+
+await main();
