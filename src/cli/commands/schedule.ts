@@ -1,0 +1,106 @@
+import type { Command } from 'commander';
+import { action, type RunEnvironment } from '../context.ts';
+import { openDb, waitMs, withDbFlags } from './db-flags.ts';
+import { listBackups, takeBackup, verifyBackup } from '../../ops/backup/backup.ts';
+import { restoreBackup } from '../../ops/backup/restore.ts';
+import { runScheduler, type Job } from '../../ops/backup/schedule.ts';
+import { vacuum } from '../../ops/db/maintenance.ts';
+import { UsageError } from '../../util/errors.ts';
+
+interface Opts {
+  direct?: boolean;
+  databaseUrl?: string;
+  dir?: string;
+  metricsPort?: string;
+  backupSchedule?: string;
+  vacuumSchedule?: string;
+  verifySchedule?: string;
+  backupOnStart: boolean;
+  wait: string;
+}
+
+export function register(program: Command, runEnv: RunEnvironment): void {
+  withDbFlags(program.command('schedule'))
+    .description('run backups, VACUUM ANALYZE and verification on their cron schedules (UTC) until SIGTERM; JSON-line logs')
+    .option('--metrics-port <port>', 'serve /health and /metrics on this port')
+    .option('--backup-schedule <cron>', 'override backups.schedule')
+    .option('--vacuum-schedule <cron>', 'override backups.vacuumSchedule')
+    .option('--verify-schedule <cron>', 'override backups.verifySchedule')
+    .option('--backup-on-start', 'take a backup right after starting', false)
+    .option('--wait <duration>', 'how long a scheduled backup waits for a running one', '10m')
+    .action(
+      action(runEnv, async (ctx, opts: Opts) => {
+        let port: number | undefined;
+        if (opts.metricsPort !== undefined) {
+          port = Number(opts.metricsPort);
+          if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--metrics-port must be a port number, got ${opts.metricsPort}`);
+        }
+        const { settings, target } = await openDb(ctx, opts);
+        const wait = waitMs(opts.wait);
+        const jobs: Job[] = [
+          {
+            name: 'backup',
+            cron: opts.backupSchedule ?? settings.schedules.backup,
+            run: async () => {
+              const r = await takeBackup(target, { dir: settings.dir, waitMs: wait, retention: settings.retention, tag: 'scheduled' });
+              return { file: r.file, sizeBytes: r.manifest.sizeBytes, tables: r.manifest.tableCount, pruned: r.pruned.map((p) => p.file) };
+            },
+          },
+          {
+            name: 'vacuum',
+            cron: opts.vacuumSchedule ?? settings.schedules.vacuum,
+            run: async () => {
+              const s = await target.connect({ appName: 'modelship schedule vacuum' });
+              try {
+                const r = await vacuum(s, { analyze: true });
+                return { statement: r.statement };
+              } finally {
+                await s.end();
+              }
+            },
+          },
+          {
+            name: 'verify',
+            cron: opts.verifySchedule ?? settings.schedules.verify,
+            run: async () => {
+              const { backups } = await listBackups(settings.dir, target.database);
+              const failed: string[] = [];
+              for (const b of backups) if (!(await verifyBackup(target, b.path)).ok) failed.push(b.file);
+              const newest = (await listBackups(settings.dir, target.database)).backups.find((b) => b.verified);
+              let restoreTested: string | null = null;
+              if (newest) {
+                await restoreBackup(target, { file: newest.path, verifyOnly: true, waitMs: wait });
+                restoreTested = newest.file;
+              }
+              if (failed.length) throw new Error(`${failed.length} backup(s) failed verification: ${failed.join(', ')}`);
+              return { checked: backups.length, restoreTested };
+            },
+          },
+        ];
+        const newest = (await listBackups(settings.dir, target.database)).backups.find((b) => b.verified);
+        const ac = new AbortController();
+        const stop = (sig: string) => () => {
+          ctx.out.info(JSON.stringify({ time: new Date().toISOString(), level: 'info', event: 'signal', signal: sig }));
+          ac.abort();
+        };
+        const onTerm = stop('SIGTERM');
+        const onInt = stop('SIGINT');
+        process.on('SIGTERM', onTerm);
+        process.on('SIGINT', onInt);
+        try {
+          await runScheduler({
+            jobs,
+            metricsPort: port,
+            log: (e) => ctx.out.out(JSON.stringify({ time: new Date().toISOString(), ...e })),
+            signal: ac.signal,
+            lastBackupSuccess: newest?.verifiedAt ? Date.parse(newest.createdAt) / 1000 : undefined,
+            runOnStart: opts.backupOnStart ? ['backup'] : [],
+          });
+        } finally {
+          process.removeListener('SIGTERM', onTerm);
+          process.removeListener('SIGINT', onInt);
+          await target.close();
+        }
+      }),
+    );
+}

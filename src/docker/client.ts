@@ -1,0 +1,49 @@
+/**
+ * The Docker Engine connection and container lookup by the stack's labels.
+ * Connects where DOCKER_HOST points (unix://, tcp://, ssh://), else the local socket.
+ */
+import Docker from 'dockerode';
+import { UserError } from '../util/errors.ts';
+
+export const LABEL = {
+  project: 'org.modelship.project',
+  service: 'org.modelship.service',
+  role: 'org.modelship.role',
+} as const;
+
+export function dockerOptions(env: NodeJS.ProcessEnv): Docker.DockerOptions {
+  const host = env.DOCKER_HOST;
+  if (!host) return { socketPath: '/var/run/docker.sock' };
+  const u = new URL(host);
+  if (u.protocol === 'unix:') return { socketPath: u.pathname };
+  if (u.protocol === 'tcp:' || u.protocol === 'http:' || u.protocol === 'https:') {
+    const tls = u.protocol === 'https:' || (env.DOCKER_TLS_VERIFY !== undefined && env.DOCKER_TLS_VERIFY !== '' && env.DOCKER_TLS_VERIFY !== '0');
+    return { host: u.hostname, port: Number(u.port || (tls ? 2376 : 2375)), protocol: tls ? 'https' : 'http' };
+  }
+  if (u.protocol === 'ssh:') return { host: u.hostname, port: Number(u.port || 22), protocol: 'ssh', ...(u.username ? { username: u.username } : {}) };
+  throw new UserError(`DOCKER_HOST=${host}: unsupported scheme ${u.protocol}`, { hint: 'use unix://, tcp:// or ssh://', exitCode: 2 });
+}
+
+export function connectDocker(env: NodeJS.ProcessEnv = process.env): Docker {
+  return new Docker(dockerOptions(env));
+}
+
+/** The running container of one stack service, found by labels (never by name). */
+export async function findServiceContainer(docker: Docker, project: string, service: string): Promise<Docker.ContainerInfo> {
+  let list: Docker.ContainerInfo[];
+  try {
+    list = await docker.listContainers({ filters: { label: [`${LABEL.project}=${project}`, `${LABEL.service}=${service}`], status: ['running'] } });
+  } catch (err) {
+    throw new UserError(`cannot reach the Docker Engine: ${(err as Error).message}`, {
+      hint: 'is Docker running and DOCKER_HOST right? For a database outside the stack use --direct (DATABASE_URL or --database-url)',
+      cause: err,
+    });
+  }
+  const first = list[0];
+  if (!first) {
+    throw new UserError(`no running ${service} container for stack "${project}"`, {
+      hint: 'deploy the stack first (`modelship deploy`), or use --direct with DATABASE_URL / --database-url',
+    });
+  }
+  return first;
+}
