@@ -1,3 +1,4 @@
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import type * as tfTypes from '@tensorflow/tfjs-core';
@@ -31,15 +32,25 @@ export function parseBackendChoice(value: string | undefined): BackendChoice | u
   return v;
 }
 
-/** Whether a native TF.js package is installed (resolvable), without loading it. */
+/**
+ * Whether a native TF.js package is installed *with* its native binding, without loading it.
+ * npm can leave the JS package in place when its install script (the libtensorflow download)
+ * did not run, so the binding file is what counts.
+ */
 export function nativeBackendInstalled(): boolean {
   const require = createRequire(import.meta.url);
   for (const p of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    let dir: string;
     try {
-      require.resolve(p);
-      return true;
+      dir = path.dirname(require.resolve(`${p}/package.json`));
     } catch {
-      // not installed
+      continue; // not installed
+    }
+    try {
+      const lib = path.join(dir, 'lib');
+      if (readdirSync(lib).some((d) => d.startsWith('napi-v') && existsSync(path.join(lib, d, 'tfjs_binding.node')))) return true;
+    } catch {
+      // no lib/: the install script did not run
     }
   }
   return false;
