@@ -1,0 +1,568 @@
+/**
+ * The HTTP API (fastify): classification, detection, batch jobs, models, the Open Inference
+ * Protocol (KServe V2) routes, health and metrics. `buildServer` wires already-connected parts
+ * (engine, PostgreSQL pool, Redis client, queue) so tests and `modelship serve` share it.
+ */
+import { randomUUID } from 'node:crypto';
+import { statfs } from 'node:fs/promises';
+import os from 'node:os';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import compress from '@fastify/compress';
+import cors from '@fastify/cors';
+import multipart from '@fastify/multipart';
+import rateLimit from '@fastify/rate-limit';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Pool } from 'pg';
+import type { Engine } from '../inference/engine.ts';
+import { BUNDLED_MODELS_DIR } from '../inference/registry.ts';
+import type { DetectionResult, ClassificationResult } from '../inference/types.ts';
+import { enqueue, jobCounts, type QueueJobData } from '../queue/queue.ts';
+import { getJob, getResults, insertInput, insertJob, markFailed, setTotal, type JobTask } from '../queue/store.ts';
+import { VERSION } from '../version.ts';
+import { MemoryCache, NO_CACHE, RedisCache, type ResultCache } from './cache.ts';
+import { resultsCsv } from './csv.ts';
+import { ApiError, toHttpError } from './errors.ts';
+import { InferenceService, ENGINE_TASK, type ApiTask, type InferResult } from './inference.ts';
+import { bearer, KeyAuthenticator } from './keys.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { decodeUtf8, parseQueryOptions, parseTexts, safeFileName, type QueryOptions } from './params.ts';
+import { retryAfterSeconds, tokenBucketStore } from './ratelimit.ts';
+import type { ServerSettings } from './settings.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    apiKeyId: string | null;
+  }
+}
+
+export interface ServerDeps {
+  settings: ServerSettings;
+  engine: Engine;
+  pool?: Pool | undefined;
+  redis?: Redis | undefined;
+  queue?: Queue<QueueJobData> | undefined;
+  /** pino options or false; default: JSON logs at settings.logLevel on stderr. */
+  logger?: boolean | Record<string, unknown> | undefined;
+  /** Key prefix in Redis for the cache and rate limit (tests isolate themselves with it). */
+  redisPrefix?: string | undefined;
+}
+
+export interface DrainState {
+  draining: boolean;
+  /** Requests (not health probes) being handled now. */
+  inflight: number;
+  lastRequestAt: number;
+}
+
+export interface Server {
+  app: FastifyInstance;
+  service: InferenceService;
+  metrics: Metrics;
+  auth: KeyAuthenticator;
+  drain: DrainState;
+  /** Readiness as /health/ready reports it. */
+  ready(): Promise<{ ready: boolean; checks: Record<string, Check> }>;
+}
+
+interface Check {
+  ok: boolean;
+  latencyMs?: number;
+  error?: string;
+  detail?: unknown;
+}
+
+const OPEN_PREFIXES = ['/health', '/v2/health', '/metrics'];
+
+function isHealthRoute(url: string | undefined): boolean {
+  return url !== undefined && (url === '/v2' || OPEN_PREFIXES.some((p) => url === p || url.startsWith(`${p}/`)));
+}
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+async function timed(fn: () => Promise<unknown>, timeoutMs = 1000): Promise<Check> {
+  const t0 = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      fn(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    return { ok: true, latencyMs: Math.round((performance.now() - t0) * 10) / 10 };
+  } catch (err) {
+    return { ok: false, latencyMs: Math.round((performance.now() - t0) * 10) / 10, error: (err as Error).message };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function buildServer(deps: ServerDeps): Promise<Server> {
+  const s = deps.settings;
+  const { pool, redis, queue } = deps;
+  const prefix = deps.redisPrefix ?? 'modelship:';
+  const metrics = createMetrics({ pool, jobCounts: queue ? () => jobCounts(queue) : undefined }, s.color ? { color: s.color } : {});
+  const cache: ResultCache = !s.cache.enabled ? NO_CACHE : redis ? new RedisCache(redis, s.cache.ttlSeconds, prefix) : new MemoryCache(s.cache.ttlSeconds);
+  const service = new InferenceService({
+    engine: deps.engine,
+    cache,
+    metrics,
+    maxConcurrent: s.maxConcurrent,
+    timeoutMs: s.requestTimeoutMs,
+    defaults: { image: s.models.image, text: s.models.text, detect: s.models.detection },
+    observeBatchOfOne: s.models.batching.maxBatchSize === 1,
+  });
+  const auth = new KeyAuthenticator({ staticKeys: s.staticKeys, pool, cacheMs: s.keyCacheMs });
+  const drain: DrainState = { draining: false, inflight: 0, lastRequestAt: 0 };
+
+  const app = Fastify({
+    logger: deps.logger === undefined ? { level: s.logLevel } : deps.logger,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const h = req.headers['x-request-id'];
+      return typeof h === 'string' && REQUEST_ID_RE.test(h) ? h : randomUUID();
+    },
+    bodyLimit: s.limits.maxJsonSize,
+    requestTimeout: s.requestTimeoutMs + 5000,
+    connectionTimeout: 0,
+    routerOptions: { maxParamLength: 200 },
+    // A header section over 16 KB is refused by Node with 431 before any route runs.
+    http: { maxHeaderSize: 16 * 1024 },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    trustProxy: true,
+  });
+  app.decorateRequest('apiKeyId', null);
+
+  // --- errors ---------------------------------------------------------------------------------
+  const sendError = (req: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply => {
+    const { status, body, retryAfter } = toHttpError(err, s.debug);
+    if (status >= 500 && status !== 503 && status !== 504) req.log.error({ err }, 'request failed');
+    else req.log.info({ status, code: body.code }, body.error);
+    if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
+    if (status === 413) reply.header('connection', 'close'); // the rest of the body is not read
+    return reply.code(status).send({ ...body, requestId: req.id });
+  };
+  app.setErrorHandler((err, req, reply) => sendError(req, reply, err));
+  app.setNotFoundHandler((req, reply) => sendError(req, reply, new ApiError(404, 'not_found', `no route ${req.method} ${req.url.split('?')[0]}`)));
+
+  // --- hooks: request id, colour, drain, auth, metrics -----------------------------------------
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+    if (s.color) reply.header('x-modelship-color', s.color);
+    const url = req.routeOptions.url;
+    if (!isHealthRoute(url)) {
+      drain.inflight++;
+      drain.lastRequestAt = Date.now();
+    }
+    if (drain.draining) reply.header('connection', 'close');
+    if (!s.authRequired || url === undefined) return;
+    const metricsRoute = url === '/health/metrics' || url === '/metrics';
+    if (isHealthRoute(url) && !(metricsRoute && s.metricsAuth)) return;
+    const r = await auth.check(bearer(req.headers.authorization));
+    if (!r.ok) {
+      if (r.status === 401) reply.header('www-authenticate', 'Bearer');
+      throw new ApiError(r.status, r.status === 403 ? 'key_revoked' : r.status === 401 ? 'unauthorized' : 'auth_unavailable', r.reason, r.status === 503 ? { retryAfter: 5 } : {});
+    }
+    req.apiKeyId = r.keyId;
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const url = req.routeOptions.url;
+    if (!isHealthRoute(url)) drain.inflight = Math.max(0, drain.inflight - 1);
+    const labels = { method: req.method, route: url ?? 'unmatched', status: String(reply.statusCode) };
+    metrics.httpRequests.inc(labels);
+    metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+  });
+
+  // --- plugins --------------------------------------------------------------------------------
+  if (s.cors.origins.length > 0) {
+    await app.register(cors, { origin: s.cors.origins.includes('*') ? true : s.cors.origins, credentials: s.cors.credentials, exposedHeaders: ['x-request-id', 'retry-after', 'x-modelship-color'] });
+  }
+  if (s.compression.enabled) await app.register(compress, { threshold: s.compression.minBytes, global: true });
+  if (s.rateLimit.enabled) {
+    await app.register(rateLimit, {
+      global: true,
+      hook: 'preHandler',
+      max: s.rateLimit.burst,
+      timeWindow: 60_000,
+      store: tokenBucketStore({ perMinute: s.rateLimit.perMinute, burst: s.rateLimit.burst, redis, prefix: `${prefix}rl:` }),
+      keyGenerator: (req) => (req.apiKeyId ? `key:${req.apiKeyId}` : `ip:${req.ip}`),
+      skipOnError: true,
+      allowList: (req) => isHealthRoute(req.routeOptions.url),
+      errorResponseBuilder: (_req, ctx) => {
+        metrics.rejected.inc({ reason: 'rate_limited' });
+        return new ApiError(429, 'rate_limited', `rate limit exceeded (${s.rateLimit.perMinute}/min, burst ${s.rateLimit.burst}); retry in ${ctx.after}`, { retryAfter: retryAfterSeconds(ctx.ttl) });
+      },
+    });
+  }
+  await app.register(multipart, {
+    throwFileSizeLimit: true,
+    limits: { fileSize: s.limits.maxFileSize, files: s.limits.maxFiles, fields: 20, fieldSize: 64 * 1024, parts: s.limits.maxFiles + 20, headerPairs: 100 },
+  });
+
+  // --- body parsers -----------------------------------------------------------------------------
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
+    try {
+      const text = decodeUtf8(body as Buffer);
+      if (text.trim() === '') return done(new ApiError(400, 'bad_json', 'empty JSON body'), undefined);
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(err instanceof ApiError ? err : new ApiError(400, 'bad_json', `invalid JSON: ${(err as Error).message}`), undefined);
+    }
+  });
+  const rawImage = { parseAs: 'buffer' as const, bodyLimit: s.limits.maxFileSize };
+  app.addContentTypeParser('application/octet-stream', rawImage, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(/^image\/[a-z0-9.+-]+$/i, rawImage, (_req, body, done) => done(null, body));
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser('text/plain', { parseAs: 'buffer', bodyLimit: Math.min(s.limits.maxJsonSize, s.limits.maxTextLength * 4 + 1024) }, (_req, body, done) => {
+    try {
+      done(null, { text: decodeUtf8(body as Buffer) });
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  // Refuse an announced oversize upload before reading a byte of it.
+  const checkLength = async (req: FastifyRequest): Promise<void> => {
+    const len = Number(req.headers['content-length'] ?? 0);
+    if (len > s.limits.maxRequestSize) {
+      throw new ApiError(413, 'request_too_large', `the request is ${len} bytes; the limit is ${s.limits.maxRequestSize} bytes`);
+    }
+  };
+
+  // --- helpers ----------------------------------------------------------------------------------
+  interface Upload {
+    name: string | null;
+    data: Uint8Array;
+  }
+
+  /** Reads uploaded files one at a time (busboy stops at the file/count limits; we stop at the total). */
+  async function eachUpload(req: FastifyRequest, onFile: (u: Upload, index: number) => Promise<void>): Promise<number> {
+    if (!req.isMultipart()) {
+      const body = req.body;
+      if (Buffer.isBuffer(body)) {
+        await onFile({ name: null, data: body }, 0);
+        return 1;
+      }
+      throw new ApiError(415, 'unsupported_media_type', 'send images as multipart/form-data (one or more file fields) or one image as the raw body with Content-Type image/*');
+    }
+    let total = 0;
+    let n = 0;
+    for await (const part of req.parts()) {
+      if (part.type !== 'file') continue;
+      const data = await part.toBuffer();
+      total += data.length;
+      if (total > s.limits.maxRequestSize) throw new ApiError(413, 'request_too_large', `the uploaded files exceed ${s.limits.maxRequestSize} bytes in total`);
+      await onFile({ name: safeFileName(part.filename), data }, n++);
+    }
+    return n;
+  }
+
+  async function collectUploads(req: FastifyRequest): Promise<Upload[]> {
+    const files: Upload[] = [];
+    await eachUpload(req, async (u) => {
+      files.push(u);
+    });
+    if (files.length === 0) throw new ApiError(400, 'no_files', 'no file in the request: send at least one file field');
+    return files;
+  }
+
+  function present(task: ApiTask, results: (InferResult | { error: ApiError })[], names: (string | null)[], t0: number) {
+    const errors = results.filter((r): r is { error: ApiError } => 'error' in r);
+    if (errors.length === results.length) throw errors[0]!.error; // nothing succeeded: the request fails with the first reason
+    const ok = results.find((r): r is InferResult => !('error' in r))!;
+    return {
+      model: ok.model,
+      version: ok.version,
+      backend: ok.backend,
+      results: results.map((r, index) => {
+        const name = names[index] ?? undefined;
+        if ('error' in r) return { index, ...(name ? { file: name } : {}), error: r.error.message, code: r.error.code };
+        const base = { index, ...(name ? { file: name } : {}), cached: r.cached, timings: { inferenceMs: r.durationMs } };
+        if (task === 'detect') {
+          const d = r as DetectionResult & { cached: boolean };
+          return { ...base, width: d.width, height: d.height, detections: d.detections };
+        }
+        return { ...base, predictions: (r as ClassificationResult).predictions };
+      }),
+      timings: { totalMs: Math.round((performance.now() - t0) * 10) / 10 },
+    };
+  }
+
+  const requireJobs = (): { pool: Pool; queue: Queue<QueueJobData> } => {
+    if (!pool || !queue) {
+      throw new ApiError(503, 'jobs_unavailable', 'batch jobs need PostgreSQL and Redis, and this server has no ' + [!pool ? 'DATABASE_URL' : '', !queue ? 'REDIS_URL' : ''].filter(Boolean).join(' or '), {
+        hint: 'set DATABASE_URL and REDIS_URL (or DATABASE_HOST/REDIS_HOST), run `modelship db migrate`, and start `modelship worker`',
+      });
+    }
+    return { pool, queue };
+  };
+
+  // --- classification routes ----------------------------------------------------------------------
+  const imageRoute = (task: 'image' | 'detect') => async (req: FastifyRequest) => {
+    const t0 = performance.now();
+    const opts = parseQueryOptions(req.query as Record<string, unknown>);
+    await service.engine.model(service.modelName(task, opts.model), ENGINE_TASK[task]);
+    const files = await collectUploads(req);
+    const results = await service.run(task, files.map((f) => f.data), opts);
+    return present(task, results, files.map((f) => f.name), t0);
+  };
+  app.post('/v1/classify/image', { onRequest: checkLength }, imageRoute('image'));
+  app.post('/v1/detect', { onRequest: checkLength }, imageRoute('detect'));
+  app.post('/v1/classify/text', async (req) => {
+    const t0 = performance.now();
+    const opts = parseQueryOptions(req.query as Record<string, unknown>);
+    const body = req.body as Record<string, unknown> | undefined;
+    const texts = parseTexts(body, s.limits);
+    const bodyModel = body && typeof body.model === 'string' ? body.model : undefined;
+    const results = await service.run('text', texts, { ...opts, model: opts.model ?? parseQueryOptions({ model: bodyModel }).model });
+    return present('text', results, [], t0);
+  });
+
+  // --- jobs ---------------------------------------------------------------------------------------
+  app.post('/v1/jobs', { onRequest: checkLength }, async (req, reply) => {
+    const { pool: db, queue: q } = requireJobs();
+    const opts: QueryOptions = parseQueryOptions(req.query as Record<string, unknown>);
+    const body = req.isMultipart() ? undefined : (req.body as Record<string, unknown> | undefined);
+    const task: JobTask = opts.task ?? (req.isMultipart() || Buffer.isBuffer(body) ? 'image' : 'text');
+    if (task === 'text' && (req.isMultipart() || Buffer.isBuffer(body))) throw new ApiError(400, 'bad_request', 'task=text takes a JSON body {"texts": [...]}');
+    const model = service.modelName(task, opts.model ?? (body && !Buffer.isBuffer(body) && typeof body.model === 'string' ? parseQueryOptions({ model: body.model }).model : undefined));
+    await service.engine.model(model, ENGINE_TASK[task]);
+    const id = randomUUID();
+    const options = { topK: opts.topK, threshold: opts.threshold, maxDetections: opts.maxDetections };
+    const client = await db.connect();
+    let total: number;
+    try {
+      await client.query('BEGIN');
+      await insertJob(client, { id, task, model, options: JSON.parse(JSON.stringify(options)) as Record<string, unknown>, total: 0, apiKeyId: req.apiKeyId });
+      if (task === 'text') {
+        const texts = parseTexts(body, s.limits);
+        for (const [i, text] of texts.entries()) await insertInput(client, id, i, { name: null, text });
+        total = texts.length;
+      } else {
+        total = await eachUpload(req, (u, i) => insertInput(client, id, i, { name: u.name, content: u.data }));
+        if (total === 0) throw new ApiError(400, 'no_files', 'no file in the request: send at least one file field');
+      }
+      await setTotal(client, id, total);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+    try {
+      await enqueue(q, id);
+    } catch (err) {
+      await markFailed(db, id, `could not queue the job: ${(err as Error).message}`).catch(() => {});
+      throw new ApiError(503, 'queue_unavailable', 'the job queue (Redis) is unreachable; the job was not started', { retryAfter: 5 });
+    }
+    reply.code(202).header('location', `/v1/jobs/${id}`);
+    return { id, state: 'queued', task, model, total, links: { self: `/v1/jobs/${id}`, results: `/v1/jobs/${id}/results` } };
+  });
+
+  const loadJob = async (req: FastifyRequest) => {
+    const { pool: db } = requireJobs();
+    const id = (req.params as { id: string }).id;
+    const job = await getJob(db, id);
+    if (!job || (job.apiKeyId !== null && req.apiKeyId !== null && job.apiKeyId !== req.apiKeyId)) throw new ApiError(404, 'job_not_found', `no job ${id}`);
+    return { db, job };
+  };
+
+  app.get('/v1/jobs/:id', async (req) => {
+    const { db, job } = await loadJob(req);
+    const results = await getResults(db, job.id, 1000);
+    return {
+      id: job.id, state: job.state, task: job.task, model: job.model, total: job.total, completed: job.completed, failed: job.failed,
+      progress: job.total === 0 ? 1 : Math.round(((job.completed + job.failed) / job.total) * 1000) / 1000,
+      attempts: job.attempts, error: job.error, createdAt: job.createdAt, startedAt: job.startedAt, finishedAt: job.finishedAt,
+      results, ...(job.total > 1000 ? { resultsTruncated: true } : {}),
+      links: { results: `/v1/jobs/${job.id}/results` },
+    };
+  });
+
+  app.get('/v1/jobs/:id/results', async (req, reply) => {
+    const { db, job } = await loadJob(req);
+    const format = (req.query as { format?: string }).format ?? 'json';
+    if (format !== 'json' && format !== 'csv') throw new ApiError(400, 'bad_parameter', 'format must be json or csv');
+    const results = await getResults(db, job.id);
+    if (format === 'csv') {
+      reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="job-${job.id}.csv"`);
+      return resultsCsv(job.task, results);
+    }
+    return { id: job.id, state: job.state, task: job.task, model: job.model, total: job.total, results };
+  });
+
+  // --- models ---------------------------------------------------------------------------------
+  app.get('/v1/models', async () => {
+    const info = await service.engine.info();
+    const defaults = new Set([s.models.image, s.models.text, s.models.detection]);
+    return { backend: info.backend.name, device: info.backend.device, models: info.models.map((m) => ({ ...m, default: defaults.has(m.name) })) };
+  });
+
+  // --- Open Inference Protocol (KServe V2) ------------------------------------------------------
+  const v2Model = async (name: string, version?: string) => {
+    const info = await service.engine.info();
+    const m = info.models.find((x) => x.name === name);
+    if (!m || (version !== undefined && version !== m.version)) throw new ApiError(404, 'model_not_found', `model ${name}${version ? ` version ${version}` : ''} not found`);
+    return m;
+  };
+  const v2Metadata = async (req: FastifyRequest) => {
+    const p = req.params as { name: string; version?: string };
+    const m = await v2Model(p.name, p.version);
+    const image = m.task !== 'text-classification';
+    return {
+      name: m.name,
+      versions: [m.version],
+      platform: `modelship_${m.runtime}`,
+      inputs: [{ name: image ? 'image' : 'text', datatype: 'BYTES', shape: [-1] }],
+      outputs: m.task === 'object-detection'
+        ? [{ name: 'detections', datatype: 'BYTES', shape: [-1] }]
+        : [{ name: 'label', datatype: 'BYTES', shape: [-1, -1] }, { name: 'score', datatype: 'FP32', shape: [-1, -1] }],
+    };
+  };
+  const v2Ready = async (req: FastifyRequest, reply: FastifyReply) => {
+    const p = req.params as { name: string; version?: string };
+    await v2Model(p.name, p.version);
+    const ready = service.warm && !drain.draining;
+    reply.code(ready ? 200 : 503);
+    return { name: p.name, ready };
+  };
+  const v2Infer = async (req: FastifyRequest) => {
+    const p = req.params as { name: string; version?: string };
+    const m = await v2Model(p.name, p.version);
+    const body = req.body as { id?: unknown; inputs?: unknown; parameters?: Record<string, unknown> } | undefined;
+    if (!body || typeof body !== 'object' || !Array.isArray(body.inputs) || body.inputs.length !== 1) throw new ApiError(400, 'bad_request', 'inputs must be a list with one BYTES tensor');
+    const t = body.inputs[0] as { name?: unknown; datatype?: unknown; data?: unknown };
+    if (t.datatype !== 'BYTES' || !Array.isArray(t.data)) throw new ApiError(400, 'bad_request', 'the input tensor must have datatype BYTES and a data list');
+    const flat = (t.data as unknown[]).flat(4);
+    if (flat.length === 0) throw new ApiError(400, 'bad_request', 'the input tensor has no data');
+    const task: ApiTask = m.task === 'text-classification' ? 'text' : m.task === 'object-detection' ? 'detect' : 'image';
+    const limit = task === 'text' ? s.limits.maxTexts : s.limits.maxFiles;
+    if (flat.length > limit) throw new ApiError(413, 'too_many_inputs', `${flat.length} inputs; the limit is ${limit}`);
+    const inputs = flat.map((d, i) => {
+      const v = typeof d === 'object' && d !== null && typeof (d as { b64?: unknown }).b64 === 'string' ? (d as { b64: string }).b64 : d;
+      if (typeof v !== 'string') throw new ApiError(400, 'bad_request', `input element ${i} is not a string`);
+      if (task === 'text') {
+        if (v.length > s.limits.maxTextLength) throw new ApiError(413, 'text_too_long', `input element ${i} has ${v.length} characters; the limit is ${s.limits.maxTextLength}`);
+        return v;
+      }
+      const bytes = Buffer.from(v, 'base64');
+      if (bytes.length > s.limits.maxFileSize) throw new ApiError(413, 'file_too_large', `input element ${i} is over ${s.limits.maxFileSize} bytes`);
+      return bytes;
+    });
+    const opts = parseQueryOptions({ topK: body.parameters?.top_k, threshold: body.parameters?.threshold });
+    const results = await service.run(task, inputs, { ...opts, model: m.name });
+    const errors = results.filter((r): r is { error: ApiError } => 'error' in r);
+    if (errors.length > 0) throw errors[0]!.error;
+    const ok = results as InferResult[];
+    const outputs = task === 'detect'
+      ? [{ name: 'detections', datatype: 'BYTES', shape: [ok.length], data: ok.map((r) => JSON.stringify((r as DetectionResult).detections)) }]
+      : (() => {
+          const k = Math.max(...ok.map((r) => (r as ClassificationResult).predictions.length));
+          const labels: string[] = [];
+          const scores: number[] = [];
+          for (const r of ok) {
+            const preds = (r as ClassificationResult).predictions;
+            for (let i = 0; i < k; i++) {
+              labels.push(preds[i]?.label ?? '');
+              scores.push(preds[i]?.score ?? 0);
+            }
+          }
+          return [{ name: 'label', datatype: 'BYTES', shape: [ok.length, k], data: labels }, { name: 'score', datatype: 'FP32', shape: [ok.length, k], data: scores }];
+        })();
+    return { model_name: m.name, model_version: m.version, id: typeof body.id === 'string' ? body.id : req.id, parameters: { backend: ok[0]!.backend }, outputs };
+  };
+  app.get('/v2', async () => ({ name: 'modelship', version: VERSION, extensions: [] }));
+  app.get('/v2/health/live', async () => ({ live: true }));
+  app.get('/v2/health/ready', async (_req, reply) => {
+    const r = await readiness();
+    reply.code(r.ready ? 200 : 503);
+    return { ready: r.ready };
+  });
+  app.get('/v2/models/:name', v2Metadata);
+  app.get('/v2/models/:name/versions/:version', v2Metadata);
+  app.get('/v2/models/:name/ready', v2Ready);
+  app.get('/v2/models/:name/versions/:version/ready', v2Ready);
+  app.post('/v2/models/:name/infer', v2Infer);
+  app.post('/v2/models/:name/versions/:version/infer', v2Infer);
+
+  // --- health ---------------------------------------------------------------------------------
+  const started = Date.now();
+  let lastReady: { at: number; value: { ready: boolean; checks: Record<string, Check> } } | undefined;
+  async function readiness(): Promise<{ ready: boolean; checks: Record<string, Check> }> {
+    if (lastReady && Date.now() - lastReady.at < 250 && !drain.draining) return lastReady.value;
+    const checks: Record<string, Check> = {};
+    checks.models = service.warm ? { ok: true } : { ok: false, error: service.warmError ?? 'models are loading and warming up' };
+    const [db, rd] = await Promise.all([
+      pool ? timed(() => pool.query('SELECT 1')) : Promise.resolve(undefined),
+      redis ? (redis.status === 'ready' ? timed(() => redis.ping()) : Promise.resolve<Check>({ ok: false, error: `redis connection is ${redis.status}` })) : Promise.resolve(undefined),
+    ]);
+    if (db) checks.database = db;
+    if (rd) checks.redis = rd;
+    if (drain.draining) checks.draining = { ok: false, error: 'the server is shutting down' };
+    const value = { ready: Object.values(checks).every((c) => c.ok), checks };
+    lastReady = { at: Date.now(), value };
+    return value;
+  }
+
+  const healthBase = () => ({ color: s.color ?? null, version: VERSION });
+  app.get('/health', { config: { rateLimit: false } }, async () => ({ status: drain.draining ? 'draining' : 'ok', ...healthBase(), uptimeSeconds: Math.round((Date.now() - started) / 1000) }));
+  app.get('/health/live', { config: { rateLimit: false } }, async () => ({ status: 'alive', ...healthBase() }));
+  app.get('/health/ready', { config: { rateLimit: false } }, async (_req, reply) => {
+    const r = await readiness();
+    reply.code(r.ready ? 200 : 503);
+    if (!r.ready) reply.header('retry-after', '5');
+    return { status: r.ready ? 'ready' : drain.draining ? 'draining' : 'not_ready', ...healthBase(), checks: r.checks };
+  });
+  app.get('/health/detailed', { config: { rateLimit: false } }, async (_req, reply) => {
+    const r = await readiness();
+    const info = await service.engine.info();
+    let jobs: Check & { counts?: Record<string, number> } = { ok: true, detail: 'no queue configured' };
+    if (queue) {
+      const t0 = performance.now();
+      try {
+        jobs = { ok: true, latencyMs: Math.round(performance.now() - t0), counts: await Promise.race([jobCounts(queue), new Promise<never>((_, rej) => setTimeout(() => rej(new Error('no answer within 1000 ms')), 1000).unref())]) };
+      } catch (err) {
+        jobs = { ok: false, error: (err as Error).message };
+      }
+    }
+    let disk: Record<string, number> | { error: string };
+    try {
+      const st = await statfs(BUNDLED_MODELS_DIR);
+      disk = { path: 0, freeBytes: st.bavail * st.bsize, totalBytes: st.blocks * st.bsize };
+      delete (disk as Record<string, number>).path;
+    } catch (err) {
+      disk = { error: (err as Error).message };
+    }
+    const mem = process.memoryUsage();
+    reply.code(r.ready ? 200 : 503);
+    return {
+      status: r.ready ? 'ready' : drain.draining ? 'draining' : 'not_ready',
+      ...healthBase(),
+      uptimeSeconds: Math.round((Date.now() - started) / 1000),
+      components: { ...r.checks, jobs },
+      backend: info.backend,
+      workers: info.workers,
+      decoder: info.decoder,
+      batching: info.batching,
+      models: info.models,
+      defaults: { image: s.models.image, text: s.models.text, detection: s.models.detection },
+      queue: { inference: { inflight: service.gate.inflight, max: service.gate.max }, jobs: 'counts' in jobs ? jobs.counts : null },
+      cache: { kind: cache.kind },
+      auth: { required: s.authRequired },
+      memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, externalBytes: mem.external, systemFreeBytes: os.freemem(), systemTotalBytes: os.totalmem() },
+      disk,
+    };
+  });
+  const metricsHandler = async (_req: FastifyRequest, reply: FastifyReply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  };
+  app.get('/health/metrics', { config: { rateLimit: false } }, metricsHandler);
+  app.get('/metrics', { config: { rateLimit: false } }, metricsHandler);
+
+  return { app, service, metrics, auth, drain, ready: readiness };
+}

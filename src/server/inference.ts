@@ -1,0 +1,185 @@
+/**
+ * The server's side of the inference engine: an admission gate bounded by
+ * `maxConcurrentClassifications` (503 + Retry-After beyond it), the result cache, timeouts and
+ * the inference metrics. The engine itself (worker pool, batcher) is shared with `classify`.
+ */
+import type { Engine } from '../inference/engine.ts';
+import type { Task } from '../inference/manifest.ts';
+import { InputError, type ClassificationResult, type DetectionResult } from '../inference/types.ts';
+import { ApiError, inputErrorStatus } from './errors.ts';
+import { cacheKey, type ResultCache } from './cache.ts';
+import type { Metrics } from './metrics.ts';
+
+export type ApiTask = 'image' | 'text' | 'detect';
+
+export const ENGINE_TASK: Record<ApiTask, Task> = { image: 'image-classification', text: 'text-classification', detect: 'object-detection' };
+
+export interface InferOptions {
+  model?: string | undefined;
+  topK?: number | undefined;
+  threshold?: number | undefined;
+  maxDetections?: number | undefined;
+}
+
+export type InferResult = (ClassificationResult | DetectionResult) & { cached: boolean };
+
+/** Admission gate: a request reserves one slot per input (at most `max`) or is refused at once. */
+export class Gate {
+  readonly max: number;
+  #inflight = 0;
+  readonly #onChange: (n: number) => void;
+  constructor(max: number, onChange: (n: number) => void = () => {}) {
+    this.max = max;
+    this.#onChange = onChange;
+  }
+  get inflight(): number {
+    return this.#inflight;
+  }
+  /** Reserves slots for `inputs` inputs; returns how many were reserved (parallelism), or 0 when full. */
+  tryAcquire(inputs: number): number {
+    const want = Math.max(1, Math.min(inputs, this.max));
+    if (this.#inflight + want > this.max) return 0;
+    this.#inflight += want;
+    this.#onChange(this.#inflight);
+    return want;
+  }
+  release(n: number): void {
+    this.#inflight = Math.max(0, this.#inflight - n);
+    this.#onChange(this.#inflight);
+  }
+}
+
+export interface InferenceServiceOptions {
+  engine: Engine;
+  cache: ResultCache;
+  metrics: Metrics;
+  maxConcurrent: number;
+  timeoutMs: number;
+  defaults: { image: string; text: string; detect: string };
+  /** With maxBatchSize 1 every model call is a batch of one; otherwise the engine must report batches. */
+  observeBatchOfOne?: boolean | undefined;
+}
+
+export class InferenceService {
+  readonly engine: Engine;
+  readonly gate: Gate;
+  readonly #o: InferenceServiceOptions;
+  #warm = false;
+  #warmError: string | undefined;
+
+  constructor(o: InferenceServiceOptions) {
+    this.#o = o;
+    this.engine = o.engine;
+    this.gate = new Gate(o.maxConcurrent, (n) => o.metrics.queueDepth.set(n));
+    o.metrics.backendInfo.set({ backend: o.engine.backend.name, device: o.engine.backend.device }, 1);
+  }
+
+  get warm(): boolean {
+    return this.#warm;
+  }
+  get warmError(): string | undefined {
+    return this.#warmError;
+  }
+
+  modelName(task: ApiTask, requested: string | undefined): string {
+    return requested ?? this.#o.defaults[task];
+  }
+
+  /** Loads the default models and runs one input through each, so the first request is not slow. */
+  async warmUp(sample: { image: Uint8Array }): Promise<void> {
+    try {
+      await this.engine.classifyImage(sample.image, { model: this.#o.defaults.image });
+      await this.engine.classifyText('warm up', { model: this.#o.defaults.text });
+      this.#warm = true;
+      this.#warmError = undefined;
+      // The detector is big: load it in the background, readiness does not wait for it.
+      void this.engine.detect(sample.image, { model: this.#o.defaults.detect }).catch(() => {});
+    } catch (err) {
+      this.#warmError = (err as Error).message;
+      throw err;
+    }
+  }
+
+  /** Runs `inputs` through one task, bounded by the gate. Per-input errors are returned, not thrown. */
+  async run(task: ApiTask, inputs: (Uint8Array | string)[], opts: InferOptions): Promise<(InferResult | { error: ApiError })[]> {
+    const model = this.modelName(task, opts.model);
+    const entry = await this.engine.model(model, ENGINE_TASK[task]);
+    const slots = this.gate.tryAcquire(inputs.length);
+    if (slots === 0) {
+      this.#o.metrics.rejected.inc({ reason: 'queue_full' });
+      throw new ApiError(503, 'overloaded', `the inference queue is full (${this.gate.max} calls queued or running); retry shortly`, { retryAfter: 1 });
+    }
+    try {
+      return await this.#runAll(task, model, entry.manifest.version, inputs, opts, slots);
+    } finally {
+      this.gate.release(slots);
+    }
+  }
+
+  /** Like run() without the admission gate (the queue worker bounds itself by chunk size). */
+  async runUngated(task: ApiTask, inputs: (Uint8Array | string)[], opts: InferOptions): Promise<(InferResult | { error: ApiError })[]> {
+    const model = this.modelName(task, opts.model);
+    const entry = await this.engine.model(model, ENGINE_TASK[task]);
+    return this.#runAll(task, model, entry.manifest.version, inputs, opts, Math.max(1, inputs.length));
+  }
+
+  async #runAll(task: ApiTask, model: string, version: string, inputs: (Uint8Array | string)[], opts: InferOptions, parallel: number): Promise<(InferResult | { error: ApiError })[]> {
+    const out: (InferResult | { error: ApiError })[] = new Array(inputs.length);
+    let next = 0;
+    const workers = Array.from({ length: Math.min(parallel, inputs.length) }, async () => {
+      while (next < inputs.length) {
+        const i = next++;
+        out[i] = await this.#one(task, model, version, inputs[i]!, opts);
+      }
+    });
+    await Promise.all(workers);
+    return out;
+  }
+
+  async #one(task: ApiTask, model: string, version: string, input: Uint8Array | string, opts: InferOptions): Promise<InferResult | { error: ApiError }> {
+    const m = this.#o.metrics;
+    const key = cacheKey({ task, model, version, content: input, options: { topK: opts.topK, threshold: opts.threshold, maxDetections: opts.maxDetections } });
+    const hit = await this.#o.cache.get(key);
+    if (hit !== undefined) {
+      m.cacheHits.inc();
+      return { ...(hit as ClassificationResult | DetectionResult), cached: true };
+    }
+    if (this.#o.cache.kind !== 'off') m.cacheMisses.inc();
+    const t0 = performance.now();
+    try {
+      const res = await this.#withTimeout(this.#call(task, model, input, opts));
+      m.inferenceDuration.observe({ model, task: ENGINE_TASK[task], backend: res.backend }, (performance.now() - t0) / 1000);
+      if (this.#o.observeBatchOfOne) m.batchSize.observe(1);
+      void this.#o.cache.set(key, res);
+      return { ...res, cached: false };
+    } catch (err) {
+      if (err instanceof InputError) {
+        const status = inputErrorStatus(err.code);
+        m.rejected.inc({ reason: status === 413 ? 'too_large' : status === 415 ? 'unsupported' : 'bad_input' });
+        const code = status === 413 ? 'image_too_large' : status === 415 ? 'unsupported_image' : err.code === 'empty' ? 'empty_input' : 'bad_image';
+        return { error: new ApiError(status, task === 'text' && code === 'empty_input' ? 'empty_text' : code, err.message) };
+      }
+      if (err instanceof ApiError) return { error: err };
+      throw err;
+    }
+  }
+
+  #call(task: ApiTask, model: string, input: Uint8Array | string, opts: InferOptions): Promise<ClassificationResult | DetectionResult> {
+    if (task === 'text') return this.engine.classifyText(input as string, { model, topK: opts.topK, threshold: opts.threshold });
+    const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
+    if (task === 'detect') return this.engine.detect(bytes, { model, threshold: opts.threshold, maxDetections: opts.maxDetections });
+    return this.engine.classifyImage(bytes, { model, topK: opts.topK, threshold: opts.threshold });
+  }
+
+  #withTimeout<T>(p: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const t = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.#o.metrics.rejected.inc({ reason: 'timeout' });
+        reject(new ApiError(504, 'timeout', `inference took longer than ${Math.round(this.#o.timeoutMs / 1000)}s`));
+      }, this.#o.timeoutMs);
+      timer.unref();
+    });
+    return Promise.race([p, t]).finally(() => clearTimeout(timer));
+  }
+}
