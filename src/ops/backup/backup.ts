@@ -3,9 +3,9 @@
  * under its final name with a checksum and a manifest, and `pg_restore --list` read it back with the
  * server's table count. Any failure leaves no file behind.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { syncDir, writeFileAtomic } from '../../util/fs-atomic.ts';
@@ -52,6 +52,13 @@ async function fsyncFile(file: string): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+async function exists(p: string): Promise<boolean> {
+  return stat(p).then(
+    () => true,
+    () => false,
+  );
 }
 
 function pidAlive(pid: number): boolean {
@@ -121,10 +128,16 @@ export async function takeBackup(target: DbTarget, o: BackupOptions): Promise<Ba
     const tablesBefore = await tableCount(session);
     const pgDumpVersion = await target.dumpVersion();
 
-    const started = now();
-    const final = path.join(o.dir, backupFileName(target.database, started));
-    if (await stat(final).then(() => true, () => false)) throw new UserError(`${final} already exists`, { hint: 'two backups in the same second: run again' });
-    tmp = tempFileFor(final, os.hostname(), process.pid);
+    let started = now();
+    let final = path.join(o.dir, backupFileName(target.database, started));
+    // Two backups in the same second (an emergency one beside a scheduled one): take the next second.
+    for (let i = 0; await exists(final); i++) {
+      if (i >= 5) throw new UserError(`${final} already exists`, { hint: 'another backup is being written under the same name: run again' });
+      await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
+      started = now();
+      final = path.join(o.dir, backupFileName(target.database, started));
+    }
+    tmp = tempFileFor(final, os.hostname(), process.pid, randomBytes(4).toString('hex'));
     log(`dumping ${target.describe} → ${path.basename(final)}`);
     const t0 = performance.now();
     try {
@@ -158,7 +171,18 @@ export async function takeBackup(target: DbTarget, o: BackupOptions): Promise<Ba
     }
     const sha256 = await sha256File(tmp);
     const durationMs = Math.round(performance.now() - t0);
-    await rename(tmp, final);
+    // link + unlink instead of rename: never replaces a backup that appeared under the same name.
+    for (let i = 0; ; i++) {
+      try {
+        await link(tmp, final);
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || i >= 5) throw err;
+        started = new Date(started.getTime() + 1000);
+        final = path.join(o.dir, backupFileName(target.database, started));
+      }
+    }
+    await rm(tmp, { force: true });
     tmp = null;
     await syncDir(o.dir);
     await writeFileAtomic(shaFileFor(final), shaLine(sha256, final));

@@ -5,8 +5,8 @@
  * The session lives in the maintenance database so a restore can rename the live one under it.
  */
 import os from 'node:os';
-import { UserError } from '../../util/errors.ts';
-import type { DbTarget, SqlSession } from './target.ts';
+import { UserError, errorMessage } from '../../util/errors.ts';
+import { hintFor, type DbTarget, type SqlSession } from './target.ts';
 
 /** 'modl' as a 32-bit key: the lock's first key; the second is hashtext('backup:<db>'). */
 export const LOCK_CLASS = 0x6d6f646c;
@@ -33,10 +33,18 @@ export function describeHolder(h: LockHolder | null): string {
 async function openLockSession(target: DbTarget, appName: string): Promise<SqlSession> {
   try {
     return await target.connect({ database: 'postgres', appName });
-  } catch {
+  } catch (first) {
+    if (hintFor(errorMessage(first))?.startsWith('check the password')) throw connectError(target, first);
     // Managed servers may forbid the maintenance database: lock in the target database instead.
-    return target.connect({ appName });
+    return target.connect({ appName }).catch((err: unknown) => {
+      throw connectError(target, err);
+    });
   }
+}
+
+function connectError(target: DbTarget, err: unknown): UserError {
+  const msg = errorMessage(err);
+  return new UserError(`cannot connect to ${target.describe}: ${msg}`, { hint: hintFor(msg) ?? 'check that PostgreSQL is running and the URL or config is right', cause: err });
 }
 
 export async function lockHolder(s: SqlSession, database: string): Promise<LockHolder | null> {

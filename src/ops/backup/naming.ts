@@ -49,12 +49,12 @@ export function manifestFileFor(dumpFile: string): string {
 }
 
 /** Temp name in the same directory; carries host and pid so a later run can sweep its own dead leftovers. */
-export function tempFileFor(finalFile: string, host: string, pid: number): string {
-  return path.join(path.dirname(finalFile), `.${path.basename(finalFile)}.${host.replace(/[^A-Za-z0-9_-]/g, '_')}.${pid}.tmp`);
+export function tempFileFor(finalFile: string, host: string, pid: number, token = ''): string {
+  return path.join(path.dirname(finalFile), `.${path.basename(finalFile)}.${host.replace(/[^A-Za-z0-9_-]/g, '_')}.${pid}${token ? `-${token}` : ''}.tmp`);
 }
 
 export function parseTempFileName(file: string): { final: string; host: string; pid: number } | null {
-  const m = /^\.(.+\.dump)\.([A-Za-z0-9_-]+)\.(\d+)\.tmp$/.exec(path.basename(file));
+  const m = /^\.(.+\.dump)\.([A-Za-z0-9_-]+)\.(\d+)(?:-[a-z0-9]+)?\.tmp$/.exec(path.basename(file));
   return m ? { final: m[1]!, host: m[2]!, pid: Number(m[3]) } : null;
 }
 

@@ -46,6 +46,7 @@ test('sidecar and temp names', () => {
   assert.equal(tmp, '/b/.db-20260101T000000Z.dump.host_example.4242.tmp');
   assert.deepEqual(parseTempFileName(tmp), { final: 'db-20260101T000000Z.dump', host: 'host_example', pid: 4242 });
   assert.equal(parseBackupFileName(tmp), null);
+  assert.equal(parseTempFileName(tempFileFor('/b/x-20260101T000000Z.dump', 'h', 7, 'ab12'))?.pid, 7);
 });
 
 test('sha256 lines are sha256sum-compatible', () => {
