@@ -82,6 +82,9 @@ export function toHttpError(err: unknown, debug = false): { status: number; body
   if (e && typeof e === 'object' && typeof e.message === 'string') {
     const known = e.code ? FASTIFY_CODES[e.code] : undefined;
     if (known) return { status: known.status, body: { error: known.message ?? e.message, code: known.code } };
+    if (/unexpected end of multipart|terminated early|Boundary not found|Boundary required|Malformed part header|the needle/i.test(e.message)) {
+      return { status: 400, body: { error: `malformed multipart body: ${e.message}`, code: 'bad_multipart' } };
+    }
     if (e.code === '25006') {
       return { status: 503, body: { error: 'the database is read-only: writes are refused for now', code: 'read_only' }, retryAfter: 30 };
     }

@@ -140,7 +140,7 @@ export function resolveSettings(input: ResolveInput): ServerSettings {
     metricsAuth: /^(1|true|yes|on)$/i.test(env.MODELSHIP_METRICS_AUTH ?? ''),
     debug: c.debug,
     logLevel: env.LOG_LEVEL || c.logging.level,
-    worker: { concurrency: c.workers.concurrency, chunkSize: c.api.batchChunkSize },
+    worker: { concurrency: c.workers.concurrency, chunkSize: intEnv(env, 'MODELSHIP_JOB_CHUNK_SIZE', c.api.batchChunkSize) || c.api.batchChunkSize },
     drainQuietMs: intEnv(env, 'MODELSHIP_DRAIN_QUIET_MS', 1000),
     drainMaxMs: intEnv(env, 'MODELSHIP_DRAIN_MAX_MS', 15000),
     keyCacheMs: intEnv(env, 'MODELSHIP_KEY_CACHE_MS', 5000),
