@@ -338,7 +338,7 @@ export async function prune(dir: string, policy: RetentionPolicy, o: { database?
   const out: RetentionDecision[] = [];
   for (const list of byDb.values()) {
     const plan = planRetention(
-      list.map((b) => ({ file: b.file, createdAt: new Date(b.createdAt), manifestValid: b.manifestValid, verified: b.verified })),
+      list.map((b) => ({ file: b.file, createdAt: new Date(b.createdAt), manifestValid: b.manifestValid, verified: b.verified, pinned: b.tag === 'emergency' })),
       policy,
     );
     out.push(...plan);

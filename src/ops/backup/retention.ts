@@ -6,6 +6,7 @@
  * - The newest backup of each of the N most recent UTC days (ISO weeks, months) that have one is kept.
  * - The newest verified backup is always kept.
  * - Files without a valid manifest and unverified backups are never deleted (listed for a human).
+ * - Pinned (emergency) backups are kept and fill no slot.
  */
 export interface RetentionPolicy {
   daily: number;
@@ -19,6 +20,8 @@ export interface RetentionItem {
   /** false when the manifest is missing or invalid. */
   manifestValid: boolean;
   verified: boolean;
+  /** Emergency backups: taken by a human during an incident, never deleted automatically. */
+  pinned?: boolean;
 }
 
 export interface RetentionDecision {
@@ -49,7 +52,7 @@ export function planRetention(items: readonly RetentionItem[], policy: Retention
   const reasons = new Map<string, string[]>();
   for (const it of items) reasons.set(it.file, []);
   const good = items
-    .filter((i) => i.manifestValid && i.verified)
+    .filter((i) => i.manifestValid && i.verified && !i.pinned)
     .slice()
     .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.file < b.file ? 1 : -1));
 
@@ -74,6 +77,7 @@ export function planRetention(items: readonly RetentionItem[], policy: Retention
     .map((it) => {
       if (!it.manifestValid) return { file: it.file, action: 'keep', reasons: ['no valid manifest: never deleted automatically'] };
       if (!it.verified) return { file: it.file, action: 'keep', reasons: ['not verified: kept for inspection, counts toward nothing'] };
+      if (it.pinned) return { file: it.file, action: 'keep', reasons: ['emergency backup: kept until deleted by hand'] };
       const r = reasons.get(it.file)!;
       return r.length > 0 ? { file: it.file, action: 'keep', reasons: r } : { file: it.file, action: 'delete', reasons: ['outside the retention policy'] };
     });

@@ -93,3 +93,11 @@ test('month boundaries and leap days, in UTC', () => {
   const plan = planRetention(items, { daily: 0, weekly: 0, monthly: 3 });
   assert.deepEqual(kept(plan), ['f1.dump', 'f2.dump', 'f3.dump']);
 });
+
+test('emergency backups are pinned: kept, and they take no slot from the schedule', () => {
+  const items = daily('2026-11-26T02:00:00Z', 5);
+  items.push({ file: 'emergency.dump', createdAt: new Date('2026-11-26T12:00:00Z'), manifestValid: true, verified: true, pinned: true });
+  items.push({ file: 'old-emergency.dump', createdAt: new Date('2025-01-01T12:00:00Z'), manifestValid: true, verified: true, pinned: true });
+  const plan = planRetention(items, { daily: 2, weekly: 0, monthly: 0 });
+  assert.deepEqual(kept(plan), ['db-2026-11-25.dump', 'db-2026-11-26.dump', 'emergency.dump', 'old-emergency.dump']);
+});
