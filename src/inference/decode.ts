@@ -39,7 +39,10 @@ export function loadSharp(): SharpModule | null {
     else {
       try {
         const require = createRequire(import.meta.url);
-        sharpLoad = { mod: require('sharp') as SharpModule };
+        const mod = require('sharp') as SharpModule;
+        // Inputs arrive as buffers and are never re-read: libvips' operation cache only costs memory.
+        mod.cache(false);
+        sharpLoad = { mod };
       } catch (err) {
         sharpLoad = { mod: null, error: (err as Error).message.split('\n')[0] ?? 'unknown error' };
       }

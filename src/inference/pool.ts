@@ -81,7 +81,8 @@ export class WorkerPool {
   }
 
   async #spawn(): Promise<BackendInfo> {
-    const worker = new Worker(workerUrl());
+    // A small young generation keeps each worker's V8 heap (and so the RSS) down; tensors live in wasm/native memory.
+    const worker = new Worker(workerUrl(), { resourceLimits: { maxYoungGenerationSizeMb: 8 } });
     const slot: Slot = { worker, busy: true, loaded: new Set(), pending: new Map() };
     this.#slots.push(slot);
     worker.on('message', (msg: WorkerResponse) => {

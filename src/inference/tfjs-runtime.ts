@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
-import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
+import type { GraphModel } from '@tensorflow/tfjs-converter';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { TfjsManifest } from './manifest.ts';
 
 /**
@@ -50,6 +50,8 @@ export async function loadTfjsModel(dir: string, manifest: TfjsManifest): Promis
   const handler = fileIOHandler(file);
   const outputName = manifest.output.tensor;
   if (manifest.format === 'layers-model') {
+    // imported on demand: each worker only pays (in memory) for the model formats it runs
+    const { loadLayersModel } = await import('@tensorflow/tfjs-layers');
     const model: LayersModel = await loadLayersModel(handler);
     const dim0 = model.inputs[0]?.shape[0];
     return {
@@ -58,6 +60,7 @@ export async function loadTfjsModel(dir: string, manifest: TfjsManifest): Promis
       dispose: () => model.dispose(),
     };
   }
+  const { loadGraphModel } = await import('@tensorflow/tfjs-converter');
   const model: GraphModel = await loadGraphModel(handler);
   const shape = model.inputs[0]?.shape;
   const dim0 = shape?.[0];
