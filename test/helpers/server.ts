@@ -66,5 +66,5 @@ export async function cleanRedis(url: string, prefix: string): Promise<void> {
 export function testSettings(over: Partial<ServerSettings> & { env?: NodeJS.ProcessEnv } = {}): ServerSettings {
   const { env, ...rest } = over;
   const s = resolveSettings({ config: undefined, env: env ?? {} });
-  return { ...s, logLevel: 'warn', keyCacheMs: 0, ...rest };
+  return { ...s, logLevel: 'warn', keyCacheMs: 0, rateLimit: { enabled: false, perMinute: 60, burst: 100 }, ...rest };
 }

@@ -6,7 +6,7 @@ import { UsageError } from '../../util/errors.ts';
 
 /** Whether the user named a config file (then a missing file is an error, not "run on defaults"). */
 export function configExplicit(env: NodeJS.ProcessEnv): boolean {
-  return env.MODELSHIP_CONFIG !== undefined || process.argv.some((a) => a === '-c' || a === '--config' || a.startsWith('--config=') || /^-c./.test(a));
+  return Boolean(env.MODELSHIP_CONFIG) || process.argv.some((a) => a === '-c' || a === '--config' || a.startsWith('--config=') || /^-c./.test(a));
 }
 
 export function parsePort(v: string | undefined, flag: string): number | undefined {
