@@ -140,7 +140,7 @@ test('PostgreSQL down: readiness 503, classification with a known key still answ
 
 test('SIGTERM drains a real `modelship serve`: ready 503 at once, in-flight requests finish, then refused, exit 0', async () => {
   const port = await freePort();
-  const env = { ...process.env, MODELSHIP_DRAIN_QUIET_MS: '500', MODELSHIP_INFERENCE_WORKERS: '1', MODELSHIP_COLOR: 'green', LOG_LEVEL: 'warn' };
+  const env: NodeJS.ProcessEnv = { ...process.env, MODELSHIP_DRAIN_QUIET_MS: '500', MODELSHIP_INFERENCE_WORKERS: '1', MODELSHIP_COLOR: 'green', LOG_LEVEL: 'warn' };
   delete env.DATABASE_URL;
   delete env.REDIS_URL;
   delete env.MODELSHIP_CONFIG;
@@ -154,7 +154,7 @@ test('SIGTERM drains a real `modelship serve`: ready 503 at once, in-flight requ
     await waitFor('server ready', async () => fetch(`${base}/health/ready`).then((r) => r.status === 200, () => false), 60_000);
     const ready = await fetch(`${base}/health/ready`);
     assert.equal(ready.headers.get('x-modelship-color'), 'green');
-    assert.equal((await ready.json()).color, 'green');
+    assert.equal(((await ready.json()) as { color: string }).color, 'green');
     // a slow request in flight: several images through one worker thread
     const form = new FormData();
     for (let i = 0; i < 6; i++) form.append('file', new Blob([Buffer.concat([coffee, Buffer.from([i])])], { type: 'image/jpeg' }), `c${i}.jpg`);
@@ -164,7 +164,7 @@ test('SIGTERM drains a real `modelship serve`: ready 503 at once, in-flight requ
     await waitFor('ready 503', async () => fetch(`${base}/health/ready`).then((r) => r.status === 503, () => false), 2000);
     const res = await inflight;
     assert.equal(res.status, 200, 'the request in flight finished');
-    assert.equal((await res.json()).results.length, 6);
+    assert.equal(((await res.json()) as { results: unknown[] }).results.length, 6);
     assert.equal(await exited, 0, log);
     await assert.rejects(fetch(`${base}/health`), 'new connections are refused');
   } finally {
