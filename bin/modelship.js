@@ -16,4 +16,10 @@ if (major < 22) {
   process.exit(1);
 }
 const { main } = await import('../dist/cli/main.js');
-process.exitCode = await main(process.argv);
+const code = await main(process.argv);
+process.exitCode = code;
+// A finished command must not linger on idle keep-alive sockets (Docker API, database pools):
+// once stdout and stderr have drained, exit. Long-running commands only return when they are done.
+const drain = (s) => new Promise((resolve) => (s.writableNeedDrain ? s.once('drain', resolve) : resolve()));
+await Promise.all([drain(process.stdout), drain(process.stderr)]);
+setTimeout(() => process.exit(code), 50).unref();

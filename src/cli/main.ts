@@ -11,7 +11,7 @@ export interface MainOptions {
 }
 
 /** Builds the program. Every subcommand inherits the global options. */
-export function buildProgram(runEnv: RunEnvironment): Command {
+export async function buildProgram(runEnv: RunEnvironment, args: readonly string[] = []): Promise<Command> {
   const program = new Command('modelship')
     .description('Put an ML inference stack into production on one server and keep it healthy.')
     .version(VERSION, '-V, --version')
@@ -26,7 +26,7 @@ export function buildProgram(runEnv: RunEnvironment): Command {
       writeOut: (s) => void runEnv.streams.stdout.write(s),
       writeErr: (s) => void runEnv.streams.stderr.write(s),
     });
-  registerCommands(program, runEnv);
+  await registerCommands(program, runEnv, args);
   // Subcommands inherit exitOverride/output settings only when set before they are added.
   for (const cmd of allCommands(program)) {
     cmd.exitOverride().configureOutput({
@@ -49,7 +49,7 @@ export async function main(argv: string[], opts: MainOptions = {}): Promise<numb
     cwd: opts.cwd ?? process.cwd(),
     exitCode: 0,
   };
-  const program = buildProgram(runEnv);
+  const program = await buildProgram(runEnv, argv.slice(2));
   try {
     await program.parseAsync(argv);
     return runEnv.exitCode;

@@ -49,7 +49,7 @@ export async function analyzeConfigFile(file: string, envFile?: string): Promise
 }
 
 /** Loads a valid config or throws a UserError listing every problem. */
-export async function loadConfig(file: string, envFile?: string): Promise<LoadedConfig> {
+export async function loadConfig(file: string, envFile?: string, processEnv: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
   const a = await analyzeConfigFile(file, envFile);
   const errors = a.problems.filter((p) => p.severity === 'error');
   if (!a.config || errors.length > 0) {
@@ -58,13 +58,20 @@ export async function loadConfig(file: string, envFile?: string): Promise<Loaded
       details: { problems: errors },
     });
   }
+  // Inside the stack's containers the secrets arrive as environment variables (env_file), not as
+  // a file: take them from the process environment when the file does not have them.
+  const env = { ...a.env };
+  const secretKeys = Object.values(a.config.secrets);
+  for (const key of secretKeys) if (env[key] === undefined && processEnv[key] !== undefined) env[key] = processEnv[key];
+  const envMissing = (p: Problem): boolean => p.severity === 'warning' && p.path === '' && p.message.startsWith('no secrets file');
+  const fromProcess = secretKeys.every((k) => processEnv[k] !== undefined);
   return {
     config: a.config,
     file,
     dir: path.dirname(file),
     envFile: a.envFile,
-    env: a.env,
-    warnings: a.problems.filter((p) => p.severity === 'warning'),
+    env,
+    warnings: a.problems.filter((p) => p.severity === 'warning' && !(fromProcess && envMissing(p))),
   };
 }
 

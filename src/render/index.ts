@@ -3,6 +3,7 @@
  */
 import type { Config } from '../config/schema.ts';
 import { buildStack } from '../stack/build.ts';
+import { renderAppConfig } from './app-config.ts';
 import { renderCompose, type ComposePaths } from './compose.ts';
 import { renderGrafana } from './grafana.ts';
 import { renderK8s } from './k8s.ts';
@@ -21,6 +22,7 @@ export function renderAll(config: Config, ctx: RenderContext): RenderedFile[] {
   const files: RenderedFile[] = [
     renderCompose(stack, ctx),
     ...renderPostgresInit(config),
+    ...renderAppConfig(config),
     ...renderNginx(config),
     ...renderPrometheus(config),
     ...renderGrafana(config),

@@ -5,6 +5,27 @@ import type { Config } from '../config/schema.ts';
 import { parseSize } from '../config/analyze.ts';
 import { COLORS, INTERNAL_PORT, MOUNT, SERVICE, type Color } from './names.ts';
 import type { HealthcheckSpec, MountSpec, ServiceSpec, StackSpec } from './spec.ts';
+import { sha } from '../util/hash.ts';
+
+/**
+ * The config sections each of modelship's own roles reads at start: a change elsewhere in the
+ * config does not restart it.
+ */
+export const ROLE_SECTIONS: Record<'api' | 'worker' | 'scheduler', readonly string[]> = {
+  api: ['environment', 'debug', 'cors', 'api', 'limits', 'rateLimit', 'cache', 'compression', 'models', 'postgres.database', 'postgres.user', 'postgres.poolSize', 'secrets', 'logging.level'],
+  worker: ['environment', 'debug', 'workers', 'api.batchChunkSize', 'limits', 'cache', 'models', 'postgres.database', 'postgres.user', 'postgres.poolSize', 'secrets', 'logging.level'],
+  scheduler: ['backups', 'postgres.database', 'postgres.user', 'secrets', 'logging.level'],
+};
+
+export function configDigest(config: Config, role: keyof typeof ROLE_SECTIONS): string {
+  const picked: Record<string, unknown> = {};
+  for (const key of ROLE_SECTIONS[role]) {
+    let v: unknown = config;
+    for (const part of key.split('.')) v = (v as Record<string, unknown> | undefined)?.[part];
+    picked[key] = v;
+  }
+  return sha(picked);
+}
 
 export const NETWORK = { frontend: 'frontend', backend: 'backend' } as const;
 export const VOLUME = {
@@ -18,7 +39,8 @@ export const VOLUME = {
   models: 'models',
 } as const;
 
-export const CONFIG_IN_CONTAINER = '/etc/modelship/modelship.config.yaml';
+/** The resolved config (rendered as app/modelship.config.yaml) as modelship's own containers see it. */
+export const CONFIG_IN_CONTAINER = `${MOUNT.appDir}/modelship.config.yaml`;
 const LOCALHOST = '127.0.0.1';
 
 export interface StackContext {
@@ -76,7 +98,8 @@ export function buildStack(config: Config, ctx: StackContext): StackSpec {
     });
   };
 
-  const configMount: MountSpec = { type: 'bind', base: 'config', source: ctx.configFileName, target: CONFIG_IN_CONTAINER, readOnly: true };
+  void ctx;
+  const configMount: MountSpec = { type: 'bind', base: 'render', source: 'app', target: MOUNT.appDir, readOnly: true };
   const appEnv = (role: string): Record<string, string> => ({
     MODELSHIP_CONFIG: CONFIG_IN_CONTAINER,
     MODELSHIP_ROLE: role,
@@ -107,14 +130,13 @@ export function buildStack(config: Config, ctx: StackContext): StackSpec {
     name: SERVICE.nginx,
     role: 'edge',
     image: config.images.nginx,
-    command: ['nginx', '-g', 'daemon off;'],
+    command: ['nginx', '-c', MOUNT.nginxConf, '-g', 'daemon off;'],
     ports: [
       { hostIp: config.ports.bind, host: config.ports.http, container: 80 },
       ...(config.tls.mode === 'off' ? [] : [{ hostIp: config.ports.bind, host: config.ports.https, container: 443 }]),
     ],
     mounts: [
-      { type: 'bind', base: 'render', source: 'nginx/nginx.conf', target: MOUNT.nginxConf, readOnly: true },
-      { type: 'bind', base: 'render', source: 'nginx/upstream.conf', target: MOUNT.nginxUpstream, readOnly: true },
+      { type: 'bind', base: 'render', source: 'nginx', target: MOUNT.nginxDir, readOnly: true },
       { type: 'volume', source: VOLUME.acme, target: MOUNT.acmeWebroot, readOnly: true },
       ...certMounts,
     ],
@@ -133,6 +155,7 @@ export function buildStack(config: Config, ctx: StackContext): StackSpec {
       image: config.images.api,
       command: ['modelship', 'serve', '--host', '0.0.0.0', '--port', String(config.api.port)],
       environment: { ...appEnv('api'), MODELSHIP_COLOR: color },
+      configDigest: configDigest(config, 'api'),
       envFile: true,
       mounts: [configMount, { type: 'volume', source: VOLUME.models, target: config.models.cacheDir }],
       networks: [NETWORK.frontend, NETWORK.backend],
@@ -152,6 +175,7 @@ export function buildStack(config: Config, ctx: StackContext): StackSpec {
     image: config.images.api,
     command: ['modelship', 'worker', '--metrics-port', String(INTERNAL_PORT.workerMetrics)],
     environment: appEnv('worker'),
+    configDigest: configDigest(config, 'worker'),
     envFile: true,
     mounts: [configMount, { type: 'volume', source: VOLUME.models, target: config.models.cacheDir }],
     networks: [NETWORK.backend],
@@ -323,7 +347,7 @@ export function buildStack(config: Config, ctx: StackContext): StackSpec {
       command: [`-config.file=${MOUNT.lokiConf}`],
       ports: [{ hostIp: LOCALHOST, host: m.loki.port, container: INTERNAL_PORT.loki }],
       mounts: [
-        { type: 'bind', base: 'render', source: 'loki/loki.yml', target: MOUNT.lokiConf, readOnly: true },
+        { type: 'bind', base: 'render', source: 'loki', target: MOUNT.lokiDir, readOnly: true },
         { type: 'volume', source: VOLUME.lokidata, target: '/loki' },
       ],
       networks: [NETWORK.backend],
@@ -336,7 +360,7 @@ export function buildStack(config: Config, ctx: StackContext): StackSpec {
       image: config.images.promtail,
       command: [`-config.file=${MOUNT.promtailConf}`],
       mounts: [
-        { type: 'bind', base: 'render', source: 'promtail/promtail.yml', target: MOUNT.promtailConf, readOnly: true },
+        { type: 'bind', base: 'render', source: 'promtail', target: MOUNT.promtailDir, readOnly: true },
         { type: 'bind', base: 'absolute', source: '/var/run/docker.sock', target: '/var/run/docker.sock', readOnly: true },
       ],
       networks: [NETWORK.backend],
@@ -371,6 +395,7 @@ export function buildStack(config: Config, ctx: StackContext): StackSpec {
     image: config.images.api,
     command: ['modelship', 'schedule', '--direct', '--dir', MOUNT.backups, '--metrics-port', String(INTERNAL_PORT.schedulerMetrics)],
     environment: appEnv('scheduler'),
+    configDigest: configDigest(config, 'scheduler'),
     envFile: true,
     mounts: [configMount, { type: 'bind', base: 'config', source: config.backups.dir, target: MOUNT.backups }],
     networks: [NETWORK.backend],

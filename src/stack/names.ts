@@ -58,9 +58,13 @@ export const METRICS_PATH = {
 /** Name of the nginx upstream that points at the active API colour (nginx/upstream.conf). */
 export const NGINX_UPSTREAM = 'modelship_api';
 
-/** Where rendered files are mounted inside containers. */
+/**
+ * Where rendered files are mounted inside containers. Directories, never single files: a file bind
+ * mount pins the inode, so an atomic re-render (write + rename) would stay invisible inside.
+ */
 export const MOUNT = {
-  nginxConf: '/etc/nginx/nginx.conf',
+  nginxDir: '/etc/nginx/modelship',
+  nginxConf: '/etc/nginx/modelship/nginx.conf',
   nginxUpstream: '/etc/nginx/modelship/upstream.conf',
   nginxCerts: '/etc/nginx/certs',
   letsencrypt: '/etc/letsencrypt',
@@ -68,8 +72,11 @@ export const MOUNT = {
   prometheusDir: '/etc/prometheus',
   grafanaProvisioning: '/etc/grafana/provisioning',
   grafanaDashboards: '/var/lib/grafana/dashboards',
+  lokiDir: '/etc/loki',
   lokiConf: '/etc/loki/loki.yml',
+  promtailDir: '/etc/promtail',
   promtailConf: '/etc/promtail/promtail.yml',
+  appDir: '/etc/modelship',
   postgresInit: '/docker-entrypoint-initdb.d',
   backups: '/var/backups/modelship',
 } as const;

@@ -51,6 +51,8 @@ export interface ServiceSpec {
   labels: Record<string, string>;
   user?: string;
   readOnlyRootfs?: boolean;
+  /** Hash of the config sections this service reads at start (modelship's own services). */
+  configDigest?: string;
 }
 
 export interface NetworkSpec {

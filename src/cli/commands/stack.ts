@@ -1,0 +1,299 @@
+import type { Command } from 'commander';
+import { action, type CommandContext, type RunEnvironment } from '../context.ts';
+import { formatProblem, loadConfig } from '../../config/load.ts';
+import { buildImage } from '../../ops/build.ts';
+import { audit, down, logs, ps, restart } from '../../ops/containers.ts';
+import { deploy } from '../../ops/deploy.ts';
+import { openStack, viewStack, type StackHandle } from '../../ops/stack.ts';
+import { describeAction, planChanges } from '../../docker/plan.ts';
+import { pullImage, imageIds } from '../../docker/engine.ts';
+import { connectDocker } from '../../docker/client.ts';
+import { parseDurationSeconds } from '../../util/duration.ts';
+import { UsageError, UserError } from '../../util/errors.ts';
+
+const HOST_FLAG = ['-H, --host <url>', 'Docker Engine to use (unix://, tcp://, ssh://; default DOCKER_HOST)'] as const;
+
+async function stack(ctx: CommandContext, host?: string): Promise<StackHandle> {
+  const loaded = await loadConfig(ctx.global.config, ctx.global.envFile);
+  for (const w of loaded.warnings) ctx.out.warn(formatProblem(w, false));
+  return openStack(loaded, ctx.env, host);
+}
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+}
+
+export function register(program: Command, runEnv: RunEnvironment): void {
+  program
+    .command('build')
+    .description('build the API image from templates/Dockerfile through the Docker Engine API')
+    .option('--tag <image>', 'image tag (default: images.api from the config)')
+    .option('--base-image <image>', 'Node 24 base image with npm (default node:24-trixie-slim)')
+    .option('--ca-file <pem>', 'CA bundle the build trusts for npm (TLS-intercepting proxies)')
+    .option('--no-cache', 'build without the layer cache')
+    .option(...HOST_FLAG)
+    .action(
+      action(runEnv, async (ctx, opts: { tag?: string; baseImage?: string; caFile?: string; cache: boolean; host?: string }) => {
+        let tag = opts.tag;
+        let docker;
+        if (!tag) {
+          const h = await stack(ctx, opts.host);
+          tag = h.loaded.config.images.api;
+          docker = h.docker;
+        } else {
+          docker = connectDocker(opts.host ? { ...ctx.env, DOCKER_HOST: opts.host } : ctx.env);
+        }
+        const r = await buildImage(docker, {
+          tag,
+          ...(opts.baseImage ? { baseImage: opts.baseImage } : {}),
+          ...(opts.caFile ? { caFile: opts.caFile } : {}),
+          noCache: !opts.cache,
+          onLine: ctx.out.json ? undefined : (l) => ctx.out.info(l),
+        });
+        if (ctx.out.json) ctx.out.data({ ok: true, ...r });
+        else ctx.out.out(`built ${r.imageId.slice(0, 19)} as ${r.tags.join(', ')} in ${(r.durationMs / 1000).toFixed(1)} s`);
+      }),
+    );
+
+  program
+    .command('plan')
+    .description('show what a deploy would do, from a diff of the config against the engine')
+    .option(...HOST_FLAG)
+    .action(
+      action(runEnv, async (ctx, opts: { host?: string }) => {
+        const h = await stack(ctx, opts.host);
+        const v = await viewStack(h);
+        const p = v.plan;
+        if (ctx.out.json) {
+          ctx.out.data({
+            project: h.project,
+            activeColor: v.activeColor,
+            changes: planChanges(p),
+            networks: p.networks,
+            volumes: p.volumes,
+            containers: p.containers.map((a) => ({ action: a.kind, service: a.service, container: a.name, ...(a.kind === 'recreate' ? { reasons: a.reasons } : {}), ...('reason' in a ? { reason: a.reason } : {}) })),
+            missingImages: [...new Set(v.desired.containers.map((c) => c.create.Image))].filter((i) => !v.images[i]),
+          });
+          return;
+        }
+        for (const n of p.networks) ctx.out.out(`create    network ${n}`);
+        for (const vol of p.volumes) ctx.out.out(`create    volume ${vol}`);
+        for (const a of p.containers) ctx.out.out(describeAction(a));
+        const missing = [...new Set(v.desired.containers.map((c) => c.create.Image))].filter((i) => !v.images[i]);
+        for (const m of missing) ctx.out.warn(`image ${m} is not on the engine: deploy will try to pull it`);
+        ctx.out.info(planChanges(p) === 0 ? 'nothing to do: the stack matches the config' : `${planChanges(p)} change(s)`);
+      }),
+    );
+
+  program
+    .command('deploy')
+    .description('render, then bring the stack to the config: create, recreate, start, gate on health, migrate')
+    .option('--dry-run', 'show the plan, change nothing', false)
+    .option('--timeout <duration>', 'per-service health timeout', '120s')
+    .option('--force', 'break a stale stack lock', false)
+    .option(...HOST_FLAG)
+    .action(
+      action(runEnv, async (ctx, opts: { dryRun: boolean; timeout: string; force: boolean; host?: string }) => {
+        const timeoutSeconds = parseDurationSeconds(opts.timeout, '--timeout');
+        const h = await stack(ctx, opts.host);
+        const r = await deploy(h, { dryRun: opts.dryRun, timeoutSeconds, force: opts.force, json: ctx.out.json, color: ctx.global.color });
+        if (ctx.out.json) {
+          ctx.out.data({ ok: true, ...r });
+          return;
+        }
+        const changes = r.actions.filter((a) => a.kind !== 'unchanged');
+        if (opts.dryRun) {
+          for (const n of r.networks) ctx.out.out(`create    network ${n}`);
+          for (const v of r.volumes) ctx.out.out(`create    volume ${v}`);
+          for (const a of r.actions) ctx.out.out(`${a.kind.padEnd(9)} ${a.container}${a.detail ? `  (${a.detail})` : ''}`);
+          ctx.out.info(changes.length + r.networks.length + r.volumes.length === 0 ? 'dry run: nothing to do' : 'dry run: nothing was changed');
+        } else if (!r.changed) {
+          ctx.out.out(`nothing to do: stack ${r.project} already matches the config (${r.actions.length} containers checked in ${r.durationMs} ms)`);
+        } else {
+          const count = (k: string): number => r.actions.filter((a) => a.kind === k).length;
+          ctx.out.out(
+            `deployed ${r.project} in ${(r.durationMs / 1000).toFixed(1)} s: ${count('create')} created, ${count('recreate')} recreated, ${count('start')} started, ${count('remove')} removed, ${count('unchanged')} unchanged; active colour ${r.activeColor}`,
+          );
+        }
+      }),
+    );
+
+  program
+    .command('ps')
+    .description('list the stack\'s containers: service, colour, state, health, image, uptime')
+    .option(...HOST_FLAG)
+    .action(
+      action(runEnv, async (ctx, opts: { host?: string }) => {
+        const h = await stack(ctx, opts.host);
+        const r = await ps(h);
+        if (ctx.out.json) {
+          ctx.out.data(r);
+          return;
+        }
+        if (r.containers.length === 0) {
+          ctx.out.info(`stack ${r.project} has no containers: run \`modelship deploy\``);
+          return;
+        }
+        const rows = [['SERVICE', 'CONTAINER', 'COLOUR', 'STATE', 'HEALTH', 'UPTIME', 'IMAGE', 'PORTS']];
+        for (const c of r.containers) {
+          rows.push([c.service, c.container, c.color ? `${c.color}${c.active ? ' (active)' : ''}` : '', c.state, c.health, c.uptime, c.image, c.ports.join(',')]);
+        }
+        for (const l of table(rows)) ctx.out.out(l);
+        if (r.activeColor) {
+          const col = r.colors[r.activeColor];
+          ctx.out.info(`active colour: ${r.activeColor}${col ? ` (${col.image} since ${col.since})` : ''}`);
+        }
+      }),
+    );
+
+  program
+    .command('logs [service]')
+    .description('show (or follow) the logs of one service or the whole stack')
+    .option('-f, --follow', 'keep streaming', false)
+    .option('--since <when>', 'only lines newer than this (10m, 2h, or a timestamp)')
+    .option('--tail <n>', 'last N lines per container')
+    .option('--grep <regex>', 'only lines matching')
+    .option(...HOST_FLAG)
+    .action(
+      action(runEnv, async (ctx, service: string | undefined, opts: { follow: boolean; since?: string; grep?: string; tail?: string; host?: string }) => {
+        const h = await stack(ctx, opts.host);
+        const tail = opts.tail === undefined ? undefined : Number(opts.tail);
+        if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) throw new UsageError(`--tail ${opts.tail}: expected a whole number`);
+        const abort = new AbortController();
+        const stop = (): void => abort.abort();
+        process.once('SIGINT', stop);
+        try {
+          await logs(
+            h,
+            { ...(service ? { service } : {}), follow: opts.follow, ...(opts.since ? { since: opts.since } : {}), ...(opts.grep ? { grep: opts.grep } : {}), ...(tail !== undefined ? { tail } : {}) },
+            (container, line) => (ctx.out.json ? ctx.out.out(JSON.stringify({ container, line })) : ctx.out.out(`${ctx.out.c.cyan(container)} | ${line}`)),
+            abort.signal,
+          );
+        } finally {
+          process.off('SIGINT', stop);
+        }
+      }),
+    );
+
+  program
+    .command('scale <assignments...>')
+    .description('scale services, e.g. `modelship scale worker=3` (until the next deploy applies the config)')
+    .option('--timeout <duration>', 'per-container health timeout', '120s')
+    .option('--force', 'break a stale stack lock', false)
+    .option(...HOST_FLAG)
+    .action(
+      action(runEnv, async (ctx, assignments: string[], opts: { timeout: string; force: boolean; host?: string }) => {
+        const h = await stack(ctx, opts.host);
+        const replicas: Record<string, number> = {};
+        for (const a of assignments) {
+          const m = /^([a-z0-9-]+)=(\d+)$/.exec(a);
+          if (!m) throw new UsageError(`${a}: expected SERVICE=N, e.g. worker=3`);
+          const spec = h.spec.services.find((s) => s.name === m[1]);
+          if (!spec) throw new UsageError(`no service "${m[1]}" in this stack`, `services: ${h.spec.services.map((s) => s.name).join(', ')}`);
+          if (spec.fixedName) throw new UsageError(`${m[1]} runs as one container and cannot be scaled`, 'scalable: ' + h.spec.services.filter((s) => !s.fixedName).map((s) => s.name).join(', '));
+          const n = Number(m[2]);
+          if (n > 64) throw new UsageError(`${a}: at most 64 replicas`);
+          replicas[m[1]!] = n;
+        }
+        const r = await deploy(h, {
+          dryRun: false,
+          timeoutSeconds: parseDurationSeconds(opts.timeout, '--timeout'),
+          force: opts.force,
+          json: ctx.out.json,
+          color: ctx.global.color,
+          replicas,
+          only: Object.keys(replicas),
+          operation: `scale ${assignments.join(' ')}`,
+        });
+        if (ctx.out.json) ctx.out.data({ ok: true, replicas, ...r });
+        else ctx.out.out(Object.entries(replicas).map(([s, n]) => `${s}: ${n} replica${n === 1 ? '' : 's'}`).join(', ') + (r.changed ? '' : ' (already)'));
+      }),
+    );
+
+  program
+    .command('restart <service>')
+    .description('restart a service\'s containers one at a time, each gated on health')
+    .option('--timeout <duration>', 'health timeout per container', '120s')
+    .option(...HOST_FLAG)
+    .action(
+      action(runEnv, async (ctx, service: string, opts: { timeout: string; host?: string }) => {
+        const h = await stack(ctx, opts.host);
+        const names = await restart(h, service, parseDurationSeconds(opts.timeout, '--timeout'));
+        if (ctx.out.json) ctx.out.data({ ok: true, restarted: names });
+        else ctx.out.out(`restarted ${names.join(', ')}`);
+      }),
+    );
+
+  program
+    .command('down')
+    .description('stop and remove the stack\'s containers and networks (and with --volumes its data)')
+    .option('--volumes', 'also delete the volumes: the database and every other piece of data', false)
+    .option('--force', 'break a stale stack lock', false)
+    .option(...HOST_FLAG)
+    .action(
+      action(runEnv, async (ctx, opts: { volumes: boolean; force: boolean; host?: string }) => {
+        const h = await stack(ctx, opts.host);
+        if (opts.volumes && !ctx.global.yes) {
+          if (!process.stdin.isTTY) throw new UsageError('down --volumes deletes the database and every volume of the stack', 'add --yes to confirm (no terminal to ask on)');
+          const { createInterface } = await import('node:readline/promises');
+          const rl = createInterface({ input: process.stdin, output: process.stderr });
+          const answer = await rl.question(`Delete every volume of stack ${h.project}, including the database? Type the project name to confirm: `);
+          rl.close();
+          if (answer.trim() !== h.project) throw new UserError('not confirmed: nothing was deleted');
+        }
+        const r = await down(h, { volumes: opts.volumes, force: opts.force });
+        if (ctx.out.json) ctx.out.data({ ok: true, ...r });
+        else ctx.out.out(`removed ${r.containers.length} container(s), ${r.networks.length} network(s)${opts.volumes ? `, ${r.volumes.length} volume(s)` : ''}`);
+      }),
+    );
+
+  program
+    .command('update')
+    .description('pull newer versions of the pinned images, redeploy what changed, prune dangling images')
+    .option('--timeout <duration>', 'per-service health timeout', '120s')
+    .option('--force', 'break a stale stack lock', false)
+    .option(...HOST_FLAG)
+    .action(
+      action(runEnv, async (ctx, opts: { timeout: string; force: boolean; host?: string }) => {
+        const h = await stack(ctx, opts.host);
+        const refs = [...new Set(h.spec.services.map((s) => s.image))];
+        const before = await imageIds(h.docker, refs);
+        const pulled: string[] = [];
+        const failed: Array<{ image: string; reason: string }> = [];
+        for (const ref of refs) {
+          const r = await pullImage(h.docker, ref);
+          if (r.ok) pulled.push(ref);
+          else failed.push({ image: ref, reason: r.reason ?? 'unknown' });
+        }
+        const after = await imageIds(h.docker, refs);
+        const changedImages = refs.filter((r) => before[r] !== after[r] && after[r]);
+        for (const f of failed) ctx.out.warn(`could not pull ${f.image}: ${f.reason}${before[f.image] ? ' (keeping the local copy)' : ''}`);
+        const r = await deploy(h, { dryRun: false, timeoutSeconds: parseDurationSeconds(opts.timeout, '--timeout'), force: opts.force, json: ctx.out.json, color: ctx.global.color, operation: 'update' });
+        const pruned = await h.docker.pruneImages({ filters: { dangling: ['true'], label: ['org.modelship.image'] } }).catch(() => ({ ImagesDeleted: [] }));
+        const prunedCount = (pruned.ImagesDeleted ?? []).length;
+        if (ctx.out.json) ctx.out.data({ ok: true, pulled, failed, changedImages, pruned: prunedCount, deploy: r });
+        else ctx.out.out(`${changedImages.length} image(s) newer; ${r.changed ? 'redeployed what changed' : 'nothing to redeploy'}; ${prunedCount} dangling image(s) pruned`);
+      }),
+    );
+
+  program
+    .command('audit')
+    .description('show the audit log kept on the Docker host (who did what, when, with what result)')
+    .option('-n, --lines <n>', 'last N entries', '50')
+    .option(...HOST_FLAG)
+    .action(
+      action(runEnv, async (ctx, opts: { lines: string; host?: string }) => {
+        const h = await stack(ctx, opts.host);
+        const n = Number(opts.lines);
+        if (!Number.isInteger(n) || n < 1) throw new UsageError(`--lines ${opts.lines}: expected a whole number`);
+        const entries = (await audit(h)).slice(-n);
+        if (ctx.out.json) {
+          ctx.out.data(entries);
+          return;
+        }
+        if (entries.length === 0) ctx.out.info(`no audit entries for stack ${h.project} yet`);
+        for (const e of entries) ctx.out.out(`${e.time}  ${`${e.user}@${e.host}`.padEnd(24)}  ${e.result.padEnd(7)}  ${e.command}${e.detail ? `  ${e.detail.slice(0, 200)}` : ''}`);
+      }),
+    );
+}

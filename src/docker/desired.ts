@@ -1,0 +1,278 @@
+/**
+ * StackSpec → the exact containers, networks and volumes the Docker Engine should have, with the
+ * create options and a hash per aspect (image, env, command, ports, mounts, labels, runtime) so the
+ * plan can say precisely why a container must be recreated. Pure: the caller supplies paths, the
+ * `.env` values and the image IDs the tags currently point to.
+ */
+import path from 'node:path';
+import { sha } from '../util/hash.ts';
+export { canonical, sha } from '../util/hash.ts';
+import type { MountSpec, ServiceSpec, StackSpec } from '../stack/spec.ts';
+
+export const COMPOSE_LABEL = {
+  project: 'com.docker.compose.project',
+  service: 'com.docker.compose.service',
+  number: 'com.docker.compose.container-number',
+  oneoff: 'com.docker.compose.oneoff',
+  configHash: 'com.docker.compose.config-hash',
+  network: 'com.docker.compose.network',
+  volume: 'com.docker.compose.volume',
+  version: 'com.docker.compose.version',
+} as const;
+
+export const MS_LABEL = {
+  project: 'org.modelship.project',
+  service: 'org.modelship.service',
+  role: 'org.modelship.role',
+  color: 'org.modelship.color',
+  hash: 'org.modelship.hash',
+  aspectPrefix: 'org.modelship.hash.',
+  internal: 'org.modelship.internal',
+} as const;
+
+export const ASPECTS = ['image', 'config', 'env', 'command', 'ports', 'mounts', 'labels', 'runtime'] as const;
+export type Aspect = (typeof ASPECTS)[number];
+
+export interface DesiredContext {
+  /** Absolute directory holding the rendered files (nginx.conf, prometheus/, …). */
+  renderDir: string;
+  /** Absolute directory of the config file. */
+  configDir: string;
+  /** Values from `.env`, passed to services that take secrets. */
+  envFileValues: Record<string, string>;
+  /** Image reference → image ID, as the engine reports now (missing = not present). */
+  imageIds: Record<string, string>;
+  /** Which API colour runs; the other colour's containers are left alone. */
+  activeColor: string;
+  /** Replica overrides (e.g. from `modelship scale`). */
+  replicas?: Record<string, number>;
+  /** Services to include (default: every service whose profiles are all enabled). */
+  profiles: string[];
+  /** The rendered files, so a container is recreated when a file it mounts changes. */
+  renderedFiles?: ReadonlyArray<{ path: string; content: string }>;
+}
+
+export interface CreateSpec {
+  name: string;
+  Image: string;
+  Entrypoint?: string[];
+  Cmd?: string[];
+  Env: string[];
+  Labels: Record<string, string>;
+  ExposedPorts: Record<string, Record<string, never>>;
+  Healthcheck?: { Test: string[]; Interval: number; Timeout: number; Retries: number; StartPeriod: number };
+  StopSignal?: string;
+  StopTimeout: number;
+  HostConfig: {
+    Binds: string[];
+    PortBindings: Record<string, Array<{ HostIp: string; HostPort: string }>>;
+    RestartPolicy: { Name: string };
+    LogConfig: { Type: string; Config: Record<string, string> };
+    Memory?: number;
+    NetworkMode: string;
+    Init?: boolean;
+  };
+  NetworkingConfig: { EndpointsConfig: Record<string, { Aliases: string[] }> };
+}
+
+export interface DesiredContainer {
+  name: string;
+  service: string;
+  index: number;
+  spec: ServiceSpec;
+  create: CreateSpec;
+  /** Extra networks to connect after create (the engine attaches one network at create). */
+  extraNetworks: Array<{ name: string; aliases: string[] }>;
+  hash: string;
+  aspects: Record<Aspect, string>;
+}
+
+export interface DesiredStack {
+  project: string;
+  containers: DesiredContainer[];
+  networks: Array<{ name: string; key: string; internal: boolean; labels: Record<string, string> }>;
+  volumes: Array<{ name: string; key: string; labels: Record<string, string> }>;
+  /** Service order that respects depends_on (dependencies first). */
+  order: string[];
+  services: ServiceSpec[];
+}
+
+const NS = 1_000_000_000;
+
+export function containerName(project: string, s: ServiceSpec, index: number): string {
+  return s.fixedName ? `${project}-${s.name}` : `${project}-${s.name}-${index}`;
+}
+
+export function networkName(project: string, key: string): string {
+  return `${project}_${key}`;
+}
+
+export function volumeName(project: string, key: string): string {
+  return `${project}_${key}`;
+}
+
+function memoryBytes(limit: string | undefined): number | undefined {
+  if (!limit) return undefined;
+  const m = /^(\d+)([kmg])$/.exec(limit);
+  if (!m) return undefined;
+  return Number(m[1]) * 1024 ** { k: 1, m: 2, g: 3 }[m[2] as 'k' | 'm' | 'g'];
+}
+
+function bindSource(m: Extract<MountSpec, { type: 'bind' }>, ctx: DesiredContext): string {
+  if (m.base === 'absolute' || path.isAbsolute(m.source)) return m.source;
+  return path.resolve(m.base === 'render' ? ctx.renderDir : ctx.configDir, m.source);
+}
+
+/** Whether a service runs under the enabled profiles. The idle colour is never "desired" here. */
+export function serviceEnabled(s: ServiceSpec, ctx: DesiredContext): boolean {
+  const color = s.labels[MS_LABEL.color];
+  if (color !== undefined) return color === ctx.activeColor;
+  return s.profiles.every((p) => ctx.profiles.includes(p));
+}
+
+export function topoOrder(services: ServiceSpec[]): string[] {
+  const byName = new Map(services.map((s) => [s.name, s]));
+  const order: string[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (name: string, trail: string[]): void => {
+    const st = state.get(name);
+    if (st === 'done') return;
+    if (st === 'visiting') throw new Error(`dependency cycle: ${[...trail, name].join(' → ')}`);
+    state.set(name, 'visiting');
+    for (const d of byName.get(name)?.dependsOn ?? []) if (byName.has(d.service)) visit(d.service, [...trail, name]);
+    state.set(name, 'done');
+    order.push(name);
+  };
+  for (const s of services) visit(s.name, []);
+  return order;
+}
+
+export function desiredStack(stack: StackSpec, ctx: DesiredContext): DesiredStack {
+  const p = stack.project;
+  // The idle colour is not desired, but depends_on on the active colour still has to resolve.
+  const services = stack.services.filter((s) => serviceEnabled(s, ctx)).map((s) => ({
+    ...s,
+    dependsOn: s.dependsOn.map((d) => (/^api-(blue|green)$/.test(d.service) ? { ...d, service: `api-${ctx.activeColor}` } : d)),
+  }));
+  const containers: DesiredContainer[] = [];
+  for (const s of services) {
+    const count = s.fixedName ? 1 : (ctx.replicas?.[s.name] ?? s.replicas ?? 1);
+    for (let i = 1; i <= count; i++) containers.push(desiredContainer(p, s, i, ctx, stack));
+  }
+  const networks = stack.networks.map((n) => ({
+    name: networkName(p, n.name),
+    key: n.name,
+    internal: n.internal,
+    labels: { [COMPOSE_LABEL.project]: p, [COMPOSE_LABEL.network]: n.name, [MS_LABEL.project]: p },
+  }));
+  const volumes = stack.volumes.map((v) => ({
+    name: volumeName(p, v.name),
+    key: v.name,
+    labels: { [COMPOSE_LABEL.project]: p, [COMPOSE_LABEL.volume]: v.name, [MS_LABEL.project]: p },
+  }));
+  return { project: p, containers, networks, volumes, order: topoOrder(services), services };
+}
+
+function desiredContainer(project: string, s: ServiceSpec, index: number, ctx: DesiredContext, stack: StackSpec): DesiredContainer {
+  const env: Record<string, string> = {};
+  if (s.envFile) Object.assign(env, ctx.envFileValues);
+  Object.assign(env, s.environment);
+  const Env = Object.keys(env).sort().map((k) => `${k}=${env[k]}`);
+  const binds = s.mounts.map((m) => {
+    const src = m.type === 'volume' ? volumeName(project, m.source) : bindSource(m, ctx);
+    return `${src}:${m.target}${m.readOnly ? ':ro' : ''}`;
+  });
+  const PortBindings: CreateSpec['HostConfig']['PortBindings'] = {};
+  const ExposedPorts: CreateSpec['ExposedPorts'] = {};
+  for (const port of s.ports) {
+    const key = `${port.container}/${port.protocol ?? 'tcp'}`;
+    ExposedPorts[key] = {};
+    (PortBindings[key] ??= []).push({ HostIp: port.hostIp, HostPort: String(port.host) });
+  }
+  const imageId = ctx.imageIds[s.image] ?? 'missing';
+  const userLabels = { ...s.labels };
+  const runtime = {
+    healthcheck: s.healthcheck ?? null,
+    restart: s.restart,
+    stopSignal: s.stopSignal ?? null,
+    stopGrace: s.stopGracePeriodSeconds,
+    memory: s.memoryLimit ?? null,
+    networks: s.networks,
+    logging: stack.logging,
+  };
+  // The files a service reads: rendered files under its bind mounts (the resolved app config is
+  // covered by the service's own config digest, so unrelated settings do not restart it).
+  const mountedFiles: Record<string, string> = {};
+  for (const m of s.mounts) {
+    if (m.type !== 'bind' || m.base !== 'render' || m.source === 'app') continue;
+    for (const f of ctx.renderedFiles ?? []) {
+      if (f.path === m.source || f.path.startsWith(`${m.source}/`)) mountedFiles[f.path] = sha(f.content);
+    }
+  }
+  const aspects: Record<Aspect, string> = {
+    image: sha({ image: s.image, id: imageId }),
+    config: sha({ digest: s.configDigest ?? null, files: mountedFiles }),
+    env: sha(Env),
+    command: sha({ entrypoint: s.entrypoint ?? null, command: s.command ?? null }),
+    ports: sha(s.ports),
+    mounts: sha(binds),
+    labels: sha(userLabels),
+    runtime: sha(runtime),
+  };
+  const hash = sha(aspects);
+  const name = containerName(project, s, index);
+  const [firstNet, ...otherNets] = s.networks.map((n) => networkName(project, n));
+  const aliases = [s.name];
+  const Labels: Record<string, string> = {
+    ...userLabels,
+    [COMPOSE_LABEL.project]: project,
+    [COMPOSE_LABEL.service]: s.name,
+    [COMPOSE_LABEL.number]: String(index),
+    [COMPOSE_LABEL.oneoff]: 'False',
+    [COMPOSE_LABEL.configHash]: hash,
+    [MS_LABEL.hash]: hash,
+    ...Object.fromEntries(ASPECTS.map((a) => [`${MS_LABEL.aspectPrefix}${a}`, aspects[a]])),
+  };
+  const memory = memoryBytes(s.memoryLimit);
+  const create: CreateSpec = {
+    name,
+    Image: s.image,
+    ...(s.entrypoint ? { Entrypoint: s.entrypoint } : {}),
+    ...(s.command && (s.command.length > 0 || s.entrypoint) ? { Cmd: s.command } : {}),
+    Env,
+    Labels,
+    ExposedPorts,
+    ...(s.healthcheck
+      ? {
+          Healthcheck: {
+            Test: s.healthcheck.test,
+            Interval: s.healthcheck.intervalSeconds * NS,
+            Timeout: s.healthcheck.timeoutSeconds * NS,
+            Retries: s.healthcheck.retries,
+            StartPeriod: s.healthcheck.startPeriodSeconds * NS,
+          },
+        }
+      : {}),
+    ...(s.stopSignal ? { StopSignal: s.stopSignal } : {}),
+    StopTimeout: s.stopGracePeriodSeconds,
+    HostConfig: {
+      Binds: binds,
+      PortBindings,
+      RestartPolicy: { Name: s.restart },
+      LogConfig: { Type: stack.logging.driver, Config: { ...stack.logging.options } },
+      ...(memory ? { Memory: memory } : {}),
+      NetworkMode: firstNet ?? 'none',
+    },
+    NetworkingConfig: { EndpointsConfig: firstNet ? { [firstNet]: { Aliases: aliases } } : {} },
+  };
+  return {
+    name,
+    service: s.name,
+    index,
+    spec: s,
+    create,
+    extraNetworks: otherNets.map((n) => ({ name: n, aliases })),
+    hash,
+    aspects,
+  };
+}

@@ -1,0 +1,242 @@
+/**
+ * The I/O half of deploy: reading what the engine has, and creating, starting, probing and removing
+ * containers through the Docker Engine API. No decisions here; those are in plan.ts.
+ */
+import { PassThrough } from 'node:stream';
+import type Docker from 'dockerode';
+import { UserError } from '../util/errors.ts';
+import { execInContainer } from './exec.ts';
+import { COMPOSE_LABEL, type DesiredContainer } from './desired.ts';
+import type { ActualContainer, ActualStack } from './plan.ts';
+
+export function engineUnreachable(err: unknown): UserError {
+  return new UserError(`cannot reach the Docker Engine: ${(err as Error).message}`, {
+    hint: 'is dockerd running? Check DOCKER_HOST or --host (unix:///var/run/docker.sock, tcp://host:2375, ssh://user@host)',
+    cause: err,
+  });
+}
+
+export async function actualStack(docker: Docker, project: string): Promise<ActualStack> {
+  const filter = { label: [`${COMPOSE_LABEL.project}=${project}`] };
+  try {
+    const [containers, networks, volumes] = await Promise.all([
+      docker.listContainers({ all: true, filters: filter }),
+      docker.listNetworks({ filters: filter }),
+      docker.listVolumes({ filters: filter }),
+    ]);
+    return {
+      containers: containers.map(toActual),
+      networks: networks.map((n) => n.Name),
+      volumes: (volumes.Volumes ?? []).map((v) => v.Name),
+    };
+  } catch (err) {
+    throw engineUnreachable(err);
+  }
+}
+
+export function toActual(c: Docker.ContainerInfo): ActualContainer {
+  return { id: c.Id, name: (c.Names[0] ?? c.Id).replace(/^\//, ''), labels: c.Labels ?? {}, state: c.State, image: c.Image };
+}
+
+/** Image reference → ID for the images present locally; absent ones are left out. */
+export async function imageIds(docker: Docker, refs: string[]): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  await Promise.all(
+    [...new Set(refs)].map(async (ref) => {
+      try {
+        const info = await docker.getImage(ref).inspect();
+        out[ref] = info.Id;
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode !== 404) throw engineUnreachable(err);
+      }
+    }),
+  );
+  return out;
+}
+
+/** Tries to pull an image; resolves false (with the reason) when the registry is unreachable. */
+export async function pullImage(docker: Docker, ref: string): Promise<{ ok: boolean; reason?: string }> {
+  try {
+    const stream = await docker.pull(ref);
+    await new Promise<void>((resolve, reject) => {
+      docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve()));
+    });
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, reason: (err as Error).message.split('\n')[0] ?? String(err) };
+  }
+}
+
+export async function createNetwork(docker: Docker, n: { name: string; internal: boolean; labels: Record<string, string> }): Promise<void> {
+  try {
+    await docker.createNetwork({ Name: n.name, Driver: 'bridge', Internal: n.internal, Labels: n.labels, CheckDuplicate: true });
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode !== 409) throw err;
+  }
+}
+
+export async function createVolume(docker: Docker, v: { name: string; labels: Record<string, string> }): Promise<void> {
+  await docker.createVolume({ Name: v.name, Labels: v.labels });
+}
+
+export async function createAndStart(docker: Docker, d: DesiredContainer): Promise<string> {
+  const { name, ...opts } = d.create;
+  const container = await docker.createContainer({ name, ...opts } as Docker.ContainerCreateOptions);
+  for (const n of d.extraNetworks) {
+    await docker.getNetwork(n.name).connect({ Container: container.id, EndpointConfig: { Aliases: n.aliases } });
+  }
+  await container.start();
+  return container.id;
+}
+
+export async function stopAndRemove(docker: Docker, id: string, timeoutSeconds: number): Promise<void> {
+  const c = docker.getContainer(id);
+  try {
+    await c.stop({ t: timeoutSeconds });
+  } catch (err) {
+    const code = (err as { statusCode?: number }).statusCode;
+    if (code !== 304 && code !== 404) throw err;
+  }
+  try {
+    await c.remove({ force: true, v: false });
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+  }
+}
+
+export interface ProbeResult {
+  ok: boolean;
+  output: string;
+}
+
+/** Runs a healthcheck test (CMD / CMD-SHELL form) inside the container, the way the engine would. */
+export async function probe(docker: Docker, id: string, test: string[], timeoutMs = 5000): Promise<ProbeResult> {
+  const [kind, ...rest] = test;
+  const cmd = kind === 'CMD-SHELL' ? ['/bin/sh', '-c', rest.join(' ')] : kind === 'CMD' ? rest : test;
+  const h = await execInContainer(docker, id, cmd);
+  let out = '';
+  h.stdout.on('data', (b: Buffer) => {
+    out = (out + b.toString('utf8')).slice(-4000);
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<ProbeResult>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false, output: `probe timed out after ${timeoutMs} ms` }), timeoutMs);
+  });
+  try {
+    return await Promise.race([h.done.then((r) => ({ ok: r.exitCode === 0, output: `${out}${r.stderr}`.trim() })), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface WaitOptions {
+  timeoutMs: number;
+  intervalMs?: number;
+  test?: string[] | undefined;
+  /** Called with the latest probe output while waiting (for progress lines). */
+  onProbe?: (r: ProbeResult) => void;
+}
+
+/**
+ * Waits until a container is ready: running and (when it has a test) the test passes when run by
+ * us every `intervalMs` — faster than waiting for the engine's own healthcheck interval. Fails fast
+ * if the container exits or restarts.
+ */
+export async function waitReady(docker: Docker, id: string, opts: WaitOptions): Promise<ProbeResult> {
+  const deadline = Date.now() + opts.timeoutMs;
+  const interval = opts.intervalMs ?? 500;
+  let last: ProbeResult = { ok: false, output: 'not probed yet' };
+  let firstStart: string | undefined;
+  for (;;) {
+    const info = await docker.getContainer(id).inspect();
+    const st = info.State;
+    firstStart ??= st.StartedAt;
+    if (!st.Running || st.Restarting || (st.StartedAt !== firstStart)) {
+      const why = st.Restarting || st.StartedAt !== firstStart ? 'restarted' : `exited with code ${st.ExitCode}`;
+      throw new ContainerFailed(`${info.Name.replace(/^\//, '')} ${why}${st.Error ? `: ${st.Error}` : ''}`, last.output);
+    }
+    if (!opts.test) {
+      // No healthcheck: running for a moment without restarting counts as ready.
+      if (Date.now() - Date.parse(st.StartedAt) >= 1000) return { ok: true, output: '' };
+    } else {
+      last = await probe(docker, id, opts.test, Math.min(5000, Math.max(1000, deadline - Date.now())));
+      opts.onProbe?.(last);
+      if (last.ok) return last;
+    }
+    if (Date.now() + interval > deadline) {
+      throw new ContainerFailed(`${info.Name.replace(/^\//, '')} not ready after ${Math.round(opts.timeoutMs / 1000)} s`, last.output);
+    }
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+export class ContainerFailed extends Error {
+  readonly probeOutput: string;
+  constructor(message: string, probeOutput: string) {
+    super(message);
+    this.name = 'ContainerFailed';
+    this.probeOutput = probeOutput;
+  }
+}
+
+/** The last `lines` log lines of a container, stdout and stderr interleaved as text. */
+export async function tailLogs(docker: Docker, id: string, lines = 50): Promise<string> {
+  try {
+    const buf = (await docker.getContainer(id).logs({ stdout: true, stderr: true, tail: lines, follow: false })) as unknown as Buffer;
+    return demuxBuffer(buf);
+  } catch (err) {
+    return `(logs unavailable: ${(err as Error).message})`;
+  }
+}
+
+/** Turns a multiplexed log buffer (8-byte frame headers) into text; plain text passes through. */
+export function demuxBuffer(buf: Buffer): string {
+  const parts: string[] = [];
+  let i = 0;
+  while (i + 8 <= buf.length && (buf[i] === 1 || buf[i] === 2 || buf[i] === 0) && buf[i + 1] === 0 && buf[i + 2] === 0 && buf[i + 3] === 0) {
+    const len = buf.readUInt32BE(i + 4);
+    parts.push(buf.subarray(i + 8, i + 8 + len).toString('utf8'));
+    i += 8 + len;
+  }
+  if (i === 0) return buf.toString('utf8');
+  return parts.join('');
+}
+
+/** Streams logs as text lines (follow mode) until the signal aborts. */
+export async function followLogs(
+  docker: Docker,
+  id: string,
+  opts: { since?: number; tail?: number; follow: boolean },
+  onLine: (line: string, stream: 'stdout' | 'stderr') => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  const c = docker.getContainer(id);
+  if (!opts.follow) {
+    const buf = (await c.logs({ stdout: true, stderr: true, follow: false, timestamps: false, ...(opts.since ? { since: opts.since } : {}), ...(opts.tail !== undefined ? { tail: opts.tail } : {}) })) as unknown as Buffer;
+    for (const line of demuxBuffer(buf).split('\n')) if (line !== '') onLine(line, 'stdout');
+    return;
+  }
+  const stream = (await c.logs({ stdout: true, stderr: true, follow: true, ...(opts.since ? { since: opts.since } : {}), ...(opts.tail !== undefined ? { tail: opts.tail } : {}) })) as NodeJS.ReadableStream & { destroy?: () => void };
+  const out = new PassThrough();
+  const err = new PassThrough();
+  docker.modem.demuxStream(stream, out, err);
+  const lineSplitter = (s: 'stdout' | 'stderr') => {
+    let rest = '';
+    return (b: Buffer) => {
+      rest += b.toString('utf8');
+      const lines = rest.split('\n');
+      rest = lines.pop() ?? '';
+      for (const l of lines) onLine(l, s);
+    };
+  };
+  out.on('data', lineSplitter('stdout'));
+  err.on('data', lineSplitter('stderr'));
+  await new Promise<void>((resolve) => {
+    stream.on('end', resolve);
+    stream.on('close', resolve);
+    signal?.addEventListener('abort', () => {
+      stream.destroy?.();
+      resolve();
+    });
+  });
+}

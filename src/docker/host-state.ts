@@ -1,0 +1,246 @@
+/**
+ * State that lives on the Docker host, so every operator (and every machine) sees the same truth:
+ * - the stack lock: a never-started container with a fixed name; the engine refuses a second
+ *   container of that name (409), which makes taking the lock atomic;
+ * - state.json (active colour, images, previous colour, recorded scale) and audit.jsonl (who did
+ *   what, when, with what result) in a volume, read and written through a never-started container
+ *   with the Docker archive API (works over tcp:// and ssh:// too).
+ */
+import os from 'node:os';
+import { PassThrough, type Readable } from 'node:stream';
+import type Docker from 'dockerode';
+import tar from 'tar-stream';
+import { UserError } from '../util/errors.ts';
+import { COMPOSE_LABEL, MS_LABEL } from './desired.ts';
+
+export const lockName = (project: string): string => `${project}-modelship-lock`;
+export const stateName = (project: string): string => `${project}-modelship-state`;
+export const stateVolume = (project: string): string => `${project}_modelship-state`;
+const STATE_DIR = '/modelship-state';
+
+export interface ColorState {
+  image: string;
+  since: string;
+  containerId?: string;
+}
+
+export interface HostState {
+  activeColor?: string;
+  previousColor?: string;
+  colors: Record<string, ColorState>;
+  /** Scale recorded before `emergency scale-down`, restored by `emergency restore-scale`. */
+  savedScale?: Record<string, number>;
+  lastDeploy?: string;
+}
+
+export interface AuditEntry {
+  time: string;
+  user: string;
+  host: string;
+  command: string;
+  result: 'ok' | 'failed' | 'refused';
+  detail?: string;
+  durationMs?: number;
+}
+
+export function whoami(): { user: string; host: string } {
+  let user = process.env.SUDO_USER ?? process.env.USER ?? '';
+  if (!user) {
+    try {
+      user = os.userInfo().username;
+    } catch {
+      user = String(process.getuid?.() ?? 'unknown');
+    }
+  }
+  return { user, host: os.hostname() };
+}
+
+export interface Lock {
+  release(): Promise<void>;
+  holder: string;
+}
+
+function internalLabels(project: string, kind: string): Record<string, string> {
+  return { [COMPOSE_LABEL.project]: project, [MS_LABEL.project]: project, [MS_LABEL.internal]: kind };
+}
+
+/**
+ * Takes the stack lock. `image` must be present locally (any of the stack's images will do: the
+ * container is never started). With `force`, a lock held by someone else is broken first.
+ */
+export async function acquireLock(docker: Docker, project: string, operation: string, image: string, opts: { force?: boolean } = {}): Promise<Lock> {
+  const me = whoami();
+  const holder = `${me.user}@${me.host} pid ${process.pid}`;
+  const labels = {
+    ...internalLabels(project, 'lock'),
+    'org.modelship.lock.holder': holder,
+    'org.modelship.lock.operation': operation,
+    'org.modelship.lock.since': new Date().toISOString(),
+  };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const c = await docker.createContainer({ name: lockName(project), Image: image, Cmd: ['true'], Entrypoint: [], Labels: labels, HostConfig: { NetworkMode: 'none' } });
+      return {
+        holder,
+        release: async () => {
+          await c.remove({ force: true }).catch(() => undefined);
+        },
+      };
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode !== 409) throw err;
+      const existing = await docker.getContainer(lockName(project)).inspect().catch(() => null);
+      const l = existing?.Config.Labels ?? {};
+      if (opts.force && attempt === 0) {
+        await docker.getContainer(lockName(project)).remove({ force: true }).catch(() => undefined);
+        continue;
+      }
+      const since = l['org.modelship.lock.since'];
+      const age = since ? ` (${Math.round((Date.now() - Date.parse(since)) / 1000)} s ago)` : '';
+      throw new UserError(
+        `stack "${project}" is locked by ${l['org.modelship.lock.holder'] ?? 'someone'} running ${l['org.modelship.lock.operation'] ?? 'an operation'} since ${since ?? 'an unknown time'}${age}`,
+        { hint: 'wait for it to finish; if that process is gone, break the stale lock with --force' },
+      );
+    }
+  }
+  throw new UserError(`could not take the lock of stack "${project}"`);
+}
+
+async function ensureStateContainer(docker: Docker, project: string, image: string): Promise<Docker.Container> {
+  const c = docker.getContainer(stateName(project));
+  try {
+    await c.inspect();
+    return c;
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+  }
+  await docker.createVolume({ Name: stateVolume(project), Labels: { ...internalLabels(project, 'state'), [COMPOSE_LABEL.volume]: 'modelship-state' } });
+  try {
+    return await docker.createContainer({
+      name: stateName(project),
+      Image: image,
+      Cmd: ['true'],
+      Entrypoint: [],
+      Labels: internalLabels(project, 'state'),
+      HostConfig: { Binds: [`${stateVolume(project)}:${STATE_DIR}`], NetworkMode: 'none' },
+    });
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 409) return docker.getContainer(stateName(project));
+    throw err;
+  }
+}
+
+async function readFileFrom(container: Docker.Container, file: string): Promise<string | null> {
+  let stream: Readable;
+  try {
+    stream = (await container.getArchive({ path: `${STATE_DIR}/${file}` })) as unknown as Readable;
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return null;
+    throw err;
+  }
+  const extract = tar.extract();
+  let content: string | null = null;
+  await new Promise<void>((resolve, reject) => {
+    extract.on('entry', (_header, s, next) => {
+      const chunks: Buffer[] = [];
+      s.on('data', (b: unknown) => {
+        chunks.push(b as Buffer);
+      });
+      s.on('end', () => {
+        content = Buffer.concat(chunks).toString('utf8');
+        next();
+      });
+      s.resume();
+    });
+    extract.on('finish', resolve);
+    extract.on('error', reject);
+    stream.pipe(extract);
+  });
+  return content;
+}
+
+async function writeFileTo(container: Docker.Container, file: string, content: string): Promise<void> {
+  const pack = tar.pack();
+  pack.entry({ name: file, mode: 0o644 }, content);
+  pack.finalize();
+  const pass = new PassThrough();
+  pack.pipe(pass);
+  await container.putArchive(pass, { path: STATE_DIR });
+}
+
+export class HostStore {
+  private readonly docker: Docker;
+  private readonly project: string;
+  private readonly image: string;
+  private container: Docker.Container | undefined;
+
+  constructor(docker: Docker, project: string, image: string) {
+    this.docker = docker;
+    this.project = project;
+    this.image = image;
+  }
+
+  /** Reads the state without creating anything (for read-only commands). */
+  static async peek(docker: Docker, project: string): Promise<{ state: HostState; audit: AuditEntry[] }> {
+    const c = docker.getContainer(stateName(project));
+    try {
+      await c.inspect();
+    } catch {
+      return { state: { colors: {} }, audit: [] };
+    }
+    const [s, a] = await Promise.all([readFileFrom(c, 'state.json'), readFileFrom(c, 'audit.jsonl')]);
+    return { state: parseState(s), audit: parseAudit(a) };
+  }
+
+  private async c(): Promise<Docker.Container> {
+    this.container ??= await ensureStateContainer(this.docker, this.project, this.image);
+    return this.container;
+  }
+
+  async read(): Promise<HostState> {
+    return parseState(await readFileFrom(await this.c(), 'state.json'));
+  }
+
+  async write(state: HostState): Promise<void> {
+    await writeFileTo(await this.c(), 'state.json', `${JSON.stringify(state, null, 2)}\n`);
+  }
+
+  async update(fn: (s: HostState) => HostState | void): Promise<HostState> {
+    const s = await this.read();
+    const next = fn(s) ?? s;
+    await this.write(next);
+    return next;
+  }
+
+  async audit(entry: Omit<AuditEntry, 'time' | 'user' | 'host'>): Promise<void> {
+    const c = await this.c();
+    const existing = (await readFileFrom(c, 'audit.jsonl')) ?? '';
+    const me = whoami();
+    const line = JSON.stringify({ time: new Date().toISOString(), user: me.user, host: me.host, ...entry });
+    const lines = `${existing}${line}\n`.split('\n').filter((l) => l !== '');
+    await writeFileTo(c, 'audit.jsonl', `${lines.slice(-10000).join('\n')}\n`);
+  }
+}
+
+function parseState(text: string | null): HostState {
+  if (!text) return { colors: {} };
+  try {
+    const s = JSON.parse(text) as HostState;
+    return { ...s, colors: s.colors ?? {} };
+  } catch {
+    return { colors: {} };
+  }
+}
+
+export function parseAudit(text: string | null): AuditEntry[] {
+  if (!text) return [];
+  const out: AuditEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      out.push(JSON.parse(line) as AuditEntry);
+    } catch {
+      // A torn line is skipped, the rest still reads.
+    }
+  }
+  return out;
+}

@@ -1,0 +1,203 @@
+/**
+ * Read and maintenance operations on a deployed stack: ps, logs, restart, down, audit.
+ */
+import type Docker from 'dockerode';
+import { UserError } from '../util/errors.ts';
+import { COMPOSE_LABEL, MS_LABEL } from '../docker/desired.ts';
+import { engineUnreachable, followLogs, stopAndRemove, waitReady } from '../docker/engine.ts';
+import { acquireLock, HostStore, lockName, stateName, stateVolume, type AuditEntry, type HostState } from '../docker/host-state.ts';
+import type { StackHandle } from './stack.ts';
+
+export interface PsRow {
+  service: string;
+  container: string;
+  color: string | null;
+  active: boolean;
+  state: string;
+  health: string;
+  image: string;
+  createdAt: string;
+  uptime: string;
+  ports: string[];
+}
+
+export interface PsReport {
+  project: string;
+  activeColor: string | null;
+  colors: HostState['colors'];
+  containers: PsRow[];
+}
+
+async function listProject(docker: Docker, project: string): Promise<Docker.ContainerInfo[]> {
+  try {
+    return await docker.listContainers({ all: true, filters: { label: [`${COMPOSE_LABEL.project}=${project}`] } });
+  } catch (err) {
+    throw engineUnreachable(err);
+  }
+}
+
+export function healthOf(status: string, state: string): string {
+  const m = /\((healthy|unhealthy|health: starting)\)/.exec(status);
+  if (m) return m[1] === 'health: starting' ? 'starting' : m[1]!;
+  return state === 'running' ? 'running' : '-';
+}
+
+export function humanDuration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86400)}d${Math.floor((s % 86400) / 3600)}h`;
+}
+
+export async function ps(h: StackHandle): Promise<PsReport> {
+  const [list, peek] = await Promise.all([listProject(h.docker, h.project), HostStore.peek(h.docker, h.project)]);
+  const active = peek.state.activeColor ?? null;
+  const rows = list
+    .filter((c) => c.Labels[MS_LABEL.internal] === undefined && c.Labels[COMPOSE_LABEL.oneoff] !== 'True')
+    .map((c): PsRow => {
+      const color = c.Labels[MS_LABEL.color] ?? null;
+      const startedText = /^Up /.test(c.Status) ? c.Status.replace(/^Up\s+/, '').replace(/\s*\(.*\)$/, '') : '-';
+      return {
+        service: c.Labels[COMPOSE_LABEL.service] ?? '?',
+        container: (c.Names[0] ?? c.Id).replace(/^\//, ''),
+        color,
+        active: color !== null && color === active,
+        state: c.State,
+        health: healthOf(c.Status, c.State),
+        image: c.Image,
+        createdAt: new Date(c.Created * 1000).toISOString(),
+        uptime: c.State === 'running' ? startedText : '-',
+        ports: (c.Ports ?? []).filter((p) => p.PublicPort).map((p) => `${p.IP ?? ''}:${p.PublicPort}->${p.PrivatePort}`),
+      };
+    })
+    .sort((a, b) => (a.service === b.service ? (a.container < b.container ? -1 : 1) : a.service < b.service ? -1 : 1));
+  return { project: h.project, activeColor: active, colors: peek.state.colors, containers: rows };
+}
+
+export async function serviceContainers(h: StackHandle, service: string, running = false): Promise<Docker.ContainerInfo[]> {
+  const list = await listProject(h.docker, h.project);
+  const found = list.filter(
+    (c) => c.Labels[COMPOSE_LABEL.service] === service && c.Labels[MS_LABEL.internal] === undefined && c.Labels[COMPOSE_LABEL.oneoff] !== 'True' && (!running || c.State === 'running'),
+  );
+  return found.sort((a, b) => ((a.Names[0] ?? '') < (b.Names[0] ?? '') ? -1 : 1));
+}
+
+export function parseSince(text: string, now = Date.now()): number {
+  const m = /^(\d+)(s|m|h|d)$/.exec(text.trim());
+  if (m) return Math.floor((now - Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 's' | 'm' | 'h' | 'd'] * 1000) / 1000);
+  const t = Date.parse(text);
+  if (Number.isNaN(t)) throw new UserError(`--since ${text}: expected a duration like 10m, 2h, 1d or a timestamp`, { exitCode: 2 });
+  return Math.floor(t / 1000);
+}
+
+export async function logs(
+  h: StackHandle,
+  opts: { service?: string; follow: boolean; since?: string; grep?: string; tail?: number },
+  onLine: (container: string, line: string) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  const list = (await listProject(h.docker, h.project)).filter(
+    (c) => c.Labels[MS_LABEL.internal] === undefined && (!opts.service || c.Labels[COMPOSE_LABEL.service] === opts.service),
+  );
+  if (list.length === 0) {
+    throw new UserError(opts.service ? `no container of service "${opts.service}" in stack "${h.project}"` : `stack "${h.project}" has no containers`, {
+      hint: 'see `modelship ps` for the services that run',
+    });
+  }
+  let re: RegExp | undefined;
+  if (opts.grep) {
+    try {
+      re = new RegExp(opts.grep);
+    } catch {
+      throw new UserError(`--grep ${opts.grep}: not a valid regular expression`, { exitCode: 2 });
+    }
+  }
+  const since = opts.since ? parseSince(opts.since) : undefined;
+  await Promise.all(
+    list.map((c) =>
+      followLogs(
+        h.docker,
+        c.Id,
+        { follow: opts.follow, ...(since !== undefined ? { since } : {}), ...(opts.tail !== undefined ? { tail: opts.tail } : {}) },
+        (line) => {
+          if (!re || re.test(line)) onLine((c.Names[0] ?? c.Id).replace(/^\//, ''), line);
+        },
+        signal,
+      ),
+    ),
+  );
+}
+
+export async function restart(h: StackHandle, service: string, timeoutSeconds: number): Promise<string[]> {
+  const list = await serviceContainers(h, service);
+  if (list.length === 0) throw new UserError(`no container of service "${service}" in stack "${h.project}"`, { hint: 'see `modelship ps`' });
+  const spec = h.spec.services.find((s) => s.name === service);
+  const lock = await acquireLock(h.docker, h.project, `restart ${service}`, h.loaded.config.images.api);
+  try {
+    const names: string[] = [];
+    // One at a time, so a scaled service keeps serving while it restarts.
+    for (const c of list) {
+      await h.docker.getContainer(c.Id).restart({ t: spec?.stopGracePeriodSeconds ?? 10 });
+      await waitReady(h.docker, c.Id, { timeoutMs: timeoutSeconds * 1000, test: spec?.healthcheck?.test });
+      names.push((c.Names[0] ?? c.Id).replace(/^\//, ''));
+    }
+    await new HostStore(h.docker, h.project, h.loaded.config.images.api).audit({ command: `restart ${service}`, result: 'ok', detail: names.join(', ') });
+    return names;
+  } finally {
+    await lock.release();
+  }
+}
+
+export interface DownReport {
+  containers: string[];
+  networks: string[];
+  volumes: string[];
+}
+
+export async function down(h: StackHandle, opts: { volumes: boolean; force: boolean }): Promise<DownReport> {
+  const docker = h.docker;
+  const lock = await acquireLock(docker, h.project, opts.volumes ? 'down --volumes' : 'down', h.loaded.config.images.api, { force: opts.force }).catch(async (err: unknown) => {
+    // No image to hold the lock with: nothing of the stack can be running either, carry on.
+    if ((err as { statusCode?: number }).statusCode === 404) return null;
+    throw err;
+  });
+  const report: DownReport = { containers: [], networks: [], volumes: [] };
+  try {
+    const list = await listProject(docker, h.project);
+    for (const c of list) {
+      const name = (c.Names[0] ?? c.Id).replace(/^\//, '');
+      if (name === lockName(h.project)) continue;
+      if (name === stateName(h.project) && !opts.volumes) continue;
+      const grace = h.spec.services.find((s) => s.name === c.Labels[COMPOSE_LABEL.service])?.stopGracePeriodSeconds ?? 10;
+      await stopAndRemove(docker, c.Id, grace);
+      report.containers.push(name);
+    }
+    const nets = await docker.listNetworks({ filters: { label: [`${COMPOSE_LABEL.project}=${h.project}`] } });
+    for (const n of nets) {
+      await docker.getNetwork(n.Id).remove().catch(() => undefined);
+      report.networks.push(n.Name);
+    }
+    if (opts.volumes) {
+      const vols = (await docker.listVolumes({ filters: { label: [`${COMPOSE_LABEL.project}=${h.project}`] } })).Volumes ?? [];
+      for (const v of vols) {
+        await docker.getVolume(v.Name).remove();
+        report.volumes.push(v.Name);
+      }
+    } else {
+      await new HostStore(docker, h.project, h.loaded.config.images.api).audit({ command: 'down', result: 'ok', detail: `${report.containers.length} container(s) removed` }).catch(() => undefined);
+    }
+  } finally {
+    await lock?.release();
+  }
+  void stateVolume;
+  return report;
+}
+
+export async function audit(h: StackHandle): Promise<AuditEntry[]> {
+  try {
+    return (await HostStore.peek(h.docker, h.project)).audit;
+  } catch (err) {
+    throw engineUnreachable(err);
+  }
+}

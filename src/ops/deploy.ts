@@ -1,0 +1,289 @@
+/**
+ * `modelship deploy`: render, check images, take the stack lock, create what is missing, recreate
+ * what changed, gate every service on its dependencies' health, run migrations, record the result
+ * on the host. Fails closed: on a failure what was healthy keeps running, and the report names the
+ * service with its last log lines and health output.
+ */
+import type Docker from 'dockerode';
+import { UserError } from '../util/errors.ts';
+import { SERVICE } from '../stack/names.ts';
+import type { ServiceSpec } from '../stack/spec.ts';
+import { COMPOSE_LABEL, MS_LABEL, type DesiredContainer } from '../docker/desired.ts';
+import {
+  ContainerFailed,
+  createAndStart,
+  createNetwork,
+  createVolume,
+  pullImage,
+  stopAndRemove,
+  tailLogs,
+  waitReady,
+} from '../docker/engine.ts';
+import { acquireLock, HostStore, type Lock } from '../docker/host-state.ts';
+import { describeAction, planChanges, type ContainerAction, type Plan } from '../docker/plan.ts';
+import { runSteps, type Step } from './progress.ts';
+import { renderStackFiles, viewStack, type StackHandle, type StackView } from './stack.ts';
+
+export interface DeployOptions {
+  dryRun: boolean;
+  timeoutSeconds: number;
+  force: boolean;
+  json: boolean;
+  color: boolean;
+  /** Override replica counts (used by `scale`). */
+  replicas?: Record<string, number>;
+  /** Only touch these services (used by `scale`); others are left as they are. */
+  only?: string[];
+  /** The operation name recorded in the lock and the audit log. */
+  operation?: string;
+}
+
+export interface DeployResult {
+  project: string;
+  changed: boolean;
+  dryRun: boolean;
+  activeColor: string;
+  actions: Array<{ kind: ContainerAction['kind']; service: string; container: string; detail: string }>;
+  networks: string[];
+  volumes: string[];
+  durationMs: number;
+}
+
+export function summarizePlan(plan: Plan): DeployResult['actions'] {
+  return plan.containers.map((a) => ({
+    kind: a.kind,
+    service: a.service,
+    container: a.name,
+    detail: describeAction(a).replace(/^\S+\s+\S+\s*/, '').replace(/^\(|\)$/g, ''),
+  }));
+}
+
+/** Images the desired containers need that the engine does not have: try to pull, then fail. */
+export async function ensureImages(h: StackHandle, view: StackView, note: (m: string) => void): Promise<string[]> {
+  const needed = [...new Set(view.desired.containers.map((c) => c.create.Image))];
+  const missing = needed.filter((ref) => !view.images[ref]);
+  const failures: string[] = [];
+  for (const ref of missing) {
+    note(`pulling ${ref}`);
+    const r = await pullImage(h.docker, ref);
+    if (!r.ok) failures.push(`${ref}: not present and could not be pulled (${r.reason})`);
+  }
+  if (failures.length > 0) {
+    const apiMissing = missing.includes(h.loaded.config.images.api);
+    throw new UserError(`${failures.length} image${failures.length === 1 ? ' is' : 's are'} missing; nothing was changed:\n  ${failures.join('\n  ')}`, {
+      hint: apiMissing
+        ? 'build the API image with `modelship build`, load the others with `docker load`, or point images.* in the config at images this engine has'
+        : 'load them with `docker load` or point images.* in the config at images this engine has',
+    });
+  }
+  return missing;
+}
+
+function failureReport(service: string, container: string, err: unknown, logs: string, probeOutput: string): UserError {
+  const reason = err instanceof Error ? err.message : String(err);
+  const parts = [`deploy failed at ${service} (${container}): ${reason}`];
+  parts.push(`--- last 50 log lines of ${container} ---\n${logs.trimEnd() || '(no output)'}`);
+  if (probeOutput) parts.push(`--- health check output ---\n${probeOutput.trimEnd()}`);
+  return new UserError(parts.join('\n'), {
+    hint: 'services that were healthy before keep running; fix the cause and run `modelship deploy` again',
+    details: { service, container, reason, logs, health: probeOutput },
+  });
+}
+
+/** Runs `modelship db migrate --direct` in a one-off container of the API image on the stack's network. */
+export async function runMigrations(docker: Docker, h: StackHandle, api: DesiredContainer, timeoutSeconds: number): Promise<string> {
+  const name = `${h.project}-migrate-${Date.now()}`;
+  const { name: _n, ...base } = api.create;
+  const labels: Record<string, string> = {
+    [COMPOSE_LABEL.project]: h.project,
+    [COMPOSE_LABEL.service]: 'migrate',
+    [COMPOSE_LABEL.oneoff]: 'True',
+    [MS_LABEL.project]: h.project,
+    [MS_LABEL.service]: 'migrate',
+  };
+  const c = await docker.createContainer({
+    ...(base as Docker.ContainerCreateOptions),
+    name,
+    Cmd: ['modelship', 'db', 'migrate', '--direct'],
+    Labels: labels,
+    Healthcheck: { Test: ['NONE'] },
+    HostConfig: { ...base.HostConfig, RestartPolicy: { Name: 'no' }, PortBindings: {} },
+  } as Docker.ContainerCreateOptions);
+  try {
+    for (const n of api.extraNetworks) await docker.getNetwork(n.name).connect({ Container: c.id });
+    await c.start();
+    const result = (await Promise.race([
+      c.wait(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error(`migrations still running after ${timeoutSeconds} s`)), timeoutSeconds * 1000)),
+    ])) as { StatusCode: number };
+    const logs = await tailLogs(docker, c.id, 50);
+    if (result.StatusCode !== 0) throw failureReport('migrate', name, new Error(`migrations exited with code ${result.StatusCode}`), logs, '');
+    return logs.trim().split('\n').pop() ?? 'done';
+  } finally {
+    await c.remove({ force: true }).catch(() => undefined);
+  }
+}
+
+export async function deploy(h: StackHandle, opts: DeployOptions): Promise<DeployResult> {
+  const t0 = performance.now();
+  const docker = h.docker;
+  if (!opts.dryRun) await renderStackFiles(h);
+  let view = await viewStack(h, opts.replicas ? { replicas: opts.replicas } : {});
+  const scoped = (p: Plan): Plan => (opts.only ? { ...p, containers: p.containers.filter((a) => opts.only!.includes(a.service)) } : p);
+  let plan = scoped(view.plan);
+  const result = (changed: boolean): DeployResult => ({
+    project: h.project,
+    changed,
+    dryRun: opts.dryRun,
+    activeColor: view.activeColor,
+    actions: summarizePlan(plan),
+    networks: plan.networks,
+    volumes: plan.volumes,
+    durationMs: Math.round(performance.now() - t0),
+  });
+  if (opts.dryRun || planChanges(plan) === 0) return result(false);
+
+  await ensureImages(h, view, () => undefined);
+  const lockImage = h.loaded.config.images.api;
+  const store = new HostStore(docker, h.project, lockImage);
+  const operation = opts.operation ?? 'deploy';
+  const lock: Lock = await acquireLock(docker, h.project, operation, lockImage, { force: opts.force }).catch(async (err: unknown) => {
+    await store.audit({ command: operation, result: 'refused', detail: err instanceof Error ? err.message : String(err) }).catch(() => undefined);
+    throw err;
+  });
+  try {
+    // Re-read under the lock: another operator may have changed the stack meanwhile.
+    view = await viewStack(h, opts.replicas ? { replicas: opts.replicas } : {});
+    plan = scoped(view.plan);
+    const steps = buildSteps(h, view, plan, opts);
+    await runSteps(steps, { json: opts.json, color: opts.color });
+    await store.update((s) => {
+      const api = view.desired.containers.find((c) => c.service === SERVICE.api(view.activeColor as 'blue' | 'green'));
+      s.activeColor = view.activeColor;
+      if (api) {
+        const prev = s.colors[view.activeColor];
+        s.colors[view.activeColor] = { image: api.create.Image, since: prev?.image === api.create.Image && prev.since ? prev.since : new Date().toISOString() };
+      }
+      s.lastDeploy = new Date().toISOString();
+    });
+    const changes = plan.containers.filter((a) => a.kind !== 'unchanged').map(describeAction);
+    await store.audit({ command: operation, result: 'ok', detail: changes.join('; '), durationMs: Math.round(performance.now() - t0) });
+    return result(true);
+  } catch (err) {
+    await store.audit({ command: operation, result: 'failed', detail: err instanceof Error ? err.message.split('\n')[0]! : String(err), durationMs: Math.round(performance.now() - t0) }).catch(() => undefined);
+    throw err;
+  } finally {
+    await lock.release();
+  }
+}
+
+function buildSteps(h: StackHandle, view: StackView, plan: Plan, opts: DeployOptions): Step[] {
+  const docker = h.docker;
+  const timeoutMs = opts.timeoutSeconds * 1000;
+  const steps: Step[] = [];
+  const services = new Map(view.desired.services.map((s) => [s.name, s]));
+  const healthy = new Set<string>();
+  const ids = new Map<string, string>();
+
+  if (plan.networks.length + plan.volumes.length > 0) {
+    steps.push({
+      title: 'Networks and volumes',
+      run: async () => {
+        for (const name of plan.networks) await createNetwork(docker, view.desired.networks.find((n) => n.name === name)!);
+        for (const name of plan.volumes) await createVolume(docker, view.desired.volumes.find((v) => v.name === name)!);
+        return `${plan.networks.length} network(s), ${plan.volumes.length} volume(s) created`;
+      },
+    });
+  }
+
+  const gate = async (service: ServiceSpec, containerId: string, containerName: string, note: (m: string) => void): Promise<void> => {
+    try {
+      await waitReady(docker, containerId, {
+        timeoutMs,
+        test: service.healthcheck?.test,
+        onProbe: (r) => note(r.ok ? 'healthy' : `waiting: ${r.output.split('\n').pop() ?? ''}`.slice(0, 120)),
+      });
+    } catch (err) {
+      const logs = await tailLogs(docker, containerId, 50);
+      throw failureReport(service.name, containerName, err, logs, err instanceof ContainerFailed ? err.probeOutput : '');
+    }
+  };
+
+  /** Dependencies that were not touched still have to be healthy before a dependent starts. */
+  const ensureDeps = async (s: ServiceSpec, note: (m: string) => void): Promise<void> => {
+    for (const dep of s.dependsOn) {
+      if (healthy.has(dep.service) || dep.condition !== 'service_healthy') continue;
+      const depSpec = services.get(dep.service);
+      const running = view.actual.containers.find((c) => c.labels[COMPOSE_LABEL.service] === dep.service && c.state === 'running' && c.labels[MS_LABEL.internal] === undefined);
+      const id = ids.get(dep.service) ?? running?.id;
+      if (!depSpec || !id) continue;
+      note(`waiting for ${dep.service}`);
+      await gate(depSpec, id, running?.name ?? dep.service, note);
+      healthy.add(dep.service);
+    }
+  };
+
+  const apiService = SERVICE.api(view.activeColor as 'blue' | 'green');
+  const apiTouched = plan.containers.some((a) => a.service === apiService && a.kind !== 'unchanged');
+  for (const service of view.desired.order) {
+    const s = services.get(service)!;
+    const actions = plan.containers.filter((a) => a.service === service && a.kind !== 'unchanged' && a.kind !== 'remove');
+    if (service === apiService && apiTouched) {
+      const api = view.desired.containers.find((c) => c.service === apiService)!;
+      steps.push({
+        title: 'Database migrations',
+        run: async (note) => {
+          await ensureDeps(s, note);
+          return runMigrations(docker, h, api, opts.timeoutSeconds);
+        },
+      });
+    }
+    if (actions.length === 0) continue;
+    for (const a of actions) {
+      if (a.kind === 'remove' || a.kind === 'unchanged') continue;
+      steps.push({
+        title: `${service}: ${describeAction(a).split(/\s+/)[0]} ${a.name}`,
+        run: async (note) => {
+          await ensureDeps(s, note);
+          let id: string;
+          if (a.kind === 'start') {
+            await docker.getContainer(a.actual.id).start().catch((err: { statusCode?: number }) => {
+              if (err.statusCode !== 304) throw err;
+            });
+            id = a.actual.id;
+          } else {
+            if (a.kind === 'recreate') {
+              note('stopping the old container');
+              await stopAndRemove(docker, a.actual.id, s.stopGracePeriodSeconds);
+            }
+            note('starting');
+            try {
+              id = await createAndStart(docker, a.desired);
+            } catch (err) {
+              throw failureReport(service, a.name, err, '', '');
+            }
+          }
+          ids.set(service, id);
+          await gate(s, id, a.name, note);
+          healthy.add(service);
+          return a.kind === 'recreate' ? `healthy (${a.reasons.join(', ')} changed)` : 'healthy';
+        },
+      });
+    }
+  }
+  const removals = plan.containers.filter((a) => a.kind === 'remove');
+  if (removals.length > 0) {
+    steps.push({
+      title: `Remove ${removals.length} container(s)`,
+      run: async () => {
+        for (const a of removals) {
+          if (a.kind !== 'remove') continue;
+          const grace = services.get(a.service)?.stopGracePeriodSeconds ?? 10;
+          await stopAndRemove(docker, a.actual.id, grace);
+        }
+        return removals.map((r) => r.name).join(', ');
+      },
+    });
+  }
+  return steps;
+}
