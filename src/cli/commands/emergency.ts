@@ -44,7 +44,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
           }
           ctx.out.out(`${r.database}: ${r.readOnly ? 'READ-ONLY' : 'read-write'}${r.changed ? '' : ' (already)'}`);
           if (r.terminated) ctx.out.info(`ended ${r.terminated} idle session${r.terminated === 1 ? '' : 's'} so they reconnect with the new setting`);
-          if (r.readOnly) ctx.out.info('the API answers writes with 503 + Retry-After; turn it off with `modelship emergency read-only off`');
+          if (r.readOnly) ctx.out.info('new sessions refuse writes ("read-only transaction"), reads keep working; undo with `modelship emergency read-only off`');
         } finally {
           await s.end();
           await target.close();
