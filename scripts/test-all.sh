@@ -9,7 +9,15 @@ set -e
 ensure_node
 ensure_deps_and_build
 bash "$ROOT/scripts/test-deps.sh"
-if [ -x "$ROOT/scripts/images.sh" ]; then bash "$ROOT/scripts/images.sh"; fi
+if [ "${MODELSHIP_SKIP_DOCKER:-0}" != 1 ]; then
+  bash "$ROOT/scripts/images.sh"
+  # The API image the e2e stacks run, built by modelship itself from the stand-in Node base; the
+  # npm registry is reached through the host's trusted CA bundle (as behind a corporate proxy).
+  log "building the e2e API image (layer cache makes an unchanged rebuild quick)"
+  ca=()
+  [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$NODE_EXTRA_CA_CERTS" ] && ca=(--ca-file "$NODE_EXTRA_CA_CERTS")
+  node "$ROOT/bin/modelship.js" build --tag modelship-test/api:e2e --base-image modelship-standin/node:24 "${ca[@]}" >&2
+fi
 set +e
 cd "$ROOT"
 

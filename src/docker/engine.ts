@@ -145,14 +145,14 @@ export interface WaitOptions {
 export async function waitReady(docker: Docker, id: string, opts: WaitOptions): Promise<ProbeResult> {
   const deadline = Date.now() + opts.timeoutMs;
   const interval = opts.intervalMs ?? 500;
-  let last: ProbeResult = { ok: false, output: 'not probed yet' };
+  let last: ProbeResult = { ok: false, output: '' };
   let firstStart: string | undefined;
   for (;;) {
     const info = await docker.getContainer(id).inspect();
     const st = info.State;
     firstStart ??= st.StartedAt;
     if (!st.Running || st.Restarting || (st.StartedAt !== firstStart)) {
-      const why = st.Restarting || st.StartedAt !== firstStart ? 'restarted' : `exited with code ${st.ExitCode}`;
+      const why = st.Restarting || st.StartedAt !== firstStart ? `keeps restarting (exited with code ${st.ExitCode})` : `exited with code ${st.ExitCode}`;
       throw new ContainerFailed(`${info.Name.replace(/^\//, '')} ${why}${st.Error ? `: ${st.Error}` : ''}`, last.output);
     }
     if (!opts.test) {

@@ -88,7 +88,13 @@ export async function acquireLock(docker: Docker, project: string, operation: st
       };
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode !== 409) throw err;
-      const existing = await docker.getContainer(lockName(project)).inspect().catch(() => null);
+      // The engine reserves the name before the container exists: a racing holder may not be
+      // inspectable for a few milliseconds.
+      let existing: Docker.ContainerInspectInfo | null = null;
+      for (let i = 0; i < 20 && !existing; i++) {
+        existing = await docker.getContainer(lockName(project)).inspect().catch(() => null);
+        if (!existing) await new Promise((r) => setTimeout(r, 100));
+      }
       const l = existing?.Config.Labels ?? {};
       if (opts.force && attempt === 0) {
         await docker.getContainer(lockName(project)).remove({ force: true }).catch(() => undefined);

@@ -165,14 +165,25 @@ export async function down(h: StackHandle, opts: { volumes: boolean; force: bool
   const report: DownReport = { containers: [], networks: [], volumes: [] };
   try {
     const list = await listProject(docker, h.project);
-    for (const c of list) {
+    // Front to back: nginx first (no new requests), then the app tier in parallel, the data last.
+    const tier = (c: Docker.ContainerInfo): number => {
+      const role = c.Labels[MS_LABEL.role];
+      return role === 'edge' ? 0 : role === 'database' || role === 'cache' ? 2 : 1;
+    };
+    const victims = list.filter((c) => {
       const name = (c.Names[0] ?? c.Id).replace(/^\//, '');
-      if (name === lockName(h.project)) continue;
-      if (name === stateName(h.project) && !opts.volumes) continue;
-      const grace = h.spec.services.find((s) => s.name === c.Labels[COMPOSE_LABEL.service])?.stopGracePeriodSeconds ?? 10;
-      await stopAndRemove(docker, c.Id, grace);
-      report.containers.push(name);
+      return name !== lockName(h.project) && (opts.volumes || name !== stateName(h.project));
+    });
+    for (const t of [0, 1, 2]) {
+      await Promise.all(
+        victims.filter((c) => tier(c) === t).map(async (c) => {
+          const grace = h.spec.services.find((s) => s.name === c.Labels[COMPOSE_LABEL.service])?.stopGracePeriodSeconds ?? 10;
+          await stopAndRemove(docker, c.Id, grace);
+          report.containers.push((c.Names[0] ?? c.Id).replace(/^\//, ''));
+        }),
+      );
     }
+    report.containers.sort();
     const nets = await docker.listNetworks({ filters: { label: [`${COMPOSE_LABEL.project}=${h.project}`] } });
     for (const n of nets) {
       await docker.getNetwork(n.Id).remove().catch(() => undefined);

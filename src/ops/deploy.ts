@@ -205,6 +205,9 @@ function buildSteps(h: StackHandle, view: StackView, plan: Plan, opts: DeployOpt
       });
     } catch (err) {
       const logs = await tailLogs(docker, containerId, 50);
+      // Keep the failed container for inspection, but stop it flapping under its restart policy.
+      await docker.getContainer(containerId).update({ RestartPolicy: { Name: 'no' } }).catch(() => undefined);
+      await docker.getContainer(containerId).stop({ t: 5 }).catch(() => undefined);
       throw failureReport(service.name, containerName, err, logs, err instanceof ContainerFailed ? err.probeOutput : '');
     }
   };

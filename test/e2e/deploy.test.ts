@@ -1,0 +1,133 @@
+/**
+ * `modelship deploy` on a real Docker Engine: cold deploy, no-op redeploy, a one-setting change,
+ * scaling, self-healing, Compose-aware labels, and `down --volumes`. One stack, steps in order.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cleanup, docker, e2eSkip, ms, projectContainers, stackDir } from './helpers.ts';
+
+const skip = await e2eSkip();
+const s = stackDir('deploy');
+
+before(async () => {
+  if (!skip) await cleanup(s);
+});
+after(async () => {
+  if (!skip) await cleanup(s);
+});
+
+function ids(list: Awaited<ReturnType<typeof projectContainers>>): Map<string, string> {
+  return new Map(list.filter((c) => !c.Labels['org.modelship.internal']).map((c) => [c.Names[0]!.slice(1), c.Id]));
+}
+
+test('plan on an empty engine lists every create', { skip }, async () => {
+  const r = await ms(s, ['plan', '--json']);
+  assert.equal(r.exitCode, 0, r.all);
+  const plan = JSON.parse(r.stdout) as { containers: Array<{ action: string; service: string }>; changes: number };
+  assert.ok(plan.containers.every((c) => c.action === 'create'));
+  assert.deepEqual(new Set(plan.containers.map((c) => c.service)), new Set(['postgres', 'redis', 'api-blue', 'nginx', 'worker', 'prometheus', 'db-backup']));
+});
+
+test('cold deploy: every service healthy, API answers through nginx', { skip }, async () => {
+  const r = await ms(s, ['deploy', '--timeout', '180s']);
+  assert.equal(r.exitCode, 0, r.all);
+  assert.match(r.stdout, /deployed .* 7 created/);
+  const ps = JSON.parse((await ms(s, ['ps', '--json'])).stdout) as { activeColor: string; containers: Array<{ service: string; state: string; health: string }> };
+  assert.equal(ps.activeColor, 'blue');
+  for (const c of ps.containers) {
+    assert.equal(c.state, 'running', `${c.service} ${c.state}`);
+    assert.notEqual(c.health, 'unhealthy', c.service);
+  }
+  const res = await fetch(`http://127.0.0.1:${s.httpPort}/health/ready`);
+  assert.equal(res.status, 200);
+  const text = await fetch(`http://127.0.0.1:${s.httpPort}/v1/classify/text`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'I love this' }) });
+  // Auth is on in the stack (keys live in PostgreSQL): no key, 401 through nginx proves the route.
+  assert.equal(text.status, 401);
+});
+
+test('containers carry the Compose labels', { skip }, async () => {
+  const list = await projectContainers(s.project);
+  const api = list.find((c) => c.Labels['com.docker.compose.service'] === 'api-blue')!;
+  assert.equal(api.Labels['com.docker.compose.project'], s.project);
+  assert.ok(api.Labels['com.docker.compose.config-hash']);
+  const nets = await docker.listNetworks({ filters: { label: [`com.docker.compose.project=${s.project}`] } });
+  assert.equal(nets.length, 2);
+});
+
+test('a second deploy with no change does nothing, fast', { skip }, async () => {
+  const before = ids(await projectContainers(s.project));
+  const t0 = Date.now();
+  const r = await ms(s, ['deploy']);
+  const took = Date.now() - t0;
+  assert.equal(r.exitCode, 0, r.all);
+  assert.match(r.stdout, /nothing to do/);
+  assert.deepEqual(ids(await projectContainers(s.project)), before);
+  assert.ok(took < 5000, `no-op deploy took ${took} ms`);
+});
+
+test('changing one setting recreates only that service, and says why', { skip }, async () => {
+  const before = ids(await projectContainers(s.project));
+  s.write('redis: {maxmemory: 128mb}');
+  const plan = JSON.parse((await ms(s, ['plan', '--json'])).stdout) as { containers: Array<{ action: string; service: string; reasons?: string[] }> };
+  const changed = plan.containers.filter((c) => c.action !== 'unchanged');
+  assert.deepEqual(changed.map((c) => [c.service, c.action, c.reasons]), [['redis', 'recreate', ['command']]]);
+  const r = await ms(s, ['deploy']);
+  assert.equal(r.exitCode, 0, r.all);
+  const after = ids(await projectContainers(s.project));
+  for (const [name, id] of before) {
+    if (name.endsWith('-redis')) assert.notEqual(after.get(name), id, 'redis recreated');
+    else assert.equal(after.get(name), id, `${name} untouched`);
+  }
+});
+
+test('scale workers 1 → 3 → 1 without touching others', { skip }, async () => {
+  const before = ids(await projectContainers(s.project));
+  let r = await ms(s, ['scale', 'worker=3']);
+  assert.equal(r.exitCode, 0, r.all);
+  let workers = (await projectContainers(s.project, false)).filter((c) => c.Labels['com.docker.compose.service'] === 'worker');
+  assert.equal(workers.length, 3);
+  r = await ms(s, ['scale', 'worker=1']);
+  assert.equal(r.exitCode, 0, r.all);
+  workers = (await projectContainers(s.project)).filter((c) => c.Labels['com.docker.compose.service'] === 'worker');
+  assert.equal(workers.length, 1);
+  const after = ids(await projectContainers(s.project));
+  for (const [name, id] of before) assert.equal(after.get(name), id, `${name} untouched`);
+  assert.equal((await ms(s, ['scale', 'postgres=2'])).exitCode, 2, 'fixed services cannot scale');
+});
+
+test('a killed container is healed by deploy', { skip }, async () => {
+  const pg = (await projectContainers(s.project)).find((c) => c.Labels['com.docker.compose.service'] === 'prometheus')!;
+  await docker.getContainer(pg.Id).kill();
+  const plan = JSON.parse((await ms(s, ['plan', '--json'])).stdout) as { containers: Array<{ action: string; service: string }> };
+  assert.deepEqual(plan.containers.filter((c) => c.action !== 'unchanged').map((c) => [c.service, c.action]), [['prometheus', 'start']]);
+  const r = await ms(s, ['deploy']);
+  assert.equal(r.exitCode, 0, r.all);
+  assert.equal((await docker.getContainer(pg.Id).inspect()).State.Running, true);
+});
+
+test('the audit log on the host records each operation', { skip }, async () => {
+  const r = await ms(s, ['audit', '--json']);
+  assert.equal(r.exitCode, 0, r.all);
+  const entries = JSON.parse(r.stdout) as Array<{ command: string; result: string; user: string }>;
+  const cmds = entries.map((e) => `${e.command}:${e.result}`);
+  assert.ok(cmds.includes('deploy:ok'));
+  assert.ok(cmds.some((c) => c.startsWith('scale worker=3:ok')));
+  assert.ok(entries.every((e) => e.user));
+});
+
+test('logs shows a service\'s lines, --grep filters', { skip }, async () => {
+  const r = await ms(s, ['logs', 'postgres', '--tail', '200', '--grep', 'ready to accept']);
+  assert.equal(r.exitCode, 0, r.all);
+  assert.match(r.stdout, /ready to accept connections/);
+  assert.doesNotMatch(r.stdout, /checkpoint/);
+});
+
+test('down --volumes leaves nothing of the stack behind', { skip }, async () => {
+  const refused = await ms(s, ['down', '--volumes']);
+  assert.equal(refused.exitCode, 2, 'asks for --yes without a terminal');
+  const r = await ms(s, ['down', '--volumes', '--yes']);
+  assert.equal(r.exitCode, 0, r.all);
+  assert.equal((await projectContainers(s.project)).length, 0);
+  assert.equal((await docker.listNetworks({ filters: { label: [`com.docker.compose.project=${s.project}`] } })).length, 0);
+  assert.equal(((await docker.listVolumes({ filters: { label: [`com.docker.compose.project=${s.project}`] } })).Volumes ?? []).length, 0);
+});

@@ -1,0 +1,116 @@
+/**
+ * e2e rig: a throwaway stack directory per test file (own project name and ports), pointing the
+ * config's images at the locally built stand-ins, and the real `modelship` executable.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import Docker from 'dockerode';
+
+export const ROOT = path.join(import.meta.dirname, '../..');
+export const BIN = path.join(ROOT, 'bin/modelship.js');
+export const API_IMAGE = process.env.MODELSHIP_E2E_API_IMAGE ?? 'modelship-test/api:e2e';
+export const docker = new Docker();
+
+export const STANDIN = {
+  nginx: 'modelship-standin/nginx:1',
+  postgres: 'modelship-standin/postgres:16',
+  redis: 'modelship-standin/redis:7',
+  prometheus: 'modelship-standin/prometheus:2',
+};
+
+/** Skip reason when the engine or the images are missing (never a silent pass). */
+export async function e2eSkip(): Promise<string | false> {
+  try {
+    await docker.ping();
+  } catch {
+    return 'SKIPPED: no Docker Engine (scripts/test-deps.sh starts one)';
+  }
+  for (const img of [API_IMAGE, ...Object.values(STANDIN)]) {
+    try {
+      await docker.getImage(img).inspect();
+    } catch {
+      return `SKIPPED: image ${img} missing (scripts/test-all.sh builds it)`;
+    }
+  }
+  return false;
+}
+
+export function freePortBase(): number {
+  return 20000 + Math.floor(Math.random() * 400) * 100;
+}
+
+export interface StackDir {
+  dir: string;
+  project: string;
+  httpPort: number;
+  config: string;
+  write(extra?: string, images?: Partial<Record<'api' | 'nginx' | 'postgres' | 'redis' | 'prometheus', string>>): void;
+}
+
+export function stackDir(name: string, extra = ''): StackDir {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `modelship-e2e-${name}-`));
+  const project = `mse2e-${name}-${process.pid % 10000}`;
+  const base = freePortBase();
+  const httpPort = base + 80;
+  const config = path.join(dir, 'modelship.config.yaml');
+  const s: StackDir = {
+    dir,
+    project,
+    httpPort,
+    config,
+    write(more = '', images = {}) {
+      const img = { api: API_IMAGE, ...STANDIN, ...images };
+      writeFileSync(
+        config,
+        [
+          `project: ${project}`,
+          'environment: development',
+          'domains: [localhost]',
+          'tls: {mode: "off"}',
+          'images:',
+          `  api: ${img.api}`,
+          `  nginx: ${img.nginx}`,
+          `  postgres: ${img.postgres}`,
+          `  redis: ${img.redis}`,
+          `  prometheus: ${img.prometheus}`,
+          `ports: {http: ${httpPort}, https: ${base + 43}, bind: 127.0.0.1}`,
+          'api: {workers: 1}',
+          'workers: {replicas: 1}',
+          'monitoring:',
+          `  prometheus: {port: ${base + 90}}`,
+          '  grafana: {enabled: false}',
+          '  loki: {enabled: false}',
+          '  exporters: {postgres: false, redis: false, nginx: false, node: false}',
+          extra,
+          more,
+        ].join('\n'),
+      );
+    },
+  };
+  writeFileSync(path.join(dir, '.env'), 'SECRET_KEY=e2e-secret-key-0123456789abcdef\nPOSTGRES_PASSWORD=e2e-pg-pass\nREDIS_PASSWORD=e2e-redis-pass\nGRAFANA_ADMIN_PASSWORD=unused\n', { mode: 0o600 });
+  s.write();
+  return s;
+}
+
+export function ms(s: StackDir, args: string[], opts: { timeoutMs?: number } = {}): ResultPromise<{ reject: false; cwd: string; env: Record<string, string>; timeout: number; all: true }> {
+  return execa(process.execPath, [BIN, ...args], {
+    reject: false,
+    cwd: s.dir,
+    env: { NO_COLOR: '1', MODELSHIP_CONFIG: s.config },
+    timeout: opts.timeoutMs ?? 240_000,
+    all: true,
+  });
+}
+
+export async function projectContainers(project: string, all = true): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all, filters: { label: [`com.docker.compose.project=${project}`] } });
+}
+
+/** Removes everything of a project, whatever state a failed test left. */
+export async function cleanup(s: StackDir): Promise<void> {
+  for (const c of await projectContainers(s.project)) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+  for (const n of await docker.listNetworks({ filters: { label: [`com.docker.compose.project=${s.project}`] } })) await docker.getNetwork(n.Id).remove().catch(() => undefined);
+  for (const v of (await docker.listVolumes({ filters: { label: [`com.docker.compose.project=${s.project}`] } })).Volumes ?? []) await docker.getVolume(v.Name).remove().catch(() => undefined);
+}
