@@ -22,6 +22,8 @@ const MODULES: Array<{ commands: readonly string[]; load: () => Promise<CommandM
   { commands: ['serve'], load: () => import('./serve.ts') },
   { commands: ['worker'], load: () => import('./worker.ts') },
   { commands: ['keys'], load: () => import('./keys.ts') },
+  { commands: ['status'], load: () => import('./status.ts') },
+  { commands: ['doctor'], load: () => import('./doctor.ts') },
 ];
 
 /** Global options that take a value, so their value is not mistaken for the command name. */
