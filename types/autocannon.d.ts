@@ -1,4 +1,7 @@
+/** The parts of autocannon's API that the benchmarks and the e2e load tests use. */
 declare module 'autocannon' {
+  import type { EventEmitter } from 'node:events';
+
   interface Histogram {
     average: number;
     mean: number;
@@ -18,6 +21,12 @@ declare module 'autocannon' {
     '2xx': number;
     statusCodeStats?: Record<string, { count: number }>;
   }
+  interface Request {
+    method?: string;
+    path?: string;
+    headers?: Record<string, string>;
+    body?: string | Buffer;
+  }
   interface Options {
     url: string;
     connections?: number;
@@ -27,7 +36,17 @@ declare module 'autocannon' {
     headers?: Record<string, string>;
     body?: string | Buffer;
     pipelining?: number;
+    /** Requests per second across all connections. */
+    overallRate?: number;
+    /** Cycled through by each connection. */
+    requests?: Request[];
   }
-  function autocannon(opts: Options): Promise<Result>;
+  interface Instance extends EventEmitter, PromiseLike<Result> {
+    stop(): void;
+  }
+  function autocannon(opts: Options): Instance;
+  namespace autocannon {
+    export type { Result, Options, Instance };
+  }
   export default autocannon;
 }

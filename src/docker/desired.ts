@@ -30,6 +30,9 @@ export const MS_LABEL = {
   internal: 'org.modelship.internal',
 } as const;
 
+/** Rendered file that blue/green switches rewrite (never a reason to recreate nginx). */
+export const UPSTREAM_FILE = 'nginx/upstream.conf';
+
 export const ASPECTS = ['image', 'config', 'env', 'command', 'ports', 'mounts', 'labels', 'runtime'] as const;
 export type Aspect = (typeof ASPECTS)[number];
 
@@ -206,6 +209,8 @@ function desiredContainer(project: string, s: ServiceSpec, index: number, ctx: D
   for (const m of s.mounts) {
     if (m.type !== 'bind' || m.base !== 'render' || m.source === 'app') continue;
     for (const f of ctx.renderedFiles ?? []) {
+      // The upstream file is switched by swap/rollback with a graceful nginx reload, not a restart.
+      if (f.path === UPSTREAM_FILE) continue;
       if (f.path === m.source || f.path.startsWith(`${m.source}/`)) mountedFiles[f.path] = sha(f.content);
     }
   }

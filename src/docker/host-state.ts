@@ -28,6 +28,8 @@ export interface HostState {
   activeColor?: string;
   previousColor?: string;
   colors: Record<string, ColorState>;
+  /** The API image pinned by `swap --image` (deploy keeps it until a swap without --image). */
+  releaseImage?: string;
   /** Scale recorded before `emergency scale-down`, restored by `emergency restore-scale`. */
   savedScale?: Record<string, number>;
   lastDeploy?: string;

@@ -6,7 +6,7 @@
  */
 import type Docker from 'dockerode';
 import { UserError } from '../util/errors.ts';
-import { SERVICE } from '../stack/names.ts';
+import { MOUNT, SERVICE } from '../stack/names.ts';
 import type { ServiceSpec } from '../stack/spec.ts';
 import { COMPOSE_LABEL, MS_LABEL, type DesiredContainer } from '../docker/desired.ts';
 import {
@@ -14,6 +14,7 @@ import {
   createAndStart,
   createNetwork,
   createVolume,
+  probe,
   pullImage,
   stopAndRemove,
   tailLogs,
@@ -90,6 +91,15 @@ function failureReport(service: string, container: string, err: unknown, logs: s
   });
 }
 
+/** `nginx -t`, then a graceful `nginx -s reload` inside the nginx container. */
+export async function reloadNginx(docker: Docker, nginxId: string): Promise<string> {
+  const test = await probe(docker, nginxId, ['CMD', 'nginx', '-t', '-c', MOUNT.nginxConf], 15000);
+  if (!test.ok) throw new UserError(`nginx -t rejected the configuration; nginx keeps running the old one:\n${test.output}`);
+  const reload = await probe(docker, nginxId, ['CMD', 'nginx', '-s', 'reload', '-c', MOUNT.nginxConf], 15000);
+  if (!reload.ok) throw new UserError(`nginx -s reload failed:\n${reload.output}`);
+  return 'configuration valid, reloaded gracefully';
+}
+
 /** Runs `modelship db migrate --direct` in a one-off container of the API image on the stack's network. */
 export async function runMigrations(docker: Docker, h: StackHandle, api: DesiredContainer, timeoutSeconds: number): Promise<string> {
   const name = `${h.project}-migrate-${Date.now()}`;
@@ -104,6 +114,7 @@ export async function runMigrations(docker: Docker, h: StackHandle, api: Desired
   const c = await docker.createContainer({
     ...(base as Docker.ContainerCreateOptions),
     name,
+    Entrypoint: [],
     Cmd: ['modelship', 'db', 'migrate', '--direct'],
     Labels: labels,
     Healthcheck: { Test: ['NONE'] },
@@ -127,8 +138,8 @@ export async function runMigrations(docker: Docker, h: StackHandle, api: Desired
 export async function deploy(h: StackHandle, opts: DeployOptions): Promise<DeployResult> {
   const t0 = performance.now();
   const docker = h.docker;
-  if (!opts.dryRun) await renderStackFiles(h);
   let view = await viewStack(h, opts.replicas ? { replicas: opts.replicas } : {});
+  if (!opts.dryRun) await renderStackFiles(h, { ...view.state, activeColor: view.activeColor });
   const scoped = (p: Plan): Plan => (opts.only ? { ...p, containers: p.containers.filter((a) => opts.only!.includes(a.service)) } : p);
   let plan = scoped(view.plan);
   const result = (changed: boolean): DeployResult => ({
@@ -144,7 +155,7 @@ export async function deploy(h: StackHandle, opts: DeployOptions): Promise<Deplo
   if (opts.dryRun || planChanges(plan) === 0) return result(false);
 
   await ensureImages(h, view, () => undefined);
-  const lockImage = h.loaded.config.images.api;
+  const lockImage = view.config.images.api;
   const store = new HostStore(docker, h.project, lockImage);
   const operation = opts.operation ?? 'deploy';
   const lock: Lock = await acquireLock(docker, h.project, operation, lockImage, { force: opts.force }).catch(async (err: unknown) => {
@@ -273,6 +284,18 @@ function buildSteps(h: StackHandle, view: StackView, plan: Plan, opts: DeployOpt
         },
       });
     }
+  }
+  // nginx resolves upstream names when it loads its config: after the active API container was
+  // recreated (new address), a graceful reload points it at the new one.
+  const nginxAction = plan.containers.find((a) => a.service === SERVICE.nginx);
+  if (apiTouched && nginxAction?.kind === 'unchanged') {
+    steps.push({
+      title: 'nginx: reload',
+      run: async () => {
+        const r = await reloadNginx(docker, nginxAction.actual.id);
+        return r;
+      },
+    });
   }
   const removals = plan.containers.filter((a) => a.kind === 'remove');
   if (removals.length > 0) {

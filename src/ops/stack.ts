@@ -5,6 +5,7 @@
 import path from 'node:path';
 import type Docker from 'dockerode';
 import type { LoadedConfig } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
 import { connectDocker } from '../docker/client.ts';
 import { desiredStack, type DesiredStack } from '../docker/desired.ts';
 import { actualStack, imageIds } from '../docker/engine.ts';
@@ -20,6 +21,16 @@ export interface StackHandle {
   project: string;
   renderDir: string;
   spec: StackSpec;
+}
+
+/** The config as the host runs it: the recorded active colour and the pinned release image. */
+export function effectiveConfig(config: Config, state: HostState): Config {
+  const color = (state.activeColor ?? config.api.activeColor) as Config['api']['activeColor'];
+  return {
+    ...config,
+    api: { ...config.api, activeColor: color },
+    images: { ...config.images, api: state.releaseImage ?? config.images.api },
+  };
 }
 
 export function openStack(loaded: LoadedConfig, env: NodeJS.ProcessEnv, host?: string): StackHandle {
@@ -40,6 +51,8 @@ export function deployProfiles(): string[] {
 
 export interface StackView {
   state: HostState;
+  /** The config with the host's active colour and release image applied. */
+  config: Config;
   activeColor: string;
   actual: ActualStack;
   images: Record<string, string>;
@@ -51,12 +64,14 @@ export interface StackView {
 export async function viewStack(h: StackHandle, overrides: { replicas?: Record<string, number>; activeColor?: string } = {}): Promise<StackView> {
   const { state } = await HostStore.peek(h.docker, h.project).catch(() => ({ state: { colors: {} } as HostState }));
   const activeColor = overrides.activeColor ?? state.activeColor ?? h.loaded.config.api.activeColor;
+  const config = effectiveConfig(h.loaded.config, { ...state, activeColor });
+  const spec = buildStack(config, { configFileName: path.basename(h.loaded.file) });
   const [actual, images] = await Promise.all([
     actualStack(h.docker, h.project),
-    imageIds(h.docker, h.spec.services.map((s) => s.image)),
+    imageIds(h.docker, spec.services.map((s) => s.image)),
   ]);
-  const desired = desiredStack(h.spec, {
-    renderedFiles: renderForDir(h.loaded, h.renderDir),
+  const desired = desiredStack(spec, {
+    renderedFiles: renderForDir({ ...h.loaded, config }, h.renderDir),
     renderDir: h.renderDir,
     configDir: h.loaded.dir,
     envFileValues: h.loaded.env,
@@ -65,11 +80,14 @@ export async function viewStack(h: StackHandle, overrides: { replicas?: Record<s
     profiles: deployProfiles(),
     ...(overrides.replicas ? { replicas: overrides.replicas } : {}),
   });
-  return { state, activeColor, actual, images, desired, plan: planStack(desired, actual, activeColor) };
+  return { state, config, activeColor, actual, images, desired, plan: planStack(desired, actual, activeColor) };
 }
 
-/** Writes the rendered files the containers mount (bind mounts point at them). */
-export async function renderStackFiles(h: StackHandle): Promise<number> {
-  const report = await writeRendered(renderForDir(h.loaded, h.renderDir), h.renderDir);
+/**
+ * Writes the rendered files the containers mount (bind mounts point at them), for the colour and
+ * release the host runs, so nginx's upstream never points at a colour that is not serving.
+ */
+export async function renderStackFiles(h: StackHandle, state: HostState): Promise<number> {
+  const report = await writeRendered(renderForDir({ ...h.loaded, config: effectiveConfig(h.loaded.config, state) }, h.renderDir), h.renderDir);
   return report.files.filter((f) => f.status !== 'unchanged').length;
 }
