@@ -63,10 +63,11 @@ function table(rows: ServiceRow[], selected: number): React.ReactElement {
   return h(
     Box,
     { flexDirection: 'column' },
-    h(Text, { bold: true }, line(SERVICE_HEADER)),
+    h(Text, { bold: true, wrap: 'truncate-end' }, `  ${line(SERVICE_HEADER)}`),
     ...rows.map((r, i) => {
       const color = rowColor(r);
-      return h(Text, { key: r.container, inverse: i === selected, ...(color ? { color } : {}) }, `${line(serviceCells(r))}`);
+      // The marker keeps the selection visible without colour (NO_COLOR, screen captures).
+      return h(Text, { key: r.container, wrap: 'truncate-end', inverse: i === selected, ...(color ? { color } : {}) }, `${i === selected ? '›' : ' '} ${line(serviceCells(r))}`);
     }),
   );
 }
@@ -104,8 +105,9 @@ export function StatusView(props: StatusViewProps): React.ReactElement {
       setFiltering(true);
       return;
     }
-    if (key.upArrow) return setSelected(Math.max(0, sel - 1));
-    if (key.downArrow) return setSelected(Math.min(Math.max(0, rows.length - 1), sel + 1));
+    const last = Math.max(0, rows.length - 1);
+    if (key.upArrow) return setSelected((s) => Math.max(0, Math.min(s, last) - 1));
+    if (key.downArrow) return setSelected((s) => Math.min(last, s + 1));
     if (input === 'l') {
       if (logs) return setLogs(null);
       const row = rows[sel];
