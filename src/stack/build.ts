@@ -12,7 +12,7 @@ import { sha } from '../util/hash.ts';
  * config does not restart it.
  */
 export const ROLE_SECTIONS: Record<'api' | 'worker' | 'scheduler', readonly string[]> = {
-  api: ['environment', 'debug', 'cors', 'api', 'limits', 'rateLimit', 'cache', 'compression', 'models', 'postgres.database', 'postgres.user', 'postgres.poolSize', 'secrets', 'logging.level'],
+  api: ['environment', 'debug', 'cors', 'api', 'limits', 'rateLimit.enabled', 'rateLimit.perMinute', 'rateLimit.burst', 'cache', 'compression', 'models', 'postgres.database', 'postgres.user', 'postgres.poolSize', 'secrets', 'logging.level'],
   worker: ['environment', 'debug', 'workers', 'api.batchChunkSize', 'limits', 'cache', 'models', 'postgres.database', 'postgres.user', 'postgres.poolSize', 'secrets', 'logging.level'],
   scheduler: ['backups', 'postgres.database', 'postgres.user', 'secrets', 'logging.level'],
 };
