@@ -78,7 +78,8 @@ export async function viewStack(h: StackHandle, overrides: { replicas?: Record<s
     imageIds: images,
     activeColor,
     profiles: deployProfiles(),
-    ...(overrides.replicas ? { replicas: overrides.replicas } : {}),
+    // While an emergency scale-down is recorded, the queue workers stay stopped.
+    replicas: { ...(state.savedScale ? { worker: 0 } : {}), ...(overrides.replicas ?? {}) },
   });
   return { state, config, activeColor, actual, images, desired, plan: planStack(desired, actual, activeColor) };
 }

@@ -122,6 +122,22 @@ test('logs shows a service\'s lines, --grep filters', { skip }, async () => {
   assert.doesNotMatch(r.stdout, /checkpoint/);
 });
 
+test('emergency scale-down stops the workers, deploy keeps them stopped, restore-scale brings them back', { skip }, async () => {
+  const running = async (): Promise<number> => (await projectContainers(s.project, false)).filter((c) => c.Labels['com.docker.compose.service'] === 'worker').length;
+  assert.equal(await running(), 1);
+  let r = await ms(s, ['emergency', 'scale-down']);
+  assert.equal(r.exitCode, 0, r.all);
+  assert.match(r.stdout, /workers: 1 → 0/);
+  assert.equal(await running(), 0);
+  r = await ms(s, ['deploy']);
+  assert.equal(r.exitCode, 0, r.all);
+  assert.equal(await running(), 0, 'deploy honours the recorded scale-down');
+  r = await ms(s, ['emergency', 'restore-scale']);
+  assert.equal(r.exitCode, 0, r.all);
+  assert.equal(await running(), 1);
+  assert.equal((await ms(s, ['emergency', 'restore-scale'])).exitCode, 1, 'nothing left to restore');
+});
+
 test('down --volumes leaves nothing of the stack behind', { skip }, async () => {
   const refused = await ms(s, ['down', '--volumes']);
   assert.equal(refused.exitCode, 2, 'asks for --yes without a terminal');

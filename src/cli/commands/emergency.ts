@@ -6,6 +6,10 @@ import { takeBackup } from '../../ops/backup/backup.ts';
 import { readOnlyStatus, setReadOnly } from '../../ops/db/emergency.ts';
 import { hintFor } from '../../ops/backup/target.ts';
 import { UsageError, UserError, errorMessage } from '../../util/errors.ts';
+import { loadConfig } from '../../config/load.ts';
+import { openStack } from '../../ops/stack.ts';
+import { emergencyRestoreScale, emergencyScaleDown } from '../../ops/emergency-scale.ts';
+import { parseDurationSeconds } from '../../util/duration.ts';
 
 interface Flags {
   direct?: boolean;
@@ -14,7 +18,27 @@ interface Flags {
 }
 
 export function register(program: Command, runEnv: RunEnvironment): void {
-  const em = program.command('emergency').description('emergency procedures: read-only mode, an immediate backup');
+  const em = program.command('emergency').description('emergency procedures: read-only mode, an immediate backup, scaling down');
+
+  for (const [name, description, run] of [
+    ['scale-down', 'stop the queue workers (recording the scale on the host); deploy keeps them stopped until restore-scale', emergencyScaleDown],
+    ['restore-scale', 'put the scale recorded by scale-down back', emergencyRestoreScale],
+  ] as const) {
+    em.command(name)
+      .description(description)
+      .option('--timeout <duration>', 'health timeout per container', '120s')
+      .option('--force', 'break a stale stack lock', false)
+      .option('-H, --host <url>', 'Docker Engine to use (default DOCKER_HOST)')
+      .action(
+        action(runEnv, async (ctx, opts: { timeout: string; force: boolean; host?: string }) => {
+          const loaded = await loadConfig(ctx.global.config, ctx.global.envFile);
+          const h = openStack(loaded, ctx.env, opts.host);
+          const r = await run(h, { force: opts.force, json: ctx.out.json, color: ctx.global.color, timeoutSeconds: parseDurationSeconds(opts.timeout, '--timeout') });
+          if (ctx.out.json) ctx.out.data({ ok: true, ...r });
+          else ctx.out.out(`workers: ${r.previous.worker ?? '?'} → ${r.now.worker}${name === 'scale-down' ? ' (restore with `modelship emergency restore-scale`)' : ''}`);
+        }),
+      );
+  }
 
   withDbFlags(em.command('read-only'), { dir: false })
     .description('on: new sessions are read-only and idle ones are ended; off: writes again; status: show it')
