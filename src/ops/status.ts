@@ -10,7 +10,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { MS_LABEL } from '../docker/desired.ts';
-import { followLogs, probe } from '../docker/engine.ts';
+import { followLogs } from '../docker/engine.ts';
+import { execInContainer } from '../docker/exec.ts';
 import { errorMessage } from '../util/errors.ts';
 import { listBackups } from './backup/backup.ts';
 import { VERIFY_STATE_FILE } from './backup/naming.ts';
@@ -73,9 +74,13 @@ async function containerDetails(docker: Docker, name: string, running: boolean):
 export async function readApiMetrics(h: StackHandle, container: string): Promise<string> {
   const url = `http://127.0.0.1:${h.loaded.config.api.port}/health/metrics`;
   const script = `fetch(${JSON.stringify(url)},{signal:AbortSignal.timeout(3000)}).then(r=>r.text()).then(t=>process.stdout.write(t),e=>{console.error(String(e));process.exit(1)})`;
-  const r = await probe(h.docker, container, ['CMD', 'node', '-e', script], 5000);
-  if (!r.ok) throw new Error(r.output.split('\n')[0] || 'metrics probe failed');
-  return r.output;
+  // Not probe(): that keeps only the tail of the output, and the metrics page is long.
+  const x = await execInContainer(h.docker, container, ['node', '-e', script]);
+  let out = '';
+  x.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
+  const r = await withTimeout(x.done, 5000, 'metrics probe');
+  if (r.exitCode !== 0) throw new Error(r.stderr.split('\n')[0] || `metrics probe exited ${r.exitCode}`);
+  return out;
 }
 
 /** Fallback when the API cannot be exec'd into: instant queries to Prometheus on the host. */

@@ -75,7 +75,13 @@ function table(rows: ServiceRow[], selected: number): React.ReactElement {
 export function StatusView(props: StatusViewProps): React.ReactElement {
   const { state } = props;
   const snap = state.snapshot;
-  const [selected, setSelected] = React.useState(0);
+  const [selected, setSelectedState] = React.useState(0);
+  // Keys can arrive faster than renders (a paste, tmux send-keys): the ref is the truth.
+  const selRef = React.useRef(0);
+  const setSelected = (fn: (s: number) => number): void => {
+    selRef.current = fn(selRef.current);
+    setSelectedState(selRef.current);
+  };
   const [filter, setFilter] = React.useState('');
   const [filtering, setFiltering] = React.useState(false);
   const [help, setHelp] = React.useState(false);
@@ -110,7 +116,7 @@ export function StatusView(props: StatusViewProps): React.ReactElement {
     if (key.downArrow) return setSelected((s) => Math.min(last, s + 1));
     if (input === 'l') {
       if (logs) return setLogs(null);
-      const row = rows[sel];
+      const row = rows[Math.min(selRef.current, Math.max(0, rows.length - 1))];
       if (!row) return;
       setLogs({ container: row.container, lines: null });
       props.loadLogs(row.container).then(
