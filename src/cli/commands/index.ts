@@ -13,6 +13,7 @@ interface CommandModule {
 const MODULES: Array<{ commands: readonly string[]; load: () => Promise<CommandModule> }> = [
   { commands: ['init', 'config', 'render'], load: () => import('./config.ts') },
   { commands: ['build', 'plan', 'deploy', 'ps', 'logs', 'scale', 'restart', 'down', 'update', 'audit'], load: () => import('./stack.ts') },
+  { commands: ['swap', 'rollback'], load: () => import('./swap.ts') },
   { commands: ['backup', 'restore'], load: () => import('./backup.ts') },
   { commands: ['db'], load: () => import('./db.ts') },
   { commands: ['emergency'], load: () => import('./emergency.ts') },
