@@ -15,9 +15,13 @@ ms -c "$demo/modelship.config.yaml" config validate
 ms -c "$demo/modelship.config.yaml" render
 echo
 echo "== classify the sample photos with the bundled models (no server, no database) =="
-ms classify "$ROOT/test/fixtures/images" --top 3
+photos=("$ROOT"/test/fixtures/images/{astronaut,chelsea,coffee,motorcycle}.jpg)
+ms classify "${photos[@]}" --top 3
 echo
 echo "== detect objects =="
-ms classify "$ROOT/test/fixtures/images" --task detect --format table
+ms classify "${photos[@]}" --task detect --top 3
+echo
+echo "== text sentiment =="
+ms classify --text "The release went smoothly, great work" --text "Everything is broken again"
 echo
 echo "next: edit $demo/modelship.config.yaml, then see README (deploy, serve, backup)."

@@ -191,7 +191,7 @@ export function checkBackupAge(f: DoctorFacts): CheckResult {
   const title = `last backup younger than ${max} h and verified`;
   if (!f.backup.ok) return { id: 'backup-age', title, status: 'fail', why: `cannot read the backups: ${f.backup.error}`, fix: `check backups.dir (${c.backups.dir})` };
   const b = f.backup.facts;
-  const fix = 'modelship backup (and schedule it: `modelship schedule install`, or the db-backup service)';
+  const fix = 'modelship backup (and schedule it: the db-backup service, or `modelship backup --print-cron` for system cron)';
   if (!b.lastAt) return { id: 'backup-age', title, status: 'fail', why: `no backup in ${c.backups.dir}`, fix };
   const age = (Date.parse(f.now) - Date.parse(b.lastAt)) / 3_600_000;
   if (age > max) return { id: 'backup-age', title, status: 'fail', why: `the last backup is ${Math.round(age)} h old (${b.lastAt})`, fix };
