@@ -6,8 +6,9 @@
  * names in the ConfigMap. Pure: Config → text.
  */
 import { stringify } from 'yaml';
+import { appEnvironment } from '../stack/build.ts';
 import type { Config } from '../config/schema.ts';
-import { INTERNAL_PORT, METRICS_PATH, SERVICE } from '../stack/names.ts';
+import { METRICS_PATH } from '../stack/names.ts';
 import type { RenderedFile } from './types.ts';
 
 const HEADER = '# Rendered by `modelship render` from modelship.config.yaml. Do not edit: change the config and render again.\n';
@@ -49,16 +50,7 @@ function yamlDoc(value: unknown, note = ''): string {
 
 /** The non-secret settings, as environment variables (the same names Compose passes). */
 export function k8sEnvironment(config: Config): Record<string, string> {
-  return {
-    MODELSHIP_CONFIG: K8S_CONFIG_PATH,
-    MODELSHIP_ROLE: 'api',
-    NODE_ENV: config.environment === 'development' ? 'development' : 'production',
-    DATABASE_HOST: SERVICE.postgres,
-    DATABASE_PORT: String(INTERNAL_PORT.postgres),
-    REDIS_HOST: SERVICE.redis,
-    REDIS_PORT: String(INTERNAL_PORT.redis),
-    LOG_LEVEL: config.logging.level,
-  };
+  return appEnvironment(config, 'api', K8S_CONFIG_PATH);
 }
 
 /** The manifests as objects (tests validate these with the Kubernetes schemas). */

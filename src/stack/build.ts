@@ -74,7 +74,21 @@ function bytesForDocker(size: string): string {
   return `${Math.floor(parseSize(size) / (1024 * 1024))}m`;
 }
 
-export function buildStack(config: Config, ctx: StackContext): StackSpec {
+/** The non-secret environment of modelship's own containers (Compose and Kubernetes alike). */
+export function appEnvironment(config: Config, role: string, configPath: string): Record<string, string> {
+  return {
+    MODELSHIP_CONFIG: configPath,
+    MODELSHIP_ROLE: role,
+    NODE_ENV: config.environment === 'development' ? 'development' : 'production',
+    DATABASE_HOST: SERVICE.postgres,
+    DATABASE_PORT: String(INTERNAL_PORT.postgres),
+    REDIS_HOST: SERVICE.redis,
+    REDIS_PORT: String(INTERNAL_PORT.redis),
+    LOG_LEVEL: config.logging.level,
+  };
+}
+
+export function buildStack(config: Config, _ctx: StackContext): StackSpec {
   const p = config.project;
   const services: ServiceSpec[] = [];
   const baseLabels = (service: string, role: string): Record<string, string> => ({
@@ -98,18 +112,8 @@ export function buildStack(config: Config, ctx: StackContext): StackSpec {
     });
   };
 
-  void ctx;
   const configMount: MountSpec = { type: 'bind', base: 'render', source: 'app', target: MOUNT.appDir, readOnly: true };
-  const appEnv = (role: string): Record<string, string> => ({
-    MODELSHIP_CONFIG: CONFIG_IN_CONTAINER,
-    MODELSHIP_ROLE: role,
-    NODE_ENV: config.environment === 'development' ? 'development' : 'production',
-    DATABASE_HOST: SERVICE.postgres,
-    DATABASE_PORT: String(INTERNAL_PORT.postgres),
-    REDIS_HOST: SERVICE.redis,
-    REDIS_PORT: String(INTERNAL_PORT.redis),
-    LOG_LEVEL: config.logging.level,
-  });
+  const appEnv = (role: string): Record<string, string> => appEnvironment(config, role, CONFIG_IN_CONTAINER);
   const dataDeps: ServiceSpec['dependsOn'] = [
     { service: SERVICE.postgres, condition: 'service_healthy' },
     { service: SERVICE.redis, condition: 'service_healthy' },
