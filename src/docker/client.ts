@@ -2,6 +2,9 @@
  * The Docker Engine connection and container lookup by the stack's labels.
  * Connects where DOCKER_HOST points (unix://, tcp://, ssh://), else the local socket.
  */
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import Docker from 'dockerode';
 import { UserError } from '../util/errors.ts';
 
@@ -18,7 +21,19 @@ export function dockerOptions(env: NodeJS.ProcessEnv): Docker.DockerOptions {
   if (u.protocol === 'unix:') return { socketPath: u.pathname };
   if (u.protocol === 'tcp:' || u.protocol === 'http:' || u.protocol === 'https:') {
     const tls = u.protocol === 'https:' || (env.DOCKER_TLS_VERIFY !== undefined && env.DOCKER_TLS_VERIFY !== '' && env.DOCKER_TLS_VERIFY !== '0');
-    return { host: u.hostname, port: Number(u.port || (tls ? 2376 : 2375)), protocol: tls ? 'https' : 'http' };
+    const base: Docker.DockerOptions = { host: u.hostname, port: Number(u.port || (tls ? 2376 : 2375)), protocol: tls ? 'https' : 'http' };
+    if (!tls) return base;
+    // As the docker CLI: client certificates from DOCKER_CERT_PATH (default ~/.docker).
+    const dir = env.DOCKER_CERT_PATH || path.join(os.homedir(), '.docker');
+    const read = (name: string): Buffer | undefined => {
+      try {
+        return readFileSync(path.join(dir, name));
+      } catch {
+        return undefined;
+      }
+    };
+    const [ca, cert, key] = [read('ca.pem'), read('cert.pem'), read('key.pem')];
+    return { ...base, ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
   }
   if (u.protocol === 'ssh:') return { host: u.hostname, port: Number(u.port || 22), protocol: 'ssh', ...(u.username ? { username: u.username } : {}) };
   throw new UserError(`DOCKER_HOST=${host}: unsupported scheme ${u.protocol}`, { hint: 'use unix://, tcp:// or ssh://', exitCode: 2 });
