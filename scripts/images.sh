@@ -10,6 +10,7 @@
 #   modelship-standin/nginx:1           images/standin/nginx
 #   modelship-standin/prometheus:2      images/standin/prometheus
 #   modelship-standin/node:24           images/standin/node       (Node 24 from the npm registry)
+#   modelship-standin/certbot:2         images/standin/certbot    (Debian's certbot)
 # Each carries the label org.modelship.standin.hash=<sha256 of its build context>; the images built
 # FROM the base also carry org.modelship.standin.base=<the base's hash>. An image whose labels match
 # is reused, anything else is rebuilt; --force rebuilds all without Docker's layer cache (and
@@ -28,8 +29,8 @@ BASE_TAG="$PREFIX/debian:bookworm"
 CACHE="$ROOT/.tools/standin"
 LOGS="$CACHE/logs"
 # name → tag; a name is also the folder under images/standin/.
-declare -A TAGS=([postgres]=16 [redis]=7 [nginx]=1 [prometheus]=2 [node]=24)
-ORDER=(postgres redis nginx prometheus node)
+declare -A TAGS=([postgres]=16 [redis]=7 [nginx]=1 [prometheus]=2 [node]=24 [certbot]=2)
+ORDER=(postgres redis nginx prometheus node certbot)
 JOBS="${MODELSHIP_IMAGES_JOBS:-3}"
 
 say() { printf '[images] %s\n' "$*" >&2; }
@@ -42,8 +43,8 @@ for a in "$@"; do
     --force|-f) force=1 ;;
     -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) say "unknown option: $a"; exit 2 ;;
-    debian|postgres|redis|nginx|prometheus|node) wanted+=("$a") ;;
-    *) say "unknown image: $a (debian postgres redis nginx prometheus node)"; exit 2 ;;
+    debian|postgres|redis|nginx|prometheus|node|certbot) wanted+=("$a") ;;
+    *) say "unknown image: $a (debian postgres redis nginx prometheus node certbot)"; exit 2 ;;
   esac
 done
 [ "${#wanted[@]}" -eq 0 ] && wanted=(debian "${ORDER[@]}")

@@ -7,9 +7,8 @@
  *   with the Docker archive API (works over tcp:// and ssh:// too).
  */
 import os from 'node:os';
-import { PassThrough, type Readable } from 'node:stream';
 import type Docker from 'dockerode';
-import tar from 'tar-stream';
+import { readArchiveFile, writeArchiveFiles } from './volume-files.ts';
 import { UserError } from '../util/errors.ts';
 import { COMPOSE_LABEL, MS_LABEL } from './desired.ts';
 
@@ -138,41 +137,11 @@ async function ensureStateContainer(docker: Docker, project: string, image: stri
 }
 
 async function readFileFrom(container: Docker.Container, file: string): Promise<string | null> {
-  let stream: Readable;
-  try {
-    stream = (await container.getArchive({ path: `${STATE_DIR}/${file}` })) as unknown as Readable;
-  } catch (err) {
-    if ((err as { statusCode?: number }).statusCode === 404) return null;
-    throw err;
-  }
-  const extract = tar.extract();
-  let content: string | null = null;
-  await new Promise<void>((resolve, reject) => {
-    extract.on('entry', (_header, s, next) => {
-      const chunks: Buffer[] = [];
-      s.on('data', (b: unknown) => {
-        chunks.push(b as Buffer);
-      });
-      s.on('end', () => {
-        content = Buffer.concat(chunks).toString('utf8');
-        next();
-      });
-      s.resume();
-    });
-    extract.on('finish', resolve);
-    extract.on('error', reject);
-    stream.pipe(extract);
-  });
-  return content;
+  return readArchiveFile(container, `${STATE_DIR}/${file}`);
 }
 
 async function writeFileTo(container: Docker.Container, file: string, content: string): Promise<void> {
-  const pack = tar.pack();
-  pack.entry({ name: file, mode: 0o644 }, content);
-  pack.finalize();
-  const pass = new PassThrough();
-  pack.pipe(pass);
-  await container.putArchive(pass, { path: STATE_DIR });
+  await writeArchiveFiles(container, STATE_DIR, [{ name: file, content }]);
 }
 
 export class HostStore {

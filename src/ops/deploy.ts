@@ -23,6 +23,7 @@ import {
 import { acquireLock, HostStore, type Lock } from '../docker/host-state.ts';
 import { describeAction, planChanges, type ContainerAction, type Plan } from '../docker/plan.ts';
 import { runSteps, type Step } from './progress.ts';
+import { ensureCertificate } from './tls-bootstrap.ts';
 import { renderStackFiles, viewStack, type StackHandle, type StackView } from './stack.ts';
 
 export interface DeployOptions {
@@ -203,6 +204,17 @@ function buildSteps(h: StackHandle, view: StackView, plan: Plan, opts: DeployOpt
         for (const name of plan.networks) await createNetwork(docker, view.desired.networks.find((n) => n.name === name)!);
         for (const name of plan.volumes) await createVolume(docker, view.desired.volumes.find((v) => v.name === name)!);
         return `${plan.networks.length} network(s), ${plan.volumes.length} volume(s) created`;
+      },
+    });
+  }
+
+  const nginxPlan = plan.containers.find((a) => a.service === SERVICE.nginx);
+  if (view.config.tls.mode === 'letsencrypt' && nginxPlan && nginxPlan.kind !== 'unchanged' && nginxPlan.kind !== 'remove') {
+    steps.push({
+      title: "TLS certificate (Let's Encrypt)",
+      run: async () => {
+        const r = await ensureCertificate(docker, view.config, view.config.images.nginx);
+        return r === 'present' ? 'present' : 'self-signed placeholder until certbot issues the real one';
       },
     });
   }

@@ -134,7 +134,9 @@ export function buildStack(config: Config, _ctx: StackContext): StackSpec {
     name: SERVICE.nginx,
     role: 'edge',
     image: config.images.nginx,
-    command: ['nginx', '-c', MOUNT.nginxConf, '-g', 'daemon off;'],
+    ...(config.tls.mode === 'letsencrypt'
+      ? { entrypoint: ['/bin/sh', '-c', nginxWithCertReload()], command: [] }
+      : { command: ['nginx', '-c', MOUNT.nginxConf, '-g', 'daemon off;'] }),
     ports: [
       { hostIp: config.ports.bind, host: config.ports.http, container: 80 },
       ...(config.tls.mode === 'off' ? [] : [{ hostIp: config.ports.bind, host: config.ports.https, container: 443 }]),
@@ -373,21 +375,19 @@ export function buildStack(config: Config, _ctx: StackContext): StackSpec {
     });
   }
 
-  // --- TLS renewal -----------------------------------------------------------------------------
+  // --- TLS: first certificate and renewals ---------------------------------------------------
   if (config.tls.mode === 'letsencrypt') {
     svc({
       name: SERVICE.certbot,
       role: 'tls',
       image: config.images.certbot,
-      entrypoint: [
-        '/bin/sh', '-c',
-        `trap exit TERM; while :; do certbot renew --webroot -w ${MOUNT.acmeWebroot} --quiet --deploy-hook 'touch ${MOUNT.letsencrypt}/.renewed'; sleep 12h & wait $!; done`,
-      ],
+      entrypoint: ['/bin/sh', '-c', certbotLoop(config)],
       mounts: [
         { type: 'volume', source: VOLUME.letsencrypt, target: MOUNT.letsencrypt },
         { type: 'volume', source: VOLUME.acme, target: MOUNT.acmeWebroot },
       ],
       networks: [NETWORK.frontend],
+      dependsOn: [{ service: SERVICE.nginx, condition: 'service_healthy' }],
       profiles: ['tls'],
     });
   }
@@ -421,6 +421,49 @@ export function buildStack(config: Config, _ctx: StackContext): StackSpec {
     volumes: Object.values(VOLUME).filter((v) => usedVolumes.has(v)).map((name) => ({ name })),
     logging: { driver: 'json-file', options: { 'max-size': config.logging.maxSize, 'max-file': String(config.logging.maxFile) } },
   };
+}
+
+/** Marker certbot touches after a new certificate; nginx's watcher reloads when it is newer. */
+export const CERT_RELOAD_MARK = `${MOUNT.letsencrypt}/.modelship-reload`;
+
+/**
+ * nginx in the foreground, plus a watcher that reloads it gracefully within a minute of certbot
+ * issuing or renewing a certificate (certbot cannot signal another container).
+ */
+export function nginxWithCertReload(): string {
+  const stamp = '/tmp/.modelship-reloaded';
+  return [
+    `(while :; do sleep 60; if [ -e ${CERT_RELOAD_MARK} ] && [ ${CERT_RELOAD_MARK} -nt ${stamp} ]; then touch ${stamp}; nginx -c ${MOUNT.nginxConf} -s reload; fi; done) &`,
+    `exec nginx -c ${MOUNT.nginxConf} -g 'daemon off;'`,
+  ].join(' ');
+}
+
+/**
+ * The certbot service: issue the certificate through the webroot (replacing the placeholder that
+ * deploy wrote, and putting it back if issuance fails so nginx can always restart), then renew
+ * when due. Retries every 5 minutes until the first certificate exists, then checks twice a day.
+ */
+export function certbotLoop(config: Config): string {
+  const name = config.domains[0]!;
+  const live = `${MOUNT.letsencrypt}/live/${name}`;
+  const parked = `${MOUNT.letsencrypt}/modelship-placeholder-${name}`;
+  const args = [
+    'certonly', '--webroot', '-w', MOUNT.acmeWebroot, '--cert-name', name,
+    ...config.domains.flatMap((d) => ['-d', d]),
+    '--email', config.tls.email ?? '', '--agree-tos', '--no-eff-email', '--non-interactive', '--keep-until-expiring',
+    ...(config.tls.staging ? ['--staging'] : []),
+    '--deploy-hook', `'touch ${CERT_RELOAD_MARK}'`,
+  ].join(' ');
+  return [
+    'trap exit TERM;',
+    'while :; do',
+    `  if [ -f ${live}/.modelship-placeholder ]; then rm -rf ${parked}; mv ${live} ${parked}; fi;`,
+    `  if certbot ${args}; then rm -rf ${parked};`,
+    `  elif [ -d ${parked} ] && [ ! -e ${live}/fullchain.pem ]; then rm -rf ${live}; mv ${parked} ${live}; fi;`,
+    `  if [ -f ${live}/.modelship-placeholder ]; then pause=300; else pause=43200; fi;`,
+    '  sleep $pause & wait $!;',
+    'done',
+  ].join(' ');
 }
 
 export function activeApiService(config: Config): string {

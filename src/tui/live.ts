@@ -17,7 +17,7 @@ function Live(props: { feed: StatusFeed; loadLogs: (c: string) => Promise<string
 export async function runLiveStatus(handle: StackHandle, opts: { intervalMs?: number } = {}): Promise<void> {
   const feed = new StatusFeed(handle, opts.intervalMs ? { intervalMs: opts.intervalMs } : {});
   feed.start();
-  const app = render(h(Live, { feed, loadLogs: (c) => recentLogs(handle, c, 200) }), { exitOnCtrlC: true, patchConsole: true });
+  const app = render(h(Live, { feed, loadLogs: (c) => recentLogs(handle, c, 200) }), { exitOnCtrlC: true, patchConsole: true, interactive: process.stdout.isTTY === true });
   try {
     await app.waitUntilExit();
   } finally {

@@ -46,10 +46,16 @@ export interface StackDir {
   project: string;
   httpPort: number;
   config: string;
-  write(extra?: string, images?: Partial<Record<'api' | 'nginx' | 'postgres' | 'redis' | 'prometheus', string>>): void;
+  write(extra?: string, images?: Partial<Record<'api' | 'nginx' | 'postgres' | 'redis' | 'prometheus' | 'certbot', string>>): void;
 }
 
-export function stackDir(name: string, extra = ''): StackDir {
+export interface BaseOverrides {
+  environment?: string;
+  domains?: string;
+  tls?: string;
+}
+
+export function stackDir(name: string, extra = '', overrides: BaseOverrides = {}): StackDir {
   const dir = mkdtempSync(path.join(os.tmpdir(), `modelship-e2e-${name}-`));
   const project = `mse2e-${name}-${process.pid % 10000}`;
   const base = freePortBase();
@@ -66,15 +72,16 @@ export function stackDir(name: string, extra = ''): StackDir {
         config,
         [
           `project: ${project}`,
-          'environment: development',
-          'domains: [localhost]',
-          'tls: {mode: "off"}',
+          `environment: ${overrides.environment ?? 'development'}`,
+          `domains: ${overrides.domains ?? '[localhost]'}`,
+          `tls: ${overrides.tls ?? '{mode: "off"}'}`,
           'images:',
           `  api: ${img.api}`,
           `  nginx: ${img.nginx}`,
           `  postgres: ${img.postgres}`,
           `  redis: ${img.redis}`,
           `  prometheus: ${img.prometheus}`,
+          ...('certbot' in img ? [`  certbot: ${(img as { certbot: string }).certbot}`] : []),
           `ports: {http: ${httpPort}, https: ${base + 43}, bind: 127.0.0.1}`,
           'api: {workers: 1}',
           'workers: {replicas: 1}',
