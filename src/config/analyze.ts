@@ -37,7 +37,12 @@ export interface Analysis {
 
 const SECRETISH = /(password|passwd|secret|token|api[_-]?key|private[_-]?key|credential)s?$/i;
 
-export function analyzeConfig(source: Buffer | string, file: string, envInput: EnvInput | null): Analysis {
+export interface AnalyzeOptions {
+  /** Drop unknown keys with a warning (for the machine-written config inside containers). */
+  lenientUnknownKeys?: boolean;
+}
+
+export function analyzeConfig(source: Buffer | string, file: string, envInput: EnvInput | null, opts: AnalyzeOptions = {}): Analysis {
   const problems: Problem[] = [];
   const at = (line: number, col: number, path: string, message: string, extra: Partial<Problem> = {}): void => {
     problems.push({ severity: 'error', file, line, col, path, message, ...extra });
@@ -74,7 +79,22 @@ export function analyzeConfig(source: Buffer | string, file: string, envInput: E
     return lineCounter.linePos(offset);
   };
 
-  const result = ConfigSchema.safeParse(data, { reportInput: true });
+  let result = ConfigSchema.safeParse(data, { reportInput: true });
+  if (!result.success && opts.lenientUnknownKeys) {
+    // A resolved config written by a newer modelship, read by an older image (a rollback): keys
+    // this version does not know are dropped with a warning instead of refusing to start.
+    const unknown = result.error.issues.filter((i) => i.code === 'unrecognized_keys');
+    for (const issue of unknown) {
+      let target: unknown = data;
+      for (const seg of issue.path) target = (target as Record<PropertyKey, unknown> | undefined)?.[seg as string];
+      for (const key of issue.keys) {
+        if (target && typeof target === 'object') delete (target as Record<string, unknown>)[key];
+        const { line, col } = locate(issue.path, key);
+        problems.push({ severity: 'warning', file, line, col, path: [...issue.path.map(String), key].join('.'), message: `ignoring \`${key}\`: not known to this version of modelship` });
+      }
+    }
+    if (unknown.length > 0) result = ConfigSchema.safeParse(data, { reportInput: true });
+  }
   if (!result.success) {
     for (const issue of result.error.issues) {
       problems.push(...issueProblems(issue, file, locate));

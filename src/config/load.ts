@@ -4,7 +4,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../util/errors.ts';
-import { analyzeConfig, type Analysis, type Problem } from './analyze.ts';
+import { analyzeConfig, type Analysis, type AnalyzeOptions, type Problem } from './analyze.ts';
 import type { Config } from './schema.ts';
 
 export interface LoadedConfig {
@@ -21,7 +21,7 @@ export function defaultEnvFile(configFile: string): string {
   return path.join(path.dirname(configFile), '.env');
 }
 
-export async function analyzeConfigFile(file: string, envFile?: string): Promise<Analysis & { file: string; envFile: string }> {
+export async function analyzeConfigFile(file: string, envFile?: string, opts: AnalyzeOptions = {}): Promise<Analysis & { file: string; envFile: string }> {
   const envPath = envFile ?? defaultEnvFile(file);
   let source: Buffer;
   try {
@@ -44,13 +44,13 @@ export async function analyzeConfigFile(file: string, envFile?: string): Promise
   }
   const rel = path.relative(process.cwd(), file) || file;
   const relEnv = path.relative(process.cwd(), envPath) || envPath;
-  const analysis = analyzeConfig(source, rel.startsWith('..') ? file : rel, { file: relEnv.startsWith('..') ? envPath : relEnv, text: envText });
+  const analysis = analyzeConfig(source, rel.startsWith('..') ? file : rel, { file: relEnv.startsWith('..') ? envPath : relEnv, text: envText }, opts);
   return { ...analysis, file, envFile: envPath };
 }
 
 /** Loads a valid config or throws a UserError listing every problem. */
 export async function loadConfig(file: string, envFile?: string, processEnv: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
-  const a = await analyzeConfigFile(file, envFile);
+  const a = await analyzeConfigFile(file, envFile, { lenientUnknownKeys: processEnv.MODELSHIP_CONFIG_LENIENT === '1' });
   const errors = a.problems.filter((p) => p.severity === 'error');
   if (!a.config || errors.length > 0) {
     throw new UserError(`${errors.length} problem${errors.length === 1 ? '' : 's'} in the config:\n${errors.map((e) => formatProblem(e)).join('\n')}`, {

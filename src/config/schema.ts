@@ -118,6 +118,7 @@ const Api = z
   .strictObject({
     port: Port.default(8000).describe('port the API listens on inside its container'),
     workers: z.int().min(1).max(64).default(4).describe('inference worker threads per API container (one per core; see `modelship init` sizing)'),
+    replicas: z.int().min(1).max(32).default(1).describe('API containers per colour (nginx balances across them; `modelship scale api=N`)'),
     maxConcurrentClassifications: z.int().min(1).max(10000).default(32).describe('inference requests queued or running per API container before 503 + Retry-After'),
     batchChunkSize: z.int().min(1).max(1000).default(32).describe('inputs per chunk when a batch job is processed'),
     requestTimeoutSeconds: z.int().min(1).max(3600).default(60),

@@ -6,7 +6,7 @@
  */
 import type Docker from 'dockerode';
 import { UserError } from '../util/errors.ts';
-import { MOUNT, SERVICE } from '../stack/names.ts';
+import { SERVICE, type Color } from '../stack/names.ts';
 import type { ServiceSpec } from '../stack/spec.ts';
 import { COMPOSE_LABEL, MS_LABEL, type DesiredContainer } from '../docker/desired.ts';
 import {
@@ -14,7 +14,6 @@ import {
   createAndStart,
   createNetwork,
   createVolume,
-  probe,
   pullImage,
   stopAndRemove,
   tailLogs,
@@ -23,6 +22,7 @@ import {
 import { acquireLock, HostStore, type Lock } from '../docker/host-state.ts';
 import { describeAction, planChanges, type ContainerAction, type Plan } from '../docker/plan.ts';
 import { runSteps, type Step } from './progress.ts';
+import { switchUpstream } from './upstream.ts';
 import { ensureCertificate } from './tls-bootstrap.ts';
 import { renderStackFiles, viewStack, type StackHandle, type StackView } from './stack.ts';
 
@@ -90,15 +90,6 @@ function failureReport(service: string, container: string, err: unknown, logs: s
     hint: 'services that were healthy before keep running; fix the cause and run `modelship deploy` again',
     details: { service, container, reason, logs, health: probeOutput },
   });
-}
-
-/** `nginx -t`, then a graceful `nginx -s reload` inside the nginx container. */
-export async function reloadNginx(docker: Docker, nginxId: string): Promise<string> {
-  const test = await probe(docker, nginxId, ['CMD', 'nginx', '-t', '-c', MOUNT.nginxConf], 15000);
-  if (!test.ok) throw new UserError(`nginx -t rejected the configuration; nginx keeps running the old one:\n${test.output}`);
-  const reload = await probe(docker, nginxId, ['CMD', 'nginx', '-s', 'reload', '-c', MOUNT.nginxConf], 15000);
-  if (!reload.ok) throw new UserError(`nginx -s reload failed:\n${reload.output}`);
-  return 'configuration valid, reloaded gracefully';
 }
 
 /** Runs `modelship db migrate --direct` in a one-off container of the API image on the stack's network. */
@@ -297,15 +288,22 @@ function buildSteps(h: StackHandle, view: StackView, plan: Plan, opts: DeployOpt
       });
     }
   }
-  // nginx resolves upstream names when it loads its config: after the active API container was
-  // recreated (new address), a graceful reload points it at the new one.
-  const nginxAction = plan.containers.find((a) => a.service === SERVICE.nginx);
-  if (apiTouched && nginxAction?.kind === 'unchanged') {
+  // nginx learns API addresses when it loads its config: after API containers were created,
+  // recreated or are about to be removed, point it at exactly the ones that run now (before the
+  // removals, so no request goes to a container on its way out).
+  if (apiTouched) {
     steps.push({
-      title: 'nginx: reload',
+      title: `nginx: point at ${apiService}`,
       run: async () => {
-        const r = await reloadNginx(docker, nginxAction.actual.id);
-        return r;
+        const leaving = new Set(plan.containers.filter((a) => a.kind === 'remove' && a.service === apiService).map((a) => (a.kind === 'remove' ? a.actual.id : '')));
+        const keep = (await docker.listContainers({ filters: { label: [`com.docker.compose.project=${h.project}`, `com.docker.compose.service=${apiService}`], status: ['running'] } }))
+          .map((c) => c.Id)
+          .filter((id) => !leaving.has(id));
+        const r = await switchUpstream(docker, { project: h.project, renderDir: h.renderDir, config: view.config, color: view.activeColor as Color, containerIds: keep });
+        // The reload is asynchronous: give the old nginx workers a moment to hand over before a
+        // container they may still send to starts draining.
+        if (leaving.size > 0) await new Promise((res) => setTimeout(res, 1500));
+        return `${r.servers.join(', ')}; ${r.detail}`;
       },
     });
   }

@@ -42,12 +42,20 @@ function manifestText(files: RenderedFile[]): string {
   return `# files written by \`modelship render\`; a later render removes those it no longer produces\n${files.map((f) => f.path).join('\n')}\n`;
 }
 
-export async function writeRendered(files: RenderedFile[], outDir: string): Promise<RenderReport> {
+/**
+ * `preserve`: paths another operation manages once they exist (nginx's upstream file, which swap
+ * and deploy point at the live API containers): written when missing, otherwise left alone.
+ */
+export async function writeRendered(files: RenderedFile[], outDir: string, preserve: readonly string[] = []): Promise<RenderReport> {
   const report: RenderReport = { outDir, files: [], changed: false };
   const before = await previousManifest(outDir);
   for (const f of files) {
     const target = path.join(outDir, f.path);
     const current = await readOrNull(target);
+    if (current !== null && preserve.includes(f.path)) {
+      report.files.push({ path: f.path, status: 'unchanged' });
+      continue;
+    }
     const mode = f.mode ?? 0o644;
     let modeDiffers = false;
     if (current !== null) modeDiffers = ((await stat(target)).mode & 0o777) !== mode;

@@ -7,7 +7,7 @@ import type Docker from 'dockerode';
 import type { LoadedConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { connectDocker } from '../docker/client.ts';
-import { desiredStack, type DesiredStack } from '../docker/desired.ts';
+import { desiredStack, UPSTREAM_FILE, type DesiredStack } from '../docker/desired.ts';
 import { actualStack, imageIds } from '../docker/engine.ts';
 import { HostStore, type HostState } from '../docker/host-state.ts';
 import { planStack, type ActualStack, type Plan } from '../docker/plan.ts';
@@ -89,6 +89,6 @@ export async function viewStack(h: StackHandle, overrides: { replicas?: Record<s
  * release the host runs, so nginx's upstream never points at a colour that is not serving.
  */
 export async function renderStackFiles(h: StackHandle, state: HostState): Promise<number> {
-  const report = await writeRendered(renderForDir({ ...h.loaded, config: effectiveConfig(h.loaded.config, state) }, h.renderDir), h.renderDir);
+  const report = await writeRendered(renderForDir({ ...h.loaded, config: effectiveConfig(h.loaded.config, state) }, h.renderDir), h.renderDir, [UPSTREAM_FILE]);
   return report.files.filter((f) => f.status !== 'unchanged').length;
 }

@@ -7,16 +7,14 @@
  */
 import type Docker from 'dockerode';
 import { UserError } from '../util/errors.ts';
-import { writeFileAtomic } from '../util/fs-atomic.ts';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { renderUpstream } from '../render/nginx.ts';
 import { COLORS, SERVICE, type Color } from '../stack/names.ts';
 import { buildStack } from '../stack/build.ts';
-import { desiredStack, UPSTREAM_FILE, type DesiredContainer } from '../docker/desired.ts';
+import { desiredStack, type DesiredContainer } from '../docker/desired.ts';
 import { ContainerFailed, createAndStart, imageIds, pullImage, stopAndRemove, tailLogs, waitReady } from '../docker/engine.ts';
 import { acquireLock, HostStore } from '../docker/host-state.ts';
-import { reloadNginx, runMigrations } from './deploy.ts';
+import { runMigrations } from './deploy.ts';
+import { switchUpstream } from './upstream.ts';
 import { runSteps, type Step } from './progress.ts';
 import { deployProfiles, effectiveConfig, renderStackFiles, viewStack, type StackHandle, type StackView } from './stack.ts';
 import { renderForDir } from './render.ts';
@@ -45,13 +43,15 @@ function other(c: Color): Color {
   return c === 'blue' ? 'green' : 'blue';
 }
 
-function containerOf(view: StackView, service: string): { id: string; name: string; state: string; image: string } | undefined {
-  const c = view.actual.containers.find((x) => x.labels['com.docker.compose.service'] === service && x.labels['org.modelship.internal'] === undefined && x.labels['com.docker.compose.oneoff'] !== 'True');
-  return c ? { id: c.id, name: c.name, state: c.state, image: c.image } : undefined;
+function containersOf(view: StackView, service: string): Array<{ id: string; name: string; state: string; image: string }> {
+  return view.actual.containers
+    .filter((x) => x.labels['com.docker.compose.service'] === service && x.labels['org.modelship.internal'] === undefined && x.labels['com.docker.compose.oneoff'] !== 'True')
+    .map((c) => ({ id: c.id, name: c.name, state: c.state, image: c.image }))
+    .sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 
-/** The desired API container for a colour with a given image (same spec deploy would create). */
-function desiredApi(h: StackHandle, view: StackView, color: Color, image: string): { api: DesiredContainer; workers: DesiredContainer[] } {
+/** The desired API containers for a colour with a given image (same spec deploy would create). */
+function desiredApi(h: StackHandle, view: StackView, color: Color, image: string): { apis: DesiredContainer[]; workers: DesiredContainer[] } {
   const config = { ...view.config, api: { ...view.config.api, activeColor: color }, images: { ...view.config.images, api: image } };
   const spec = buildStack(config, { configFileName: path.basename(h.loaded.file) });
   const desired = desiredStack(spec, {
@@ -63,9 +63,9 @@ function desiredApi(h: StackHandle, view: StackView, color: Color, image: string
     profiles: deployProfiles(),
     renderedFiles: renderForDir({ ...h.loaded, config }, h.renderDir),
   });
-  const api = desired.containers.find((c) => c.service === SERVICE.api(color));
-  if (!api) throw new UserError(`no ${SERVICE.api(color)} service in the stack`);
-  return { api, workers: desired.containers.filter((c) => c.service === SERVICE.worker) };
+  const apis = desired.containers.filter((c) => c.service === SERVICE.api(color));
+  if (apis.length === 0) throw new UserError(`no ${SERVICE.api(color)} service in the stack`);
+  return { apis, workers: desired.containers.filter((c) => c.service === SERVICE.worker) };
 }
 
 async function failWith(docker: Docker, service: string, id: string, err: unknown): Promise<never> {
@@ -96,29 +96,28 @@ export async function swapOrRollback(h: StackHandle, mode: 'swap' | 'rollback', 
     view = await viewStack(h);
     const from = view.activeColor as Color;
     if (!COLORS.includes(from)) throw new UserError(`unknown active colour "${view.activeColor}" recorded on the host`);
-    const current = containerOf(view, SERVICE.api(from));
-    if (!current || current.state !== 'running') {
+    const current = containersOf(view, SERVICE.api(from)).filter((c) => c.state === 'running');
+    if (current.length === 0) {
       throw new UserError(`the active colour ${from} is not running`, { hint: 'run `modelship deploy` first; swap releases a new version of a running stack' });
     }
-    const nginx = containerOf(view, SERVICE.nginx);
-    if (!nginx || nginx.state !== 'running') throw new UserError('nginx is not running', { hint: 'run `modelship deploy` first' });
+    const nginx = containersOf(view, SERVICE.nginx).find((c) => c.state === 'running');
+    if (!nginx) throw new UserError('nginx is not running', { hint: 'run `modelship deploy` first' });
 
     let to: Color;
     let image: string;
-    const previousImage = view.state.colors[from]?.image ?? current.image;
+    const previousImage = view.state.colors[from]?.image ?? current[0]!.image;
     if (mode === 'swap') {
       to = other(from);
       image = opts.image ?? h.loaded.config.images.api;
     } else {
       to = (view.state.previousColor as Color | undefined) ?? other(from);
-      const target = containerOf(view, SERVICE.api(to));
-      if (!target) throw new UserError(`nothing to roll back to: no ${SERVICE.api(to)} container is kept on the host`, { hint: 'rollback returns to the colour a swap replaced; it needs one swap first' });
-      image = view.state.colors[to]?.image ?? target.image;
+      const target = containersOf(view, SERVICE.api(to));
+      if (target.length === 0) throw new UserError(`nothing to roll back to: no ${SERVICE.api(to)} container is kept on the host`, { hint: 'rollback returns to the colour a swap replaced; it needs one swap first' });
+      image = view.state.colors[to]?.image ?? target[0]!.image;
     }
 
-    let newId = '';
-    let upstreamBefore: string | null = null;
-    const upstreamPath = path.join(h.renderDir, UPSTREAM_FILE);
+    let newIds: string[] = [];
+    let switched = false;
     let workersRolled = 0;
     const steps: Step[] = [
       {
@@ -139,73 +138,82 @@ export async function swapOrRollback(h: StackHandle, mode: 'swap' | 'rollback', 
         title: `Start ${SERVICE.api(to)}`,
         run: async (note) => {
           const t = performance.now();
-          const { api } = desiredApi(h, view, to, image);
-          const existing = containerOf(view, SERVICE.api(to));
-          if (mode === 'rollback' && existing) {
-            if (existing.state !== 'running') await docker.getContainer(existing.id).start();
-            newId = existing.id;
+          const { apis } = desiredApi(h, view, to, image);
+          const existing = containersOf(view, SERVICE.api(to));
+          if (mode === 'rollback' && existing.length > 0) {
+            for (const c of existing) if (c.state !== 'running') await docker.getContainer(c.id).start();
+            newIds = existing.map((c) => c.id);
           } else {
-            if (existing) {
-              note(`removing the previous ${existing.name}`);
-              await stopAndRemove(docker, existing.id, 10);
+            for (const c of existing) {
+              note(`removing the previous ${c.name}`);
+              await stopAndRemove(docker, c.id, 10);
             }
             note('migrations');
-            await runMigrations(docker, h, api, opts.healthTimeoutSeconds);
-            note('starting');
-            newId = await createAndStart(docker, api);
+            await runMigrations(docker, h, apis[0]!, opts.healthTimeoutSeconds);
+            for (const api of apis) {
+              note(`starting ${api.name}`);
+              newIds.push(await createAndStart(docker, api));
+            }
           }
           mark('start', t);
-          return image;
+          return `${image} × ${newIds.length}`;
         },
       },
       {
         title: `Health gate: ${SERVICE.api(to)} /health/ready`,
         run: async (note) => {
           const t = performance.now();
-          const spec = desiredApi(h, view, to, image).api.spec;
-          try {
-            await waitReady(docker, newId, {
-              timeoutMs: opts.healthTimeoutSeconds * 1000,
-              intervalMs: 1000,
-              test: spec.healthcheck?.test,
-              onProbe: (r) => note(r.ok ? 'ready' : (r.output.split('\n').pop() ?? '').slice(0, 120)),
-            });
-          } catch (err) {
-            await failWith(docker, SERVICE.api(to), newId, err);
-          }
+          const spec = desiredApi(h, view, to, image).apis[0]!.spec;
+          await Promise.all(
+            newIds.map(async (id) => {
+              try {
+                await waitReady(docker, id, {
+                  timeoutMs: opts.healthTimeoutSeconds * 1000,
+                  intervalMs: 1000,
+                  test: spec.healthcheck?.test,
+                  onProbe: (r) => note(r.ok ? 'ready' : (r.output.split('\n').pop() ?? '').slice(0, 120)),
+                });
+              } catch (err) {
+                await failWith(docker, SERVICE.api(to), id, err);
+              }
+            }),
+          );
           mark('healthGate', t);
-          return 'ready';
+          return `${newIds.length} ready`;
         },
       },
       {
         title: `Switch nginx to ${to}`,
         run: async () => {
           const t = performance.now();
-          upstreamBefore = await readFile(upstreamPath, 'utf8').catch(() => null);
-          const next = renderUpstream(effectiveConfig(h.loaded.config, { ...view.state, activeColor: to }), to);
-          await writeFileAtomic(upstreamPath, next.content);
-          try {
-            await reloadNginx(docker, nginx.id);
-          } catch (err) {
-            if (upstreamBefore !== null) await writeFileAtomic(upstreamPath, upstreamBefore);
-            throw err;
-          }
+          const r = await switchUpstream(docker, {
+            project: h.project,
+            renderDir: h.renderDir,
+            config: effectiveConfig(h.loaded.config, { ...view.state, activeColor: to }),
+            color: to,
+            containerIds: newIds,
+          });
+          switched = true;
           mark('switch', t);
-          return 'nginx -t ok, reloaded';
+          return `${r.servers.join(', ')}: nginx -t ok, reloaded`;
         },
       },
       {
         title: `Drain and stop ${SERVICE.api(from)} (kept for rollback)`,
         run: async () => {
           const t = performance.now();
-          // SIGTERM: the server turns unready, finishes what it holds and exits; the engine waits up
-          // to the drain timeout before SIGKILL. The container is kept.
-          await docker.getContainer(current.id).stop({ t: opts.drainTimeoutSeconds }).catch((err: { statusCode?: number }) => {
-            if (err.statusCode !== 304) throw err;
-          });
+          // SIGTERM: each server turns unready, finishes what it holds and exits; the engine waits
+          // up to the drain timeout before SIGKILL. The containers are kept.
+          const codes = await Promise.all(
+            current.map(async (c) => {
+              await docker.getContainer(c.id).stop({ t: opts.drainTimeoutSeconds }).catch((err: { statusCode?: number }) => {
+                if (err.statusCode !== 304) throw err;
+              });
+              return (await docker.getContainer(c.id).inspect()).State.ExitCode;
+            }),
+          );
           mark('drain', t);
-          const info = await docker.getContainer(current.id).inspect();
-          return `stopped (exit ${info.State.ExitCode})`;
+          return `stopped (exit ${codes.join(', ')})`;
         },
       },
       {
@@ -232,10 +240,11 @@ export async function swapOrRollback(h: StackHandle, mode: 'swap' | 'rollback', 
       await runSteps(steps, { json: opts.json, color: opts.color });
     } catch (err) {
       // Before the switch: the new colour goes away (swap) or back to sleep (rollback).
-      const switched = timings.switch > 0;
-      if (!switched && newId) {
-        if (mode === 'swap') await stopAndRemove(docker, newId, 5).catch(() => undefined);
-        else await docker.getContainer(newId).stop({ t: 5 }).catch(() => undefined);
+      if (!switched) {
+        for (const id of newIds) {
+          if (mode === 'swap') await stopAndRemove(docker, id, 5).catch(() => undefined);
+          else await docker.getContainer(id).stop({ t: 5 }).catch(() => undefined);
+        }
       }
       throw err;
     }

@@ -79,6 +79,9 @@ export function appEnvironment(config: Config, role: string, configPath: string)
   return {
     MODELSHIP_CONFIG: configPath,
     MODELSHIP_ROLE: role,
+    // The resolved config is machine-written: an older image (after a rollback) skips keys it
+    // does not know instead of refusing to start.
+    MODELSHIP_CONFIG_LENIENT: '1',
     NODE_ENV: config.environment === 'development' ? 'development' : 'production',
     DATABASE_HOST: SERVICE.postgres,
     DATABASE_PORT: String(INTERNAL_PORT.postgres),
@@ -168,6 +171,8 @@ export function buildStack(config: Config, _ctx: StackContext): StackSpec {
       dependsOn: dataDeps,
       healthcheck: health(nodeHttpProbe(`http://127.0.0.1:${config.api.port}/health/ready`), { startPeriodSeconds: 60, intervalSeconds: 5, retries: 6 }),
       profiles: color === active ? [] : ['standby'],
+      replicas: config.api.replicas,
+      fixedName: false,
       stopGracePeriodSeconds: Math.max(30, config.api.requestTimeoutSeconds + 5),
       memoryLimit: bytesForDocker(config.api.memoryLimit),
       labels: { 'org.modelship.color': color },

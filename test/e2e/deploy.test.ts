@@ -3,6 +3,8 @@
  * scaling, self-healing, Compose-aware labels, and `down --volumes`. One stack, steps in order.
  */
 import { after, before, test } from 'node:test';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import assert from 'node:assert/strict';
 import { cleanup, docker, e2eSkip, ms, projectContainers, stackDir } from './helpers.ts';
 
@@ -93,6 +95,36 @@ test('scale workers 1 → 3 → 1 without touching others', { skip }, async () =
   const after = ids(await projectContainers(s.project));
   for (const [name, id] of before) assert.equal(after.get(name), id, `${name} untouched`);
   assert.equal((await ms(s, ['scale', 'postgres=2'])).exitCode, 2, 'fixed services cannot scale');
+});
+
+test('scale api=2 then back to 1: nginx balances over both, no request fails on the way down', { skip, timeout: 120_000 }, async () => {
+  let r = await ms(s, ['scale', 'api=2']);
+  assert.equal(r.exitCode, 0, r.all);
+  const apis = async (): Promise<number> => (await projectContainers(s.project, false)).filter((c) => c.Labels['com.docker.compose.service'] === 'api-blue').length;
+  assert.equal(await apis(), 2);
+  const upstream = readFileSync(path.join(s.dir, 'compose/nginx/upstream.conf'), 'utf8');
+  assert.equal((upstream.match(/^\s*server \d+\.\d+\.\d+\.\d+:8000/gm) ?? []).length, 2, upstream);
+  // Light, steady traffic while the second container goes away (/health: a draining container
+  // answers it, while its /health/ready turns 503 by design).
+  let failures = 0;
+  let ok = 0;
+  let stop = false;
+  const traffic = (async () => {
+    while (!stop) {
+      const res = await fetch(`http://127.0.0.1:${s.httpPort}/health`).catch(() => null);
+      if (res?.status === 200) ok++;
+      else failures++;
+      await res?.arrayBuffer().catch(() => undefined);
+    }
+  })();
+  r = await ms(s, ['scale', 'api=1']);
+  stop = true;
+  await traffic;
+  assert.equal(r.exitCode, 0, r.all);
+  assert.equal(await apis(), 1);
+  assert.ok(ok > 10, `requests served: ${ok}`);
+  assert.equal(failures, 0, `${failures} failed of ${ok + failures}`);
+  assert.equal((await ms(s, ['scale', 'api-green=2'])).exitCode, 2, 'the idle colour is not scaled');
 });
 
 test('a killed container is healed by deploy', { skip }, async () => {

@@ -67,7 +67,6 @@ export function register(program: Command, runEnv: RunEnvironment): void {
         const outFile = flags.out ? path.resolve(cwd, flags.out) : undefined;
         const stream = outFile && format === 'ndjson' ? createWriteStream(outFile) : undefined;
         const write = (s: string) => (stream ? stream.write(s) : outFile ? undefined : runEnv.streams.stdout.write(s));
-        if (format === 'csv' && !outFile) write(`${CSV_HEADER.join(',')}\n`);
 
         const unit = task === 'text' ? 'texts' : 'img';
         const tty = runEnv.streams.stderr.isTTY === true;
@@ -84,7 +83,6 @@ export function register(program: Command, runEnv: RunEnvironment): void {
             maxInputBytes: MAX_INPUT_BYTES,
             onResult: (r: JobResult) => {
               if (format === 'ndjson') write(`${JSON.stringify(r)}\n`);
-              else if (format === 'csv' && !outFile) write(csvRows(r).map((l) => `${l}\n`).join(''));
               if ('error' in r && format === 'table') out.warn(`${r.input}: ${r.error}`);
             },
             onProgress: (done, total) => {
@@ -100,7 +98,8 @@ export function register(program: Command, runEnv: RunEnvironment): void {
           let text: string | undefined;
           if (format === 'json') text = `${JSON.stringify(results, null, 2)}\n`;
           else if (format === 'table') text = `${tableLines(results).join('\n')}\n`;
-          else if (format === 'csv' && outFile) text = [CSV_HEADER.join(','), ...results.flatMap(csvRows)].join('\n') + '\n';
+          // CSV in input order, like JSON (ndjson is the streaming format, in completion order).
+          else if (format === 'csv') text = [CSV_HEADER.join(','), ...results.flatMap(csvRows)].join('\n') + '\n';
           if (text !== undefined) {
             if (outFile) {
               const tmp = `${outFile}.${process.pid}.tmp`;

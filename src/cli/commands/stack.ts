@@ -8,6 +8,7 @@ import { openStack, viewStack, type StackHandle } from '../../ops/stack.ts';
 import { describeAction, planChanges } from '../../docker/plan.ts';
 import { pullImage, imageIds } from '../../docker/engine.ts';
 import { connectDocker } from '../../docker/client.ts';
+import { HostStore, type HostState } from '../../docker/host-state.ts';
 import { parseDurationSeconds } from '../../util/duration.ts';
 import { UsageError, UserError } from '../../util/errors.ts';
 
@@ -178,23 +179,28 @@ export function register(program: Command, runEnv: RunEnvironment): void {
 
   program
     .command('scale <assignments...>')
-    .description('scale services, e.g. `modelship scale worker=3` (until the next deploy applies the config)')
+    .description('scale queue workers or the active API colour, e.g. `modelship scale worker=3 api=2` (until the next deploy applies the config)')
     .option('--timeout <duration>', 'per-container health timeout', '120s')
     .option('--force', 'break a stale stack lock', false)
     .option(...HOST_FLAG)
     .action(
       action(runEnv, async (ctx, assignments: string[], opts: { timeout: string; force: boolean; host?: string }) => {
         const h = await stack(ctx, opts.host);
+        const { state } = await HostStore.peek(h.docker, h.project).catch(() => ({ state: { colors: {} } as HostState }));
+        const active = state.activeColor ?? h.loaded.config.api.activeColor;
         const replicas: Record<string, number> = {};
         for (const a of assignments) {
           const m = /^([a-z0-9-]+)=(\d+)$/.exec(a);
-          if (!m) throw new UsageError(`${a}: expected SERVICE=N, e.g. worker=3`);
-          const spec = h.spec.services.find((s) => s.name === m[1]);
+          if (!m) throw new UsageError(`${a}: expected SERVICE=N, e.g. worker=3 or api=2`);
+          const name = m[1] === 'api' ? `api-${active}` : m[1]!;
+          const spec = h.spec.services.find((s) => s.name === name);
           if (!spec) throw new UsageError(`no service "${m[1]}" in this stack`, `services: ${h.spec.services.map((s) => s.name).join(', ')}`);
-          if (spec.fixedName) throw new UsageError(`${m[1]} runs as one container and cannot be scaled`, 'scalable: ' + h.spec.services.filter((s) => !s.fixedName).map((s) => s.name).join(', '));
+          if (spec.fixedName) throw new UsageError(`${name} runs as one container and cannot be scaled`, `scalable: api (the active colour, ${active}), worker`);
+          if (/^api-/.test(name) && name !== `api-${active}`) throw new UsageError(`${name} is the idle colour; scale the active one (api-${active}, or just api)`);
           const n = Number(m[2]);
           if (n > 64) throw new UsageError(`${a}: at most 64 replicas`);
-          replicas[m[1]!] = n;
+          if (/^api-/.test(name) && n < 1) throw new UsageError(`${a}: the active API colour needs at least one container (stop the stack with \`modelship down\`)`);
+          replicas[name] = n;
         }
         const r = await deploy(h, {
           dryRun: false,

@@ -96,3 +96,12 @@ test('the JSON Schema describes every top-level section and rejects unknown keys
   }
   assert.equal(s.additionalProperties, false);
 });
+
+test('lenient mode (containers reading the machine-written config) drops unknown keys with a warning', () => {
+  const yaml = 'domains: [api.example.com]\ntls: {email: a@b.co}\napi:\n  workers: 2\n  fromTheFuture: 3\n';
+  const strict = analyzeConfig(yaml, 'm.yaml', null);
+  assert.equal(strict.config, null);
+  const lenient = analyzeConfig(yaml, 'm.yaml', null, { lenientUnknownKeys: true });
+  assert.equal(lenient.config?.api.workers, 2);
+  assert.deepEqual(lenient.problems.map((p) => [p.severity, p.path, p.line]), [['warning', 'api.fromTheFuture', 5]]);
+});
