@@ -14,7 +14,7 @@ if (skip) {
   process.exit(1);
 }
 
-const s = stackDir('bench');
+const s = await stackDir('bench');
 await cleanup(s);
 
 async function time(fn: () => Promise<void>): Promise<number> {

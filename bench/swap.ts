@@ -13,7 +13,7 @@ if (skip) {
   console.error(skip);
   process.exit(1);
 }
-const s = stackDir('bswap', 'rateLimit: {perMinute: 1000000, burst: 1000000, nginx: {ratePerSecond: 100000, burst: 100000}}');
+const s = await stackDir('bswap', 'rateLimit: {perMinute: 1000000, burst: 1000000, nginx: {ratePerSecond: 100000, burst: 100000}}');
 await cleanup(s);
 try {
   const d = await ms(s, ['deploy', '--timeout', '300s']);

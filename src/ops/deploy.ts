@@ -43,6 +43,8 @@ export interface DeployOptions {
 export interface DeployResult {
   project: string;
   changed: boolean;
+  /** E.g. that the API was released blue/green. */
+  note?: string;
   dryRun: boolean;
   activeColor: string;
   actions: Array<{ kind: ContainerAction['kind']; service: string; container: string; detail: string }>;
@@ -134,9 +136,10 @@ export async function deploy(h: StackHandle, opts: DeployOptions): Promise<Deplo
   if (!opts.dryRun) await renderStackFiles(h, { ...view.state, activeColor: view.activeColor });
   const scoped = (p: Plan): Plan => (opts.only ? { ...p, containers: p.containers.filter((a) => opts.only!.includes(a.service)) } : p);
   let plan = scoped(view.plan);
-  const result = (changed: boolean): DeployResult => ({
+  const result = (changed: boolean, note?: string): DeployResult => ({
     project: h.project,
     changed,
+    ...(note ? { note } : {}),
     dryRun: opts.dryRun,
     activeColor: view.activeColor,
     actions: summarizePlan(plan),
@@ -150,6 +153,7 @@ export async function deploy(h: StackHandle, opts: DeployOptions): Promise<Deplo
   const lockImage = view.config.images.api;
   const store = new HostStore(docker, h.project, lockImage);
   const operation = opts.operation ?? 'deploy';
+  let bgNote: string | undefined;
   const lock: Lock = await acquireLock(docker, h.project, operation, lockImage, { force: opts.force }).catch(async (err: unknown) => {
     await store.audit({ command: operation, result: 'refused', detail: err instanceof Error ? err.message : String(err) }).catch(() => undefined);
     throw err;
@@ -158,8 +162,27 @@ export async function deploy(h: StackHandle, opts: DeployOptions): Promise<Deplo
     // Re-read under the lock: another operator may have changed the stack meanwhile.
     view = await viewStack(h, opts.replicas ? { replicas: opts.replicas } : {});
     plan = scoped(view.plan);
-    const steps = buildSteps(h, view, plan, opts);
+    // A changed API is released the blue/green way (the idle colour with the new spec, gated,
+    // switched, the old one drained) instead of being recreated in place: deploy never takes the
+    // API down. Only a first deploy, or one without a running nginx, recreates in place.
+    const apiService = SERVICE.api(view.activeColor as Color);
+    const nginxRunning = plan.containers.some((a) => a.service === SERVICE.nginx && a.kind === 'unchanged');
+    const apiRecreates = plan.containers.filter((a) => a.service === apiService && a.kind === 'recreate');
+    const blueGreen = nginxRunning && apiRecreates.length > 0 && !opts.only;
+    const applied: Plan = blueGreen ? { ...plan, containers: plan.containers.filter((a) => !(a.service === apiService && a.kind === 'recreate')) } : plan;
+    const steps = buildSteps(h, view, applied, opts);
     await runSteps(steps, { json: opts.json, color: opts.color });
+    if (blueGreen) {
+      const { swapOrRollback } = await import('./swap.ts');
+      const r = await swapOrRollback(
+        h,
+        'swap',
+        { image: view.state.releaseImage, healthTimeoutSeconds: opts.timeoutSeconds, drainTimeoutSeconds: 30, force: false, json: opts.json, color: opts.color },
+        lock,
+      );
+      view.activeColor = r.to;
+      bgNote = `API released blue/green (${apiRecreates[0]!.kind === 'recreate' ? apiRecreates[0]!.reasons.join(', ') : ''} changed): ${r.from} → ${r.to}`;
+    }
     await store.update((s) => {
       const api = view.desired.containers.find((c) => c.service === SERVICE.api(view.activeColor as 'blue' | 'green'));
       s.activeColor = view.activeColor;
@@ -171,7 +194,7 @@ export async function deploy(h: StackHandle, opts: DeployOptions): Promise<Deplo
     });
     const changes = plan.containers.filter((a) => a.kind !== 'unchanged').map(describeAction);
     await store.audit({ command: operation, result: 'ok', detail: changes.join('; '), durationMs: Math.round(performance.now() - t0) });
-    return result(true);
+    return result(true, bgNote);
   } catch (err) {
     await store.audit({ command: operation, result: 'failed', detail: err instanceof Error ? err.message.split('\n')[0]! : String(err), durationMs: Math.round(performance.now() - t0) }).catch(() => undefined);
     throw err;

@@ -12,7 +12,7 @@ import { COLORS, SERVICE, type Color } from '../stack/names.ts';
 import { buildStack } from '../stack/build.ts';
 import { desiredStack, type DesiredContainer } from '../docker/desired.ts';
 import { ContainerFailed, createAndStart, imageIds, pullImage, stopAndRemove, tailLogs, waitReady } from '../docker/engine.ts';
-import { acquireLock, HostStore } from '../docker/host-state.ts';
+import { acquireLock, HostStore, type Lock } from '../docker/host-state.ts';
 import { runMigrations } from './deploy.ts';
 import { switchUpstream } from './upstream.ts';
 import { runSteps, type Step } from './progress.ts';
@@ -78,16 +78,21 @@ async function failWith(docker: Docker, service: string, id: string, err: unknow
   );
 }
 
-export async function swapOrRollback(h: StackHandle, mode: 'swap' | 'rollback', opts: SwapOptions): Promise<SwapResult> {
+/**
+ * `heldLock`: the caller (deploy) already holds the stack lock; swap runs under it and leaves it.
+ */
+export async function swapOrRollback(h: StackHandle, mode: 'swap' | 'rollback', opts: SwapOptions, heldLock?: Lock): Promise<SwapResult> {
   const t0 = performance.now();
   const docker = h.docker;
   let view = await viewStack(h);
   const lockImage = view.config.images.api;
   const store = new HostStore(docker, h.project, lockImage);
-  const lock = await acquireLock(docker, h.project, mode, lockImage, { force: opts.force }).catch(async (err: unknown) => {
-    await store.audit({ command: mode, result: 'refused', detail: err instanceof Error ? err.message : String(err) }).catch(() => undefined);
-    throw err;
-  });
+  const lock =
+    heldLock ??
+    (await acquireLock(docker, h.project, mode, lockImage, { force: opts.force }).catch(async (err: unknown) => {
+      await store.audit({ command: mode, result: 'refused', detail: err instanceof Error ? err.message : String(err) }).catch(() => undefined);
+      throw err;
+    }));
   const timings = { imageCheck: 0, start: 0, healthGate: 0, switch: 0, drain: 0, workers: 0, total: 0 };
   const mark = (key: keyof typeof timings, since: number): void => {
     timings[key] = Math.round(performance.now() - since);
@@ -267,6 +272,6 @@ export async function swapOrRollback(h: StackHandle, mode: 'swap' | 'rollback', 
     await store.audit({ command: mode, result: 'failed', detail: err instanceof Error ? err.message.split('\n')[0]! : String(err), durationMs: Math.round(performance.now() - t0) }).catch(() => undefined);
     throw err;
   } finally {
-    await lock.release();
+    if (!heldLock) await lock.release();
   }
 }

@@ -11,7 +11,7 @@ import { API_IMAGE, cleanup, docker, e2eSkip, ms, projectContainers, stackDir } 
 
 const skip = await e2eSkip();
 const BROKEN = 'modelship-test/broken:1';
-const s = stackDir('fail');
+const s = await stackDir('fail');
 
 async function buildBroken(): Promise<void> {
   const pack = tar.pack();

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { cleanup, docker, e2eSkip, ms, projectContainers, stackDir } from './helpers.ts';
 
 const skip = await e2eSkip();
-const s = stackDir('deploy');
+const s = await stackDir('deploy');
 
 before(async () => {
   if (!skip) await cleanup(s);
@@ -80,6 +80,35 @@ test('changing one setting recreates only that service, and says why', { skip },
     if (name.endsWith('-redis')) assert.notEqual(after.get(name), id, 'redis recreated');
     else assert.equal(after.get(name), id, `${name} untouched`);
   }
+});
+
+test('an API setting change is released blue/green by deploy: no request fails, the colour flips', { skip, timeout: 180_000 }, async () => {
+  s.write('redis: {maxmemory: 128mb}\ncors: {origins: [https://app.example.com]}');
+  let failures = 0;
+  let ok = 0;
+  let stop = false;
+  const traffic = (async () => {
+    while (!stop) {
+      const res = await fetch(`http://127.0.0.1:${s.httpPort}/health`).catch(() => null);
+      if (res?.status === 200) ok++;
+      else failures++;
+      await res?.arrayBuffer().catch(() => undefined);
+    }
+  })();
+  const r = await ms(s, ['deploy', '--timeout', '120s']);
+  stop = true;
+  await traffic;
+  assert.equal(r.exitCode, 0, r.all);
+  assert.match(r.stderr, /API released blue\/green \(config changed\): blue → green/);
+  assert.equal(failures, 0, `${failures} failed of ${ok + failures}`);
+  assert.ok(ok > 20);
+  const served = await fetch(`http://127.0.0.1:${s.httpPort}/health`);
+  assert.equal(served.headers.get('x-served-by'), 'api-green');
+  // Reverting the setting releases again, back to blue (the steps below expect the first colour).
+  s.write('redis: {maxmemory: 128mb}');
+  const back = await ms(s, ['deploy', '--timeout', '120s']);
+  assert.equal(back.exitCode, 0, back.all);
+  assert.match(back.stderr, /green → blue/);
 });
 
 test('scale workers 1 → 3 → 1 without touching others', { skip }, async () => {

@@ -3,6 +3,7 @@
  * config's images at the locally built stand-ins, and the real `modelship` executable.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -37,8 +38,25 @@ export async function e2eSkip(): Promise<string | false> {
   return false;
 }
 
-export function freePortBase(): number {
-  return 20000 + Math.floor(Math.random() * 400) * 100;
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A base port whose +80/+43/+90 are free on 127.0.0.1, below the kernel's ephemeral range (32768+)
+ * so outgoing connections cannot take them between the check and the deploy.
+ */
+export async function freePortBase(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const base = 20000 + Math.floor(Math.random() * 120) * 100;
+    const ok = await Promise.all([base + 80, base + 43, base + 90].map(portFree));
+    if (ok.every(Boolean)) return base;
+  }
+  throw new Error('no free port range found for the e2e stack');
 }
 
 export interface StackDir {
@@ -55,10 +73,10 @@ export interface BaseOverrides {
   tls?: string;
 }
 
-export function stackDir(name: string, extra = '', overrides: BaseOverrides = {}): StackDir {
+export async function stackDir(name: string, extra = '', overrides: BaseOverrides = {}): Promise<StackDir> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `modelship-e2e-${name}-`));
   const project = `mse2e-${name}-${process.pid % 10000}`;
-  const base = freePortBase();
+  const base = await freePortBase();
   const httpPort = base + 80;
   const config = path.join(dir, 'modelship.config.yaml');
   const s: StackDir = {

@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { BIN, cleanup, docker, e2eSkip, ms, projectContainers, stackDir } from './helpers.ts';
 
 const skip = await e2eSkip();
-const s = stackDir('status');
+const s = await stackDir('status');
 const session = `ms-status-${process.pid}`;
 
 before(async () => {

@@ -16,7 +16,7 @@ import { API_IMAGE, ROOT, cleanup, docker, e2eSkip, ms, projectContainers, stack
 const skip = await e2eSkip();
 const NEVER_READY = 'modelship-test/api-never-ready:1';
 const CRASHES = 'modelship-test/api-crash:1';
-const s = stackDir(
+const s = await stackDir(
   'swap',
   'rateLimit: {perMinute: 1000000, burst: 1000000, nginx: {ratePerSecond: 100000, burst: 100000}}\ncache: {enabled: true}',
 );

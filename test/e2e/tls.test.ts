@@ -21,7 +21,7 @@ if (!skip) {
   }
 }
 const DOMAIN = 'shop.example.com';
-const s = stackDir('tls', '', { environment: 'staging', domains: `[${DOMAIN}]`, tls: '{mode: letsencrypt, email: ops@example.com}' });
+const s = await stackDir('tls', '', { environment: 'staging', domains: `[${DOMAIN}]`, tls: '{mode: letsencrypt, email: ops@example.com}' });
 const httpsPort = s.httpPort - 80 + 43;
 
 function get(mod: typeof http | typeof https, port: number, path: string): Promise<{ status: number; body: string; cn?: string }> {

@@ -112,6 +112,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
         } else if (!r.changed) {
           ctx.out.out(`nothing to do: stack ${r.project} already matches the config (${r.actions.length} containers checked in ${r.durationMs} ms)`);
         } else {
+          if (r.note) ctx.out.info(r.note);
           const count = (k: string): number => r.actions.filter((a) => a.kind === k).length;
           ctx.out.out(
             `deployed ${r.project} in ${(r.durationMs / 1000).toFixed(1)} s: ${count('create')} created, ${count('recreate')} recreated, ${count('start')} started, ${count('remove')} removed, ${count('unchanged')} unchanged; active colour ${r.activeColor}`,
