@@ -62,6 +62,8 @@ export interface Engine {
   info(): Promise<EngineInfo>;
   readonly backend: BackendInfo;
   readonly workers: number;
+  /** Subscribes to the size of every model execution (dynamic batching); returns unsubscribe. */
+  onBatch(listener: (size: number, model: string) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -122,6 +124,7 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
     backend,
     workers: pool.size,
     model,
+    onBatch: (listener) => pool.onBatch(listener),
 
     async classifyImage(input, o = {}) {
       const t0 = performance.now();

@@ -54,6 +54,7 @@ export class WorkerPool {
   readonly options: PoolOptions;
   backend: BackendInfo | undefined;
   readonly stats: PoolStats = { executions: 0, inferences: 0, inferMs: 0 };
+  readonly #batchListeners = new Set<(size: number, model: string) => void>();
   readonly #slots: Slot[] = [];
   readonly #queues = new Map<string, BatchQueue<Job>>();
   #timer: NodeJS.Timeout | undefined;
@@ -126,6 +127,12 @@ export class WorkerPool {
     });
   }
 
+  /** Called with the size of every model execution (the batch the dynamic batcher formed). */
+  onBatch(listener: (size: number, model: string) => void): () => void {
+    this.#batchListeners.add(listener);
+    return () => this.#batchListeners.delete(listener);
+  }
+
   /** Runs one input through the model (batched with others per the batching options). */
   run(model: PoolModel, item: WorkerItem): Promise<WorkerOutput> {
     if (this.#closed) return Promise.reject(new Error('the inference pool is closed'));
@@ -175,6 +182,7 @@ export class WorkerPool {
       slot.loaded.add(model.name);
       this.stats.executions++;
       this.stats.inferences += batch.length;
+      for (const l of this.#batchListeners) l(batch.length, model.name);
       this.stats.inferMs += res.inferMs;
       batch.forEach((j, i) => j.resolve(res.outputs[i]!));
     } catch (err) {

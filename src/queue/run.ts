@@ -42,8 +42,8 @@ export async function runWorker(o: WorkerRunOptions): Promise<{ stop: () => Prom
   const service = new InferenceService({
     engine, cache, metrics, maxConcurrent: 1_000_000, timeoutMs: s.requestTimeoutMs * 10,
     defaults: { image: s.models.image, text: s.models.text, detect: s.models.detection },
-    observeBatchOfOne: s.models.batching.maxBatchSize === 1,
   });
+  engine.onBatch((size) => metrics.batchSize.observe(size));
   const lock = Number(o.env.MODELSHIP_JOB_LOCK_MS) || 30_000;
   const w = startWorker({
     redisUrl: s.redisUrl, prefix, concurrency: o.concurrency ?? s.worker.concurrency, pool, service, chunkSize: s.worker.chunkSize,

@@ -111,8 +111,9 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     maxConcurrent: s.maxConcurrent,
     timeoutMs: s.requestTimeoutMs,
     defaults: { image: s.models.image, text: s.models.text, detect: s.models.detection },
-    observeBatchOfOne: s.models.batching.maxBatchSize === 1,
   });
+  // Every model execution's batch size, as the batcher formed it (TF.js runtimes).
+  const stopBatchMetrics = deps.engine.onBatch((size) => metrics.batchSize.observe(size));
   const auth = new KeyAuthenticator({ staticKeys: s.staticKeys, pool, cacheMs: s.keyCacheMs });
   const drain: DrainState = { draining: false, inflight: 0, lastRequestAt: 0 };
 
@@ -148,6 +149,9 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   app.setNotFoundHandler((req, reply) => sendError(req, reply, new ApiError(404, 'not_found', `no route ${req.method} ${req.url.split('?')[0]}`)));
 
   // --- hooks: request id, colour, drain, auth, metrics -----------------------------------------
+  app.addHook('onClose', async () => {
+    stopBatchMetrics();
+  });
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
     if (s.color) reply.header('x-modelship-color', s.color);

@@ -57,7 +57,6 @@ export interface InferenceServiceOptions {
   timeoutMs: number;
   defaults: { image: string; text: string; detect: string };
   /** With maxBatchSize 1 every model call is a batch of one; otherwise the engine must report batches. */
-  observeBatchOfOne?: boolean | undefined;
 }
 
 export class InferenceService {
@@ -149,7 +148,8 @@ export class InferenceService {
     try {
       const res = await this.#withTimeout(this.#call(task, model, input, opts));
       m.inferenceDuration.observe({ model, task: ENGINE_TASK[task], backend: res.backend }, (performance.now() - t0) / 1000);
-      if (this.#o.observeBatchOfOne) m.batchSize.observe(1);
+      // Runtimes without a batcher (the lexicon model) execute one input at a time.
+      if (res.backend === 'lexicon') m.batchSize.observe(1);
       void this.#o.cache.set(key, res);
       return { ...res, cached: false };
     } catch (err) {
