@@ -14,8 +14,10 @@ if [ "${MODELSHIP_SKIP_DOCKER:-0}" != 1 ]; then
   # The API image the e2e stacks run, built by modelship itself from the stand-in Node base; the
   # npm registry is reached through the host's trusted CA bundle (as behind a corporate proxy).
   log "building the e2e API image (layer cache makes an unchanged rebuild quick)"
+  # The CA bundle the host trusts (a TLS-intercepting proxy's CA lives there too), else Debian's.
   ca=()
-  [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$NODE_EXTRA_CA_CERTS" ] && ca=(--ca-file "$NODE_EXTRA_CA_CERTS")
+  cafile="${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}"
+  [ -f "$cafile" ] && ca=(--ca-file "$cafile")
   node "$ROOT/bin/modelship.js" build --tag modelship-test/api:e2e --base-image modelship-standin/node:24 "${ca[@]}" >&2
 fi
 set +e
