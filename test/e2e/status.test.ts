@@ -56,7 +56,7 @@ test('status without a terminal prints the plain snapshot; a stopped worker make
   const r = await ms(s, ['status']);
   assert.equal(r.exitCode, 0, r.all);
   assert.match(r.stdout, new RegExp(`^stack ${s.project}: DEGRADED`));
-  assert.match(r.stdout, /api-blue +\S+-api-blue +blue\* +running +healthy/);
+  assert.match(r.stdout, /api-blue +\S+-api-blue-1 +blue\* +running +healthy/);
   assert.match(r.stdout, /database: .*\/100 connections/);
   const worker = (await projectContainers(s.project)).find((c) => c.Labels['com.docker.compose.service'] === 'worker')!;
   await docker.getContainer(worker.Id).stop({ t: 1 });
