@@ -62,12 +62,19 @@ export function analyzeConfig(source: Buffer | string, file: string, envInput: E
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
   for (const err of doc.errors) {
     const pos = err.linePos?.[0] ?? lineCounter.linePos(err.pos[0]);
-    const hint = yamlHint(err.code, text, pos.line);
+    const hint = yamlHint(err.code, text, pos.line, err.message);
     at(pos.line, pos.col, '', yamlMessage(err.code, err.message, text, err.pos[0]), hint ? { hint } : {});
   }
   if (doc.errors.length > 0) return { config: null, problems, env: {} };
 
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // Alias expansion bombs ("billion laughs") and other documents that cannot be materialised.
+    at(1, 1, '', `the YAML cannot be read: ${(err as Error).message}`, { hint: 'the config needs no anchors or aliases (&name / *name); write the values out' });
+    return { config: null, problems, env: {} };
+  }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     const pos = lineCounter.linePos(doc.contents?.range?.[0] ?? 0);
     at(pos.line, pos.col, '', 'the top level must be a mapping of settings', { expected: 'a mapping (key: value lines)', found: describe(data) });
@@ -262,6 +269,7 @@ export function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (value === null) return 'null (an empty value)';
   if (Array.isArray(value)) return `a list of ${value.length}`;
+  if (value instanceof Uint8Array) return 'binary data (!!binary)';
   if (typeof value === 'object') return 'a mapping';
   if (typeof value === 'string') return `"${value.length > 60 ? `${value.slice(0, 57)}...` : value}" (text)`;
   if (typeof value === 'number') return Number.isInteger(value) ? `${value} (an integer)` : `${value} (a number)`;
@@ -301,11 +309,12 @@ function yamlMessage(code: string, message: string, text: string, offset: number
   }
 }
 
-function yamlHint(code: string, text: string, line: number): string | undefined {
+function yamlHint(code: string, text: string, line: number, message = ''): string | undefined {
   if (code === 'DUPLICATE_KEY') return 'keep one of the two entries; YAML keeps neither reliably';
   const src = text.split(/\r?\n/)[line - 1] ?? '';
   if (code === 'TAB_AS_INDENT' || /^\s*\t/.test(src)) return 'replace the tabs at the start of the line with spaces';
   if (/:\S/.test(src) && !/https?:/.test(src)) return 'YAML needs a space after the colon in `key: value`';
+  if (/quote/i.test(message)) return 'a quoted value on this line or an earlier one is not closed';
   if (/flow (sequence|mapping|collection)/i.test(code) || code === 'MISSING_CHAR' || code === 'BAD_INDENT') return 'a [ or { opened on an earlier line may be unclosed, or the indentation is off';
   return undefined;
 }
