@@ -35,8 +35,8 @@ export async function readArchiveFile(container: Docker.Container, file: string)
   return content;
 }
 
-/** Writes files (paths relative to `dir`, directories created as needed) with the given modes. */
-export async function writeArchiveFiles(container: Docker.Container, dir: string, files: Array<{ name: string; content: string; mode?: number }>): Promise<void> {
+/** Writes files (paths relative to `dir`, directories created as needed) or symlinks. */
+export async function writeArchiveFiles(container: Docker.Container, dir: string, files: Array<{ name: string; content: string; mode?: number; symlink?: string }>): Promise<void> {
   const pack = tar.pack();
   const dirs = new Set<string>();
   for (const f of files) {
@@ -44,7 +44,10 @@ export async function writeArchiveFiles(container: Docker.Container, dir: string
     for (let i = 1; i <= parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
   }
   for (const d of [...dirs].sort()) pack.entry({ name: d, type: 'directory', mode: 0o755 });
-  for (const f of files) pack.entry({ name: f.name, mode: f.mode ?? 0o644 }, f.content);
+  for (const f of files) {
+    if (f.symlink) pack.entry({ name: f.name, type: 'symlink', linkname: f.symlink });
+    else pack.entry({ name: f.name, mode: f.mode ?? 0o644 }, f.content);
+  }
   pack.finalize();
   const pass = new PassThrough();
   pack.pipe(pass);

@@ -12,7 +12,7 @@ import { volumeName } from '../docker/desired.ts';
 import { VOLUME } from '../stack/build.ts';
 import { MOUNT } from '../stack/names.ts';
 
-export const PLACEHOLDER_MARK = '.modelship-placeholder';
+export const PLACEHOLDER_DIR = 'modelship-placeholder';
 
 export async function placeholderCertificate(domains: string[], days = 30): Promise<{ cert: string; key: string }> {
   const notBeforeDate = new Date(Date.now() - 60_000);
@@ -29,18 +29,26 @@ export async function placeholderCertificate(domains: string[], days = 30): Prom
   return { cert: pems.cert, key: pems.private };
 }
 
-/** Ensures a certificate exists for nginx; returns what it did. */
-export async function ensureCertificate(docker: Docker, config: Config, image: string): Promise<'present' | 'placeholder written'> {
+/**
+ * Ensures `current/<name>` (what nginx reads) points at a certificate: at Let's Encrypt's when one
+ * was issued before, otherwise at a self-signed placeholder. Returns what it did.
+ */
+export async function ensureCertificate(docker: Docker, config: Config, image: string): Promise<'present' | 'linked to the issued certificate' | 'placeholder written'> {
   const name = config.domains[0]!;
   const volume = volumeName(config.project, VOLUME.letsencrypt);
-  return withVolume(docker, volume, MOUNT.letsencrypt, image, async (c) => {
-    const existing = await readArchiveFile(c, `${MOUNT.letsencrypt}/live/${name}/fullchain.pem`);
-    if (existing) return 'present';
+  const root = MOUNT.letsencrypt;
+  return withVolume(docker, volume, root, image, async (c) => {
+    if (await readArchiveFile(c, `${root}/current/${name}`) !== null) return 'present';
+    if (await readArchiveFile(c, `${root}/live/${name}/fullchain.pem`)) {
+      await writeArchiveFiles(c, root, [{ name: `current/${name}`, content: '', symlink: `../live/${name}` }]);
+      return 'linked to the issued certificate';
+    }
     const { cert, key } = await placeholderCertificate(config.domains);
-    await writeArchiveFiles(c, MOUNT.letsencrypt, [
-      { name: `live/${name}/fullchain.pem`, content: cert },
-      { name: `live/${name}/privkey.pem`, content: key, mode: 0o600 },
-      { name: `live/${name}/${PLACEHOLDER_MARK}`, content: `self-signed placeholder written by modelship deploy at ${new Date().toISOString()}; certbot replaces it\n` },
+    await writeArchiveFiles(c, root, [
+      { name: `${PLACEHOLDER_DIR}/${name}/fullchain.pem`, content: cert },
+      { name: `${PLACEHOLDER_DIR}/${name}/privkey.pem`, content: key, mode: 0o600 },
+      { name: `${PLACEHOLDER_DIR}/${name}/README`, content: `self-signed placeholder written by modelship deploy at ${new Date().toISOString()}; certbot replaces it\n` },
+      { name: `current/${name}`, content: '', symlink: `../${PLACEHOLDER_DIR}/${name}` },
     ]);
     return 'placeholder written';
   });

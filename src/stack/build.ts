@@ -444,14 +444,15 @@ export function nginxWithCertReload(): string {
 }
 
 /**
- * The certbot service: issue the certificate through the webroot (replacing the placeholder that
- * deploy wrote, and putting it back if issuance fails so nginx can always restart), then renew
- * when due. Retries every 5 minutes until the first certificate exists, then checks twice a day.
+ * The certbot service: issue the certificate through the webroot, then renew when due. nginx reads
+ * `current/<name>`, a symlink deploy pointed at a self-signed placeholder; once Let's Encrypt has
+ * issued, it is switched to `live/<name>` and nginx reloads. The placeholder is never moved, so
+ * nginx can restart or reload at any moment. Retries every 5 minutes until the first certificate
+ * exists, then checks twice a day.
  */
 export function certbotLoop(config: Config): string {
   const name = config.domains[0]!;
-  const live = `${MOUNT.letsencrypt}/live/${name}`;
-  const parked = `${MOUNT.letsencrypt}/modelship-placeholder-${name}`;
+  const le = MOUNT.letsencrypt;
   const args = [
     'certonly', '--webroot', '-w', MOUNT.acmeWebroot, '--cert-name', name,
     ...config.domains.flatMap((d) => ['-d', d]),
@@ -462,10 +463,10 @@ export function certbotLoop(config: Config): string {
   return [
     'trap exit TERM;',
     'while :; do',
-    `  if [ -f ${live}/.modelship-placeholder ]; then rm -rf ${parked}; mv ${live} ${parked}; fi;`,
-    `  if certbot ${args}; then rm -rf ${parked};`,
-    `  elif [ -d ${parked} ] && [ ! -e ${live}/fullchain.pem ]; then rm -rf ${live}; mv ${parked} ${live}; fi;`,
-    `  if [ -f ${live}/.modelship-placeholder ]; then pause=300; else pause=43200; fi;`,
+    `  if certbot ${args} && [ -e ${le}/live/${name}/fullchain.pem ] && [ "$(readlink ${le}/current/${name})" != "../live/${name}" ]; then`,
+    `    mkdir -p ${le}/current && ln -sfn ../live/${name} ${le}/current/${name} && touch ${CERT_RELOAD_MARK};`,
+    '  fi;',
+    `  if [ "$(readlink ${le}/current/${name})" = "../live/${name}" ]; then pause=43200; else pause=300; fi;`,
     '  sleep $pause & wait $!;',
     'done',
   ].join(' ');

@@ -86,5 +86,7 @@ export function certificatePaths(config: Config): { cert: string; key: string } 
   if (config.tls.mode === 'off') return null;
   if (config.tls.mode === 'custom') return { cert: `${MOUNT.nginxCerts}/fullchain.pem`, key: `${MOUNT.nginxCerts}/privkey.pem` };
   const name = config.domains[0]!;
-  return { cert: `${MOUNT.letsencrypt}/live/${name}/fullchain.pem`, key: `${MOUNT.letsencrypt}/live/${name}/privkey.pem` };
+  // `current/<name>` is a symlink to the placeholder until certbot has issued, then to `live/<name>`:
+  // nginx always finds a certificate, even while certbot works.
+  return { cert: `${MOUNT.letsencrypt}/current/${name}/fullchain.pem`, key: `${MOUNT.letsencrypt}/current/${name}/privkey.pem` };
 }

@@ -104,7 +104,7 @@ test('nginx: config values reach nginx.conf', () => {
   assert.match(conf, /add_header Strict-Transport-Security "max-age=1234" always;/);
   assert.match(conf, /gzip_min_length 777;/);
   assert.match(conf, /server_name a\.example\.com b\.example\.com;/);
-  assert.match(conf, /ssl_certificate \/etc\/letsencrypt\/live\/a\.example\.com\/fullchain\.pem;/);
+  assert.match(conf, /ssl_certificate \/etc\/letsencrypt\/current\/a\.example\.com\/fullchain\.pem;/);
   assert.match(conf, /ssl_protocols TLSv1\.2 TLSv1\.3;/);
   assert.match(conf, /proxy_set_header X-Request-Id \$request_id;/);
   assert.match(conf, /add_header X-Served-By \$modelship_active_color always;/);

@@ -15,12 +15,13 @@ test('the certbot loop and the nginx reload watcher are valid POSIX shell', () =
   }
 });
 
-test('the certbot loop issues for every domain through the webroot and parks the placeholder', () => {
+test('the certbot loop issues for every domain through the webroot, then switches nginx\'s symlink', () => {
   const s = certbotLoop(config);
   assert.match(s, /certbot certonly --webroot -w \/var\/www\/certbot --cert-name shop\.example\.com -d shop\.example\.com -d www\.example\.com/);
   assert.match(s, /--email ops@example\.com --agree-tos/);
   assert.match(s, /--keep-until-expiring --staging/);
-  assert.match(s, /mv \/etc\/letsencrypt\/live\/shop\.example\.com \/etc\/letsencrypt\/modelship-placeholder-shop\.example\.com/);
+  assert.match(s, /ln -sfn \.\.\/live\/shop\.example\.com \/etc\/letsencrypt\/current\/shop\.example\.com/);
+  assert.doesNotMatch(s, /\bmv\b|rm -rf/, 'the placeholder nginx may be reading is never moved away');
   assert.match(s, /--deploy-hook 'touch \/etc\/letsencrypt\/\.modelship-reload'/);
 });
 
