@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
-import { cleanup, docker, e2eSkip, ms, projectContainers, stackDir } from './helpers.ts';
+import { cleanup, docker, e2eSkip, ms, projectContainers, stackDir, steadyTraffic } from './helpers.ts';
 
 const skip = await e2eSkip();
 const s = await stackDir('deploy');
@@ -84,20 +84,9 @@ test('changing one setting recreates only that service, and says why', { skip },
 
 test('an API setting change is released blue/green by deploy: no request fails, the colour flips', { skip, timeout: 180_000 }, async () => {
   s.write('redis: {maxmemory: 128mb}\ncors: {origins: [https://app.example.com]}');
-  let failures = 0;
-  let ok = 0;
-  let stop = false;
-  const traffic = (async () => {
-    while (!stop) {
-      const res = await fetch(`http://127.0.0.1:${s.httpPort}/health`).catch(() => null);
-      if (res?.status === 200) ok++;
-      else failures++;
-      await res?.arrayBuffer().catch(() => undefined);
-    }
-  })();
+  const traffic = steadyTraffic(`http://127.0.0.1:${s.httpPort}/health`);
   const r = await ms(s, ['deploy', '--timeout', '120s']);
-  stop = true;
-  await traffic;
+  const { ok, failures } = await traffic.stop();
   assert.equal(r.exitCode, 0, r.all);
   assert.match(r.stderr, /API released blue\/green \(config changed\): blue → green/);
   assert.equal(failures, 0, `${failures} failed of ${ok + failures}`);
@@ -135,20 +124,9 @@ test('scale api=2 then back to 1: nginx balances over both, no request fails on 
   assert.equal((upstream.match(/^\s*server \d+\.\d+\.\d+\.\d+:8000/gm) ?? []).length, 2, upstream);
   // Light, steady traffic while the second container goes away (/health: a draining container
   // answers it, while its /health/ready turns 503 by design).
-  let failures = 0;
-  let ok = 0;
-  let stop = false;
-  const traffic = (async () => {
-    while (!stop) {
-      const res = await fetch(`http://127.0.0.1:${s.httpPort}/health`).catch(() => null);
-      if (res?.status === 200) ok++;
-      else failures++;
-      await res?.arrayBuffer().catch(() => undefined);
-    }
-  })();
+  const traffic = steadyTraffic(`http://127.0.0.1:${s.httpPort}/health`);
   r = await ms(s, ['scale', 'api=1']);
-  stop = true;
-  await traffic;
+  const { ok, failures } = await traffic.stop();
   assert.equal(r.exitCode, 0, r.all);
   assert.equal(await apis(), 1);
   assert.ok(ok > 10, `requests served: ${ok}`);

@@ -139,3 +139,25 @@ export async function cleanup(s: StackDir): Promise<void> {
   for (const n of await docker.listNetworks({ filters: { label: [`com.docker.compose.project=${s.project}`] } })) await docker.getNetwork(n.Id).remove().catch(() => undefined);
   for (const v of (await docker.listVolumes({ filters: { label: [`com.docker.compose.project=${s.project}`] } })).Volumes ?? []) await docker.getVolume(v.Name).remove().catch(() => undefined);
 }
+
+/** GETs `url` back to back until stopped; counts 200s and everything else (errors included). */
+export function steadyTraffic(url: string): { stop(): Promise<{ ok: number; failures: number }> } {
+  let ok = 0;
+  let failures = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const res = await fetch(url).catch(() => null);
+      if (res?.status === 200) ok++;
+      else failures++;
+      await res?.arrayBuffer().catch(() => undefined);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return { ok, failures };
+    },
+  };
+}
