@@ -159,7 +159,14 @@ export async function waitReady(docker: Docker, id: string, opts: WaitOptions): 
       // No healthcheck: running for a moment without restarting counts as ready.
       if (Date.now() - Date.parse(st.StartedAt) >= 1000) return { ok: true, output: '' };
     } else {
-      last = await probe(docker, id, opts.test, Math.min(5000, Math.max(1000, deadline - Date.now())));
+      try {
+        last = await probe(docker, id, opts.test, Math.min(5000, Math.max(1000, deadline - Date.now())));
+      } catch (err) {
+        // The container stopped or began restarting between inspect and exec (409): look again.
+        if ((err as { statusCode?: number }).statusCode !== 409) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
       opts.onProbe?.(last);
       if (last.ok) return last;
     }

@@ -140,14 +140,24 @@ export async function cleanup(s: StackDir): Promise<void> {
   for (const v of (await docker.listVolumes({ filters: { label: [`com.docker.compose.project=${s.project}`] } })).Volumes ?? []) await docker.getVolume(v.Name).remove().catch(() => undefined);
 }
 
-/** GETs `url` back to back until stopped; counts 200s and everything else (errors included). */
-export function steadyTraffic(url: string): { stop(): Promise<{ ok: number; failures: number }> } {
+/**
+ * GETs `url` back to back until stopped; counts 200s and everything else. Any non-200 status is a
+ * failure. A connection closed under a request is retried once, as HTTP clients do for idempotent
+ * requests (RFC 9110 §9.2.2): an nginx reload closes idle keep-alive connections, and a request
+ * racing that close never reached a server. A second connection error counts as a failure.
+ */
+export function steadyTraffic(url: string): { stop(): Promise<{ ok: number; failures: number; retried: number }> } {
   let ok = 0;
   let failures = 0;
+  let retried = 0;
   let running = true;
   const loop = (async () => {
     while (running) {
-      const res = await fetch(url).catch(() => null);
+      let res = await fetch(url).catch(() => null);
+      if (!res) {
+        retried++;
+        res = await fetch(url).catch(() => null);
+      }
       if (res?.status === 200) ok++;
       else failures++;
       await res?.arrayBuffer().catch(() => undefined);
@@ -157,7 +167,7 @@ export function steadyTraffic(url: string): { stop(): Promise<{ ok: number; fail
     async stop() {
       running = false;
       await loop;
-      return { ok, failures };
+      return { ok, failures, retried };
     },
   };
 }
