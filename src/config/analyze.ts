@@ -397,18 +397,12 @@ function semanticProblems(config: Config, file: string, locate: Locate, envInput
         place(['secrets', name], `${key} in ${envInput.file} is empty (named by secrets.${name})`, { hint: 'generate one: openssl rand -base64 32' });
       }
     }
-    const keys = new Set(Object.values(config.secrets));
-    if (new Set(keys).size !== Object.values(config.secrets).length) {
+    if (new Set(Object.values(config.secrets)).size !== Object.values(config.secrets).length) {
       warn(['secrets'], 'two secrets name the same .env key: a leak of one is a leak of both');
     }
   }
   return problems;
 }
-
-const UNITS: Record<string, number> = {
-  b: 1, k: 1000, kb: 1000, kib: 1024, m: 1000 ** 2, mb: 1000 ** 2, mib: 1024 ** 2,
-  g: 1000 ** 3, gb: 1000 ** 3, gib: 1024 ** 3, t: 1000 ** 4, tb: 1000 ** 4, tib: 1024 ** 4,
-};
 
 /**
  * Bytes in a size string. MB and friends are read as binary multiples (1MB = 1024 KB) the way
@@ -418,7 +412,6 @@ export function parseSize(text: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([a-z]+)$/i.exec(text.trim());
   if (!m) throw new Error(`not a size: ${text}`);
   const unit = m[2]!.toLowerCase();
-  const binary = unit.length <= 2 && unit !== 'b' ? 1024 ** (['k', 'm', 'g', 't'].indexOf(unit[0]!) + 1) : UNITS[unit];
-  if (binary === undefined) throw new Error(`unknown size unit: ${m[2]}`);
-  return Math.round(Number(m[1]) * binary);
+  if (!/^(b|[kmgt](i?b)?)$/.test(unit)) throw new Error(`unknown size unit: ${m[2]}`);
+  return Math.round(Number(m[1]) * 1024 ** 'bkmgt'.indexOf(unit[0]!));
 }

@@ -4,11 +4,11 @@ import { formatProblem, loadConfig } from '../../config/load.ts';
 import { buildImage } from '../../ops/build.ts';
 import { audit, down, logs, ps, restart } from '../../ops/containers.ts';
 import { deploy } from '../../ops/deploy.ts';
+import { scale } from '../../ops/scale.ts';
+import { update } from '../../ops/update.ts';
 import { openStack, viewStack, type StackHandle } from '../../ops/stack.ts';
 import { describeAction, planChanges } from '../../docker/plan.ts';
-import { pullImage, imageIds } from '../../docker/engine.ts';
 import { connectDocker } from '../../docker/client.ts';
-import { HostStore, type HostState } from '../../docker/host-state.ts';
 import { parseDurationSeconds } from '../../util/duration.ts';
 import { UsageError, UserError } from '../../util/errors.ts';
 
@@ -187,31 +187,11 @@ export function register(program: Command, runEnv: RunEnvironment): void {
     .action(
       action(runEnv, async (ctx, assignments: string[], opts: { timeout: string; force: boolean; host?: string }) => {
         const h = await stack(ctx, opts.host);
-        const { state } = await HostStore.peek(h.docker, h.project).catch(() => ({ state: { colors: {} } as HostState }));
-        const active = state.activeColor ?? h.loaded.config.api.activeColor;
-        const replicas: Record<string, number> = {};
-        for (const a of assignments) {
-          const m = /^([a-z0-9-]+)=(\d+)$/.exec(a);
-          if (!m) throw new UsageError(`${a}: expected SERVICE=N, e.g. worker=3 or api=2`);
-          const name = m[1] === 'api' ? `api-${active}` : m[1]!;
-          const spec = h.spec.services.find((s) => s.name === name);
-          if (!spec) throw new UsageError(`no service "${m[1]}" in this stack`, `services: ${h.spec.services.map((s) => s.name).join(', ')}`);
-          if (spec.fixedName) throw new UsageError(`${name} runs as one container and cannot be scaled`, `scalable: api (the active colour, ${active}), worker`);
-          if (/^api-/.test(name) && name !== `api-${active}`) throw new UsageError(`${name} is the idle colour; scale the active one (api-${active}, or just api)`);
-          const n = Number(m[2]);
-          if (n > 64) throw new UsageError(`${a}: at most 64 replicas`);
-          if (/^api-/.test(name) && n < 1) throw new UsageError(`${a}: the active API colour needs at least one container (stop the stack with \`modelship down\`)`);
-          replicas[name] = n;
-        }
-        const r = await deploy(h, {
-          dryRun: false,
+        const { replicas, deploy: r } = await scale(h, assignments, {
           timeoutSeconds: parseDurationSeconds(opts.timeout, '--timeout'),
           force: opts.force,
           json: ctx.out.json,
           color: ctx.global.color,
-          replicas,
-          only: Object.keys(replicas),
-          operation: `scale ${assignments.join(' ')}`,
         });
         if (ctx.out.json) ctx.out.data({ ok: true, replicas, ...r });
         else ctx.out.out(Object.entries(replicas).map(([s, n]) => `${s}: ${n} replica${n === 1 ? '' : 's'}`).join(', ') + (r.changed ? '' : ' (already)'));
@@ -264,23 +244,10 @@ export function register(program: Command, runEnv: RunEnvironment): void {
     .action(
       action(runEnv, async (ctx, opts: { timeout: string; force: boolean; host?: string }) => {
         const h = await stack(ctx, opts.host);
-        const refs = [...new Set(h.spec.services.map((s) => s.image))];
-        const before = await imageIds(h.docker, refs);
-        const pulled: string[] = [];
-        const failed: Array<{ image: string; reason: string }> = [];
-        for (const ref of refs) {
-          const r = await pullImage(h.docker, ref);
-          if (r.ok) pulled.push(ref);
-          else failed.push({ image: ref, reason: r.reason ?? 'unknown' });
-        }
-        const after = await imageIds(h.docker, refs);
-        const changedImages = refs.filter((r) => before[r] !== after[r] && after[r]);
-        for (const f of failed) ctx.out.warn(`could not pull ${f.image}: ${f.reason}${before[f.image] ? ' (keeping the local copy)' : ''}`);
-        const r = await deploy(h, { dryRun: false, timeoutSeconds: parseDurationSeconds(opts.timeout, '--timeout'), force: opts.force, json: ctx.out.json, color: ctx.global.color, operation: 'update' });
-        const pruned = await h.docker.pruneImages({ filters: { dangling: ['true'], label: ['org.modelship.image'] } }).catch(() => ({ ImagesDeleted: [] }));
-        const prunedCount = (pruned.ImagesDeleted ?? []).length;
-        if (ctx.out.json) ctx.out.data({ ok: true, pulled, failed, changedImages, pruned: prunedCount, deploy: r });
-        else ctx.out.out(`${changedImages.length} image(s) newer; ${r.changed ? 'redeployed what changed' : 'nothing to redeploy'}; ${prunedCount} dangling image(s) pruned`);
+        const u = await update(h, { timeoutSeconds: parseDurationSeconds(opts.timeout, '--timeout'), force: opts.force, json: ctx.out.json, color: ctx.global.color });
+        for (const f of u.failed) ctx.out.warn(`could not pull ${f.image}: ${f.reason}${f.keptLocal ? ' (keeping the local copy)' : ''}`);
+        if (ctx.out.json) ctx.out.data({ ok: true, ...u });
+        else ctx.out.out(`${u.changedImages.length} image(s) newer; ${u.deploy.changed ? 'redeployed what changed' : 'nothing to redeploy'}; ${u.pruned} dangling image(s) pruned`);
       }),
     );
 
