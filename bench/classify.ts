@@ -11,19 +11,40 @@
  * Options: --images N (inputs per run, default 48 for content-safety, 16 for objects)
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import * as tf from '@tensorflow/tfjs-core';
-import { createEngine, type Engine } from '../src/inference/engine.ts';
-import { initBackend } from '../src/inference/backend.ts';
-import { decodeImage } from '../src/inference/decode.ts';
-import { loadManifest, type TfjsManifest } from '../src/inference/manifest.ts';
-import { normalizePixels } from '../src/inference/preprocess.ts';
-import { BUNDLED_MODELS_DIR } from '../src/inference/registry.ts';
-import { loadTfjsModel } from '../src/inference/tfjs-runtime.ts';
+import type * as BackendModule from '../src/inference/backend.ts';
+import type * as DecodeModule from '../src/inference/decode.ts';
+import type * as EngineModule from '../src/inference/engine.ts';
+import type * as ManifestModule from '../src/inference/manifest.ts';
+import type * as PreprocessModule from '../src/inference/preprocess.ts';
+import type * as RegistryModule from '../src/inference/registry.ts';
+import type * as RuntimeModule from '../src/inference/tfjs-runtime.ts';
+
+type Engine = EngineModule.Engine;
+type TfjsManifest = ManifestModule.TfjsManifest;
+
+// The pipeline runs from dist/, i.e. what `modelship classify` and `serve` run (`npm run
+// bench:classify` builds first). From src/, every worker would also carry Node's TypeScript
+// stripper: about 10 MB of RSS per thread that no user pays.
+const DIST = new URL('../dist/inference/', import.meta.url);
+async function lib() {
+  if (!existsSync(new URL('engine.js', DIST))) throw new Error('dist/ is missing: run `npm run build` (npm run bench:classify does)');
+  const [engine, backend, decode, manifest, preprocess, registry, runtime] = await Promise.all([
+    import(new URL('engine.js', DIST).href) as Promise<typeof EngineModule>,
+    import(new URL('backend.js', DIST).href) as Promise<typeof BackendModule>,
+    import(new URL('decode.js', DIST).href) as Promise<typeof DecodeModule>,
+    import(new URL('manifest.js', DIST).href) as Promise<typeof ManifestModule>,
+    import(new URL('preprocess.js', DIST).href) as Promise<typeof PreprocessModule>,
+    import(new URL('registry.js', DIST).href) as Promise<typeof RegistryModule>,
+    import(new URL('tfjs-runtime.js', DIST).href) as Promise<typeof RuntimeModule>,
+  ]);
+  return { ...engine, ...backend, ...decode, ...manifest, ...preprocess, ...registry, ...runtime };
+}
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FIXTURES = path.join(here, '..', 'test', 'fixtures', 'images');
@@ -63,6 +84,7 @@ async function runPipeline(engine: Engine, task: Task, model: string, inputs: Bu
 }
 
 async function pipelineRate(workers: number, task: Task, model: string, inputs: Buffer[]): Promise<{ perSec: number; backend: string; cpuMsPerImage: number }> {
+  const { createEngine } = await lib();
   const engine = await createEngine({ workers });
   try {
     await runPipeline(engine, task, model, inputs.slice(0, workers * 2)); // warm-up: every worker loads the model
@@ -77,6 +99,7 @@ async function pipelineRate(workers: number, task: Task, model: string, inputs: 
 
 /** The same model, in this thread, on pre-decoded and pre-normalised inputs: predict only. */
 async function bareRate(model: string, inputs: Buffer[]): Promise<{ perSec: number; cpuMsPerImage: number }> {
+  const { BUNDLED_MODELS_DIR, loadManifest, loadTfjsModel, normalizePixels, decodeImage } = await lib();
   const dir = path.join(BUNDLED_MODELS_DIR, model);
   const { manifest } = await loadManifest(dir);
   const m = manifest as Extract<TfjsManifest, { input: unknown }>;
@@ -113,6 +136,7 @@ async function coldStart(model: string, task: Task): Promise<number> {
 async function coldChild(): Promise<void> {
   const model = process.argv[3]!, task = process.argv[4] as Task;
   const buf = await readFile(path.join(FIXTURES, 'chelsea.jpg'));
+  const { createEngine } = await lib();
   const engine = await createEngine({ workers: 1 });
   if (task === 'image') await engine.classifyImage(buf, { model });
   else await engine.detect(buf, { model });
@@ -138,7 +162,8 @@ async function main(): Promise<void> {
     rows.push([m.name, one.backend, String(n), one.perSec.toFixed(1), many.perSec.toFixed(1), `${(many.perSec / one.perSec).toFixed(2)}×`, '', '', String(cold), many.peakMb.toFixed(0), one.cpuMsPerImage.toFixed(1), '']);
     checks.push(`${m.name}: peak RSS ${many.peakMb < 400 ? 'meets' : 'MISSES'} < 400 MB (${many.peakMb.toFixed(0)} MB with ${cores} workers)`);
   }
-  const backend = await initBackend(tf);
+  const { initBackend } = await lib();
+  const backend = await initBackend(await import('@tensorflow/tfjs-core'));
   for (const [i, m] of MODELS.entries()) {
     const inputs = pick(photos, argNumber('--images') ?? m.images);
     const bare = await bareRate(m.name, inputs);

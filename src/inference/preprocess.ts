@@ -5,17 +5,31 @@ import type { ImageInputSpec } from './manifest.ts';
  * model's input size by the decoder.
  */
 
-/** value = (pixel * scale - mean[c]) / std[c], as Float32 HWC. */
-export function normalizePixels(rgb: Uint8Array, spec: Pick<ImageInputSpec, 'scale' | 'mean' | 'std'>): Float32Array {
+/**
+ * value = (pixel * scale - mean[c]) / std[c], HWC. Writes into `out` at `offset` when given (a
+ * reused batch buffer: no allocation per input); an Int32Array target receives rounded values.
+ */
+export function normalizePixels(rgb: Uint8Array, spec: Pick<ImageInputSpec, 'scale' | 'mean' | 'std'>): Float32Array;
+export function normalizePixels<T extends Float32Array | Int32Array>(rgb: Uint8Array, spec: Pick<ImageInputSpec, 'scale' | 'mean' | 'std'>, out: T, offset?: number): T;
+export function normalizePixels(rgb: Uint8Array, spec: Pick<ImageInputSpec, 'scale' | 'mean' | 'std'>, target?: Float32Array | Int32Array, offset = 0): Float32Array | Int32Array {
   if (rgb.length % 3 !== 0) throw new Error(`pixel buffer length ${rgb.length} is not a multiple of 3`);
-  const out = new Float32Array(rgb.length);
+  const out = target ?? new Float32Array(rgb.length);
+  if (offset < 0 || offset + rgb.length > out.length) throw new Error(`normalizePixels: ${rgb.length} values do not fit at offset ${offset} of ${out.length}`);
   const { scale } = spec;
   const m0 = spec.mean[0], m1 = spec.mean[1], m2 = spec.mean[2];
   const s0 = 1 / spec.std[0], s1 = 1 / spec.std[1], s2 = 1 / spec.std[2];
-  for (let i = 0; i < rgb.length; i += 3) {
-    out[i] = (rgb[i]! * scale - m0) * s0;
-    out[i + 1] = (rgb[i + 1]! * scale - m1) * s1;
-    out[i + 2] = (rgb[i + 2]! * scale - m2) * s2;
+  const round = out instanceof Int32Array;
+  for (let i = 0, j = offset; i < rgb.length; i += 3, j += 3) {
+    const a = (rgb[i]! * scale - m0) * s0, b = (rgb[i + 1]! * scale - m1) * s1, c = (rgb[i + 2]! * scale - m2) * s2;
+    if (round) {
+      out[j] = Math.round(a);
+      out[j + 1] = Math.round(b);
+      out[j + 2] = Math.round(c);
+    } else {
+      out[j] = a;
+      out[j + 1] = b;
+      out[j + 2] = c;
+    }
   }
   return out;
 }

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
@@ -16,20 +16,45 @@ export function fileIOHandler(modelJsonPath: string): tf.io.IOHandler {
       const json = JSON.parse(await readFile(modelJsonPath, 'utf8')) as tf.io.ModelJSON;
       return tf.io.getModelArtifactsForJSON(json, async (manifest) => {
         const specs: tf.io.WeightsManifestEntry[] = [];
-        const buffers: Buffer[] = [];
+        const files: string[] = [];
         for (const group of manifest) {
           specs.push(...group.weights);
           for (const p of group.paths) {
             const file = path.resolve(dir, p);
             if (path.relative(dir, file).startsWith('..')) throw new Error(`weight path ${p} leaves the model directory`);
-            buffers.push(await readFile(file));
+            files.push(file);
           }
         }
-        const all = Buffer.concat(buffers);
-        return [specs, all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength)];
+        return [specs, await readShards(files)];
       });
     },
   };
+}
+
+/**
+ * Reads the weight shards, in order, into one ArrayBuffer with no intermediate copies: every
+ * transient copy of the weights counts towards each worker's peak RSS.
+ */
+async function readShards(files: string[]): Promise<ArrayBuffer> {
+  const handles = await Promise.all(files.map((f) => open(f, 'r')));
+  try {
+    const sizes = await Promise.all(handles.map(async (h) => (await h.stat()).size));
+    const out = new ArrayBuffer(sizes.reduce((a, b) => a + b, 0));
+    let offset = 0;
+    for (const [i, h] of handles.entries()) {
+      const size = sizes[i]!;
+      let done = 0;
+      while (done < size) {
+        const { bytesRead } = await h.read(new Uint8Array(out, offset + done, size - done), 0, size - done, done);
+        if (bytesRead === 0) throw new Error(`weight file ${files[i]} shrank while it was read`);
+        done += bytesRead;
+      }
+      offset += size;
+    }
+    return out;
+  } finally {
+    await Promise.all(handles.map((h) => h.close()));
+  }
 }
 
 export interface TensorData {
@@ -62,6 +87,7 @@ export async function loadTfjsModel(dir: string, manifest: TfjsManifest): Promis
   }
   const { loadGraphModel } = await import('@tensorflow/tfjs-converter');
   const model: GraphModel = await loadGraphModel(handler);
+  releaseArtifactWeights(model);
   const shape = model.inputs[0]?.shape;
   const dim0 = shape?.[0];
   let useAsync = false;
@@ -86,6 +112,15 @@ export async function loadTfjsModel(dir: string, manifest: TfjsManifest): Promis
     },
     dispose: () => model.dispose(),
   };
+}
+
+/**
+ * A GraphModel keeps its load artifacts, weight bytes included, only to be able to `save()` them
+ * again. The weights already live in tensors (in wasm/native memory), so that copy is dropped.
+ */
+function releaseArtifactWeights(model: GraphModel): void {
+  const artifacts = (model as unknown as { artifacts?: { weightData?: unknown } }).artifacts;
+  if (artifacts && 'weightData' in artifacts) artifacts.weightData = undefined;
 }
 
 function dtypeOf(input: TensorData): 'float32' | 'int32' {

@@ -1,3 +1,5 @@
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendChoice } from './backend.ts';
@@ -30,6 +32,28 @@ export type WorkerResponse =
 const port = parentPort;
 if (!port) throw new Error('worker.ts must run as a worker thread');
 
+/**
+ * A full GC right after a model load frees the transient copies of its weights (file bytes,
+ * decoded arrays) before the first inference grows the wasm heap: otherwise both count towards
+ * the peak RSS. `gc` is exposed to a fresh context only; the flag is harmless elsewhere.
+ */
+v8.setFlagsFromString('--expose-gc');
+const collectGarbage = vm.runInNewContext('gc') as () => void;
+
+/**
+ * One input buffer reused across runs (grown on demand): the model copies its input into its own
+ * memory when the tensor is created, and a fresh multi-megabyte array per image only churns the
+ * allocator (which on glibc keeps the freed memory in per-thread arenas: RSS).
+ */
+let scratch = new ArrayBuffer(0);
+let scratchInUse = false;
+function inputBuffer<T extends Float32ArrayConstructor | Int32ArrayConstructor>(n: number, type: T): InstanceType<T> {
+  if (scratchInUse) return new type(n) as InstanceType<T>; // only if runs ever overlap in one worker
+  if (scratch.byteLength < n * 4) scratch = new ArrayBuffer(n * 4);
+  scratchInUse = true;
+  return new type(scratch, 0, n) as InstanceType<T>;
+}
+
 const models = new Map<string, { model: RuntimeModel; manifest: TfjsManifest }>();
 
 async function run(req: Extract<WorkerRequest, { type: 'run' }>): Promise<{ outputs: WorkerOutput[]; inferMs: number }> {
@@ -38,6 +62,7 @@ async function run(req: Extract<WorkerRequest, { type: 'run' }>): Promise<{ outp
     if (!req.load) throw new Error(`model ${req.model} is not loaded in this worker`);
     entry = { model: await loadTfjsModel(req.load.dir, req.load.manifest), manifest: req.load.manifest };
     models.set(req.model, entry);
+    collectGarbage();
   }
   const { model, manifest } = entry;
   const t0 = performance.now();
@@ -49,12 +74,12 @@ async function run(req: Extract<WorkerRequest, { type: 'run' }>): Promise<{ outp
     if ('input' in manifest) {
       const { width, height } = manifest.input;
       const per = width * height * 3;
-      const data = new Float32Array(per * items.length);
+      const data = inputBuffer(per * items.length, manifest.input.dtype === 'int32' ? Int32Array : Float32Array);
       items.forEach((it, i) => {
         if (it.kind !== 'pixels') throw new Error('image model given a non-image input');
-        data.set(normalizePixels(it.pixels, manifest.input), i * per);
+        normalizePixels(it.pixels, manifest.input, data, i * per);
       });
-      input = { data: manifest.input.dtype === 'int32' ? Int32Array.from(data, Math.round) : data, shape: [items.length, height, width, 3] };
+      input = { data, shape: [items.length, height, width, 3] };
     } else {
       const len = manifest.tokenizer.maxLength;
       const data = new Int32Array(len * items.length);
@@ -64,7 +89,12 @@ async function run(req: Extract<WorkerRequest, { type: 'run' }>): Promise<{ outp
       });
       input = { data, shape: [items.length, len] };
     }
-    const out = await model.predict(input);
+    let out: Awaited<ReturnType<RuntimeModel['predict']>>;
+    try {
+      out = await model.predict(input);
+    } finally {
+      if (input.data.buffer === scratch) scratchInUse = false;
+    }
     const per = out.data.length / items.length;
     const data = out.data instanceof Float32Array ? out.data : Float32Array.from(out.data);
     for (let i = 0; i < items.length; i++) outputs.push({ data: data.slice(i * per, (i + 1) * per), shape: [1, ...out.shape.slice(1)] });

@@ -14,6 +14,17 @@ test('0..255 models keep raw pixel values', () => {
   assert.deepEqual([...normalizePixels(Uint8Array.from([7, 200, 255]), { scale: 1, mean: [0, 0, 0], std: [1, 1, 1] })], [7, 200, 255]);
 });
 
+test('normalizePixels writes into a batch buffer at an offset, rounding for int32 models', () => {
+  const spec = { scale: 1, mean: [0.4, 0, 0] as [number, number, number], std: [1, 2, 1] as [number, number, number] };
+  const batch = new Float32Array(9).fill(-1);
+  const same = normalizePixels(Uint8Array.from([10, 20, 30]), spec, batch, 3);
+  assert.equal(same, batch);
+  assert.deepEqual([...batch].map((v) => Math.round(v * 10) / 10), [-1, -1, -1, 9.6, 10, 30, -1, -1, -1]);
+  const ints = normalizePixels(Uint8Array.from([10, 21, 30]), spec, new Int32Array(3));
+  assert.deepEqual([...ints], [10, 11, 30]);
+  assert.throws(() => normalizePixels(Uint8Array.from([1, 2, 3]), spec, new Float32Array(5), 3), /do not fit/);
+});
+
 test('resizeGeometry: fill stretches, contain letterboxes, cover crops — and boxes map back', () => {
   const fill = resizeGeometry(1000, 500, { width: 500, height: 500, resize: 'fill' });
   assert.deepEqual(fill, { scaleX: 2, scaleY: 1, offsetX: 0, offsetY: 0 });
