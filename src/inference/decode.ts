@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Metadata } from 'sharp';
 import type sharpFn from 'sharp';
 import type * as PngJs from 'pngjs';
 import type * as JpegJs from 'jpeg-js';
 import type { ImageInputSpec } from './manifest.ts';
+import { CMYK_GRID, cmykGridTiff, cmykToRgb } from './cmyk.ts';
 import { applyOrientation, jpegExifOrientation, resizeBilinear } from './preprocess.ts';
 import { InputError } from './types.ts';
 
@@ -91,6 +93,9 @@ async function decodeWithSharp(sharp: SharpModule, buf: Uint8Array, spec: Pick<I
   const swap = (meta.orientation ?? 1) >= 5;
   const width = swap ? h : w, height = swap ? w : h;
   try {
+    if (meta.space === 'cmyk' && meta.channels === 4 && (meta.depth ?? 'uchar') === 'uchar') {
+      return { pixels: await decodeCmyk(sharp, buf, meta, spec, limits), width, height, notes };
+    }
     const { data, info } = await sharp(buf, { limitInputPixels: limits.maxPixels, pages: 1, failOn: 'error' })
       .rotate() // honours EXIF orientation
       .flatten({ background: '#ffffff' }) // alpha composited on white
@@ -108,6 +113,47 @@ async function decodeWithSharp(sharp: SharpModule, buf: Uint8Array, spec: Pick<I
     if (/premature end|truncated|corrupt|bogus|unexpected end|read error|Invalid/i.test(msg)) throw new InputError('corrupt', `corrupt or truncated image: ${msg}`);
     throw new InputError('decode-failed', `could not decode image: ${msg}`);
   }
+}
+
+/**
+ * CMYK through a table sampled from libvips' own ICC transform (see cmyk.ts): libvips would build
+ * that transform anew for this image, ~30 ms whatever its size. The table is applied at the
+ * smaller of the image's and the model's size: a large photo is first scaled down in CMYK (for
+ * `contain` only to its inner size), a small one is converted first; a second pass in RGB
+ * finishes the resize or letterboxes on black, exactly as the sRGB path.
+ */
+async function decodeCmyk(sharp: SharpModule, buf: Uint8Array, meta: Metadata, spec: Pick<ImageInputSpec, 'width' | 'height' | 'resize'>, limits: DecodeLimits): Promise<Uint8Array> {
+  const lut = await cmykTable(sharp, meta.icc);
+  let first = sharp(buf, { limitInputPixels: limits.maxPixels, pages: 1, failOn: 'error' }).pipelineColourspace('cmyk').rotate();
+  if ((meta.width ?? 0) * (meta.height ?? 0) > spec.width * spec.height) {
+    first = first.resize(spec.width, spec.height, { fit: spec.resize === 'contain' ? 'inside' : spec.resize, kernel: 'linear' });
+  }
+  const { data, info } = await first.toColourspace('cmyk').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  if (info.channels !== 4) throw new Error(`decoder produced ${info.channels} channels for a CMYK image, expected 4`);
+  const rgb = cmykToRgb(data, lut, CMYK_GRID);
+  if (info.width === spec.width && info.height === spec.height) return rgb;
+  const out = await sharp(rgb, { raw: { width: info.width, height: info.height, channels: 3 } })
+    .resize(spec.width, spec.height, { fit: spec.resize, background: '#000000', kernel: 'linear' })
+    .raw({ depth: 'uchar' })
+    .toBuffer();
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+/** CMYK→sRGB tables by ICC profile (none = libvips' fallback CMYK profile); a few are kept. */
+const cmykTables = new Map<string, Promise<Uint8Array>>();
+const MAX_CMYK_TABLES = 8;
+
+function cmykTable(sharp: SharpModule, icc: Buffer | undefined): Promise<Uint8Array> {
+  const key = icc ? createHash('sha256').update(icc).digest('hex') : 'fallback';
+  let table = cmykTables.get(key);
+  if (!table) {
+    table = sharp(cmykGridTiff(CMYK_GRID, icc)).toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer()
+      .then((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+    table.catch(() => cmykTables.delete(key)); // a failed build is retried by the next image
+    if (cmykTables.size >= MAX_CMYK_TABLES) cmykTables.delete(cmykTables.keys().next().value!);
+    cmykTables.set(key, table);
+  }
+  return table;
 }
 
 function firstLine(err: unknown): string {
