@@ -5,7 +5,7 @@ import type sharpFn from 'sharp';
 import type * as PngJs from 'pngjs';
 import type * as JpegJs from 'jpeg-js';
 import type { ImageInputSpec } from './manifest.ts';
-import { CMYK_GRID, cmykGridTiff, cmykToRgb } from './cmyk.ts';
+import { cmykToRgb, gridTiff, isIdentityTable, rgbToRgb, TABLE_GRID, type TableSpace } from './icc-table.ts';
 import { applyOrientation, jpegExifOrientation, resizeBilinear } from './preprocess.ts';
 import { InputError } from './types.ts';
 
@@ -94,9 +94,13 @@ async function decodeWithSharp(sharp: SharpModule, buf: Uint8Array, spec: Pick<I
   const width = swap ? h : w, height = swap ? w : h;
   try {
     if (meta.space === 'cmyk' && meta.channels === 4 && (meta.depth ?? 'uchar') === 'uchar') {
-      return { pixels: await decodeCmyk(sharp, buf, meta, spec, limits), width, height, notes };
+      const lut = await colourTable(sharp, 'cmyk', meta.icc).catch(() => null); // unreadable profile: libvips' own path
+      if (lut) return { pixels: await decodeCmyk(sharp, buf, lut, meta, spec, limits), width, height, notes };
     }
-    const { data, info } = await sharp(buf, { limitInputPixels: limits.maxPixels, pages: 1, failOn: 'error' })
+    // An 8-bit RGB image with its own ICC profile is decoded as is and converted through a
+    // table (none when the profile is sRGB in effect, as most embedded ones are).
+    const rgbTable = meta.icc && meta.space === 'srgb' && (meta.depth ?? 'uchar') === 'uchar' ? await colourTable(sharp, 'rgb', meta.icc).catch(() => undefined) : undefined; // unreadable profile: libvips' own path
+    const { data, info } = await sharp(buf, { limitInputPixels: limits.maxPixels, pages: 1, failOn: 'error', ignoreIcc: rgbTable !== undefined })
       .rotate() // honours EXIF orientation
       .flatten({ background: '#ffffff' }) // alpha composited on white
       .toColourspace('srgb') // CMYK (with its ICC profile), grayscale, 16-bit → 8-bit sRGB
@@ -107,7 +111,8 @@ async function decodeWithSharp(sharp: SharpModule, buf: Uint8Array, spec: Pick<I
     if (info.channels !== 3 || info.width !== spec.width || info.height !== spec.height) {
       throw new Error(`decoder produced ${info.width}×${info.height}×${info.channels}, expected ${spec.width}×${spec.height}×3`);
     }
-    return { pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height, notes };
+    const pixels = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    return { pixels: rgbTable ? rgbToRgb(pixels, rgbTable) : pixels, width, height, notes };
   } catch (err) {
     const msg = firstLine(err);
     if (/premature end|truncated|corrupt|bogus|unexpected end|read error|Invalid/i.test(msg)) throw new InputError('corrupt', `corrupt or truncated image: ${msg}`);
@@ -116,21 +121,20 @@ async function decodeWithSharp(sharp: SharpModule, buf: Uint8Array, spec: Pick<I
 }
 
 /**
- * CMYK through a table sampled from libvips' own ICC transform (see cmyk.ts): libvips would build
+ * CMYK through a table sampled from libvips' own ICC transform (see icc-table.ts): libvips would build
  * that transform anew for this image, ~30 ms whatever its size. The table is applied at the
  * smaller of the image's and the model's size: a large photo is first scaled down in CMYK (for
  * `contain` only to its inner size), a small one is converted first; a second pass in RGB
  * finishes the resize or letterboxes on black, exactly as the sRGB path.
  */
-async function decodeCmyk(sharp: SharpModule, buf: Uint8Array, meta: Metadata, spec: Pick<ImageInputSpec, 'width' | 'height' | 'resize'>, limits: DecodeLimits): Promise<Uint8Array> {
-  const lut = await cmykTable(sharp, meta.icc);
+async function decodeCmyk(sharp: SharpModule, buf: Uint8Array, lut: Uint8Array, meta: Metadata, spec: Pick<ImageInputSpec, 'width' | 'height' | 'resize'>, limits: DecodeLimits): Promise<Uint8Array> {
   let first = sharp(buf, { limitInputPixels: limits.maxPixels, pages: 1, failOn: 'error' }).pipelineColourspace('cmyk').rotate();
   if ((meta.width ?? 0) * (meta.height ?? 0) > spec.width * spec.height) {
     first = first.resize(spec.width, spec.height, { fit: spec.resize === 'contain' ? 'inside' : spec.resize, kernel: 'linear' });
   }
   const { data, info } = await first.toColourspace('cmyk').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   if (info.channels !== 4) throw new Error(`decoder produced ${info.channels} channels for a CMYK image, expected 4`);
-  const rgb = cmykToRgb(data, lut, CMYK_GRID);
+  const rgb = cmykToRgb(data, lut);
   if (info.width === spec.width && info.height === spec.height) return rgb;
   const out = await sharp(rgb, { raw: { width: info.width, height: info.height, channels: 3 } })
     .resize(spec.width, spec.height, { fit: spec.resize, background: '#000000', kernel: 'linear' })
@@ -139,19 +143,25 @@ async function decodeCmyk(sharp: SharpModule, buf: Uint8Array, meta: Metadata, s
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
-/** CMYK→sRGB tables by ICC profile (none = libvips' fallback CMYK profile); a few are kept. */
-const cmykTables = new Map<string, Promise<Uint8Array>>();
-const MAX_CMYK_TABLES = 8;
+/**
+ * Tables by colour space and ICC profile (CMYK without one: libvips' fallback profile); a few are
+ * kept. An RGB table that changes nothing resolves to null.
+ */
+const colourTables = new Map<string, Promise<Uint8Array | null>>();
+const MAX_COLOUR_TABLES = 16;
 
-function cmykTable(sharp: SharpModule, icc: Buffer | undefined): Promise<Uint8Array> {
-  const key = icc ? createHash('sha256').update(icc).digest('hex') : 'fallback';
-  let table = cmykTables.get(key);
+function colourTable(sharp: SharpModule, space: TableSpace, icc: Buffer | undefined): Promise<Uint8Array | null> {
+  const key = `${space}:${icc ? createHash('sha256').update(icc).digest('hex') : 'fallback'}`;
+  let table = colourTables.get(key);
   if (!table) {
-    table = sharp(cmykGridTiff(CMYK_GRID, icc)).toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer()
-      .then((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
-    table.catch(() => cmykTables.delete(key)); // a failed build is retried by the next image
-    if (cmykTables.size >= MAX_CMYK_TABLES) cmykTables.delete(cmykTables.keys().next().value!);
-    cmykTables.set(key, table);
+    table = sharp(gridTiff(space, icc)).toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer().then((b) => {
+      const lut = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+      if (lut.length !== TABLE_GRID[space] ** (space === 'cmyk' ? 4 : 3) * 3) throw new Error(`colour table for the image's ${space} profile came out with ${lut.length} values`);
+      return space === 'rgb' && isIdentityTable(lut) ? null : lut;
+    });
+    table.catch(() => colourTables.delete(key)); // a failed build is retried by the next image
+    if (colourTables.size >= MAX_COLOUR_TABLES) colourTables.delete(colourTables.keys().next().value!);
+    colourTables.set(key, table);
   }
   return table;
 }

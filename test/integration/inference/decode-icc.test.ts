@@ -5,8 +5,9 @@ import sharp from 'sharp';
 import { decodeImage } from '../../../src/inference/decode.ts';
 
 /**
- * CMYK images go through a table sampled from libvips' ICC transform (decode.ts, cmyk.ts). Each
- * case is checked against libvips converting the whole image itself, the reference way.
+ * CMYK images and RGB images with their own ICC profile go through a table sampled from libvips'
+ * ICC transform (decode.ts, icc-table.ts). Each case is checked against libvips converting the
+ * whole image itself, the reference way.
  */
 const fixture = (name: string) => readFile(new URL(`../../fixtures/images/${name}`, import.meta.url));
 
@@ -58,4 +59,22 @@ test('large CMYK JPEG (scaled down in CMYK first), with and without an embedded 
       }
     }
   }
+});
+
+test('RGB with an embedded profile: Display P3 converted through a table, an sRGB profile left as is', async () => {
+  const photo = await fixture('coffee.jpg');
+  const p3 = await sharp(photo).withIccProfile('p3').jpeg({ quality: 95 }).toBuffer();
+  const srgbTagged = await sharp(photo).withIccProfile('srgb').jpeg({ quality: 95 }).toBuffer();
+  for (const [name, buf] of [['p3', p3], ['srgb', srgbTagged], ['exif6', await fixture('chelsea-exif6.jpg')]] as const) {
+    assert.equal((await sharp(buf).metadata()).hasProfile, true, name);
+    for (const fit of ['fill', 'contain'] as const) {
+      const img = await decodeImage(buf, { width: 224, height: 224, resize: fit });
+      const want = await reference(buf, 224, 224, fit);
+      const d = diff(img.pixels, want);
+      assert.ok(d.mean < 0.5 && d.max <= 8, `${name} ${fit}: mean ${d.mean.toFixed(2)}, max ${d.max}`);
+    }
+  }
+  // the P3 file's pixels really differ from sRGB: decoding it without its profile would be wrong
+  const ignored = await sharp(p3, { ignoreIcc: true }).resize(224, 224, { fit: 'fill', kernel: 'linear' }).raw().toBuffer();
+  assert.ok(diff(ignored, await reference(p3, 224, 224, 'fill')).mean > 2);
 });

@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CMYK_GRID, cmykGridTiff, cmykToRgb } from '../../../src/inference/cmyk.ts';
+import { cmykToRgb, gridLevel, gridTiff, isIdentityTable, rgbToRgb, TABLE_GRID } from '../../../src/inference/icc-table.ts';
 
-const level = (j: number, g: number) => Math.round((j * 255) / (g - 1));
+const CMYK_GRID = TABLE_GRID.cmyk;
+
+const level = gridLevel;
 
 /** The textbook CMYK → RGB (no profile): linear in each of C, M, Y for a given K, and in K. */
 function naive(c: number, m: number, y: number, k: number): [number, number, number] {
@@ -21,7 +23,7 @@ function naiveTable(g: number): Uint8Array {
 
 test('cmykGridTiff: a well-formed CMYK TIFF holding every grid point in table order', () => {
   const g = 3;
-  const tiff = cmykGridTiff(g);
+  const tiff = gridTiff('cmyk', undefined, g);
   const view = new DataView(tiff.buffer);
   assert.deepEqual([...tiff.subarray(0, 4)], [0x49, 0x49, 42, 0]);
   const ifd = view.getUint32(4, true);
@@ -43,7 +45,7 @@ test('cmykGridTiff: a well-formed CMYK TIFF holding every grid point in table or
   assert.deepEqual(at(0, 0, 0, 0), [0, 0, 0, 0]);
   assert.deepEqual(at(2, 1, 0, 2), [255, 128, 0, 255]);
   const icc = Uint8Array.from([1, 2, 3]);
-  const withIcc = cmykGridTiff(g, icc);
+  const withIcc = gridTiff('cmyk', icc, g);
   assert.ok(withIcc.length > tiff.length);
 });
 
@@ -66,4 +68,27 @@ test('cmykToRgb: grid points map to their table entries; bad sizes are refused',
   assert.deepEqual([...out], [...lut.subarray(idx * 3, idx * 3 + 3)]);
   assert.throws(() => cmykToRgb(new Uint8Array(6), lut, g), /multiple of 4/);
   assert.throws(() => cmykToRgb(new Uint8Array(4), new Uint8Array(10), g), /table/);
+});
+
+test('RGB tables: identity detection, and a linear per-channel mapping reproduced between grid points', () => {
+  const g = TABLE_GRID.rgb;
+  const identity = new Uint8Array(g ** 3 * 3);
+  for (let p = 0; p < g ** 3; p++) for (let ch = 0, rest = p; ch < 3; ch++, rest = Math.floor(rest / g)) identity[p * 3 + ch] = level(rest % g, g);
+  assert.equal(isIdentityTable(identity), true);
+  // swap R and B, darken G by half: linear in each channel, so interpolation is exact up to rounding
+  const mapped = new Uint8Array(identity.length);
+  for (let p = 0; p < g ** 3; p++) {
+    mapped[p * 3] = identity[p * 3 + 2]!;
+    mapped[p * 3 + 1] = Math.round(identity[p * 3 + 1]! / 2);
+    mapped[p * 3 + 2] = identity[p * 3]!;
+  }
+  assert.equal(isIdentityTable(mapped), false);
+  const px = Uint8Array.from({ length: 3000 }, (_, i) => (i * 97 + (i >> 3)) % 256);
+  const out = rgbToRgb(px.slice(), mapped);
+  for (let p = 0; p < px.length; p += 3) {
+    assert.ok(Math.abs(out[p]! - px[p + 2]!) <= 1 && Math.abs(out[p + 2]! - px[p]!) <= 1 && Math.abs(out[p + 1]! - px[p + 1]! / 2) <= 1, `pixel ${p / 3}`);
+  }
+  const rgbTiff = gridTiff('rgb');
+  assert.equal(rgbTiff.length > g ** 3 * 3, true);
+  assert.throws(() => rgbToRgb(new Uint8Array(4), identity), /multiple of 3/);
 });
