@@ -3,6 +3,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import type * as tfTypes from '@tensorflow/tfjs-core';
 import type { BackendInfo } from './types.ts';
+import { installWasmConcat } from './wasm-concat.ts';
 
 /**
  * TF.js backend choice. Order: tfjs-node-gpu, tfjs-node (both optional native packages that may be
@@ -112,6 +113,7 @@ async function tryWasm(tf: TF): Promise<BackendInfo | string> {
       return set;
     });
     if (!ok) return 'the wasm backend failed to initialise';
+    installWasmConcat(tf); // the stock kernel allocates per row; see wasm-concat.ts
     const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
     return { name: simd ? 'wasm-simd' : 'wasm', tfBackend: 'wasm', device: 'cpu', skipped: [] };
   } catch (err) {

@@ -53,9 +53,14 @@ export class BatchQueue<T> {
     return this.#queue.length >= this.options.maxBatchSize || now - first.arrivedAt >= this.options.maxQueueDelayMs;
   }
 
-  /** Takes the next batch (oldest first, at most maxBatchSize) if ready, else null. */
-  take(now: number): T[] | null {
-    if (!this.ready(now)) return null;
+  /** Whether a whole batch (maxBatchSize items) waits. */
+  full(): boolean {
+    return this.#queue.length >= this.options.maxBatchSize;
+  }
+
+  /** Takes the next batch (oldest first, at most maxBatchSize) if ready (or, with fullOnly, full), else null. */
+  take(now: number, fullOnly = false): T[] | null {
+    if (fullOnly ? !this.full() : !this.ready(now)) return null;
     return this.#queue.splice(0, this.options.maxBatchSize).map((q) => q.item);
   }
 
@@ -74,12 +79,14 @@ export class BatchQueue<T> {
 /**
  * Picks which model's queue an idle executor should serve: among ready queues, the one whose
  * oldest item arrived first (no model starves another). Returns its key or undefined.
+ * `fullOnly` considers only queues holding a whole batch: a batch queued behind a busy executor
+ * must not be cut short, since more items can join it until that executor frees.
  */
-export function pickQueue<K, T>(queues: ReadonlyMap<K, BatchQueue<T>>, now: number): K | undefined {
+export function pickQueue<K, T>(queues: ReadonlyMap<K, BatchQueue<T>>, now: number, fullOnly = false): K | undefined {
   let best: K | undefined;
   let bestAt = Infinity;
   for (const [key, q] of queues) {
-    if (!q.ready(now)) continue;
+    if (fullOnly ? !q.full() : !q.ready(now)) continue;
     const at = q.oldest()!;
     if (at < bestAt) {
       bestAt = at;

@@ -10,7 +10,11 @@ import type { WorkerItem, WorkerOutput, WorkerRequest, WorkerResponse } from './
 /**
  * A pool of inference workers fed by one dynamic batcher per model. A batch goes to an idle
  * worker; with the defaults (maxBatchSize 1, delay 0) every input is dispatched as soon as a
- * worker is free. A crashed worker fails only its own in-flight inputs and is replaced.
+ * worker is free. Once every worker is busy, each is handed one more full batch, which waits
+ * in its own queue: a worker that finishes starts on the next input at once instead of waiting
+ * for this thread to be scheduled, hear of it and send more (on a saturated machine that round
+ * trip costs milliseconds per input). A crashed worker fails only the inputs it held (at most
+ * two batches) and is replaced.
  */
 
 export interface PoolModel {
@@ -26,9 +30,15 @@ interface Job {
   reject: (err: Error) => void;
 }
 
+/** Batches a worker may hold: the one it runs and one waiting behind it. */
+const WORKER_DEPTH = 2;
+
 interface Slot {
   worker: Worker;
-  busy: boolean;
+  /** False until the worker has initialised its backend. */
+  ready: boolean;
+  /** Batches dispatched to it and not yet answered. */
+  inflight: number;
   loaded: Set<string>;
   pending: Map<number, { resolve: (r: WorkerResponse) => void; reject: (e: Error) => void }>;
 }
@@ -84,7 +94,7 @@ export class WorkerPool {
   async #spawn(): Promise<BackendInfo> {
     // A small young generation keeps each worker's V8 heap (and so the RSS) down; tensors live in wasm/native memory.
     const worker = new Worker(workerUrl(), { resourceLimits: { maxYoungGenerationSizeMb: 8 } });
-    const slot: Slot = { worker, busy: true, loaded: new Set(), pending: new Map() };
+    const slot: Slot = { worker, ready: false, inflight: 0, loaded: new Set(), pending: new Map() };
     this.#slots.push(slot);
     worker.on('message', (msg: WorkerResponse) => {
       const p = slot.pending.get(msg.id);
@@ -109,7 +119,7 @@ export class WorkerPool {
     const res = await this.#request(slot, { type: 'init', id: 0, backend: this.options.backend });
     if (!res.ok) throw new Error(res.error);
     if (!('backend' in res)) throw new Error('worker init returned no backend');
-    slot.busy = false;
+    slot.ready = true;
     this.#schedule();
     return res.backend;
   }
@@ -157,21 +167,24 @@ export class WorkerPool {
       this.#timer = undefined;
     }
     const now = performance.now();
-    for (const slot of this.#slots) {
-      if (slot.busy) continue;
-      const key = pickQueue(this.#queues, now);
-      if (key === undefined) break;
-      const batch = this.#queues.get(key)!.take(now)!;
-      void this.#dispatch(slot, batch);
+    // idle workers first, then one more full batch for each busy one
+    fill: for (let depth = 0; depth < WORKER_DEPTH; depth++) {
+      for (const slot of this.#slots) {
+        if (!slot.ready || slot.inflight !== depth) continue;
+        const key = pickQueue(this.#queues, now, depth > 0);
+        if (key === undefined) continue fill;
+        const batch = this.#queues.get(key)!.take(now, depth > 0)!;
+        void this.#dispatch(slot, batch);
+      }
     }
     const deadline = nextDeadline(this.#queues.values());
-    if (deadline !== undefined && this.#slots.some((s) => !s.busy)) {
+    if (deadline !== undefined && this.#slots.some((s) => s.ready && s.inflight < WORKER_DEPTH)) {
       this.#timer = setTimeout(() => this.#schedule(), Math.max(0, deadline - now));
     }
   }
 
   async #dispatch(slot: Slot, batch: Job[]): Promise<void> {
-    slot.busy = true;
+    slot.inflight++;
     const model = batch[0]!.model;
     const load = slot.loaded.has(model.name) ? undefined : { dir: model.dir, manifest: model.manifest };
     const transfer = batch.map((j) => (j.item.kind === 'pixels' ? j.item.pixels.buffer : j.item.ids.buffer) as ArrayBuffer);
@@ -188,7 +201,7 @@ export class WorkerPool {
     } catch (err) {
       for (const j of batch) j.reject(err as Error);
     } finally {
-      slot.busy = false;
+      slot.inflight--;
       if (!this.#closed) this.#schedule();
     }
   }

@@ -102,18 +102,22 @@ async function run(req: Extract<WorkerRequest, { type: 'run' }>): Promise<{ outp
   return { outputs, inferMs: performance.now() - t0 };
 }
 
-port.on('message', (req: WorkerRequest) => {
-  void (async () => {
-    try {
-      if (req.type === 'init') {
-        const backend = await initBackend(tf, req.backend);
-        port.postMessage({ id: req.id, ok: true, backend } satisfies WorkerResponse);
-      } else {
-        const r = await run(req);
-        port.postMessage({ id: req.id, ok: true, ...r } satisfies WorkerResponse, r.outputs.map((o) => o.data.buffer as ArrayBuffer));
-      }
-    } catch (err) {
-      port.postMessage({ id: req.id, ok: false, error: err instanceof Error ? err.message : String(err) } satisfies WorkerResponse);
+/** Requests run one at a time, in order: the pool may queue a second batch behind the first. */
+async function handle(req: WorkerRequest): Promise<void> {
+  try {
+    if (req.type === 'init') {
+      const backend = await initBackend(tf, req.backend);
+      port!.postMessage({ id: req.id, ok: true, backend } satisfies WorkerResponse);
+    } else {
+      const r = await run(req);
+      port!.postMessage({ id: req.id, ok: true, ...r } satisfies WorkerResponse, r.outputs.map((o) => o.data.buffer as ArrayBuffer));
     }
-  })();
+  } catch (err) {
+    port!.postMessage({ id: req.id, ok: false, error: err instanceof Error ? err.message : String(err) } satisfies WorkerResponse);
+  }
+}
+
+let queue: Promise<void> = Promise.resolve();
+port.on('message', (req: WorkerRequest) => {
+  queue = queue.then(() => handle(req));
 });

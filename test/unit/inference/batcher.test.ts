@@ -54,3 +54,21 @@ test('pickQueue serves the ready queue with the oldest item; nextDeadline is the
   assert.equal(pickQueue(queues, 15), 'a');
   assert.equal(nextDeadline([new BatchQueue()]), undefined);
 });
+
+test('fullOnly: a batch queued behind a busy executor is taken only when whole', () => {
+  const q = new BatchQueue<number>({ maxBatchSize: 3, maxQueueDelayMs: 0 });
+  q.push(1, 0);
+  q.push(2, 0);
+  assert.equal(q.full(), false);
+  assert.equal(q.take(5, true), null); // ready (delay 0) but not full: leave it to grow
+  assert.equal(pickQueue(new Map([['m', q]]), 5, true), undefined);
+  assert.equal(pickQueue(new Map([['m', q]]), 5), 'm');
+  q.push(3, 1);
+  q.push(4, 1);
+  assert.equal(pickQueue(new Map([['m', q]]), 5, true), 'm');
+  assert.deepEqual(q.take(5, true), [1, 2, 3]);
+  assert.equal(q.take(5, true), null);
+  const one = new BatchQueue<string>();
+  one.push('x', 0);
+  assert.deepEqual(one.take(0, true), ['x']); // maxBatchSize 1: any item is a whole batch
+});
