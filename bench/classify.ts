@@ -131,9 +131,15 @@ async function bareRate(model: string, inputs: Buffer[]): Promise<{ perSec: numb
   return { perSec: inputs.length / s, cpuMsPerImage: (c.user + c.system) / 1000 / inputs.length };
 }
 
+/**
+ * Children run with the environment `modelship classify` and `serve` give themselves
+ * (bin/modelship.js re-executes them with MALLOC_ARENA_MAX=2; the image sets it too).
+ */
+const CHILD = { cwd: path.join(here, '..'), env: { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' } };
+
 /** Each pipeline run in a fresh process, so that its peak RSS is its own. */
 async function pipelineInChild(workers: number, task: Task, model: string, n: number): Promise<{ perSec: number; backend: string; peakMb: number; cpuMsPerImage: number }> {
-  const { stdout } = await promisify(execFile)(process.execPath, [fileURLToPath(import.meta.url), '--pipeline-child', model, task, String(workers), String(n)], { cwd: path.join(here, '..') });
+  const { stdout } = await promisify(execFile)(process.execPath, [fileURLToPath(import.meta.url), '--pipeline-child', model, task, String(workers), String(n)], CHILD);
   return JSON.parse(stdout) as { perSec: number; backend: string; peakMb: number; cpuMsPerImage: number };
 }
 
@@ -144,7 +150,7 @@ async function pipelineChild(): Promise<void> {
 }
 
 async function coldStart(model: string, task: Task): Promise<number> {
-  const { stdout } = await promisify(execFile)(process.execPath, [fileURLToPath(import.meta.url), '--cold-child', model, task], { cwd: path.join(here, '..') });
+  const { stdout } = await promisify(execFile)(process.execPath, [fileURLToPath(import.meta.url), '--cold-child', model, task], CHILD);
   return Number(stdout.trim());
 }
 
@@ -161,7 +167,7 @@ async function coldChild(): Promise<void> {
 }
 
 async function bareInChild(model: string, n: number): Promise<{ perSec: number; cpuMsPerImage: number; backend: string }> {
-  const { stdout } = await promisify(execFile)(process.execPath, [fileURLToPath(import.meta.url), '--bare-child', model, String(n)], { cwd: path.join(here, '..') });
+  const { stdout } = await promisify(execFile)(process.execPath, [fileURLToPath(import.meta.url), '--bare-child', model, String(n)], CHILD);
   return JSON.parse(stdout) as { perSec: number; cpuMsPerImage: number; backend: string };
 }
 
