@@ -16,22 +16,27 @@ export function normalizePixels(rgb: Uint8Array, spec: Pick<ImageInputSpec, 'sca
   const out = target ?? new Float32Array(rgb.length);
   if (offset < 0 || offset + rgb.length > out.length) throw new Error(`normalizePixels: ${rgb.length} values do not fit at offset ${offset} of ${out.length}`);
   const { scale } = spec;
-  const m0 = spec.mean[0], m1 = spec.mean[1], m2 = spec.mean[2];
-  const s0 = 1 / spec.std[0], s1 = 1 / spec.std[1], s2 = 1 / spec.std[2];
-  const round = out instanceof Int32Array;
-  for (let i = 0, j = offset; i < rgb.length; i += 3, j += 3) {
-    const a = (rgb[i]! * scale - m0) * s0, b = (rgb[i + 1]! * scale - m1) * s1, c = (rgb[i + 2]! * scale - m2) * s2;
-    if (round) {
-      out[j] = Math.round(a);
-      out[j + 1] = Math.round(b);
-      out[j + 2] = Math.round(c);
-    } else {
-      out[j] = a;
-      out[j + 1] = b;
-      out[j + 2] = c;
-    }
+  if (scale === 1 && spec.mean.every((m) => m === 0) && spec.std.every((d) => d === 1)) {
+    out.set(rgb, offset); // raw 0–255 values (e.g. the detector): a native widening copy
+    return out;
   }
+  // one table per channel: 256 possible inputs, so a lookup replaces the arithmetic per value
+  const tables = [0, 1, 2].map((c) => {
+    const t = new Float32Array(256);
+    for (let v = 0; v < 256; v++) t[v] = (v * scale - spec.mean[c]!) / spec.std[c]!;
+    return out instanceof Int32Array ? Int32Array.from(t, Math.round) : t;
+  });
+  if (out instanceof Int32Array) fillFromTables(rgb, tables as Int32Array[], out, offset);
+  else fillFromTables(rgb, tables as Float32Array[], out, offset);
   return out;
+}
+
+function fillFromTables<T extends Float32Array | Int32Array>(rgb: Uint8Array, [t0, t1, t2]: T[], out: T, offset: number): void {
+  for (let i = 0, j = offset; i < rgb.length; i += 3, j += 3) {
+    out[j] = t0![rgb[i]!]!;
+    out[j + 1] = t1![rgb[i + 1]!]!;
+    out[j + 2] = t2![rgb[i + 2]!]!;
+  }
 }
 
 /** How a point in model-input pixels maps back to the original (displayed) image: orig = in * scale + offset. */
