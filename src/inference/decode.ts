@@ -57,6 +57,9 @@ export function decoderName(): string {
   return loadSharp() ? 'sharp' : 'jpeg-js/pngjs';
 }
 
+/** libvips sample formats, as people name them. */
+const DEPTH_NAMES: Record<string, string> = { ushort: '16-bit', short: '16-bit signed', uint: '32-bit', int: '32-bit signed', float: '32-bit float', double: '64-bit float' };
+
 function mpx(n: number): string {
   return `${(n / 1e6).toFixed(1)} Mpx`;
 }
@@ -89,7 +92,7 @@ async function decodeWithSharp(sharp: SharpModule, buf: Uint8Array, spec: Pick<I
   checkPixels(w, h, limits);
   if ((meta.pages ?? 1) > 1) notes.push(`first of ${meta.pages} frames`);
   if (meta.space === 'cmyk') notes.push('CMYK converted to sRGB');
-  if (meta.depth && meta.depth !== 'uchar' && meta.depth !== 'char') notes.push(`${meta.depth} reduced to 8-bit`);
+  if (meta.depth && meta.depth !== 'uchar' && meta.depth !== 'char') notes.push(`${DEPTH_NAMES[meta.depth] ?? meta.depth} samples reduced to 8-bit`);
   const swap = (meta.orientation ?? 1) >= 5;
   const width = swap ? h : w, height = swap ? w : h;
   try {

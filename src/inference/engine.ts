@@ -130,9 +130,9 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
       const t0 = performance.now();
       const e = await model(o.model, 'image-classification');
       const m = e.manifest as Extract<ModelManifest, { task: 'image-classification' }>;
-      const { out } = await runImage(e, input);
+      const { img, out } = await runImage(e, input);
       const predictions = rankPredictions(toScores(out.data, m.output), e.labels, { topK: o.topK, threshold: o.threshold });
-      return { model: e.name, version: m.version, backend: backend.name, durationMs: round(performance.now() - t0), predictions };
+      return { model: e.name, version: m.version, backend: backend.name, durationMs: round(performance.now() - t0), ...notesOf(img.notes), predictions };
     },
 
     async detect(input, o = {}) {
@@ -147,7 +147,7 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
         width: img.width,
         height: img.height,
       }, { threshold: o.threshold, maxDetections: o.maxDetections });
-      return { model: e.name, version: m.version, backend: backend.name, durationMs: round(performance.now() - t0), width: img.width, height: img.height, detections };
+      return { model: e.name, version: m.version, backend: backend.name, durationMs: round(performance.now() - t0), ...notesOf(img.notes), width: img.width, height: img.height, detections };
     },
 
     async classifyText(text, o = {}) {
@@ -194,6 +194,10 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
     entries.set(name, e);
   }
   return engine;
+}
+
+function notesOf(notes: string[]): { notes?: string[] } {
+  return notes.length > 0 ? { notes } : {};
 }
 
 function round(ms: number): number {

@@ -16,6 +16,7 @@ export interface JobResultOk {
   version: string;
   backend: string;
   durationMs: number;
+  notes?: string[];
   predictions?: Prediction[];
   detections?: Detection[];
 }
@@ -156,10 +157,10 @@ async function runOne(engine: Engine, input: JobInput, opts: JobOptions): Promis
     if (typeof data === 'string') throw new InputError('unsupported', 'expected image bytes');
     if (opts.task === 'detect') {
       const r = await engine.detect(data, { model: opts.model, threshold: opts.threshold, maxDetections: opts.topK });
-      return { input: input.id, task: 'detect', model: r.model, version: r.version, backend: r.backend, durationMs: r.durationMs, detections: r.detections };
+      return { input: input.id, task: 'detect', model: r.model, version: r.version, backend: r.backend, durationMs: r.durationMs, ...(r.notes ? { notes: r.notes } : {}), detections: r.detections };
     }
     const r = await engine.classifyImage(data, { model: opts.model, topK: opts.topK, threshold: opts.threshold });
-    return { input: input.id, task: 'image', model: r.model, version: r.version, backend: r.backend, durationMs: r.durationMs, predictions: r.predictions };
+    return { input: input.id, task: 'image', model: r.model, version: r.version, backend: r.backend, durationMs: r.durationMs, ...(r.notes ? { notes: r.notes } : {}), predictions: r.predictions };
   } catch (err) {
     // A wrong model/task is the user's mistake for every input alike: stop the job.
     if (err instanceof UserError) throw err;

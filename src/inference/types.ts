@@ -26,6 +26,8 @@ interface ResultBase {
   /** The backend that really ran this input (e.g. `wasm-simd`, `tfjs-node`, `lexicon`). */
   backend: string;
   durationMs: number;
+  /** What the decoder had to do to this input ("CMYK converted to sRGB", "first of 12 frames"); absent when nothing. */
+  notes?: string[];
 }
 
 export interface ClassificationResult extends ResultBase {

@@ -284,7 +284,7 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
       results: results.map((r, index) => {
         const name = names[index] ?? undefined;
         if ('error' in r) return { index, ...(name ? { file: name } : {}), error: r.error.message, code: r.error.code };
-        const base = { index, ...(name ? { file: name } : {}), cached: r.cached, timings: { inferenceMs: r.durationMs } };
+        const base = { index, ...(name ? { file: name } : {}), cached: r.cached, ...(r.notes ? { notes: r.notes } : {}), timings: { inferenceMs: r.durationMs } };
         if (task === 'detect') {
           const d = r as DetectionResult & { cached: boolean };
           return { ...base, width: d.width, height: d.height, detections: d.detections };

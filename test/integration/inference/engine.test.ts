@@ -85,6 +85,11 @@ describe('content-safety on real photographs', () => {
     assert.equal(r16.predictions[0]!.label, 'Neutral');
     const gif = await engine.classifyImage(await fixture('animated.gif'));
     assert.equal(gif.predictions.length, 5);
+    // what the decoder did is reported with the result; a plain sRGB JPEG carries no notes
+    assert.deepEqual(r16.notes, ['16-bit samples reduced to 8-bit']);
+    assert.match(gif.notes?.join() ?? '', /^first of \d+ frames$/);
+    assert.deepEqual((await engine.classifyImage(await fixture('coffee-cmyk.jpg'))).notes, ['CMYK converted to sRGB']);
+    assert.equal((await engine.classifyImage(await fixture('chelsea.jpg'))).notes, undefined);
   });
 });
 

@@ -158,6 +158,10 @@ describe('classification', () => {
     assert.deepEqual(b.json().results[0].predictions, body.results[0].predictions);
     const afterM = await srv.app.inject({ url: '/health/metrics' });
     assert.equal(hits(afterM.body), hits(before.body) + 1);
+    assert.equal(body.results[0].notes, undefined); // a plain sRGB JPEG needs no conversion
+    const cmyk = await srv.app.inject({ method: 'POST', url: '/v1/classify/image', headers: { ...auth(), 'content-type': 'image/jpeg' }, payload: await readFile(path.join(FIX, 'coffee-cmyk.jpg')) });
+    assert.equal(cmyk.statusCode, 200, cmyk.body);
+    assert.deepEqual(cmyk.json().results[0].notes, ['CMYK converted to sRGB']);
   });
 
   test('multipart with several files: per-file results, a corrupt one reported in place', async () => {
