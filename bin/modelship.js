@@ -23,7 +23,11 @@ const INFERENCE_COMMANDS = new Set(['classify', 'serve', 'worker', 'models']);
 if (process.platform === 'linux' && process.env.MALLOC_ARENA_MAX === undefined && typeof process.execve === 'function') {
   const { commandName } = await import('../dist/cli/commands/index.js');
   if (INFERENCE_COMMANDS.has(commandName(process.argv.slice(2)) ?? '')) {
-    process.execve(process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], { ...process.env, MALLOC_ARENA_MAX: '2' });
+    try {
+      process.execve(process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], { ...process.env, MALLOC_ARENA_MAX: '2' });
+    } catch {
+      // could not re-exec (unusual sandbox): run as is, with glibc's default arenas
+    }
   }
 }
 const { main } = await import('../dist/cli/main.js');

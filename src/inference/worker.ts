@@ -54,6 +54,27 @@ function inputBuffer<T extends Float32ArrayConstructor | Int32ArrayConstructor>(
   return new type(scratch, 0, n) as InstanceType<T>;
 }
 
+/** One batch as the model's input tensor data. Image inputs go into the reused buffer. */
+function modelInput(manifest: TfjsManifest, items: WorkerItem[]): { data: Float32Array | Int32Array; shape: number[] } {
+  if ('input' in manifest) {
+    const { width, height } = manifest.input;
+    const per = width * height * 3;
+    const data = inputBuffer(per * items.length, manifest.input.dtype === 'int32' ? Int32Array : Float32Array);
+    items.forEach((it, i) => {
+      if (it.kind !== 'pixels') throw new Error('image model given a non-image input');
+      normalizePixels(it.pixels, manifest.input, data, i * per);
+    });
+    return { data, shape: [items.length, height, width, 3] };
+  }
+  const len = manifest.tokenizer.maxLength;
+  const data = new Int32Array(len * items.length);
+  items.forEach((it, i) => {
+    if (it.kind !== 'ids') throw new Error('text model given a non-text input');
+    data.set(it.ids, i * len);
+  });
+  return { data, shape: [items.length, len] };
+}
+
 const models = new Map<string, { model: RuntimeModel; manifest: TfjsManifest }>();
 
 async function run(req: Extract<WorkerRequest, { type: 'run' }>): Promise<{ outputs: WorkerOutput[]; inferMs: number }> {
@@ -70,30 +91,11 @@ async function run(req: Extract<WorkerRequest, { type: 'run' }>): Promise<{ outp
   const outputs: WorkerOutput[] = [];
   for (let start = 0; start < req.items.length; start += chunk) {
     const items = req.items.slice(start, start + chunk);
-    let input: { data: Float32Array | Int32Array; shape: number[] };
-    if ('input' in manifest) {
-      const { width, height } = manifest.input;
-      const per = width * height * 3;
-      const data = inputBuffer(per * items.length, manifest.input.dtype === 'int32' ? Int32Array : Float32Array);
-      items.forEach((it, i) => {
-        if (it.kind !== 'pixels') throw new Error('image model given a non-image input');
-        normalizePixels(it.pixels, manifest.input, data, i * per);
-      });
-      input = { data, shape: [items.length, height, width, 3] };
-    } else {
-      const len = manifest.tokenizer.maxLength;
-      const data = new Int32Array(len * items.length);
-      items.forEach((it, i) => {
-        if (it.kind !== 'ids') throw new Error('text model given a non-text input');
-        data.set(it.ids, i * len);
-      });
-      input = { data, shape: [items.length, len] };
-    }
     let out: Awaited<ReturnType<RuntimeModel['predict']>>;
     try {
-      out = await model.predict(input);
+      out = await model.predict(modelInput(manifest, items));
     } finally {
-      if (input.data.buffer === scratch) scratchInUse = false;
+      scratchInUse = false; // the model has copied its input (or failed); the buffer is free again
     }
     const per = out.data.length / items.length;
     const data = out.data instanceof Float32Array ? out.data : Float32Array.from(out.data);
