@@ -28,6 +28,8 @@ export interface EngineOptions {
   backend?: string | undefined;
   limits?: Partial<DecodeLimits> | undefined;
   registry?: RegistryOptions | undefined;
+  /** Start the TF.js worker pool on first use of a TF.js model instead of at once (a lexicon-only run never loads TF.js). */
+  lazy?: boolean | undefined;
   /** Models to load at start (warm-up); others load on first use. */
   preload?: string[] | undefined;
 }
@@ -82,13 +84,27 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
   const limits: DecodeLimits = { ...DEFAULT_LIMITS, ...opts.limits };
   const workers = opts.workers ?? defaultWorkers();
   if (!Number.isInteger(workers) || workers < 1) throw new UserError(`workers must be a positive integer, got ${workers}`, { exitCode: 2 });
-  let pool: WorkerPool;
-  try {
-    pool = await WorkerPool.start({ workers, batching, backend: forced });
-  } catch (err) {
-    throw new UserError(`could not start the inference engine: ${(err as Error).message}`, { hint: 'unset MODELSHIP_BACKEND to let modelship pick a backend that works here' });
-  }
-  const backend = pool.backend!;
+  // The worker pool (TF.js) starts at once, or with `lazy` on first use of a TF.js model: a run
+  // that only needs the lexicon model then never loads TF.js.
+  let pool: WorkerPool | undefined;
+  let starting: Promise<WorkerPool> | undefined;
+  const batchListeners = new Set<(size: number, model: string) => void>();
+  const startPool = (): Promise<WorkerPool> => {
+    starting ??= WorkerPool.start({ workers, batching, backend: forced }).then(
+      (p) => {
+        pool = p;
+        p.onBatch((size, model) => {
+          for (const l of batchListeners) l(size, model);
+        });
+        return p;
+      },
+      (err: unknown) => {
+        throw new UserError(`could not start the inference engine: ${(err as Error).message}`, { hint: 'unset MODELSHIP_BACKEND to let modelship pick a backend that works here' });
+      },
+    );
+    return starting;
+  };
+  if (!opts.lazy) await startPool();
   const registry = opts.registry ?? {};
   const entries = new Map<string, ModelEntry>();
   const vocabs = new Map<string, Map<string, number>>();
@@ -116,15 +132,22 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
     // The pixels are transferred to the worker: copy into a plain ArrayBuffer (sharp's output
     // is externally allocated memory, which cannot be transferred).
     const pixels = img.pixels.slice();
-    const out = await pool.run(poolModel(e), { kind: 'pixels', pixels });
+    const out = await (await startPool()).run(poolModel(e), { kind: 'pixels', pixels });
     return { img, out, input: m.input };
   }
 
   const engine: Engine = {
-    backend,
-    workers: pool.size,
+    get backend() {
+      return pool?.backend ?? NOT_STARTED;
+    },
+    get workers() {
+      return pool?.size ?? workers;
+    },
     model,
-    onBatch: (listener) => pool.onBatch(listener),
+    onBatch: (listener) => {
+      batchListeners.add(listener);
+      return () => batchListeners.delete(listener);
+    },
 
     async classifyImage(input, o = {}) {
       const t0 = performance.now();
@@ -132,7 +155,7 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
       const m = e.manifest as Extract<ModelManifest, { task: 'image-classification' }>;
       const { img, out } = await runImage(e, input);
       const predictions = rankPredictions(toScores(out.data, m.output), e.labels, { topK: o.topK, threshold: o.threshold });
-      return { model: e.name, version: m.version, backend: backend.name, durationMs: round(performance.now() - t0), ...notesOf(img.notes), predictions };
+      return { model: e.name, version: m.version, backend: pool!.backend!.name, durationMs: round(performance.now() - t0), ...notesOf(img.notes), predictions };
     },
 
     async detect(input, o = {}) {
@@ -147,7 +170,7 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
         width: img.width,
         height: img.height,
       }, { threshold: o.threshold, maxDetections: o.maxDetections });
-      return { model: e.name, version: m.version, backend: backend.name, durationMs: round(performance.now() - t0), ...notesOf(img.notes), width: img.width, height: img.height, detections };
+      return { model: e.name, version: m.version, backend: pool!.backend!.name, durationMs: round(performance.now() - t0), ...notesOf(img.notes), width: img.width, height: img.height, detections };
     },
 
     async classifyText(text, o = {}) {
@@ -169,16 +192,17 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
         vocab = parseVocab(JSON.parse(await readFile(path.join(e.dir, m.tokenizer.vocab), 'utf8')));
         vocabs.set(e.name, vocab);
       }
-      const out = await pool.run(poolModel(e), { kind: 'ids', ids: tokenize(text, vocab, m.tokenizer) });
+      const out = await (await startPool()).run(poolModel(e), { kind: 'ids', ids: tokenize(text, vocab, m.tokenizer) });
       const predictions = rankPredictions(toScores(out.data, m.output), e.labels, { topK: o.topK, threshold: o.threshold });
-      return { model: e.name, version: m.version, backend: backend.name, durationMs: round(performance.now() - t0), predictions };
+      return { model: e.name, version: m.version, backend: pool!.backend!.name, durationMs: round(performance.now() - t0), predictions };
     },
 
     async info() {
       const all = await listModels(registry);
+      const p = await startPool();
       return {
-        backend,
-        workers: pool.size,
+        backend: p.backend!,
+        workers: p.size,
         decoder: decoderName(),
         batching,
         limits,
@@ -186,7 +210,9 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
       };
     },
 
-    close: () => pool.close(),
+    close: async () => {
+      if (starting) await (await starting.catch(() => undefined))?.close();
+    },
   };
 
   for (const name of opts.preload ?? []) {
@@ -195,6 +221,9 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
   }
   return engine;
 }
+
+/** What `engine.backend` says before a lazy engine has started its pool. */
+const NOT_STARTED: BackendInfo = { name: 'none (no TF.js model used)', tfBackend: 'none', device: 'cpu', skipped: [] };
 
 function notesOf(notes: string[]): { notes?: string[] } {
   return notes.length > 0 ? { notes } : {};

@@ -61,7 +61,8 @@ export function register(program: Command, runEnv: RunEnvironment): void {
         const inputs = await collectInputs(paths, texts, task, cwd, MAX_INPUT_BYTES);
         if (inputs.length === 0) throw new UsageError(`no ${task === 'text' ? 'text' : 'image'} inputs found in ${paths.join(', ')}`);
         const workers = task === 'text' && !flags.model ? 1 : Math.min(concurrency ?? defaultWorkers(), inputs.length);
-        const engine = await createEngine({ workers, backend: env.MODELSHIP_BACKEND, limits: maxPixels ? { maxPixels } : undefined, registry: { env } });
+        // text: the default model is a lexicon; TF.js starts only if a TF.js text model is asked for
+        const engine = await createEngine({ workers, lazy: task === 'text', backend: env.MODELSHIP_BACKEND, limits: maxPixels ? { maxPixels } : undefined, registry: { env } });
 
         // Output sink: stdout, or a file (json/csv/table written at the end via temp + rename).
         const outFile = flags.out ? path.resolve(cwd, flags.out) : undefined;

@@ -183,3 +183,22 @@ describe('bad inputs fail alone with a clear error', () => {
     }
   });
 });
+
+describe('a lazy engine', () => {
+  test('runs the lexicon model without starting TF.js, and starts its pool on the first TF.js model', async () => {
+    const lazy = await createEngine({ workers: 1, lazy: true });
+    try {
+      let batches = 0;
+      lazy.onBatch(() => batches++);
+      const t = await lazy.classifyText('What a wonderful, friendly place');
+      assert.equal(t.backend, 'lexicon');
+      assert.match(lazy.backend.name, /^none/); // no worker thread, no TF.js backend yet
+      const r = await lazy.classifyImage(await fixture('chelsea.jpg'));
+      assert.equal(r.backend, lazy.backend.name);
+      assert.match(lazy.backend.name, /^(wasm|cpu|tfjs)/);
+      assert.equal(batches, 1); // listeners registered before the pool existed still hear of batches
+    } finally {
+      await lazy.close();
+    }
+  });
+});
