@@ -7,17 +7,10 @@ import { COMPOSE_LABEL, MS_LABEL } from '../docker/desired.ts';
 import { engineUnreachable, followLogs, stopAndRemove, waitReady } from '../docker/engine.ts';
 import { acquireLock, HostStore, lockName, stateName, stateVolume, type AuditEntry, type HostState } from '../docker/host-state.ts';
 import type { StackHandle } from './stack.ts';
+import type { ContainerRow } from './status-model.ts';
 
-export interface PsRow {
-  service: string;
-  container: string;
-  color: string | null;
-  active: boolean;
-  state: string;
-  health: string;
-  image: string;
+export interface PsRow extends ContainerRow {
   createdAt: string;
-  uptime: string;
   ports: string[];
 }
 

@@ -9,7 +9,8 @@ import { METRIC } from '../stack/metrics.ts';
 
 export type Verdict = 'healthy' | 'degraded' | 'down' | 'empty' | 'unreachable';
 
-export interface ServiceRow {
+/** One container of the stack as `ps` and `status` both show it. */
+export interface ContainerRow {
   service: string;
   container: string;
   color: string | null;
@@ -17,11 +18,15 @@ export interface ServiceRow {
   state: string;
   health: string;
   uptime: string;
+  image: string;
+}
+
+/** A row of the status view: the container and its resource use. */
+export interface ServiceRow extends ContainerRow {
   restarts: number | null;
   cpuPercent: number | null;
   memBytes: number | null;
   memLimitBytes: number | null;
-  image: string;
 }
 
 export interface Traffic {

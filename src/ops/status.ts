@@ -176,7 +176,8 @@ export async function collectSnapshot(h: StackHandle, st: CollectorState = {}, n
     report.containers.map(async (r): Promise<ServiceRow> => {
       const { startedAt, ...d } = await containerDetails(h.docker, r.container, r.state === 'running');
       const uptime = startedAt && !Number.isNaN(Date.parse(startedAt)) ? humanDuration(now() - Date.parse(startedAt)) : r.uptime;
-      return { service: r.service, container: r.container, color: r.color, active: r.active, state: r.state, health: r.health, uptime, image: r.image, ...d };
+      const { createdAt: _created, ports: _ports, ...row } = r; // the container part of the ps row
+      return { ...row, uptime, ...d };
     }),
   ), prime]);
   const base = { ...empty, engine: { ok: true }, activeColor: report.activeColor, services: rows };
