@@ -43,14 +43,12 @@ const collectGarbage = vm.runInNewContext('gc') as () => void;
 /**
  * One input buffer reused across runs (grown on demand): the model copies its input into its own
  * memory when the tensor is created, and a fresh multi-megabyte array per image only churns the
- * allocator (which on glibc keeps the freed memory in per-thread arenas: RSS).
+ * allocator (which on glibc keeps the freed memory in per-thread arenas: RSS). Requests run one
+ * at a time (see `handle`), so one batch never overwrites another's input.
  */
 let scratch = new ArrayBuffer(0);
-let scratchInUse = false;
 function inputBuffer<T extends Float32ArrayConstructor | Int32ArrayConstructor>(n: number, type: T): InstanceType<T> {
-  if (scratchInUse) return new type(n) as InstanceType<T>; // only if runs ever overlap in one worker
   if (scratch.byteLength < n * 4) scratch = new ArrayBuffer(n * 4);
-  scratchInUse = true;
   return new type(scratch, 0, n) as InstanceType<T>;
 }
 
@@ -91,12 +89,7 @@ async function run(req: Extract<WorkerRequest, { type: 'run' }>): Promise<{ outp
   const outputs: WorkerOutput[] = [];
   for (let start = 0; start < req.items.length; start += chunk) {
     const items = req.items.slice(start, start + chunk);
-    let out: Awaited<ReturnType<RuntimeModel['predict']>>;
-    try {
-      out = await model.predict(modelInput(manifest, items));
-    } finally {
-      scratchInUse = false; // the model has copied its input (or failed); the buffer is free again
-    }
+    const out = await model.predict(modelInput(manifest, items));
     const per = out.data.length / items.length;
     const data = out.data instanceof Float32Array ? out.data : Float32Array.from(out.data);
     for (let i = 0; i < items.length; i++) outputs.push({ data: data.slice(i * per, (i + 1) * per), shape: [1, ...out.shape.slice(1)] });
