@@ -70,6 +70,14 @@ export class BatchQueue<T> {
     return first ? first.arrivedAt + this.options.maxQueueDelayMs : undefined;
   }
 
+  /** Removes one waiting item (its caller gave up: a timeout, a closed connection); false when it already left in a batch. */
+  remove(item: T): boolean {
+    const i = this.#queue.findIndex((q) => q.item === item);
+    if (i < 0) return false;
+    this.#queue.splice(i, 1);
+    return true;
+  }
+
   /** Removes and returns everything (used on shutdown to fail pending work). */
   drain(): T[] {
     return this.#queue.splice(0).map((q) => q.item);

@@ -38,12 +38,15 @@ export interface ClassifyOptions {
   model?: string | undefined;
   topK?: number | undefined;
   threshold?: number | undefined;
+  /** Give up on this input: it is not decoded or run if it has not started (the call rejects with the signal's reason). */
+  signal?: AbortSignal | undefined;
 }
 
 export interface DetectOptions {
   model?: string | undefined;
   threshold?: number | undefined;
   maxDetections?: number | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 export interface EngineInfo {
@@ -126,13 +129,14 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
     return { name: e.name, dir: e.dir, manifest: e.manifest as TfjsManifest };
   }
 
-  async function runImage(e: ModelEntry, input: Uint8Array) {
+  async function runImage(e: ModelEntry, input: Uint8Array, signal: AbortSignal | undefined) {
     const m = e.manifest as Extract<ModelManifest, { input: unknown }>;
+    signal?.throwIfAborted();
     const img = await decodeImage(input, m.input, limits);
     // The pixels are transferred to the worker: copy into a plain ArrayBuffer (sharp's output
     // is externally allocated memory, which cannot be transferred).
     const pixels = img.pixels.slice();
-    const out = await (await startPool()).run(poolModel(e), { kind: 'pixels', pixels });
+    const out = await (await startPool()).run(poolModel(e), { kind: 'pixels', pixels }, signal);
     return { img, out, input: m.input };
   }
 
@@ -153,7 +157,7 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
       const t0 = performance.now();
       const e = await model(o.model, 'image-classification');
       const m = e.manifest as Extract<ModelManifest, { task: 'image-classification' }>;
-      const { img, out } = await runImage(e, input);
+      const { img, out } = await runImage(e, input, o.signal);
       const predictions = rankPredictions(toScores(out.data, m.output), e.labels, { topK: o.topK, threshold: o.threshold });
       return { model: e.name, version: m.version, backend: pool!.backend!.name, durationMs: round(performance.now() - t0), ...notesOf(img.notes), predictions };
     },
@@ -162,7 +166,7 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
       const t0 = performance.now();
       const e = await model(o.model, 'object-detection');
       const m = e.manifest as Extract<ModelManifest, { task: 'object-detection' }>;
-      const { img, out } = await runImage(e, input);
+      const { img, out } = await runImage(e, input, o.signal);
       const detections = decodeDetections(out.data, m.output, e.labels, {
         transform: resizeGeometry(img.width, img.height, m.input),
         inputWidth: m.input.width,
@@ -192,7 +196,8 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
         vocab = parseVocab(JSON.parse(await readFile(path.join(e.dir, m.tokenizer.vocab), 'utf8')));
         vocabs.set(e.name, vocab);
       }
-      const out = await (await startPool()).run(poolModel(e), { kind: 'ids', ids: tokenize(text, vocab, m.tokenizer) });
+      o.signal?.throwIfAborted();
+      const out = await (await startPool()).run(poolModel(e), { kind: 'ids', ids: tokenize(text, vocab, m.tokenizer) }, o.signal);
       const predictions = rankPredictions(toScores(out.data, m.output), e.labels, { topK: o.topK, threshold: o.threshold });
       return { model: e.name, version: m.version, backend: pool!.backend!.name, durationMs: round(performance.now() - t0), predictions };
     },

@@ -150,9 +150,15 @@ export class WorkerPool {
     return () => this.#batchListeners.delete(listener);
   }
 
-  /** Runs one input through the model (batched with others per the batching options). */
-  run(model: PoolModel, item: WorkerItem): Promise<WorkerOutput> {
+  /**
+   * Runs one input through the model (batched with others per the batching options). When
+   * `signal` aborts while the input still waits in the queue, it leaves the queue and the call
+   * rejects with the signal's reason: work nobody waits for any more is never run. An input
+   * already handed to a worker runs to the end.
+   */
+  run(model: PoolModel, item: WorkerItem, signal?: AbortSignal): Promise<WorkerOutput> {
     if (this.#closed) return Promise.reject(new Error('the inference pool is closed'));
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
     let q = this.#queues.get(model.name);
     if (!q) {
       q = new BatchQueue<Job>(this.options.batching);
@@ -160,10 +166,21 @@ export class WorkerPool {
     }
     const queue = q;
     return new Promise((resolve, reject) => {
-      if (!queue.push({ model, item, resolve, reject }, performance.now())) {
+      const onAbort = () => {
+        if (queue.remove(job)) reject(signal!.reason as Error);
+      };
+      const settle = () => signal?.removeEventListener('abort', onAbort);
+      const job: Job = {
+        model,
+        item,
+        resolve: (out) => (settle(), resolve(out)),
+        reject: (err) => (settle(), reject(err)),
+      };
+      if (!queue.push(job, performance.now())) {
         reject(new Error(`queue for model ${model.name} is full (${this.options.batching.maxQueueSize})`));
         return;
       }
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.#schedule();
     });
   }

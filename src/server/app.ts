@@ -33,6 +33,8 @@ import type { ServerSettings } from './settings.ts';
 declare module 'fastify' {
   interface FastifyRequest {
     apiKeyId: string | null;
+    /** Counted in drain.inflight (so onResponse uncounts only what onRequest counted). */
+    drainCounted: boolean;
   }
 }
 
@@ -135,6 +137,7 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     trustProxy: true,
   });
   app.decorateRequest('apiKeyId', null);
+  app.decorateRequest('drainCounted', false);
 
   // --- errors ---------------------------------------------------------------------------------
   const sendError = (req: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply => {
@@ -148,6 +151,12 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   app.setErrorHandler((err, req, reply) => sendError(req, reply, err));
   app.setNotFoundHandler((req, reply) => sendError(req, reply, new ApiError(404, 'not_found', `no route ${req.method} ${req.url.split('?')[0]}`)));
 
+  // --- CORS first: it answers preflights (which never carry a key) before auth runs, and its
+  // headers are on every answer, errors included, so a browser can read a 401 or a 429.
+  if (s.cors.origins.length > 0) {
+    await app.register(cors, { origin: s.cors.origins.includes('*') ? true : s.cors.origins, credentials: s.cors.credentials, exposedHeaders: ['x-request-id', 'retry-after', 'x-modelship-color'] });
+  }
+
   // --- hooks: request id, colour, drain, auth, metrics -----------------------------------------
   app.addHook('onClose', async () => {
     stopBatchMetrics();
@@ -158,6 +167,7 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     const url = req.routeOptions.url;
     if (!isHealthRoute(url)) {
       drain.inflight++;
+      req.drainCounted = true;
       drain.lastRequestAt = Date.now();
     }
     if (drain.draining) reply.header('connection', 'close');
@@ -173,16 +183,13 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   });
   app.addHook('onResponse', async (req, reply) => {
     const url = req.routeOptions.url;
-    if (!isHealthRoute(url)) drain.inflight = Math.max(0, drain.inflight - 1);
+    if (req.drainCounted) drain.inflight = Math.max(0, drain.inflight - 1);
     const labels = { method: req.method, route: url ?? 'unmatched', status: String(reply.statusCode) };
     metrics.httpRequests.inc(labels);
     metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
   });
 
   // --- plugins --------------------------------------------------------------------------------
-  if (s.cors.origins.length > 0) {
-    await app.register(cors, { origin: s.cors.origins.includes('*') ? true : s.cors.origins, credentials: s.cors.credentials, exposedHeaders: ['x-request-id', 'retry-after', 'x-modelship-color'] });
-  }
   if (s.compression.enabled) await app.register(compress, { threshold: s.compression.minBytes, global: true });
   if (s.rateLimit.enabled) {
     await app.register(rateLimit, {

@@ -108,10 +108,14 @@ export class InferenceService {
       this.#o.metrics.rejected.inc({ reason: 'queue_full' });
       throw new ApiError(503, 'overloaded', `the inference queue is full (${this.gate.max} calls queued or running); retry shortly`, { retryAfter: 1 });
     }
+    const stragglers: Promise<unknown>[] = [];
     try {
-      return await this.#runAll(task, model, entry.manifest.version, inputs, opts, slots);
+      return await this.#runAll(task, model, entry.manifest.version, inputs, opts, slots, stragglers);
     } finally {
-      this.gate.release(slots);
+      // An input that timed out may still be running in a worker: its slot stays taken until
+      // it ends, so the gate keeps counting work the machine really does.
+      if (stragglers.length === 0) this.gate.release(slots);
+      else void Promise.allSettled(stragglers).then(() => this.gate.release(slots));
     }
   }
 
@@ -119,23 +123,23 @@ export class InferenceService {
   async runUngated(task: ApiTask, inputs: (Uint8Array | string)[], opts: InferOptions): Promise<(InferResult | { error: ApiError })[]> {
     const model = this.modelName(task, opts.model);
     const entry = await this.engine.model(model, ENGINE_TASK[task]);
-    return this.#runAll(task, model, entry.manifest.version, inputs, opts, Math.max(1, inputs.length));
+    return this.#runAll(task, model, entry.manifest.version, inputs, opts, Math.max(1, inputs.length), []);
   }
 
-  async #runAll(task: ApiTask, model: string, version: string, inputs: (Uint8Array | string)[], opts: InferOptions, parallel: number): Promise<(InferResult | { error: ApiError })[]> {
+  async #runAll(task: ApiTask, model: string, version: string, inputs: (Uint8Array | string)[], opts: InferOptions, parallel: number, stragglers: Promise<unknown>[]): Promise<(InferResult | { error: ApiError })[]> {
     const out: (InferResult | { error: ApiError })[] = new Array(inputs.length);
     let next = 0;
     const workers = Array.from({ length: Math.min(parallel, inputs.length) }, async () => {
       while (next < inputs.length) {
         const i = next++;
-        out[i] = await this.#one(task, model, version, inputs[i]!, opts);
+        out[i] = await this.#one(task, model, version, inputs[i]!, opts, stragglers);
       }
     });
     await Promise.all(workers);
     return out;
   }
 
-  async #one(task: ApiTask, model: string, version: string, input: Uint8Array | string, opts: InferOptions): Promise<InferResult | { error: ApiError }> {
+  async #one(task: ApiTask, model: string, version: string, input: Uint8Array | string, opts: InferOptions, stragglers: Promise<unknown>[]): Promise<InferResult | { error: ApiError }> {
     const m = this.#o.metrics;
     const key = cacheKey({ task, model, version, content: input, options: { topK: opts.topK, threshold: opts.threshold, maxDetections: opts.maxDetections } });
     const hit = await this.#o.cache.get(key);
@@ -146,11 +150,16 @@ export class InferenceService {
     if (this.#o.cache.kind !== 'off') m.cacheMisses.inc();
     const t0 = performance.now();
     try {
-      const res = await this.#withTimeout(this.#call(task, model, input, opts));
+      const abort = new AbortController();
+      // The result is cached even when it arrives after the timeout: the client's retry is then a hit.
+      const call = this.#call(task, model, input, opts, abort.signal).then((res) => {
+        void this.#o.cache.set(key, res);
+        return res;
+      });
+      const res = await this.#withTimeout(call, abort, stragglers);
       m.inferenceDuration.observe({ model, task: ENGINE_TASK[task], backend: res.backend }, (performance.now() - t0) / 1000);
       // Runtimes without a batcher (the lexicon model) execute one input at a time.
       if (res.backend === 'lexicon') m.batchSize.observe(1);
-      void this.#o.cache.set(key, res);
       return { ...res, cached: false };
     } catch (err) {
       if (err instanceof InputError) {
@@ -164,22 +173,33 @@ export class InferenceService {
     }
   }
 
-  #call(task: ApiTask, model: string, input: Uint8Array | string, opts: InferOptions): Promise<ClassificationResult | DetectionResult> {
-    if (task === 'text') return this.engine.classifyText(input as string, { model, topK: opts.topK, threshold: opts.threshold });
+  #call(task: ApiTask, model: string, input: Uint8Array | string, opts: InferOptions, signal: AbortSignal): Promise<ClassificationResult | DetectionResult> {
+    if (task === 'text') return this.engine.classifyText(input as string, { model, topK: opts.topK, threshold: opts.threshold, signal });
     const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
-    if (task === 'detect') return this.engine.detect(bytes, { model, threshold: opts.threshold, maxDetections: opts.maxDetections });
-    return this.engine.classifyImage(bytes, { model, topK: opts.topK, threshold: opts.threshold });
+    if (task === 'detect') return this.engine.detect(bytes, { model, threshold: opts.threshold, maxDetections: opts.maxDetections, signal });
+    return this.engine.classifyImage(bytes, { model, topK: opts.topK, threshold: opts.threshold, signal });
   }
 
-  #withTimeout<T>(p: Promise<T>): Promise<T> {
+  /**
+   * Answers 504 once `timeoutMs` has passed. The abort takes the input out of the engine's queue
+   * if it has not started; one already running goes on and is listed in `stragglers`.
+   */
+  #withTimeout<T>(p: Promise<T>, abort: AbortController, stragglers: Promise<unknown>[]): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const t = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         this.#o.metrics.rejected.inc({ reason: 'timeout' });
-        reject(new ApiError(504, 'timeout', `inference took longer than ${Math.round(this.#o.timeoutMs / 1000)}s`));
+        const err = new ApiError(504, 'timeout', `inference took longer than the request timeout (${formatMs(this.#o.timeoutMs)}); retry later or raise api.requestTimeoutSeconds`);
+        abort.abort(err);
+        stragglers.push(p.catch(() => undefined));
+        reject(err);
       }, this.#o.timeoutMs);
       timer.unref();
     });
     return Promise.race([p, t]).finally(() => clearTimeout(timer));
   }
+}
+
+function formatMs(ms: number): string {
+  return ms >= 1000 && ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }

@@ -202,3 +202,32 @@ describe('a lazy engine', () => {
     }
   });
 });
+
+describe('abandoned inputs', () => {
+  test('an aborted signal drops inputs still queued (never run), the running one finishes, the engine goes on', async () => {
+    const one = await createEngine({ workers: 1 });
+    try {
+      const photo = await fixture('coffee.jpg');
+      await one.classifyImage(photo); // model loaded
+      let batches = 0;
+      one.onBatch(() => batches++);
+      const abort = new AbortController();
+      const reason = new Error('the client went away');
+      const calls = Array.from({ length: 6 }, () => one.classifyImage(photo, { signal: abort.signal }));
+      await new Promise((r) => setTimeout(r, 5)); // all decoded and queued; the worker holds at most two
+      abort.abort(reason);
+      const settled = await Promise.allSettled(calls);
+      const done = settled.filter((s) => s.status === 'fulfilled').length;
+      const dropped = settled.filter((s) => s.status === 'rejected');
+      assert.ok(done <= 2 + 1, `at most what the worker held (or was being decoded) ran: ${done}`);
+      assert.ok(dropped.length >= 3);
+      for (const d of dropped) assert.equal((d as PromiseRejectedResult).reason, reason);
+      assert.equal(batches, done, 'only inputs that ran were executed');
+      await assert.rejects(one.classifyImage(photo, { signal: abort.signal }), (e) => e === reason); // already aborted: not even decoded
+      const after = await one.classifyImage(photo);
+      assert.equal(after.predictions.length, 5);
+    } finally {
+      await one.close();
+    }
+  });
+});

@@ -72,3 +72,17 @@ test('fullOnly: a batch queued behind a busy executor is taken only when whole',
   one.push('x', 0);
   assert.deepEqual(one.take(0, true), ['x']); // maxBatchSize 1: any item is a whole batch
 });
+
+test('remove: an abandoned item leaves the queue; one already taken is not found', () => {
+  const q = new BatchQueue<{ n: number }>({ maxBatchSize: 2, maxQueueDelayMs: 0 });
+  const [a, b, c] = [{ n: 1 }, { n: 2 }, { n: 3 }];
+  q.push(a, 0);
+  q.push(b, 0);
+  q.push(c, 0);
+  assert.equal(q.remove(b), true);
+  assert.equal(q.size, 2);
+  assert.equal(q.remove(b), false);
+  assert.deepEqual(q.take(1), [a, c]); // order of the rest kept
+  assert.equal(q.remove(a), false);
+  assert.equal(q.remove({ n: 1 }), false); // identity, not shape
+});

@@ -1,0 +1,155 @@
+/**
+ * The HTTP API's edges against a real engine (no database, no Redis): the per-input timeout
+ * (504, queued work dropped, the gate held while work really runs, the late result cached),
+ * CORS, response compression and key-protected metrics.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { createEngine, type Engine } from '../../../src/inference/engine.ts';
+import { buildServer, type Server } from '../../../src/server/app.ts';
+import { testSettings } from '../../helpers/server.ts';
+
+const FIX = path.resolve(import.meta.dirname, '../../fixtures/images');
+const KEY = 'edge-test-key-0123456789abcdef';
+
+let engine: Engine;
+let photos: Buffer[];
+
+before(async () => {
+  [engine, ...photos] = await Promise.all([
+    createEngine({ workers: 1, preload: ['content-safety', 'objects'] }),
+    ...['coffee.jpg', 'chelsea.jpg', 'astronaut.jpg', 'motorcycle.jpg', 'camera-gray.png', 'chelsea-exif6.jpg'].map((f) => readFile(path.join(FIX, f))),
+  ]);
+  // load the detector before the timing-sensitive test
+  await engine.detect(photos[0]!, { model: 'objects' });
+});
+
+after(() => engine?.close());
+
+async function until(cond: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`condition not met within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Model executions so far, from the batch-size histogram. */
+async function executions(srv: Server): Promise<number> {
+  const body = (await srv.app.inject({ url: '/health/metrics' })).body;
+  return Number(/modelship_inference_batch_size_count\S* (\d+)/.exec(body)?.[1] ?? 'NaN');
+}
+
+describe('request timeout', () => {
+  let srv: Server;
+  before(async () => {
+    // Detection takes well over 40 ms per image here, so every request times out.
+    srv = await buildServer({ settings: testSettings({ requestTimeoutMs: 40, maxConcurrent: 16 }), engine, logger: false });
+    await srv.service.warmUp({ image: photos[0]! });
+  });
+  after(() => srv.app.close());
+
+  test('504 with code timeout; queued inputs are dropped, not run; the gate frees when the running one ends; its late result is cached', async () => {
+    assert.equal((await engine.info()).workers, 1);
+    // warmUp's detection runs in the background: one more call behind it (one worker, FIFO) waits it out
+    await engine.detect(photos[0]!, { model: 'objects' });
+    const executionsBefore = await executions(srv);
+    const started = performance.now();
+    const rs = await Promise.all(photos.map((p) => srv.app.inject({ method: 'POST', url: '/v1/detect', headers: { 'content-type': 'application/octet-stream' }, payload: p })));
+    const answeredMs = performance.now() - started;
+    for (const r of rs) {
+      assert.equal(r.statusCode, 504, r.body);
+      const body = r.json();
+      assert.equal(body.code, 'timeout');
+      assert.match(body.error, /request timeout \(40 ms\)/);
+      assert.ok(body.requestId);
+    }
+    // Six images would take several hundred ms to detect one after another: the answers did not wait for them.
+    assert.ok(answeredMs < 2000, `answered after ${answeredMs.toFixed(0)} ms`);
+    // At most the two inputs a worker holds (the running one and the one queued behind it) still run.
+    assert.ok(srv.service.gate.inflight > 0, 'the gate counts the input still running');
+    await until(() => srv.service.gate.inflight === 0, 10_000);
+    const metrics = (await srv.app.inject({ url: '/health/metrics' })).body;
+    assert.match(metrics, /modelship_inference_rejected_total\{reason="timeout"\} 6/);
+    // Inputs that never reached a worker were never run: the batch-size histogram counts executions.
+    const ran = (await executions(srv)) - executionsBefore;
+    assert.ok(ran >= 1 && ran <= 2, `executions of abandoned inputs: ${ran}`);
+    // A retry of an input that finished after its timeout is answered from the cache.
+    const hitOrTimeout = await Promise.all(photos.map((p) => srv.app.inject({ method: 'POST', url: '/v1/detect', headers: { 'content-type': 'application/octet-stream' }, payload: p })));
+    assert.ok(hitOrTimeout.some((r) => r.statusCode === 200 && r.json().results[0].cached === true), 'a late result answers the retry');
+    await until(() => srv.service.gate.inflight === 0, 10_000);
+    // The server still answers normally.
+    const health = await srv.app.inject({ url: '/health/ready' });
+    assert.equal(health.statusCode, 200, health.body);
+  });
+});
+
+describe('CORS, compression and metrics behind a key', () => {
+  let srv: Server;
+  before(async () => {
+    const base = testSettings({ env: { MODELSHIP_METRICS_AUTH: '1' } });
+    srv = await buildServer({
+      settings: { ...base, authRequired: true, staticKeys: [KEY], cors: { origins: ['https://app.example.com'], credentials: false }, compression: { enabled: true, minBytes: 1024 } },
+      engine,
+      logger: false,
+    });
+  });
+  after(() => srv.app.close());
+
+  test('CORS: a listed origin is allowed (preflight and actual request), others get no CORS headers', async () => {
+    const pre = await srv.app.inject({ method: 'OPTIONS', url: '/v1/classify/text', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,authorization' } });
+    assert.ok(pre.statusCode === 204 || pre.statusCode === 200, `preflight ${pre.statusCode}`);
+    assert.equal(pre.headers['access-control-allow-origin'], 'https://app.example.com');
+    assert.match(String(pre.headers['access-control-allow-methods']), /POST/);
+    const ok = await srv.app.inject({ method: 'POST', url: '/v1/classify/text', headers: { origin: 'https://app.example.com', authorization: `Bearer ${KEY}` }, payload: { text: 'What a lovely day' } });
+    assert.equal(ok.statusCode, 200, ok.body);
+    assert.equal(ok.headers['access-control-allow-origin'], 'https://app.example.com');
+    assert.match(String(ok.headers['access-control-expose-headers']), /x-request-id/);
+    // An error answer carries the CORS headers too, so the page can read why it failed.
+    const denied = await srv.app.inject({ method: 'POST', url: '/v1/classify/text', headers: { origin: 'https://app.example.com' }, payload: { text: 'hello' } });
+    assert.equal(denied.statusCode, 401);
+    assert.equal(denied.headers['access-control-allow-origin'], 'https://app.example.com');
+    assert.equal(srv.drain.inflight, 0, 'preflights and refusals leave the drain count balanced');
+    const evil = await srv.app.inject({ method: 'POST', url: '/v1/classify/text', headers: { origin: 'https://evil.example.net', authorization: `Bearer ${KEY}` }, payload: { text: 'hello' } });
+    assert.equal(evil.headers['access-control-allow-origin'], undefined);
+    const evilPre = await srv.app.inject({ method: 'OPTIONS', url: '/v1/classify/text', headers: { origin: 'https://evil.example.net', 'access-control-request-method': 'POST' } });
+    assert.equal(evilPre.headers['access-control-allow-origin'], undefined);
+  });
+
+  test('compression: a large answer is gzip- or brotli-encoded when asked for and decodes to the same JSON; small ones are not', async () => {
+    const texts = Array.from({ length: 200 }, (_, i) => `sentence number ${i} is rather good and quite pleasant`);
+    const plain = await srv.app.inject({ method: 'POST', url: '/v1/classify/text', headers: { authorization: `Bearer ${KEY}` }, payload: { texts } });
+    assert.equal(plain.statusCode, 200);
+    assert.equal(plain.headers['content-encoding'], undefined);
+    const gz = await srv.app.inject({ method: 'POST', url: '/v1/classify/text', headers: { authorization: `Bearer ${KEY}`, 'accept-encoding': 'gzip' }, payload: { texts } });
+    assert.equal(gz.headers['content-encoding'], 'gzip');
+    assert.ok(gz.rawPayload.length < plain.rawPayload.length / 3, `gzip ${gz.rawPayload.length} vs ${plain.rawPayload.length} bytes`);
+    const a = JSON.parse(zlib.gunzipSync(gz.rawPayload).toString('utf8'));
+    const b = plain.json();
+    assert.equal(a.results.length, 200);
+    assert.deepEqual(a.results.map((r: { predictions: unknown }) => r.predictions), b.results.map((r: { predictions: unknown }) => r.predictions));
+    const br = await srv.app.inject({ method: 'POST', url: '/v1/classify/text', headers: { authorization: `Bearer ${KEY}`, 'accept-encoding': 'br' }, payload: { texts } });
+    assert.equal(br.headers['content-encoding'], 'br');
+    assert.equal(JSON.parse(zlib.brotliDecompressSync(br.rawPayload).toString('utf8')).results.length, 200);
+    const small = await srv.app.inject({ url: '/health/live', headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(small.statusCode, 200);
+    assert.equal(small.headers['content-encoding'], undefined);
+  });
+
+  test('MODELSHIP_METRICS_AUTH=1: /health/metrics and /metrics need a key; the other health routes stay open', async () => {
+    for (const url of ['/health/metrics', '/metrics']) {
+      const no = await srv.app.inject({ url });
+      assert.equal(no.statusCode, 401, `${url} without a key`);
+      const wrong = await srv.app.inject({ url, headers: { authorization: 'Bearer nope-nope-nope' } });
+      assert.equal(wrong.statusCode, 401);
+      const yes = await srv.app.inject({ url, headers: { authorization: `Bearer ${KEY}` } });
+      assert.equal(yes.statusCode, 200);
+      assert.match(yes.body, /http_requests_total/);
+    }
+    assert.equal((await srv.app.inject({ url: '/health/live' })).statusCode, 200);
+    assert.equal((await srv.app.inject({ url: '/health' })).statusCode, 200);
+  });
+});
