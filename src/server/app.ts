@@ -33,8 +33,6 @@ import type { ServerSettings } from './settings.ts';
 declare module 'fastify' {
   interface FastifyRequest {
     apiKeyId: string | null;
-    /** Counted in drain.inflight (so onResponse uncounts only what onRequest counted). */
-    drainCounted: boolean;
   }
 }
 
@@ -137,7 +135,6 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     trustProxy: true,
   });
   app.decorateRequest('apiKeyId', null);
-  app.decorateRequest('drainCounted', false);
 
   // --- errors ---------------------------------------------------------------------------------
   const sendError = (req: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply => {
@@ -167,8 +164,12 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     const url = req.routeOptions.url;
     if (!isHealthRoute(url)) {
       drain.inflight++;
-      req.drainCounted = true;
       drain.lastRequestAt = Date.now();
+      // 'close' comes once per response, whether it was written or the client hung up first
+      // (onResponse does not run then, and the drain would wait for a request that is gone).
+      reply.raw.once('close', () => {
+        drain.inflight = Math.max(0, drain.inflight - 1);
+      });
     }
     if (drain.draining) reply.header('connection', 'close');
     if (!s.authRequired || url === undefined) return;
@@ -183,7 +184,6 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   });
   app.addHook('onResponse', async (req, reply) => {
     const url = req.routeOptions.url;
-    if (req.drainCounted) drain.inflight = Math.max(0, drain.inflight - 1);
     const labels = { method: req.method, route: url ?? 'unmatched', status: String(reply.statusCode) };
     metrics.httpRequests.inc(labels);
     metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
@@ -312,23 +312,37 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   };
 
   // --- classification routes ----------------------------------------------------------------------
-  const imageRoute = (task: 'image' | 'detect') => async (req: FastifyRequest) => {
+  /**
+   * Aborts when the client hangs up before its answer is written (a browser tab closed, a proxy
+   * timed out): its inputs still waiting in the engine's queue are then dropped instead of run.
+   */
+  const clientGone = (reply: FastifyReply): AbortSignal => {
+    const ac = new AbortController();
+    reply.raw.once('close', () => {
+      if (reply.raw.writableFinished) return;
+      metrics.rejected.inc({ reason: 'client_closed' });
+      ac.abort(new ApiError(499, 'client_closed', 'the client closed the connection before the answer was ready'));
+    });
+    return ac.signal;
+  };
+
+  const imageRoute = (task: 'image' | 'detect') => async (req: FastifyRequest, reply: FastifyReply) => {
     const t0 = performance.now();
     const opts = parseQueryOptions(req.query as Record<string, unknown>);
     await service.engine.model(service.modelName(task, opts.model), ENGINE_TASK[task]);
     const files = await collectUploads(req);
-    const results = await service.run(task, files.map((f) => f.data), opts);
+    const results = await service.run(task, files.map((f) => f.data), { ...opts, signal: clientGone(reply) });
     return present(task, results, files.map((f) => f.name), t0);
   };
   app.post('/v1/classify/image', { onRequest: checkLength }, imageRoute('image'));
   app.post('/v1/detect', { onRequest: checkLength }, imageRoute('detect'));
-  app.post('/v1/classify/text', async (req) => {
+  app.post('/v1/classify/text', async (req, reply) => {
     const t0 = performance.now();
     const opts = parseQueryOptions(req.query as Record<string, unknown>);
     const body = req.body as Record<string, unknown> | undefined;
     const texts = parseTexts(body, s.limits);
     const bodyModel = body && typeof body.model === 'string' ? body.model : undefined;
-    const results = await service.run('text', texts, { ...opts, model: opts.model ?? parseQueryOptions({ model: bodyModel }).model });
+    const results = await service.run('text', texts, { ...opts, model: opts.model ?? parseQueryOptions({ model: bodyModel }).model, signal: clientGone(reply) });
     return present('text', results, [], t0);
   });
 
@@ -441,7 +455,7 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     reply.code(ready ? 200 : 503);
     return { name: p.name, ready };
   };
-  const v2Infer = async (req: FastifyRequest) => {
+  const v2Infer = async (req: FastifyRequest, reply: FastifyReply) => {
     const p = req.params as { name: string; version?: string };
     const m = await v2Model(p.name, p.version);
     const body = req.body as { id?: unknown; inputs?: unknown; parameters?: Record<string, unknown> } | undefined;
@@ -465,7 +479,7 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
       return bytes;
     });
     const opts = parseQueryOptions({ topK: body.parameters?.top_k, threshold: body.parameters?.threshold });
-    const results = await service.run(task, inputs, { ...opts, model: m.name });
+    const results = await service.run(task, inputs, { ...opts, model: m.name, signal: clientGone(reply) });
     const errors = results.filter((r): r is { error: ApiError } => 'error' in r);
     if (errors.length > 0) throw errors[0]!.error;
     const ok = results as InferResult[];

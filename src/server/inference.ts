@@ -19,6 +19,8 @@ export interface InferOptions {
   topK?: number | undefined;
   threshold?: number | undefined;
   maxDetections?: number | undefined;
+  /** The caller gave up (the client closed the connection): inputs not started are dropped. */
+  signal?: AbortSignal | undefined;
 }
 
 export type InferResult = (ClassificationResult | DetectionResult) & { cached: boolean };
@@ -152,7 +154,8 @@ export class InferenceService {
     try {
       const abort = new AbortController();
       // The result is cached even when it arrives after the timeout: the client's retry is then a hit.
-      const call = this.#call(task, model, input, opts, abort.signal).then((res) => {
+      const signal = opts.signal ? AbortSignal.any([abort.signal, opts.signal]) : abort.signal;
+      const call = this.#call(task, model, input, opts, signal).then((res) => {
         void this.#o.cache.set(key, res);
         return res;
       });

@@ -39,7 +39,7 @@ export function createMetrics(sources: MetricSources = {}, defaultLabels: Record
     inferenceDuration: new client.Histogram({ name: METRIC.inferenceDuration, help: 'Duration of one model call (decode + inference + post-processing) in seconds', labelNames: ['model', 'task', 'backend'], buckets: latency, registers }),
     batchSize: new client.Histogram({ name: 'modelship_inference_batch_size', help: 'Inputs per model execution (dynamic batching)', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers }),
     queueDepth: new client.Gauge({ name: 'modelship_inference_queue_depth', help: 'Inference calls queued or running in this process', registers }),
-    rejected: new client.Counter({ name: 'modelship_inference_rejected_total', help: 'Inference requests refused, by reason (queue_full, rate_limited, too_large, unsupported, bad_input, timeout)', labelNames: ['reason'], registers }),
+    rejected: new client.Counter({ name: 'modelship_inference_rejected_total', help: 'Inference requests refused, by reason (queue_full, rate_limited, too_large, unsupported, bad_input, timeout, client_closed)', labelNames: ['reason'], registers }),
     cacheHits: new client.Counter({ name: METRIC.cacheHits, help: 'Result cache hits', registers }),
     cacheMisses: new client.Counter({ name: METRIC.cacheMisses, help: 'Result cache misses', registers }),
     jobs: new client.Gauge({

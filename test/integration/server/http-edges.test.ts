@@ -6,6 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { createEngine, type Engine } from '../../../src/inference/engine.ts';
@@ -84,6 +85,41 @@ describe('request timeout', () => {
     // The server still answers normally.
     const health = await srv.app.inject({ url: '/health/ready' });
     assert.equal(health.statusCode, 200, health.body);
+  });
+});
+
+describe('a client that hangs up', () => {
+  let srv: Server;
+  before(async () => {
+    srv = await buildServer({ settings: testSettings({ maxConcurrent: 16 }), engine, logger: false });
+    await srv.service.warmUp({ image: photos[0]! });
+    await engine.detect(photos[0]!, { model: 'objects' }); // waits out warmUp's background detection
+    await srv.app.listen({ host: '127.0.0.1', port: 0 });
+  });
+  after(() => srv.app.close());
+
+  test('its inputs still queued are dropped; the one running finishes; the server goes on', async () => {
+    const executionsBefore = await executions(srv);
+    const boundary = 'hangupBoundary42';
+    const parts = photos.map((p, i) => Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="p${i}.jpg"\r\nContent-Type: application/octet-stream\r\n\r\n`), p, Buffer.from('\r\n')]));
+    const body = Buffer.concat([...parts, Buffer.from(`--${boundary}--\r\n`)]);
+    const { port } = srv.app.server.address() as net.AddressInfo;
+    const sock = net.connect(port, '127.0.0.1');
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    sock.write(`POST /v1/detect HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${body.length}\r\n\r\n`);
+    sock.write(body);
+    // six detections take most of a second one after another; hang up once the first has started
+    await until(() => srv.service.gate.inflight > 0, 5000);
+    await new Promise((r) => setTimeout(r, 60));
+    sock.destroy();
+    await until(() => srv.service.gate.inflight === 0, 10_000);
+    const ran = (await executions(srv)) - executionsBefore;
+    assert.ok(ran >= 1 && ran <= 3, `inputs run after the client left: ${ran} of ${photos.length}`);
+    const metrics = (await srv.app.inject({ url: '/health/metrics' })).body;
+    assert.match(metrics, /modelship_inference_rejected_total\{reason="client_closed"\} 1/);
+    await until(() => srv.drain.inflight === 0, 3000); // the drain count does not leak the abandoned request
+    const r = await srv.app.inject({ method: 'POST', url: '/v1/detect', headers: { 'content-type': 'application/octet-stream' }, payload: photos[2]! });
+    assert.equal(r.statusCode, 200, r.body);
   });
 });
 
