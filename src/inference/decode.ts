@@ -5,6 +5,8 @@ import type sharpFn from 'sharp';
 import type * as PngJs from 'pngjs';
 import type * as JpegJs from 'jpeg-js';
 import type { ImageInputSpec } from './manifest.ts';
+import { decodeBmp, isBmp, type Bitmap } from './bmp.ts';
+import { unsupportedFormat } from './sniff.ts';
 import { cmykToRgb, gridTiff, isIdentityTable, rgbToRgb, TABLE_GRID, type TableSpace } from './icc-table.ts';
 import { applyOrientation, jpegExifOrientation, resizeBilinear } from './preprocess.ts';
 import { InputError } from './types.ts';
@@ -73,7 +75,21 @@ function checkPixels(w: number, h: number, limits: DecodeLimits): void {
 export async function decodeImage(buf: Uint8Array, spec: Pick<ImageInputSpec, 'width' | 'height' | 'resize'>, limits: DecodeLimits = DEFAULT_LIMITS): Promise<DecodedImage> {
   if (buf.length === 0) throw new InputError('empty', 'empty file');
   const sharp = loadSharp();
+  if (isBmp(buf)) return decodeBitmap(sharp, decodeBmp(buf, limits.maxPixels), spec);
   return sharp ? decodeWithSharp(sharp, buf, spec, limits) : decodeWithJs(buf, spec, limits);
+}
+
+/** A BMP (read in JS: libvips has no BMP loader) through the same compositing and resize. */
+async function decodeBitmap(sharp: SharpModule | null, bmp: Bitmap, spec: Pick<ImageInputSpec, 'width' | 'height' | 'resize'>): Promise<DecodedImage> {
+  const { width, height } = bmp;
+  if (!sharp) {
+    const notes = ['decoded with the pure-JS fallback (sharp unavailable)', ...(spec.resize === 'fill' ? [] : [`resize "${spec.resize}" approximated by "fill" in the fallback decoder`])];
+    return { pixels: resizeBilinear(rgbaOnWhite(bmp.rgba), width, height, 3, spec.width, spec.height), width, height, notes };
+  }
+  let img = sharp(bmp.rgba, { raw: { width, height, channels: 4 } });
+  img = bmp.hasAlpha ? img.flatten({ background: '#ffffff' }) : img.removeAlpha();
+  const out = await img.resize(spec.width, spec.height, { fit: spec.resize, background: '#000000', kernel: 'linear' }).removeAlpha().raw({ depth: 'uchar' }).toBuffer();
+  return { pixels: new Uint8Array(out.buffer, out.byteOffset, out.byteLength), width, height, notes: [] };
 }
 
 async function decodeWithSharp(sharp: SharpModule, buf: Uint8Array, spec: Pick<ImageInputSpec, 'width' | 'height' | 'resize'>, limits: DecodeLimits): Promise<DecodedImage> {
@@ -84,6 +100,8 @@ async function decodeWithSharp(sharp: SharpModule, buf: Uint8Array, spec: Pick<I
     meta = await sharp(buf, { limitInputPixels: false }).metadata();
   } catch (err) {
     const msg = firstLine(err);
+    const known = unsupportedFormat(buf);
+    if (known) throw new InputError('unsupported', `unsupported format: ${known}`);
     if (/unsupported image format/i.test(msg)) throw new InputError('unsupported', 'not an image (unsupported or unrecognised format)');
     throw new InputError('corrupt', `corrupt or truncated image: ${msg}`);
   }
@@ -118,6 +136,8 @@ async function decodeWithSharp(sharp: SharpModule, buf: Uint8Array, spec: Pick<I
     return { pixels: rgbTable ? rgbToRgb(pixels, rgbTable) : pixels, width, height, notes };
   } catch (err) {
     const msg = firstLine(err);
+    const known = unsupportedFormat(buf); // e.g. a HEIC whose header libvips reads but cannot decode
+    if (known) throw new InputError('unsupported', `unsupported format: ${known}`);
     if (/premature end|truncated|corrupt|bogus|unexpected end|read error|Invalid/i.test(msg)) throw new InputError('corrupt', `corrupt or truncated image: ${msg}`);
     throw new InputError('decode-failed', `could not decode image: ${msg}`);
   }
@@ -210,16 +230,10 @@ async function decodeWithJs(buf: Uint8Array, spec: Pick<ImageInputSpec, 'width' 
       throw new InputError('corrupt', `corrupt or truncated JPEG: ${msg}`);
     }
   } else {
-    throw new InputError('unsupported', 'not a JPEG or PNG (the pure-JS fallback decoder handles only these; install sharp for more formats)');
+    const known = unsupportedFormat(buf);
+    throw new InputError('unsupported', known ? `unsupported format: ${known}` : 'not a JPEG, PNG or BMP (the pure-JS fallback decoder handles only these; install sharp for more formats)');
   }
-  // RGBA → RGB, compositing alpha on white like the sharp path.
-  let rgb: Uint8Array = new Uint8Array(w * h * 3);
-  for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
-    const a = rgba[i + 3]! / 255;
-    rgb[j] = Math.round(rgba[i]! * a + 255 * (1 - a));
-    rgb[j + 1] = Math.round(rgba[i + 1]! * a + 255 * (1 - a));
-    rgb[j + 2] = Math.round(rgba[i + 2]! * a + 255 * (1 - a));
-  }
+  let rgb = rgbaOnWhite(rgba);
   if (isJpeg) {
     const o = applyOrientation(rgb, w, h, 3, jpegExifOrientation(buf));
     rgb = o.data;
@@ -228,4 +242,16 @@ async function decodeWithJs(buf: Uint8Array, spec: Pick<ImageInputSpec, 'width' 
   }
   if (spec.resize !== 'fill') notes.push(`resize "${spec.resize}" approximated by "fill" in the fallback decoder`);
   return { pixels: resizeBilinear(rgb, w, h, 3, spec.width, spec.height), width: w, height: h, notes };
+}
+
+/** RGBA → RGB, alpha composited on white (as the sharp path flattens). */
+function rgbaOnWhite(rgba: Uint8Array): Uint8Array {
+  const rgb = new Uint8Array((rgba.length / 4) * 3);
+  for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
+    const a = rgba[i + 3]! / 255;
+    rgb[j] = Math.round(rgba[i]! * a + 255 * (1 - a));
+    rgb[j + 1] = Math.round(rgba[i + 1]! * a + 255 * (1 - a));
+    rgb[j + 2] = Math.round(rgba[i + 2]! * a + 255 * (1 - a));
+  }
+  return rgb;
 }

@@ -56,7 +56,7 @@ export interface JobSummary {
   results: JobResult[];
 }
 
-const IMAGE_EXT = new Set(['.jpg', '.jpeg', '.jpe', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.heic', '.heif', '.jxl', '.svg']);
+const IMAGE_EXT = new Set(['.jpg', '.jpeg', '.jpe', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.heic', '.heif', '.jxl', '.svg', '.bmp', '.dib']);
 const TEXT_EXT = new Set(['.txt', '.text', '.md', '.csv', '.tsv', '']);
 
 /** Recognises image files by their first bytes (used for directory walks). */

@@ -231,3 +231,37 @@ describe('abandoned inputs', () => {
     }
   });
 });
+
+describe('BMP and formats libvips lacks', () => {
+  test('a BMP of a photograph decodes to the same pixels and scores as the PNG of those pixels; HEIC and PSD are named', async () => {
+    const { data, info } = await sharp(await fixture('motorcycle.jpg')).raw().toBuffer({ resolveWithObject: true });
+    // 24-bit bottom-up BMP written by hand
+    const stride = Math.ceil((info.width * 3) / 4) * 4;
+    const bmp = Buffer.alloc(54 + stride * info.height);
+    bmp.write('BM');
+    bmp.writeUInt32LE(bmp.length, 2);
+    bmp.writeUInt32LE(54, 10);
+    bmp.writeUInt32LE(40, 14);
+    bmp.writeInt32LE(info.width, 18);
+    bmp.writeInt32LE(info.height, 22);
+    bmp.writeUInt16LE(1, 26);
+    bmp.writeUInt16LE(24, 28);
+    for (let y = 0; y < info.height; y++) {
+      for (let x = 0; x < info.width; x++) {
+        const s = (y * info.width + x) * 3, d = 54 + (info.height - 1 - y) * stride + x * 3;
+        bmp[d] = data[s + 2]!;
+        bmp[d + 1] = data[s + 1]!;
+        bmp[d + 2] = data[s]!;
+      }
+    }
+    const png = await sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } }).png().toBuffer();
+    const [fromBmp, fromPng] = await Promise.all([engine.classifyImage(bmp, { topK: 5 }), engine.classifyImage(png, { topK: 5 })]);
+    assert.deepEqual(fromBmp.predictions, fromPng.predictions);
+    const det = await engine.detect(bmp);
+    assert.equal(det.width, info.width);
+    assert.equal(det.height, info.height);
+    const heic = Buffer.from('\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic' + '\x00'.repeat(64), 'latin1');
+    await assert.rejects(engine.classifyImage(heic), (e) => e instanceof InputError && e.code === 'unsupported' && /HEIC.*convert it to JPEG/.test(e.message));
+    await assert.rejects(engine.classifyImage(Buffer.from('8BPS\x00\x01' + '\x00'.repeat(64), 'latin1')), (e) => e instanceof InputError && /Photoshop/.test(e.message));
+  });
+});
