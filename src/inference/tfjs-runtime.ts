@@ -13,7 +13,12 @@ export function fileIOHandler(modelJsonPath: string): tf.io.IOHandler {
   const dir = path.dirname(modelJsonPath);
   return {
     load: async () => {
-      const json = JSON.parse(await readFile(modelJsonPath, 'utf8')) as tf.io.ModelJSON;
+      let json: tf.io.ModelJSON;
+      try {
+        json = JSON.parse(await readFile(modelJsonPath, 'utf8')) as tf.io.ModelJSON;
+      } catch (err) {
+        throw new Error(`${path.basename(modelJsonPath)} cannot be read: ${(err as Error).message}`, { cause: err });
+      }
       return tf.io.getModelArtifactsForJSON(json, async (manifest) => {
         const specs: tf.io.WeightsManifestEntry[] = [];
         const files: string[] = [];
@@ -25,10 +30,28 @@ export function fileIOHandler(modelJsonPath: string): tf.io.IOHandler {
             files.push(file);
           }
         }
-        return [specs, await readShards(files)];
+        const data = await readShards(files);
+        const want = weightBytes(specs);
+        if (want !== undefined && data.byteLength < want) {
+          throw new Error(`the weight files (${files.map((f) => path.basename(f)).join(', ')}) hold ${data.byteLength} bytes but ${path.basename(modelJsonPath)} describes ${want}: a file is truncated or belongs to another model; copy the model again, then check it with \`modelship models verify\``);
+        }
+        return [specs, data];
       });
     },
   };
+}
+
+const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2, complex64: 8 };
+
+/** Bytes the weight specs need (quantized weights at their stored width); undefined when not computable (strings). */
+export function weightBytes(specs: tf.io.WeightsManifestEntry[]): number | undefined {
+  let total = 0;
+  for (const w of specs) {
+    const bytes = DTYPE_BYTES[w.quantization?.dtype ?? w.dtype];
+    if (bytes === undefined) return undefined;
+    total += w.shape.reduce((a, b) => a * b, 1) * bytes;
+  }
+  return total;
 }
 
 /**
@@ -36,7 +59,9 @@ export function fileIOHandler(modelJsonPath: string): tf.io.IOHandler {
  * transient copy of the weights counts towards each worker's peak RSS.
  */
 async function readShards(files: string[]): Promise<ArrayBuffer> {
-  const handles = await Promise.all(files.map((f) => open(f, 'r')));
+  const handles = await Promise.all(files.map((f) => open(f, 'r').catch((err: NodeJS.ErrnoException) => {
+    throw new Error(err.code === 'ENOENT' ? `weight file ${path.basename(f)} is missing from ${path.dirname(f)}` : `weight file ${f} cannot be opened: ${err.message}`, { cause: err });
+  })));
   try {
     const sizes = await Promise.all(handles.map(async (h) => (await h.stat()).size));
     const out = new ArrayBuffer(sizes.reduce((a, b) => a + b, 0));

@@ -79,7 +79,10 @@ async function run(req: Extract<WorkerRequest, { type: 'run' }>): Promise<{ outp
   let entry = models.get(req.model);
   if (!entry) {
     if (!req.load) throw new Error(`model ${req.model} is not loaded in this worker`);
-    entry = { model: await loadTfjsModel(req.load.dir, req.load.manifest), manifest: req.load.manifest };
+    const model = await loadTfjsModel(req.load.dir, req.load.manifest).catch((err: unknown) => {
+      throw new Error(`could not load model ${req.model} from ${req.load!.dir}: ${(err as Error).message}`, { cause: err });
+    });
+    entry = { model, manifest: req.load.manifest };
     models.set(req.model, entry);
     collectGarbage();
   }

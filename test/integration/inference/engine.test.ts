@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { createEngine, type Engine } from '../../../src/inference/engine.ts';
+import type { TfjsManifest } from '../../../src/inference/manifest.ts';
 import { InputError } from '../../../src/inference/types.ts';
 
 const fixture = (name: string) => readFile(new URL(`../../fixtures/images/${name}`, import.meta.url));
@@ -263,5 +264,27 @@ describe('BMP and formats libvips lacks', () => {
     const heic = Buffer.from('\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic' + '\x00'.repeat(64), 'latin1');
     await assert.rejects(engine.classifyImage(heic), (e) => e instanceof InputError && e.code === 'unsupported' && /HEIC.*convert it to JPEG/.test(e.message));
     await assert.rejects(engine.classifyImage(Buffer.from('8BPS\x00\x01' + '\x00'.repeat(64), 'latin1')), (e) => e instanceof InputError && /Photoshop/.test(e.message));
+  });
+});
+
+describe('broken model files', () => {
+  test('a truncated weight file and a missing one are named, with what to do', async () => {
+    const { mkdtemp, cp, truncate, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const { getModel } = await import('../../../src/inference/registry.ts');
+    const { loadTfjsModel } = await import('../../../src/inference/tfjs-runtime.ts');
+    const entry = await getModel('content-safety');
+    const dir = await mkdtemp(path.join(tmpdir(), 'ms-broken-'));
+    try {
+      await cp(entry.dir, dir, { recursive: true });
+      const manifest = entry.manifest as TfjsManifest;
+      await truncate(path.join(dir, 'group1-shard1of1.bin'), 100_000);
+      await assert.rejects(loadTfjsModel(dir, manifest), /hold 100000 bytes but model\.json describes \d+: a file is truncated or belongs to another model/);
+      await rm(path.join(dir, 'group1-shard1of1.bin'));
+      await assert.rejects(loadTfjsModel(dir, manifest), /weight file group1-shard1of1\.bin is missing/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
