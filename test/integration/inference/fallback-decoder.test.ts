@@ -40,9 +40,34 @@ test('without sharp, bad and unsupported inputs fail clearly', async () => {
     return `${e.code}: ${e.message}`;
   });
   assert.match(await err(decodeImage(await fixture('truncated.jpg'), spec)), /^corrupt: corrupt or truncated JPEG/);
-  assert.match(await err(decodeImage(await fixture('animated.gif'), spec)), /^unsupported: not a JPEG or PNG/);
+  assert.match(await err(decodeImage(await fixture('animated.gif'), spec)), /^unsupported: not a JPEG, PNG or BMP/);
+  assert.match(await err(decodeImage(Buffer.from('8BPS\x00\x01' + '\x00'.repeat(40), 'latin1'), spec)), /^unsupported: unsupported format: Photoshop document/);
   const png = Buffer.from(await fixture('camera-gray.png'));
   png.writeUInt32BE(100_000, 16);
   png.writeUInt32BE(100_000, 20);
   assert.match(await err(decodeImage(png, spec)), /^too-large: image is 100000×100000/);
+});
+
+test('without sharp, a BMP of a photograph decodes like its JPEG (BMP is always read in JS)', async () => {
+  const { data, info } = await sharp(await fixture('chelsea.jpg')).raw().toBuffer({ resolveWithObject: true });
+  const stride = Math.ceil((info.width * 3) / 4) * 4;
+  const bmp = Buffer.alloc(54 + stride * info.height);
+  bmp.write('BM');
+  bmp.writeUInt32LE(54, 10);
+  bmp.writeUInt32LE(40, 14);
+  bmp.writeInt32LE(info.width, 18);
+  bmp.writeInt32LE(-info.height, 22); // top-down
+  bmp.writeUInt16LE(1, 26);
+  bmp.writeUInt16LE(24, 28);
+  for (let y = 0; y < info.height; y++) {
+    for (let x = 0; x < info.width; x++) {
+      const s = (y * info.width + x) * 3, d = 54 + y * stride + x * 3;
+      [bmp[d], bmp[d + 1], bmp[d + 2]] = [data[s + 2]!, data[s + 1]!, data[s]!];
+    }
+  }
+  const img = await decodeImage(bmp, spec);
+  assert.deepEqual([img.width, img.height], [info.width, info.height]);
+  assert.ok(img.notes.some((n) => /pure-JS fallback/.test(n)));
+  const d = meanAbsDiff(img.pixels, await viaSharp('chelsea.jpg'));
+  assert.ok(d < 6, `mean abs difference ${d.toFixed(2)} per channel`);
 });
