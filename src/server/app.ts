@@ -318,11 +318,14 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
    */
   const clientGone = (reply: FastifyReply): AbortSignal => {
     const ac = new AbortController();
-    reply.raw.once('close', () => {
-      if (reply.raw.writableFinished) return;
+    const gone = () => {
+      if (reply.raw.writableFinished || ac.signal.aborted) return;
       metrics.rejected.inc({ reason: 'client_closed' });
       ac.abort(new ApiError(499, 'client_closed', 'the client closed the connection before the answer was ready'));
-    });
+    };
+    // it may have hung up already, while its upload was being read
+    if (reply.raw.closed || reply.raw.destroyed) gone();
+    else reply.raw.once('close', gone);
     return ac.signal;
   };
 
