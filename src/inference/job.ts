@@ -1,4 +1,4 @@
-import { open, readFile, readdir, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../util/errors.ts';
 import type { Engine } from './engine.ts';
@@ -122,12 +122,15 @@ export async function collectInputs(paths: string[], texts: string[], task: CliT
     for (const f of files) {
       if (task === 'text') {
         if (st.isDirectory() && !TEXT_EXT.has(path.extname(f).toLowerCase())) continue;
-        const fst = await stat(f);
-        if (fst.size > maxInputBytes) {
-          inputs.push({ id: shown(f), load: () => Promise.reject(new InputError('too-large', `file is ${fst.size} bytes, over the limit of ${maxInputBytes}`)) });
+        let text: string;
+        try {
+          text = Buffer.from(await readLimited(f, maxInputBytes)).toString('utf8');
+        } catch (err) {
+          if (!(err instanceof InputError)) throw err;
+          inputs.push({ id: shown(f), load: () => Promise.reject(err) });
           continue;
         }
-        const lines = (await readFile(f, 'utf8')).split(/\r?\n/);
+        const lines = text.split(/\r?\n/);
         lines.forEach((line, i) => {
           if (line.trim() !== '') inputs.push({ id: `${shown(f)}:${i + 1}`, load: () => Promise.resolve(line) });
         });
@@ -141,10 +144,31 @@ export async function collectInputs(paths: string[], texts: string[], task: CliT
   return inputs;
 }
 
+/**
+ * Reads a regular file of at most `maxBytes`. A device, FIFO or socket is refused before it is
+ * opened (reading /dev/zero or a pipe nobody writes would never end), and the read itself stops
+ * at the limit, whatever size the file claimed (files that grow, /proc files that claim 0).
+ */
 async function readLimited(file: string, maxBytes: number): Promise<Uint8Array> {
   const st = await stat(file);
+  if (!st.isFile()) throw new InputError('unsupported', `not a regular file (${st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device'}); pass image files or directories`);
   if (st.size > maxBytes) throw new InputError('too-large', `file is ${st.size} bytes, over the limit of ${maxBytes}`);
-  return readFile(file);
+  const fh = await open(file, 'r');
+  try {
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = new Uint8Array(Math.min(Math.max(st.size - total, 64 * 1024), maxBytes + 1 - total));
+      const { bytesRead } = await fh.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) break;
+      chunks.push(chunk.subarray(0, bytesRead));
+      total += bytesRead;
+      if (total > maxBytes) throw new InputError('too-large', `file grew over the limit of ${maxBytes} bytes while it was read`);
+    }
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  } finally {
+    await fh.close();
+  }
 }
 
 async function runOne(engine: Engine, input: JobInput, opts: JobOptions): Promise<JobResult> {

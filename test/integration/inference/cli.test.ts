@@ -59,6 +59,22 @@ describe('modelship classify', () => {
     assert.match(r.stderr, /4 inputs, 2 failed, .* img\/s, backend \S+, 2 workers/);
   });
 
+  test('a device or a FIFO given as PATH fails alone, at once (never read)', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const fifo = path.join(tmp, 'pipe.jpg');
+    execFileSync('mkfifo', [fifo]);
+    const r = await run(['classify', '/dev/zero', fifo, path.join(fixtures, 'coffee.jpg'), '--format', 'json']);
+    assert.equal(r.code, 1, r.stderr);
+    const results = JSON.parse(r.stdout) as { input: string; error?: string }[];
+    assert.deepEqual(results.map((x) => x.error?.replace(/ \(.*/, '')), ['not a regular file', 'not a regular file', undefined]);
+    assert.match(results[0]!.error!, /a device/);
+    assert.match(results[1]!.error!, /a FIFO/);
+    const text = await run(['classify', '--task', 'text', '/dev/zero', '--text', 'fine', '--format', 'json']);
+    assert.equal(text.code, 1);
+    assert.match(text.stdout, /not a regular file/);
+    await rm(fifo);
+  });
+
   test('detect as ndjson: one object per line with boxes', async () => {
     const r = await run(['classify', '--task', 'detect', path.join(fixtures, 'astronaut.jpg'), '--format', 'ndjson', '--top', '1']);
     assert.equal(r.code, 0, r.stderr);
