@@ -77,10 +77,12 @@ describe('request timeout', () => {
     assert.match(metrics, /modelship_inference_rejected_total\{reason="timeout"\} 6/);
     // Inputs that never reached a worker were never run: the batch-size histogram counts executions.
     const ran = (await executions(srv)) - executionsBefore;
-    assert.ok(ran >= 1 && ran <= 2, `executions of abandoned inputs: ${ran}`);
+    // (none, on a machine so loaded that no decode finished within the timeout)
+    assert.ok(ran <= 2, `executions of abandoned inputs: ${ran}`);
     // A retry of an input that finished after its timeout is answered from the cache.
     const hitOrTimeout = await Promise.all(photos.map((p) => srv.app.inject({ method: 'POST', url: '/v1/detect', headers: { 'content-type': 'application/octet-stream' }, payload: p })));
-    assert.ok(hitOrTimeout.some((r) => r.statusCode === 200 && r.json().results[0].cached === true), 'a late result answers the retry');
+    const hits = hitOrTimeout.filter((r) => r.statusCode === 200 && r.json().results[0].cached === true).length;
+    assert.equal(hits, ran, 'each input that ran after its timeout answers its retry from the cache');
     await until(() => srv.service.gate.inflight === 0, 10_000);
     // The server still answers normally.
     const health = await srv.app.inject({ url: '/health/ready' });
@@ -114,7 +116,7 @@ describe('a client that hangs up', () => {
     sock.destroy();
     await until(() => srv.service.gate.inflight === 0, 10_000);
     const ran = (await executions(srv)) - executionsBefore;
-    assert.ok(ran >= 1 && ran <= 3, `inputs run after the client left: ${ran} of ${photos.length}`);
+    assert.ok(ran <= 2, `inputs run after the client left: ${ran} of ${photos.length}`);
     const metrics = (await srv.app.inject({ url: '/health/metrics' })).body;
     assert.match(metrics, /modelship_inference_rejected_total\{reason="client_closed"\} 1/);
     await until(() => srv.drain.inflight === 0, 3000); // the drain count does not leak the abandoned request
