@@ -139,7 +139,17 @@ export function decodeBmp(buf: Uint8Array, maxPixels: number): Bitmap {
       }
     }
   }
+  if (hasAlpha && allTransparent(rgba)) {
+    // Writers that declare an alpha mask and leave it at 0 mean an opaque image (browsers read it so).
+    for (let i = 3; i < rgba.length; i += 4) rgba[i] = 255;
+    return { width, height, rgba, hasAlpha: false };
+  }
   return { width, height, rgba, hasAlpha };
+}
+
+function allTransparent(rgba: Uint8Array): boolean {
+  for (let i = 3; i < rgba.length; i += 4) if (rgba[i] !== 0) return false;
+  return true;
 }
 
 function readPalette(buf: Uint8Array, h: Header): Uint8Array {

@@ -81,6 +81,11 @@ test('32-bit: BI_RGB ignores the fourth byte; a V4 header with an alpha mask car
   const img = decodeBmp(v4, 1e6);
   assert.equal(img.hasAlpha, true);
   expectImage(img, (p) => p);
+  // an alpha mask with every alpha at 0 means opaque (as browsers read it), not an invisible image
+  const zeroAlpha = file(info(32, { size: 108, compression: 3, alphaMask: 0xff000000 }), Buffer.alloc(0), rows(32, false, (p) => [p[2], p[1], p[0], 0]));
+  const opaqueImg = decodeBmp(zeroAlpha, 1e6);
+  assert.equal(opaqueImg.hasAlpha, false);
+  expectImage(opaqueImg, opaque);
 });
 
 test('16-bit: default 5-5-5 and BI_BITFIELDS 5-6-5', () => {
