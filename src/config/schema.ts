@@ -174,6 +174,7 @@ const Models = z
     text: z.string().min(1).default('sentiment').describe('default text classification model'),
     detection: z.string().min(1).default('objects').describe('default object detection model'),
     batching: Batching,
+    workerTimeoutSeconds: z.int().min(1).max(3600).default(120).describe('an inference worker still on one batch (model load included) after this long is deemed hung: stopped and replaced, its inputs fail'),
   })
   .prefault({});
 

@@ -30,6 +30,8 @@ export interface EngineOptions {
   registry?: RegistryOptions | undefined;
   /** Start the TF.js worker pool on first use of a TF.js model instead of at once (a lexicon-only run never loads TF.js). */
   lazy?: boolean | undefined;
+  /** A worker still on one batch after this long is stopped and replaced (see PoolOptions.hangTimeoutMs). Default 120 s. */
+  workerTimeoutMs?: number | undefined;
   /** Models to load at start (warm-up); others load on first use. */
   preload?: string[] | undefined;
 }
@@ -93,7 +95,7 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
   let starting: Promise<WorkerPool> | undefined;
   const batchListeners = new Set<(size: number, model: string) => void>();
   const startPool = (): Promise<WorkerPool> => {
-    starting ??= WorkerPool.start({ workers, batching, backend: forced }).then(
+    starting ??= WorkerPool.start({ workers, batching, backend: forced, hangTimeoutMs: opts.workerTimeoutMs }).then(
       (p) => {
         pool = p;
         p.onBatch((size, model) => {

@@ -38,6 +38,12 @@ interface Slot {
   worker: Worker;
   /** False until the worker has initialised its backend. */
   ready: boolean;
+  /** Set once the worker failed (crashed, exited, hung): its events after that change nothing. */
+  dead: boolean;
+  /** Fails the worker's inputs, drops it from the pool and starts a replacement. */
+  fail: (err: Error) => void;
+  /** Fires when the batch the worker is on takes longer than the hang timeout. */
+  watchdog: NodeJS.Timeout | undefined;
   /** Batches dispatched to it and not yet answered. */
   inflight: number;
   loaded: Set<string>;
@@ -48,7 +54,14 @@ export interface PoolOptions {
   workers: number;
   batching: BatchingOptions;
   backend?: BackendChoice | undefined;
+  /**
+   * A worker that has not finished its current batch after this long (model load included) is
+   * deemed hung: it is stopped, its inputs fail, and a fresh worker takes its place. Default 120 s.
+   */
+  hangTimeoutMs?: number | undefined;
 }
+
+export const DEFAULT_HANG_TIMEOUT_MS = 120_000;
 
 export interface PoolStats {
   executions: number;
@@ -101,7 +114,7 @@ export class WorkerPool {
   async #spawn(): Promise<BackendInfo> {
     // A small young generation keeps each worker's V8 heap (and so the RSS) down; tensors live in wasm/native memory.
     const worker = new Worker(workerUrl(), { resourceLimits: { maxYoungGenerationSizeMb: 8 } });
-    const slot: Slot = { worker, ready: false, inflight: 0, loaded: new Set(), pending: new Map() };
+    const slot: Slot = { worker, ready: false, dead: false, fail: () => {}, watchdog: undefined, inflight: 0, loaded: new Set(), pending: new Map() };
     this.#slots.push(slot);
     worker.on('message', (msg: WorkerResponse) => {
       const p = slot.pending.get(msg.id);
@@ -109,7 +122,11 @@ export class WorkerPool {
       slot.pending.delete(msg.id);
       p.resolve(msg);
     });
+    // A crash reports 'error' and then 'exit': only the first counts (one replacement, not two).
     const fail = (err: Error) => {
+      if (slot.dead) return;
+      slot.dead = true;
+      clearTimeout(slot.watchdog);
       for (const p of slot.pending.values()) p.reject(err);
       slot.pending.clear();
       const i = this.#slots.indexOf(slot);
@@ -119,6 +136,7 @@ export class WorkerPool {
         this.#spawn().then(() => this.#schedule(), () => undefined);
       }
     };
+    slot.fail = fail;
     worker.on('error', (err) => fail(err));
     worker.on('exit', (code) => {
       if (!this.#closed) fail(new Error(`inference worker exited with code ${code}`));
@@ -207,8 +225,21 @@ export class WorkerPool {
     }
   }
 
+  /** (Re)starts the hang timer of a worker that begins a batch now. */
+  #arm(slot: Slot): void {
+    clearTimeout(slot.watchdog);
+    const ms = this.options.hangTimeoutMs ?? DEFAULT_HANG_TIMEOUT_MS;
+    slot.watchdog = setTimeout(() => {
+      const err = new Error(`the inference worker did not finish a batch within ${ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`}: it was stopped and replaced (a hung model or runtime; for a model this slow, raise models.workerTimeoutSeconds)`);
+      slot.fail(err);
+      void slot.worker.terminate();
+    }, ms);
+    slot.watchdog.unref();
+  }
+
   async #dispatch(slot: Slot, batch: Job[]): Promise<void> {
     slot.inflight++;
+    if (slot.inflight === 1) this.#arm(slot); // idle until now: this batch starts at once
     const model = batch[0]!.model;
     const load = slot.loaded.has(model.name) ? undefined : { dir: model.dir, manifest: model.manifest };
     const transfer = batch.map((j) => (j.item.kind === 'pixels' ? j.item.pixels.buffer : j.item.ids.buffer) as ArrayBuffer);
@@ -226,6 +257,9 @@ export class WorkerPool {
       for (const j of batch) j.reject(err as Error);
     } finally {
       slot.inflight--;
+      // the worker goes straight on to the batch queued behind this one, if any
+      if (slot.inflight > 0 && !slot.dead) this.#arm(slot);
+      else clearTimeout(slot.watchdog);
       if (!this.#closed) this.#schedule();
     }
   }
@@ -233,6 +267,7 @@ export class WorkerPool {
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
+    for (const s of this.#slots) clearTimeout(s.watchdog);
     for (const q of this.#queues.values()) for (const j of q.drain()) j.reject(new Error('the inference pool was closed'));
     await Promise.all(this.#slots.map((s) => s.worker.terminate()));
     this.#slots.length = 0;
