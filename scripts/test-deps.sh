@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs and starts everything the test suite needs, idempotently: reuses what is already
 # installed and running. Debian packages: the real checkers (nginx -t, promtool, docker-compose),
-# Docker Engine, PostgreSQL, Redis, tmux, debootstrap.
+# Docker Engine, PostgreSQL, Redis, tmux, debootstrap, OpenSSH (the ssh:// e2e test starts its own
+# sshd on 127.0.0.1; nothing here starts the system one).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 apt_install ca-certificates nginx-light prometheus docker-compose docker.io postgresql redis-server \
-  tmux debootstrap iproute2 procps openssl
+  tmux debootstrap iproute2 procps openssl openssh-server openssh-client
 
 # --- Docker Engine --------------------------------------------------------------------------
 start_dockerd() {

@@ -3,10 +3,12 @@
  * Connects where DOCKER_HOST points (unix://, tcp://, ssh://), else the local socket.
  */
 import { readFileSync } from 'node:fs';
+import type { Agent } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
 import { UserError } from '../util/errors.ts';
+import { sshAgent } from './ssh-transport.ts';
 
 export const LABEL = {
   project: 'org.modelship.project',
@@ -35,7 +37,14 @@ export function dockerOptions(env: NodeJS.ProcessEnv): Docker.DockerOptions {
     const [ca, cert, key] = [read('ca.pem'), read('cert.pem'), read('key.pem')];
     return { ...base, ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
   }
-  if (u.protocol === 'ssh:') return { host: u.hostname, port: Number(u.port || 22), protocol: 'ssh', ...(u.username ? { username: u.username } : {}) };
+  if (u.protocol === 'ssh:') {
+    // The system ssh runs `docker system dial-stdio` on the host (see ssh-transport.ts); the
+    // Engine API speaks plain HTTP over that pipe.
+    const target = { host: u.hostname, port: u.port ? Number(u.port) : undefined, username: u.username ? decodeURIComponent(u.username) : undefined };
+    // docker-modem passes `agent` to http.request; dockerode's types do not list it
+    const viaSsh: Docker.DockerOptions & { agent: Agent } = { protocol: 'http', host: u.hostname, port: Number(u.port || 22), agent: sshAgent(target, env) };
+    return viaSsh;
+  }
   throw new UserError(`DOCKER_HOST=${host}: unsupported scheme ${u.protocol}`, { hint: 'use unix://, tcp:// or ssh://', exitCode: 2 });
 }
 
