@@ -2,7 +2,7 @@ import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../util/errors.ts';
 import type { Engine } from './engine.ts';
-import { InputError, type CliTask, type Detection, type Prediction } from './types.ts';
+import { InputError, ModelLoadError, type CliTask, type Detection, type Prediction } from './types.ts';
 
 /**
  * `modelship classify` as a library call: expand the inputs, run them through the engine with a
@@ -186,8 +186,10 @@ async function runOne(engine: Engine, input: JobInput, opts: JobOptions): Promis
     const r = await engine.classifyImage(data, { model: opts.model, topK: opts.topK, threshold: opts.threshold });
     return { input: input.id, task: 'image', model: r.model, version: r.version, backend: r.backend, durationMs: r.durationMs, ...(r.notes ? { notes: r.notes } : {}), predictions: r.predictions };
   } catch (err) {
-    // A wrong model/task is the user's mistake for every input alike: stop the job.
+    // A wrong model/task is the user's mistake for every input alike: stop the job. So is a model
+    // whose files cannot load: every input would fail alike, each after reading the weights again.
     if (err instanceof UserError) throw err;
+    if (err instanceof ModelLoadError) throw new UserError(`model "${err.model}" cannot be loaded, so no input can run: ${err.message}`, { hint: `check it with \`modelship models verify ${err.model}\``, exitCode: 1, cause: err });
     const msg = err instanceof Error ? err.message : String(err);
     if (err instanceof InputError || (err as NodeJS.ErrnoException).code) return { input: input.id, error: msg };
     return { input: input.id, error: `inference failed: ${msg}` };
@@ -197,11 +199,14 @@ async function runOne(engine: Engine, input: JobInput, opts: JobOptions): Promis
 export async function runJob(engine: Engine, inputs: JobInput[], opts: JobOptions): Promise<JobSummary> {
   const t0 = performance.now();
   const results: JobResult[] = new Array<JobResult>(inputs.length);
-  let next = 0, done = 0, failed = 0;
+  let next = 0, done = 0, failed = 0, stopped = false;
   const lane = async () => {
-    while (next < inputs.length) {
+    while (next < inputs.length && !stopped) {
       const i = next++;
-      const r = await runOne(engine, inputs[i]!, opts);
+      const r = await runOne(engine, inputs[i]!, opts).catch((err: unknown) => {
+        stopped = true; // the other lanes take no new input
+        throw err;
+      });
       results[i] = r;
       done++;
       if ('error' in r) failed++;

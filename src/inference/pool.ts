@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { BatchQueue, nextDeadline, pickQueue, type BatchingOptions } from './batcher.ts';
 import type { BackendChoice } from './backend.ts';
 import type { TfjsManifest } from './manifest.ts';
-import type { BackendInfo } from './types.ts';
+import { ModelLoadError, type BackendInfo } from './types.ts';
 import type { WorkerItem, WorkerOutput, WorkerRequest, WorkerResponse } from './worker.ts';
 
 /**
@@ -245,7 +245,7 @@ export class WorkerPool {
     const transfer = batch.map((j) => (j.item.kind === 'pixels' ? j.item.pixels.buffer : j.item.ids.buffer) as ArrayBuffer);
     try {
       const res = await this.#request(slot, { type: 'run', id: 0, model: model.name, items: batch.map((j) => j.item), ...(load ? { load } : {}) }, uniq(transfer));
-      if (!res.ok) throw new Error(res.error);
+      if (!res.ok) throw res.loadFailed ? new ModelLoadError(model.name, res.error) : new Error(res.error);
       if (!('outputs' in res)) throw new Error('worker returned no outputs');
       slot.loaded.add(model.name);
       this.stats.executions++;

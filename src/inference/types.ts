@@ -53,6 +53,16 @@ export interface BackendInfo {
 }
 
 /** Thrown for one input that cannot be processed; the batch goes on. */
+/** A model's files cannot be loaded: every input of that model would fail the same way. */
+export class ModelLoadError extends Error {
+  readonly model: string;
+  constructor(model: string, message: string) {
+    super(message);
+    this.name = 'ModelLoadError';
+    this.model = model;
+  }
+}
+
 export class InputError extends Error {
   readonly code: string;
   constructor(code: string, message: string) {

@@ -27,7 +27,7 @@ export interface WorkerOutput {
 export type WorkerResponse =
   | { id: number; ok: true; backend: BackendInfo }
   | { id: number; ok: true; outputs: WorkerOutput[]; inferMs: number }
-  | { id: number; ok: false; error: string };
+  | { id: number; ok: false; error: string; loadFailed?: boolean };
 
 const port = parentPort;
 if (!port) throw new Error('worker.ts must run as a worker thread');
@@ -75,12 +75,15 @@ function modelInput(manifest: TfjsManifest, items: WorkerItem[]): { data: Float3
 
 const models = new Map<string, { model: RuntimeModel; manifest: TfjsManifest }>();
 
+/** A failure to load the model (not to run one input): reported so the pool can say so. */
+class LoadError extends Error {}
+
 async function run(req: Extract<WorkerRequest, { type: 'run' }>): Promise<{ outputs: WorkerOutput[]; inferMs: number }> {
   let entry = models.get(req.model);
   if (!entry) {
     if (!req.load) throw new Error(`model ${req.model} is not loaded in this worker`);
     const model = await loadTfjsModel(req.load.dir, req.load.manifest).catch((err: unknown) => {
-      throw new Error(`could not load model ${req.model} from ${req.load!.dir}: ${(err as Error).message}`, { cause: err });
+      throw new LoadError(`could not load model ${req.model} from ${req.load!.dir}: ${(err as Error).message}`, { cause: err });
     });
     entry = { model, manifest: req.load.manifest };
     models.set(req.model, entry);
@@ -111,7 +114,7 @@ async function handle(req: WorkerRequest): Promise<void> {
       port!.postMessage({ id: req.id, ok: true, ...r } satisfies WorkerResponse, r.outputs.map((o) => o.data.buffer as ArrayBuffer));
     }
   } catch (err) {
-    port!.postMessage({ id: req.id, ok: false, error: err instanceof Error ? err.message : String(err) } satisfies WorkerResponse);
+    port!.postMessage({ id: req.id, ok: false, error: err instanceof Error ? err.message : String(err), ...(err instanceof LoadError ? { loadFailed: true } : {}) } satisfies WorkerResponse);
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import type { Engine } from '../inference/engine.ts';
 import type { Task } from '../inference/manifest.ts';
-import { InputError, type ClassificationResult, type DetectionResult } from '../inference/types.ts';
+import { InputError, ModelLoadError, type ClassificationResult, type DetectionResult } from '../inference/types.ts';
 import { ApiError, inputErrorStatus } from './errors.ts';
 import { cacheKey, type ResultCache } from './cache.ts';
 import type { Metrics } from './metrics.ts';
@@ -172,6 +172,9 @@ export class InferenceService {
         return { error: new ApiError(status, task === 'text' && code === 'empty_input' ? 'empty_text' : code, err.message) };
       }
       if (err instanceof ApiError) return { error: err };
+      if (err instanceof ModelLoadError) {
+        throw new ApiError(503, 'model_unavailable', `model ${err.model} cannot be loaded on this server: ${err.message}`, { hint: `the operator can check it with \`modelship models verify ${err.model}\`` });
+      }
       throw err;
     }
   }

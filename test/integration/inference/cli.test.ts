@@ -167,6 +167,22 @@ describe('modelship models', () => {
     assert.match(r.stdout, /FAIL\s+sha256 group1-shard1of1\.bin: expected/);
   });
 
+  test('classify with a model whose weights cannot load stops at once with one clear error, not one per input', async () => {
+    const dir = path.join(tmp, 'truncated-model');
+    await cp(path.join(modelsDir, 'content-safety'), dir, { recursive: true });
+    const m = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+    await writeFile(path.join(dir, 'manifest.json'), JSON.stringify({ ...m, name: 'truncated-model' }));
+    const bin = await readFile(path.join(dir, 'group1-shard1of1.bin'));
+    await writeFile(path.join(dir, 'group1-shard1of1.bin'), bin.subarray(0, 100_000));
+    assert.equal((await run(['models', 'add', dir])).code, 0);
+    const many = Array.from({ length: 40 }, () => path.join(fixtures, 'coffee.jpg'));
+    const r = await run(['classify', ...many, '--model', 'truncated-model', '--format', 'ndjson', '--concurrency', '4']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /model "truncated-model" cannot be loaded, so no input can run: .*hold 100000 bytes but model\.json describes/);
+    assert.match(r.stderr, /modelship models verify truncated-model/);
+    assert.equal(r.stdout.trim(), '', 'no per-input error lines');
+  });
+
   test('add refuses an invalid manifest with the exact field', async () => {
     const dir = path.join(tmp, 'broken');
     await mkdir(dir, { recursive: true });

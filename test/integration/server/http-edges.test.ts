@@ -125,6 +125,34 @@ describe('a client that hangs up', () => {
   });
 });
 
+describe('a model whose files cannot load', () => {
+  test('503 model_unavailable naming the model and the cause; the server goes on with its other models', async () => {
+    const { cp, mkdtemp, rm, truncate, writeFile: write } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { BUNDLED_MODELS_DIR } = await import('../../../src/inference/registry.ts');
+    const dir = await mkdtemp(path.join(tmpdir(), 'ms-broken-api-'));
+    await cp(path.join(BUNDLED_MODELS_DIR, 'content-safety'), path.join(dir, 'content-safety'), { recursive: true });
+    await cp(path.join(BUNDLED_MODELS_DIR, 'content-safety'), path.join(dir, 'broken'), { recursive: true });
+    const manifest = JSON.parse(await readFile(path.join(dir, 'broken', 'manifest.json'), 'utf8')) as Record<string, unknown>;
+    await write(path.join(dir, 'broken', 'manifest.json'), JSON.stringify({ ...manifest, name: 'broken' }));
+    await truncate(path.join(dir, 'broken', 'group1-shard1of1.bin'), 50_000);
+    const own = await createEngine({ workers: 1, registry: { bundledDir: dir, env: { MODELSHIP_DATA_DIR: path.join(dir, 'data') } } });
+    const srv = await buildServer({ settings: testSettings(), engine: own, logger: false });
+    try {
+      const r = await srv.app.inject({ method: 'POST', url: '/v1/classify/image?model=broken', headers: { 'content-type': 'image/jpeg' }, payload: photos[0]! });
+      assert.equal(r.statusCode, 503, r.body);
+      assert.equal(r.json().code, 'model_unavailable');
+      assert.match(r.json().error, /model broken cannot be loaded on this server: .*hold 50000 bytes/);
+      const ok = await srv.app.inject({ method: 'POST', url: '/v1/classify/image?model=content-safety', headers: { 'content-type': 'image/jpeg' }, payload: photos[0]! });
+      assert.equal(ok.statusCode, 200, ok.body);
+    } finally {
+      await srv.app.close();
+      await own.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('CORS, compression and metrics behind a key', () => {
   let srv: Server;
   before(async () => {
