@@ -24,6 +24,15 @@ async function run(args: string[], cwd = tmp): Promise<{ code: number; stdout: s
   return { code, stdout, stderr };
 }
 
+/** A copy of the bundled content-safety model under another name, to damage. */
+async function copyOfContentSafety(name: string): Promise<string> {
+  const dir = path.join(tmp, name);
+  await cp(path.join(modelsDir, 'content-safety'), dir, { recursive: true });
+  const m = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+  await writeFile(path.join(dir, 'manifest.json'), JSON.stringify({ ...m, name }));
+  return dir;
+}
+
 before(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'modelship-classify-'));
   env = { ...process.env, MODELSHIP_DATA_DIR: path.join(tmp, 'data'), NO_COLOR: '1' };
@@ -154,10 +163,7 @@ describe('modelship models', () => {
   });
 
   test('verify fails when a weight shard was tampered with', async () => {
-    const dir = path.join(tmp, 'tampered');
-    await cp(path.join(modelsDir, 'content-safety'), dir, { recursive: true });
-    const m = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')) as Record<string, unknown>;
-    await writeFile(path.join(dir, 'manifest.json'), JSON.stringify({ ...m, name: 'tampered' }));
+    const dir = await copyOfContentSafety('tampered');
     const bin = await readFile(path.join(dir, 'group1-shard1of1.bin'));
     bin[100] = bin[100]! ^ 0xff;
     await writeFile(path.join(dir, 'group1-shard1of1.bin'), bin);
@@ -168,10 +174,7 @@ describe('modelship models', () => {
   });
 
   test('classify with a model whose weights cannot load stops at once with one clear error, not one per input', async () => {
-    const dir = path.join(tmp, 'truncated-model');
-    await cp(path.join(modelsDir, 'content-safety'), dir, { recursive: true });
-    const m = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8')) as Record<string, unknown>;
-    await writeFile(path.join(dir, 'manifest.json'), JSON.stringify({ ...m, name: 'truncated-model' }));
+    const dir = await copyOfContentSafety('truncated-model');
     const bin = await readFile(path.join(dir, 'group1-shard1of1.bin'));
     await writeFile(path.join(dir, 'group1-shard1of1.bin'), bin.subarray(0, 100_000));
     assert.equal((await run(['models', 'add', dir])).code, 0);
