@@ -133,6 +133,16 @@ export async function probe(docker: Docker, id: string, test: string[], timeoutM
   }
 }
 
+/** The exit code of a crash-looping container's next exit, if it comes within a few seconds. */
+async function nextExitCode(docker: Docker, id: string): Promise<number | undefined> {
+  for (let i = 0; i < 30; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const st = (await docker.getContainer(id).inspect()).State;
+    if (!st.Running || st.Restarting) return st.ExitCode;
+  }
+  return undefined;
+}
+
 export interface WaitOptions {
   timeoutMs: number;
   intervalMs?: number;
@@ -156,7 +166,11 @@ export async function waitReady(docker: Docker, id: string, opts: WaitOptions): 
     const st = info.State;
     firstStart ??= st.StartedAt;
     if (!st.Running || st.Restarting || (st.StartedAt !== firstStart)) {
-      const why = st.Restarting || st.StartedAt !== firstStart ? `keeps restarting (exited with code ${st.ExitCode})` : `exited with code ${st.ExitCode}`;
+      const restarted = st.Restarting || st.StartedAt !== firstStart;
+      // Caught running again after a restart, the engine has reset ExitCode to 0: catch the next exit.
+      const code = restarted && st.Running && !st.Restarting ? await nextExitCode(docker, id) : st.ExitCode;
+      const exited = code === undefined ? '' : ` (exited with code ${code})`;
+      const why = restarted ? `keeps restarting${exited}` : `exited with code ${st.ExitCode}`;
       throw new ContainerFailed(`${info.Name.replace(/^\//, '')} ${why}${st.Error ? `: ${st.Error}` : ''}`, last.output);
     }
     if (!opts.test) {
