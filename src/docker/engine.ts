@@ -8,12 +8,11 @@ import { UserError } from '../util/errors.ts';
 import { execInContainer } from './exec.ts';
 import { COMPOSE_LABEL, type DesiredContainer } from './desired.ts';
 import type { ActualContainer, ActualStack } from './plan.ts';
+import { SshTransportError } from './ssh-transport.ts';
 
 export function engineUnreachable(err: unknown): UserError {
-  const message = (err as Error).message;
-  const viaSsh = /^(ssh to the Docker host failed|cannot run ssh)/.test(message);
-  return new UserError(`cannot reach the Docker Engine: ${message}`, {
-    hint: viaSsh
+  return new UserError(`cannot reach the Docker Engine: ${(err as Error).message}`, {
+    hint: err instanceof SshTransportError
       ? 'check that `ssh USER@HOST docker version` works without a prompt (key in ssh-agent or ~/.ssh/config; MODELSHIP_SSH_COMMAND sets the ssh command line)'
       : 'is dockerd running? Check DOCKER_HOST or --host (unix:///var/run/docker.sock, tcp://host:2375, ssh://user@host)',
     cause: err,

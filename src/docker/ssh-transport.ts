@@ -9,6 +9,9 @@ import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { Duplex } from 'node:stream';
 
+/** ssh itself failed (not the Engine): the caller's hint is about ssh, not about dockerd. */
+export class SshTransportError extends Error {}
+
 export interface SshTarget {
   host: string;
   port?: number | undefined;
@@ -59,7 +62,7 @@ function sshSocket(argv: string[]): Duplex {
     if (!sock.push(d)) child.stdout.pause();
   });
   child.stdin.on('error', () => undefined);
-  child.on('error', (err) => sock.destroy(new Error(`cannot run ssh (${argv[0]}): ${err.message}`)));
+  child.on('error', (err) => sock.destroy(new SshTransportError(`cannot run ssh (${argv[0]}): ${err.message}`, { cause: err })));
   // The end of the stream waits for ssh's exit status: a refused login must reach the caller as
   // ssh's own reason, not as the http client's "socket hang up".
   child.on('close', (code) => {
@@ -68,7 +71,7 @@ function sshSocket(argv: string[]): Duplex {
       return;
     }
     const why = stderr.trim().split('\n').filter(Boolean).pop() ?? `exited with code ${code}`;
-    sock.destroy(new Error(`ssh to the Docker host failed: ${why}`));
+    sock.destroy(new SshTransportError(`ssh to the Docker host failed: ${why}`));
   });
   // What the http agent calls on a net.Socket. An idle kept-alive connection is unref'd: it must
   // not keep the CLI process alive after its last API call.

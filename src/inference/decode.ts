@@ -75,17 +75,14 @@ function checkPixels(w: number, h: number, limits: DecodeLimits): void {
 export async function decodeImage(buf: Uint8Array, spec: Pick<ImageInputSpec, 'width' | 'height' | 'resize'>, limits: DecodeLimits = DEFAULT_LIMITS): Promise<DecodedImage> {
   if (buf.length === 0) throw new InputError('empty', 'empty file');
   const sharp = loadSharp();
+  if (!sharp) return decodeWithJs(buf, spec, limits);
   if (isBmp(buf)) return decodeBitmap(sharp, decodeBmp(buf, limits.maxPixels), spec);
-  return sharp ? decodeWithSharp(sharp, buf, spec, limits) : decodeWithJs(buf, spec, limits);
+  return decodeWithSharp(sharp, buf, spec, limits);
 }
 
-/** A BMP (read in JS: libvips has no BMP loader) through the same compositing and resize. */
-async function decodeBitmap(sharp: SharpModule | null, bmp: Bitmap, spec: Pick<ImageInputSpec, 'width' | 'height' | 'resize'>): Promise<DecodedImage> {
+/** A BMP (read in JS: libvips has no BMP loader) through sharp's compositing and resize. */
+async function decodeBitmap(sharp: SharpModule, bmp: Bitmap, spec: Pick<ImageInputSpec, 'width' | 'height' | 'resize'>): Promise<DecodedImage> {
   const { width, height } = bmp;
-  if (!sharp) {
-    const notes = ['decoded with the pure-JS fallback (sharp unavailable)', ...(spec.resize === 'fill' ? [] : [`resize "${spec.resize}" approximated by "fill" in the fallback decoder`])];
-    return { pixels: resizeBilinear(rgbaOnWhite(bmp.rgba), width, height, 3, spec.width, spec.height), width, height, notes };
-  }
   let img = sharp(bmp.rgba, { raw: { width, height, channels: 4 } });
   img = bmp.hasAlpha ? img.flatten({ background: '#ffffff' }) : img.removeAlpha();
   const out = await img.resize(spec.width, spec.height, { fit: spec.resize, background: '#000000', kernel: 'linear' }).removeAlpha().raw({ depth: 'uchar' }).toBuffer();
@@ -229,6 +226,8 @@ async function decodeWithJs(buf: Uint8Array, spec: Pick<ImageInputSpec, 'width' 
       if (/maxResolutionInMP/.test(msg)) throw new InputError('too-large', `image over the limit of ${mpx(limits.maxPixels)}; refused`);
       throw new InputError('corrupt', `corrupt or truncated JPEG: ${msg}`);
     }
+  } else if (isBmp(buf)) {
+    ({ rgba, width: w, height: h } = decodeBmp(buf, limits.maxPixels));
   } else {
     const known = unsupportedFormat(buf);
     throw new InputError('unsupported', known ? `unsupported format: ${known}` : 'not a JPEG, PNG or BMP (the pure-JS fallback decoder handles only these; install sharp for more formats)');

@@ -2,6 +2,7 @@ import path from 'node:path';
 import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { formatMs } from '../util/duration.ts';
 import { BatchQueue, nextDeadline, pickQueue, type BatchingOptions } from './batcher.ts';
 import type { BackendChoice } from './backend.ts';
 import type { TfjsManifest } from './manifest.ts';
@@ -40,8 +41,6 @@ interface Slot {
   ready: boolean;
   /** Set once the worker failed (crashed, exited, hung): its events after that change nothing. */
   dead: boolean;
-  /** Fails the worker's inputs, drops it from the pool and starts a replacement. */
-  fail: (err: Error) => void;
   /** Fires when the batch the worker is on takes longer than the hang timeout. */
   watchdog: NodeJS.Timeout | undefined;
   /** Batches dispatched to it and not yet answered. */
@@ -114,7 +113,7 @@ export class WorkerPool {
   async #spawn(): Promise<BackendInfo> {
     // A small young generation keeps each worker's V8 heap (and so the RSS) down; tensors live in wasm/native memory.
     const worker = new Worker(workerUrl(), { resourceLimits: { maxYoungGenerationSizeMb: 8 } });
-    const slot: Slot = { worker, ready: false, dead: false, fail: () => {}, watchdog: undefined, inflight: 0, loaded: new Set(), pending: new Map() };
+    const slot: Slot = { worker, ready: false, dead: false, watchdog: undefined, inflight: 0, loaded: new Set(), pending: new Map() };
     this.#slots.push(slot);
     worker.on('message', (msg: WorkerResponse) => {
       const p = slot.pending.get(msg.id);
@@ -122,24 +121,9 @@ export class WorkerPool {
       slot.pending.delete(msg.id);
       p.resolve(msg);
     });
-    // A crash reports 'error' and then 'exit': only the first counts (one replacement, not two).
-    const fail = (err: Error) => {
-      if (slot.dead) return;
-      slot.dead = true;
-      clearTimeout(slot.watchdog);
-      for (const p of slot.pending.values()) p.reject(err);
-      slot.pending.clear();
-      const i = this.#slots.indexOf(slot);
-      if (i >= 0) this.#slots.splice(i, 1);
-      if (!this.#closed) {
-        // replace the dead worker so the pool keeps its size
-        this.#spawn().then(() => this.#schedule(), () => undefined);
-      }
-    };
-    slot.fail = fail;
-    worker.on('error', (err) => fail(err));
+    worker.on('error', (err) => this.#fail(slot, err));
     worker.on('exit', (code) => {
-      if (!this.#closed) fail(new Error(`inference worker exited with code ${code}`));
+      if (!this.#closed) this.#fail(slot, new Error(`inference worker exited with code ${code}`));
     });
     const res = await this.#request(slot, { type: 'init', id: 0, backend: this.options.backend });
     if (!res.ok) throw new Error(res.error);
@@ -147,6 +131,24 @@ export class WorkerPool {
     slot.ready = true;
     this.#schedule();
     return res.backend;
+  }
+
+  /**
+   * Fails the worker's inputs, drops it from the pool and starts a replacement. A crash reports
+   * 'error' and then 'exit': only the first counts (one replacement, not two).
+   */
+  #fail(slot: Slot, err: Error): void {
+    if (slot.dead) return;
+    slot.dead = true;
+    clearTimeout(slot.watchdog);
+    for (const p of slot.pending.values()) p.reject(err);
+    slot.pending.clear();
+    const i = this.#slots.indexOf(slot);
+    if (i >= 0) this.#slots.splice(i, 1);
+    if (!this.#closed) {
+      // replace the dead worker so the pool keeps its size
+      this.#spawn().then(() => this.#schedule(), () => undefined);
+    }
   }
 
   #request(slot: Slot, req: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<WorkerResponse> {
@@ -230,8 +232,8 @@ export class WorkerPool {
     clearTimeout(slot.watchdog);
     const ms = this.options.hangTimeoutMs ?? DEFAULT_HANG_TIMEOUT_MS;
     slot.watchdog = setTimeout(() => {
-      const err = new Error(`the inference worker did not finish a batch within ${ms >= 1000 ? `${ms / 1000} s` : `${ms} ms`}: it was stopped and replaced (a hung model or runtime; for a model this slow, raise models.workerTimeoutSeconds)`);
-      slot.fail(err);
+      const err = new Error(`the inference worker did not finish a batch within ${formatMs(ms)}: it was stopped and replaced (a hung model or runtime; for a model this slow, raise models.workerTimeoutSeconds)`);
+      this.#fail(slot, err);
       void slot.worker.terminate();
     }, ms);
     slot.watchdog.unref();

@@ -56,8 +56,8 @@ export interface BackendInfo {
 /** A model's files cannot be loaded: every input of that model would fail the same way. */
 export class ModelLoadError extends Error {
   readonly model: string;
-  constructor(model: string, message: string) {
-    super(message);
+  constructor(model: string, message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'ModelLoadError';
     this.model = model;
   }

@@ -6,7 +6,7 @@ import { initBackend, type BackendChoice } from './backend.ts';
 import type { TfjsManifest } from './manifest.ts';
 import { normalizePixels } from './preprocess.ts';
 import { loadTfjsModel, type RuntimeModel } from './tfjs-runtime.ts';
-import type { BackendInfo } from './types.ts';
+import { ModelLoadError, type BackendInfo } from './types.ts';
 
 /**
  * One inference worker: its own TF.js backend (wasm runs single-threaded in Node, so parallelism
@@ -75,15 +75,12 @@ function modelInput(manifest: TfjsManifest, items: WorkerItem[]): { data: Float3
 
 const models = new Map<string, { model: RuntimeModel; manifest: TfjsManifest }>();
 
-/** A failure to load the model (not to run one input): reported so the pool can say so. */
-class LoadError extends Error {}
-
 async function run(req: Extract<WorkerRequest, { type: 'run' }>): Promise<{ outputs: WorkerOutput[]; inferMs: number }> {
   let entry = models.get(req.model);
   if (!entry) {
     if (!req.load) throw new Error(`model ${req.model} is not loaded in this worker`);
     const model = await loadTfjsModel(req.load.dir, req.load.manifest).catch((err: unknown) => {
-      throw new LoadError(`could not load model ${req.model} from ${req.load!.dir}: ${(err as Error).message}`, { cause: err });
+      throw new ModelLoadError(req.model, `could not load model ${req.model} from ${req.load!.dir}: ${(err as Error).message}`, { cause: err });
     });
     entry = { model, manifest: req.load.manifest };
     models.set(req.model, entry);
@@ -114,7 +111,7 @@ async function handle(req: WorkerRequest): Promise<void> {
       port!.postMessage({ id: req.id, ok: true, ...r } satisfies WorkerResponse, r.outputs.map((o) => o.data.buffer as ArrayBuffer));
     }
   } catch (err) {
-    port!.postMessage({ id: req.id, ok: false, error: err instanceof Error ? err.message : String(err), ...(err instanceof LoadError ? { loadFailed: true } : {}) } satisfies WorkerResponse);
+    port!.postMessage({ id: req.id, ok: false, error: err instanceof Error ? err.message : String(err), ...(err instanceof ModelLoadError ? { loadFailed: true } : {}) } satisfies WorkerResponse);
   }
 }
 

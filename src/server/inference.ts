@@ -6,6 +6,7 @@
 import type { Engine } from '../inference/engine.ts';
 import type { Task } from '../inference/manifest.ts';
 import { InputError, ModelLoadError, type ClassificationResult, type DetectionResult } from '../inference/types.ts';
+import { formatMs } from '../util/duration.ts';
 import { ApiError, inputErrorStatus } from './errors.ts';
 import { cacheKey, type ResultCache } from './cache.ts';
 import type { Metrics } from './metrics.ts';
@@ -204,8 +205,4 @@ export class InferenceService {
     });
     return Promise.race([p, t]).finally(() => clearTimeout(timer));
   }
-}
-
-function formatMs(ms: number): string {
-  return ms >= 1000 && ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }

@@ -1,5 +1,10 @@
 import { UsageError } from './errors.ts';
 
+/** A duration for messages: `40 ms` below a second, else `1.5 s`, `60 s`. */
+export function formatMs(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${ms / 1000} s`;
+}
+
 /** Seconds in a CLI duration such as `120s`, `2m`, `1h30m`, `500ms` or a bare number of seconds. */
 export function parseDurationSeconds(text: string, flag: string): number {
   const t = text.trim();
