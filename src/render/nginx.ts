@@ -7,6 +7,7 @@ import { parseSize } from '../config/analyze.ts';
 import type { Config } from '../config/schema.ts';
 import { certificatePaths, INTERNAL_PORT, MOUNT, NGINX_STATUS_PATH, NGINX_UPSTREAM, SERVICE, type Color } from '../stack/names.ts';
 import type { RenderedFile } from './types.ts';
+import { parseTrustEntry, type TrustEntry } from '../server/proxy-trust.ts';
 
 const HEADER = '# Rendered by `modelship render` from modelship.config.yaml. Do not edit: change the config and render again.';
 
@@ -242,6 +243,23 @@ function renderNginxConf(config: Config): string {
   return out.join('\n');
 }
 
+/**
+ * The client address behind load balancers listed in api.trustedProxies (IPs and CIDRs; host
+ * names cannot be expressed here): $remote_addr becomes the right-most X-Forwarded-For entry not
+ * added by one of them, for the rate limit, the logs and the API.
+ */
+function realIpLines(config: Config): string[] {
+  const cidrs = config.api.trustedProxies
+    .flatMap((e) => {
+      const r = parseTrustEntry(e);
+      return typeof r === 'string' ? [] : r;
+    })
+    .filter((e): e is Extract<TrustEntry, { kind: 'cidr' }> => e.kind === 'cidr')
+    .map((e) => `${e.address}/${e.prefix}`);
+  if (cidrs.length === 0) return [];
+  return ['# Load balancers in front of nginx (api.trustedProxies): believe their X-Forwarded-For.', ...[...new Set(cidrs)].map((c) => `set_real_ip_from ${c};`), 'real_ip_header X-Forwarded-For;', 'real_ip_recursive on;', ''];
+}
+
 /** Headers, proxy settings and locations shared by the HTTPS server (or the HTTP one when TLS is off). */
 function siteBody(config: Config, tls: boolean): string[] {
   const timeout = config.api.requestTimeoutSeconds;
@@ -260,13 +278,15 @@ function siteBody(config: Config, tls: boolean): string[] {
     'add_header X-Request-Id $request_id always;',
     'add_header X-Served-By $modelship_active_color always;',
     '',
+    ...realIpLines(config),
     '# To the API: keep-alive, request id, client address; timeouts from api.requestTimeoutSeconds.',
+    '# X-Forwarded-For is set to the address nginx saw, not appended to: a client cannot add entries.',
     'proxy_http_version 1.1;',
     'proxy_set_header Connection "";',
     'proxy_set_header Host $host;',
     'proxy_set_header X-Request-Id $request_id;',
     'proxy_set_header X-Real-IP $remote_addr;',
-    'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+    'proxy_set_header X-Forwarded-For $remote_addr;',
     'proxy_set_header X-Forwarded-Proto $scheme;',
     'proxy_set_header X-Forwarded-Host $host;',
     'proxy_connect_timeout 5s;',

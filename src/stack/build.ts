@@ -163,7 +163,8 @@ export function buildStack(config: Config, _ctx: StackContext): StackSpec {
       role: 'api',
       image: config.images.api,
       command: ['modelship', 'serve', '--host', '0.0.0.0', '--port', String(config.api.port)],
-      environment: { ...appEnv('api'), MODELSHIP_COLOR: color },
+      // The API believes X-Forwarded-For from the stack's nginx (found by its name on the network).
+      environment: { ...appEnv('api'), MODELSHIP_COLOR: color, MODELSHIP_TRUSTED_PROXIES: SERVICE.nginx },
       configDigest: configDigest(config, 'api'),
       envFile: true,
       mounts: [configMount, { type: 'volume', source: VOLUME.models, target: config.models.cacheDir }],
