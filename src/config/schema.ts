@@ -130,8 +130,8 @@ const Api = z
         const r = parseTrustEntry(v);
         if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: r });
       }))
-      .default(['loopback'])
-      .describe('load balancers in front of modelship whose X-Forwarded-For is believed (IPs, CIDRs, loopback/private/linklocal, host names); the stack\'s own nginx is always trusted by the API'),
+      .default([])
+      .describe('load balancers in front of modelship whose X-Forwarded-For is believed (IPs, CIDRs, private/linklocal, host names); nginx uses them for the client address, and the API also always trusts loopback and the stack\'s own nginx'),
   })
   .prefault({});
 

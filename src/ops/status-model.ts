@@ -42,6 +42,8 @@ export interface QueueFacts {
   active: number;
   failed: number;
   inferenceInflight: number;
+  /** Models the API reports as not loaded and warm (modelship_model_ready 0): failed to load, or still loading. */
+  modelsNotReady?: string[];
 }
 
 export interface DbFacts {
@@ -176,7 +178,8 @@ export function trafficBetween(prev: readonly Sample[], cur: readonly Sample[], 
 export function queueFrom(samples: readonly Sample[]): QueueFacts | null {
   if (!samples.some((s) => s.name === METRIC.jobs || s.name === 'modelship_inference_queue_depth')) return null;
   const jobs = (state: string): number => sum(samples, METRIC.jobs, (l) => l.state === state);
-  return { waiting: jobs('waiting') + jobs('delayed'), active: jobs('active'), failed: jobs('failed'), inferenceInflight: sum(samples, 'modelship_inference_queue_depth') };
+  const notReady = [...new Set(samples.filter((x) => x.name === 'modelship_model_ready' && x.value === 0 && x.labels.model).map((x) => x.labels.model!))].sort();
+  return { waiting: jobs('waiting') + jobs('delayed'), active: jobs('active'), failed: jobs('failed'), inferenceInflight: sum(samples, 'modelship_inference_queue_depth'), ...(notReady.length > 0 ? { modelsNotReady: notReady } : {}) };
 }
 
 // --- container stats ---------------------------------------------------------------------------
@@ -226,6 +229,7 @@ export function evaluateAlerts(s: Omit<StatusSnapshot, 'alerts' | 'verdict'>, t:
     if (s.traffic.errorRatePercent > t.errorRatePercent) alerts.push({ name: 'HighErrorRate', severity: 'critical', message: `${fmtPercent(s.traffic.errorRatePercent)} of responses are 5xx (threshold ${t.errorRatePercent} %)` });
     if (s.traffic.p95Seconds !== null && s.traffic.p95Seconds > t.p95LatencySeconds) alerts.push({ name: 'HighResponseTime', severity: 'warning', message: `p95 latency ${fmtSeconds(s.traffic.p95Seconds)} (threshold ${t.p95LatencySeconds} s)` });
   }
+  if (s.queue?.modelsNotReady) alerts.push({ name: 'ModelNotReady', severity: 'warning', message: `model(s) not loaded and warm: ${s.queue.modelsNotReady.join(', ')} (their requests get 503 model_unavailable; see /health/detailed, \`modelship models verify <name>\`)` });
   if (s.queue && s.queue.waiting > t.queueLength) alerts.push({ name: 'QueueBacklog', severity: 'warning', message: `${s.queue.waiting} jobs waiting (threshold ${t.queueLength})` });
   if (s.db && s.db.maxConnections > 0) {
     const pct = (s.db.connections / s.db.maxConnections) * 100;
@@ -367,7 +371,8 @@ export function trafficLine(t: Traffic | null): string {
 }
 
 export function queueLine(q: QueueFacts | null): string {
-  return q ? `queue: ${q.waiting} waiting, ${q.active} active, ${q.failed} failed; ${q.inferenceInflight} inference in flight` : 'queue: -';
+  if (!q) return 'queue: -';
+  return `queue: ${q.waiting} waiting, ${q.active} active, ${q.failed} failed; ${q.inferenceInflight} inference in flight${q.modelsNotReady ? `; models NOT ready: ${q.modelsNotReady.join(', ')}` : ''}`;
 }
 
 export function dbLine(d: DbFacts | null, err?: string): string {

@@ -11,7 +11,7 @@ export interface ServerSettings {
   color: string | undefined;
   /** Inference worker threads (api.workers); undefined: one per core. */
   workers: number | undefined;
-  /** Peers whose X-Forwarded-For is believed (api.trustedProxies + MODELSHIP_TRUSTED_PROXIES). */
+  /** Peers whose X-Forwarded-For is believed: loopback, api.trustedProxies and MODELSHIP_TRUSTED_PROXIES (the stack's nginx). */
   trustedProxies: string[];
   maxConcurrent: number;
   requestTimeoutMs: number;
@@ -118,7 +118,7 @@ export function resolveSettings(input: ResolveInput): ServerSettings {
     port: input.flags?.port ?? c.api.port,
     color: env.MODELSHIP_COLOR || undefined,
     workers: intEnv(env, 'MODELSHIP_INFERENCE_WORKERS', c.api.workers ?? 0) || undefined,
-    trustedProxies: [...new Set([...c.api.trustedProxies, ...parseKeyList(env.MODELSHIP_TRUSTED_PROXIES)])],
+    trustedProxies: [...new Set(['loopback', ...c.api.trustedProxies, ...parseKeyList(env.MODELSHIP_TRUSTED_PROXIES)])],
     maxConcurrent: c.api.maxConcurrentClassifications,
     requestTimeoutMs: c.api.requestTimeoutSeconds * 1000,
     limits: {
