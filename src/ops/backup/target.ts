@@ -16,8 +16,8 @@ import { SERVICE } from '../../stack/names.ts';
 export interface SqlSession {
   /** Rows of one SELECT (`$1…` parameters). */
   query<T extends object = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
-  /** A statement without rows (ALTER, VACUUM, DDL). */
-  exec(sql: string): Promise<void>;
+  /** A statement without rows (ALTER, VACUUM, DDL, INSERT/UPDATE with `$1…` parameters). */
+  exec(sql: string, params?: unknown[]): Promise<void>;
   end(): Promise<void>;
 }
 
@@ -191,8 +191,8 @@ export function directTarget(databaseUrl: string, env: NodeJS.ProcessEnv): DbTar
           const r = await client.query(sql, params);
           return r.rows as T[];
         },
-        async exec(sql: string) {
-          await client.query(sql);
+        async exec(sql: string, params?: unknown[]) {
+          await (params && params.length > 0 ? client.query(sql, params) : client.query(sql));
         },
         async end() {
           await client.end().catch(() => undefined);
@@ -350,8 +350,8 @@ async function psqlSession(docker: Docker, id: string, env: string[], conn: stri
       const out = await send(`select replace(coalesce(json_agg(q), '[]'::json)::text, E'\\n', ' ') from (${interpolate(sql, params)}) q`);
       return JSON.parse(out.trim() || '[]') as T[];
     },
-    async exec(sql: string) {
-      await send(sql);
+    async exec(sql: string, params: unknown[] = []) {
+      await send(params.length > 0 ? interpolate(sql, params) : sql);
     },
     async end() {
       if (!closed) h.stdin?.end();
