@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { link, mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { link, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { syncDir, writeFileAtomic } from '../../util/fs-atomic.ts';
@@ -24,7 +24,7 @@ import {
   shaLine,
   tempFileFor,
 } from './naming.ts';
-import { planRetention, type RetentionDecision, type RetentionPolicy } from './retention.ts';
+import { planOrphans, planRetention, type DirFile, type RetentionDecision, type RetentionPolicy } from './retention.ts';
 import { hintFor, ToolError, type DbTarget, type SqlSession } from './target.ts';
 
 export type Log = (line: string) => void;
@@ -470,31 +470,45 @@ export async function verifyBackup(
   };
 }
 
-/** Applies the retention policy per database. Deletes nothing with `dryRun`. */
-export async function prune(dir: string, policy: RetentionPolicy, o: { database?: string; dryRun: boolean }): Promise<RetentionDecision[]> {
+/** Applies the retention policy per database, and removes partial files no run will finish. Deletes nothing with `dryRun`. */
+export async function prune(dir: string, policy: RetentionPolicy, o: { database?: string; dryRun: boolean; now?: number; graceMs?: number }): Promise<RetentionDecision[]> {
   const { backups } = await listBackups(dir, o.database);
   const byDb = new Map<string, BackupEntry[]>();
   for (const b of backups) byDb.set(b.database, [...(byDb.get(b.database) ?? []), b]);
   const out: RetentionDecision[] = [];
-  for (const list of byDb.values()) {
+  const newestVerified = new Map<string, Date>();
+  for (const [db, list] of byDb) {
     const plan = planRetention(
       list.map((b) => ({ file: b.file, createdAt: new Date(b.createdAt), manifestValid: b.manifestValid, verified: b.verified, pinned: b.tag === 'emergency' })),
       policy,
     );
     out.push(...plan);
+    const nv = list.find((b) => b.verified);
+    if (nv) newestVerified.set(db, new Date(nv.createdAt));
   }
+  const files: DirFile[] = [];
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const st = await stat(path.join(dir, name)).catch(() => null);
+    if (st?.isFile()) files.push({ name, mtimeMs: st.mtimeMs });
+  }
+  const orphans = planOrphans(files, { now: o.now ?? Date.now(), graceMs: o.graceMs, database: o.database, newestVerified });
+  // An orphaned dump is listed by planRetention as "no valid manifest: kept"; the orphan verdict wins.
+  const orphanNames = new Set(orphans.map((d) => d.file));
+  const decisions = [...out.filter((d) => !orphanNames.has(d.file)), ...orphans];
   if (!o.dryRun) {
-    for (const d of out) {
+    for (const d of decisions) {
       if (d.action !== 'delete') continue;
       const p = path.join(dir, d.file);
-      // Manifest first: a half-deleted backup must not look valid.
-      await rm(manifestFileFor(p), { force: true });
-      await rm(p, { force: true });
-      await rm(shaFileFor(p), { force: true });
+      if (parseBackupFileName(d.file)) {
+        // Manifest first: a half-deleted backup must not look valid.
+        await rm(manifestFileFor(p), { force: true });
+        await rm(p, { force: true });
+        await rm(shaFileFor(p), { force: true });
+      } else await rm(p, { force: true });
     }
-    if (out.some((d) => d.action === 'delete')) await syncDir(dir);
+    if (decisions.some((d) => d.action === 'delete')) await syncDir(dir);
   }
-  return out;
+  return decisions;
 }
 
 export function formatBytes(n: number): string {
