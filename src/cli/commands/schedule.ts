@@ -53,7 +53,8 @@ export function register(program: Command, runEnv: RunEnvironment): void {
             await probeWritableDir(settings.dir);
             return [];
           } catch (err) {
-            return [`${errorMessage(err)}${err instanceof UserError && err.hint ? ` (fix: ${err.hint})` : ''}`];
+            const where = ctx.env.MODELSHIP_ROLE === 'scheduler' ? ` (${settings.dir} is backups.dir of the host, mounted)` : '';
+            return [`${errorMessage(err)}${where}${err instanceof UserError && err.hint ? `; fix: ${err.hint}` : ''}`];
           }
         };
         const jobs: Job[] = [
