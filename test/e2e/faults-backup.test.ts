@@ -143,7 +143,7 @@ test('16: keys create|list|revoke on the server reach the stack\'s postgres thro
   });
 });
 
-test('2: the scheduler writes into the engine-created ./backups, and reports an unwritable one (health 503 with the reason)', { skip, timeout: 180_000 }, async () => {
+test('2: the scheduler writes into the engine-created ./backups, and reports an unwritable one (health 503, unhealthy, doctor says why)', { skip, timeout: 240_000 }, async () => {
   await underTraffic(async () => {
     const st = statSync(backupsDir());
     assert.equal(st.uid, 1000, `./backups owned by ${st.uid}: the scheduler made it its own at start`);
@@ -173,6 +173,17 @@ test('2: the scheduler writes into the engine-created ./backups, and reports an 
       const probe = await run(sched, info.Config.Healthcheck!.Test!.slice(1));
       assert.equal(probe.code, 1);
       assert.match(probe.out, /permission denied/);
+      // The engine turns it unhealthy (5 failed checks, 10 s apart); doctor says why.
+      let health = '';
+      for (let i = 0; i < 40 && health !== 'unhealthy'; i++) {
+        await new Promise((r) => setTimeout(r, 2500));
+        health = (await docker.getContainer(sched).inspect()).State.Health?.Status ?? '';
+      }
+      assert.equal(health, 'unhealthy');
+      const doc = JSON.parse((await ms(s, ['doctor', '--json'])).stdout) as { checks: Array<{ id: string; status: string; why: string }> };
+      const check = doc.checks.find((c) => c.id === 'backup-scheduler');
+      assert.equal(check?.status, 'fail', JSON.stringify(check));
+      assert.match(check!.why, /unhealthy: cannot write to the backup directory.*permission denied/);
     } finally {
       chownSync(backupsDir(), 1000, 1000);
     }
