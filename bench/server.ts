@@ -86,7 +86,9 @@ interface Served {
 async function serve(api: Record<string, number>): Promise<Served> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ms-bench-server-'));
   const cfg = path.join(dir, 'modelship.config.yaml');
-  const apiLines = Object.entries(api).map(([k, v]) => `  ${k}: ${v}`).join('\n');
+  // BENCH_WORKERS pins api.workers (to compare with a build whose default differs)
+  const all = { ...api, ...(process.env.BENCH_WORKERS ? { workers: Number(process.env.BENCH_WORKERS) } : {}) };
+  const apiLines = Object.entries(all).map(([k, v]) => `  ${k}: ${v}`).join('\n');
   await writeFile(cfg, `tls:\n  mode: off\napi:\n${apiLines || '  port: 8000'}\nrateLimit:\n  enabled: false\ncache:\n  enabled: false\nlogging:\n  level: warn\n`);
   const port = await freePort();
   const env: NodeJS.ProcessEnv = { ...process.env, MODELSHIP_DATA_DIR: path.join(dir, 'data'), LOG_LEVEL: 'warn' };

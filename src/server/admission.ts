@@ -12,6 +12,8 @@
  * divided by the parallelism), at low load it is pessimistic, which only matters near a deadline.
  */
 
+import { formatMs } from '../util/duration.ts';
+
 /** Share of the request timeout an admitted input's predicted completion may use (the rest is margin). */
 export const DEADLINE_SHARE = 0.8;
 /** Weight of a new sample in the moving average of the per-input service time. */
@@ -52,7 +54,7 @@ export function decide(i: DecisionInput): Decision {
       reason: 'deadline',
       retryAfterSeconds: Math.max(1, Math.ceil(overMs / 1000)),
       predictedMs,
-      message: `the server cannot finish this request within the request timeout (${Math.round(i.timeoutMs)} ms): ${i.inflight} calls are ahead of it at about ${Math.round(i.perInputMs!)} ms each; retry shortly`,
+      message: `the server cannot finish this request within the request timeout (${formatMs(i.timeoutMs)}): ${i.inflight} calls are ahead of it at about ${formatMs(Math.round(i.perInputMs!))} each; retry shortly`,
     };
   }
   return { admit: true, predictedMs };

@@ -130,7 +130,7 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   const auth = new KeyAuthenticator({ staticKeys: s.staticKeys, pool, cacheMs: s.keyCacheMs });
   const drain: DrainState = { draining: false, inflight: 0, lastRequestAt: 0 };
   const proxies = new ProxyTrust(s.trustedProxies);
-  await proxies.start();
+  void proxies.start();
 
   const app = Fastify({
     logger: deps.logger === undefined ? { level: s.logLevel } : deps.logger,

@@ -1,13 +1,14 @@
 /**
  * Which peers may tell the API who the client is (`X-Forwarded-For`). Only a hop listed in
  * `api.trustedProxies` is believed: an IP, a CIDR, a named range (`loopback`, `private`,
- * `linklocal`) or a host name (resolved, and re-resolved every 30 s: the stack's nginx container
- * gets a new address when it is recreated). The client address is then the right-most entry not
+ * `linklocal`) or a host name (resolved, and re-resolved every 5 s: the stack's nginx container
+ * starts after the API and gets a new address when it is recreated). The client address is then the right-most entry not
  * added by a trusted hop, so a client cannot pick its own rate-limit key by sending the header.
  * Parsing and matching are pure; `ProxyTrust` adds the DNS refresh.
  */
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
+import { UserError } from '../util/errors.ts';
 
 export const NAMED_RANGES: Record<string, string[]> = {
   loopback: ['127.0.0.0/8', '::1/128'],
@@ -76,12 +77,12 @@ export class ProxyTrust {
     const entries: TrustEntry[] = [];
     for (const s of specs) {
       const r = parseTrustEntry(s);
-      if (typeof r === 'string') throw new Error(`trusted proxy ${r}`);
+      if (typeof r === 'string') throw new UserError(`trusted proxy ${r}`, { hint: 'fix api.trustedProxies in the config or MODELSHIP_TRUSTED_PROXIES (comma-separated)' });
       entries.push(...r);
     }
     this.entries = entries;
     this.#resolve = opts.resolve ?? dnsResolver;
-    this.#refreshMs = opts.refreshMs ?? 30_000;
+    this.#refreshMs = opts.refreshMs ?? 5_000;
     this.#list = blockListOf(entries);
   }
 
@@ -97,12 +98,16 @@ export class ProxyTrust {
     this.#list = blockListOf(this.entries, resolved);
   }
 
-  /** Resolves now and keeps re-resolving in the background (no-op without host names). */
-  async start(): Promise<void> {
-    if (this.hosts.length === 0) return;
-    await this.refresh();
+  /**
+   * Resolves now and keeps re-resolving every few seconds (no-op without host names). Start is not
+   * held up by DNS: in the stack the API starts before nginx exists, and its name resolves later.
+   */
+  start(): Promise<void> {
+    if (this.hosts.length === 0) return Promise.resolve();
+    const first = this.refresh();
     this.#timer = setInterval(() => void this.refresh(), this.#refreshMs);
     this.#timer.unref();
+    return first;
   }
 
   stop(): void {

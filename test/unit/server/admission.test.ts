@@ -21,7 +21,7 @@ test('admission: admits only what can finish within the timeout at the measured 
   assert.ok(!refused.admit && refused.reason === 'deadline');
   assert.ok(!refused.admit && refused.retryAfterSeconds >= 1);
   assert.equal(refused.predictedMs, 17 * 50);
-  assert.match(!refused.admit ? refused.message : '', /cannot finish this request within the request timeout \(1000 ms\): 16 calls are ahead/);
+  assert.match(!refused.admit ? refused.message : '', /cannot finish this request within the request timeout \(1 s\): 16 calls are ahead of it at about 50 ms each/);
   assert.equal(DEADLINE_SHARE, 0.8);
 });
 
