@@ -134,12 +134,18 @@ function convLayer(depthwise: boolean): (c: LayerContext, xs: string[]) => strin
       const b = c.weight('bias');
       inputs.push(c.init('bias', { shape: b.shape, data: float32(c, b) }));
     }
-    const attrs: Record<string, OnnxAttr> = {
-      strides: attr.ints(c.pair('strides', [1, 1])),
-      dilations: attr.ints(c.pair('dilation_rate', [1, 1])),
-      group: attr.int(depthwise ? kernel.shape[2]! : 1),
-      auto_pad: padding(c),
-    };
+    const strides = c.pair('strides', [1, 1]);
+    const dilations = c.pair('dilation_rate', [1, 1]);
+    const attrs: Record<string, OnnxAttr> = { strides: attr.ints(strides), dilations: attr.ints(dilations), group: attr.int(depthwise ? kernel.shape[2]! : 1) };
+    const pad = padding(c);
+    if (pad.kind === 'string' && pad.value === 'SAME_UPPER' && dilations.some((d) => d > 1)) {
+      // ONNX Runtime refuses auto_pad with dilation; at stride 1 the padding is (k−1)·d whatever the input size
+      if (strides.some((v) => v !== 1)) throw c.fail('combines same padding, dilation and a stride above 1, which the converter does not support');
+      const total = [0, 1].map((i) => (kernel.shape[i]! - 1) * dilations[i]!);
+      attrs.pads = attr.ints([Math.floor(total[0]! / 2), Math.floor(total[1]! / 2), Math.ceil(total[0]! / 2), Math.ceil(total[1]! / 2)]);
+    } else {
+      attrs.auto_pad = pad;
+    }
     const run = (nchw: string): string => c.op('Conv', [nchw, ...inputs], attrs);
     const y = c.channelsLast() ? channelsFirst(c.g, c.name, x!, run) : run(x!);
     return activate(c, y, c.config.activation);

@@ -173,8 +173,18 @@ function activation(c: NodeContext, x: string, act: string, extra: string[]): st
   }
 }
 
-function pads(c: NodeContext): { auto_pad: OnnxAttr } | { pads: OnnxAttr } {
+/**
+ * TF padding → ONNX. SAME is SAME_UPPER (the extra pixel at the end), except with dilation,
+ * where ONNX Runtime refuses auto_pad: there, at stride 1, the total padding is (k−1)·d whatever
+ * the input size, so it is written out.
+ */
+function pads(c: NodeContext, kernel?: number[], dilations?: number[], strides?: number[]): { auto_pad: OnnxAttr } | { pads: OnnxAttr } {
   const padding = c.str('padding', 'VALID');
+  if (padding === 'SAME' && kernel && dilations?.some((d) => d > 1)) {
+    if (strides?.some((s) => s !== 1)) throw c.fail('combines SAME padding, dilation and a stride above 1, which the converter does not support');
+    const total = kernel.map((k, i) => (k - 1) * dilations[i]!);
+    return { pads: attr.ints([Math.floor(total[0]! / 2), Math.floor(total[1]! / 2), Math.ceil(total[0]! / 2), Math.ceil(total[1]! / 2)]) };
+  }
   if (padding === 'SAME') return { auto_pad: attr.string('SAME_UPPER') };
   if (padding === 'VALID') return { auto_pad: attr.string('VALID') };
   if (padding === 'EXPLICIT') {
@@ -205,17 +215,17 @@ function inChannelsFirst(c: NodeContext, x: string, fn: (nchw: string) => string
 }
 
 /** TF filter (HWIO, or HW·C·multiplier for depthwise) → ONNX OIHW, as a new initializer. */
-function convWeights(c: NodeContext, depthwise: boolean): { w: string; group: number } {
+function convWeights(c: NodeContext, depthwise: boolean): { w: string; group: number; kernel: number[] } {
   const k = c.constant(1);
   if (!k || k.dtype !== 'float32' || k.shape.length !== 4) throw c.fail('needs a constant 4-D float filter');
   const oihw = kernelToOihw({ shape: k.shape, data: k.data as Float32Array }, depthwise);
-  return { w: c.g.initializer(`${c.name}/filter_oihw`, 'float32', oihw.shape, oihw.data), group: depthwise ? k.shape[2]! : 1 };
+  return { w: c.g.initializer(`${c.name}/filter_oihw`, 'float32', oihw.shape, oihw.data), group: depthwise ? k.shape[2]! : 1, kernel: [k.shape[0]!, k.shape[1]!] };
 }
 
 function conv(depthwise: boolean, fused: boolean): Handler {
   return (c) => {
     const nchw = isNchw(c);
-    const { w, group } = convWeights(c, depthwise);
+    const { w, group, kernel } = convWeights(c, depthwise);
     const fusedOps = fused ? c.strs('fused_ops') : [];
     let bias: string | undefined;
     let rest = fusedOps;
@@ -228,11 +238,13 @@ function conv(depthwise: boolean, fused: boolean): Handler {
       throw c.fail(`fuses ${rest.join('+')}; the converter handles BiasAdd followed by an activation`);
     }
     if (rest.length > 1) throw c.fail(`fuses ${fusedOps.join('+')}; at most one activation after BiasAdd is supported`);
+    const strides = hw(c, 'strides', nchw);
+    const dilations = hw(c, 'dilations', nchw);
     const attrs: Record<string, OnnxAttr> = {
-      strides: attr.ints(hw(c, 'strides', nchw)),
-      dilations: attr.ints(hw(c, 'dilations', nchw)),
+      strides: attr.ints(strides),
+      dilations: attr.ints(dilations),
       group: attr.int(group),
-      ...pads(c),
+      ...pads(c, kernel, dilations, strides),
     };
     const y = inChannelsFirst(c, c.input(0), (x) => {
       // TF adds the bias on the channel axis; in channels-first ONNX it is Conv's own B input
