@@ -5,10 +5,11 @@
  * atomically: an interrupted run leaves the old manifest, which still names the TF.js files.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../../util/errors.ts';
 import { writeFileAtomic } from '../../util/fs-atomic.ts';
+import { listModels } from '../registry.ts';
 import { fileIOHandler } from '../tfjs-runtime.ts';
 import { ConversionError } from './errors.ts';
 import { convertKerasModel, type KerasTopology } from './keras-layers.ts';
@@ -83,15 +84,14 @@ function sha256(buf: Uint8Array | string): string {
  */
 export function onnxManifest(raw: RawManifest, source: { format: 'graph-model' | 'layers-model'; modelFile: string }, onnxSha256: string, tool: string): RawManifest {
   const out: RawManifest = {};
+  const tfjs = { format: source.format, modelFile: source.modelFile };
   for (const [k, v] of Object.entries(raw)) {
-    if (k === 'format' || k === 'tfjs') continue;
-    if (k === 'runtime') out.runtime = 'onnx';
-    else if (k === 'modelFile') out.modelFile = ONNX_FILE;
-    else out[k] = v;
+    if (k === 'format' || k === 'tfjs' || k === 'modelFile') continue;
+    out[k] = v;
+    // runtime, modelFile and the TF.js files stay together, where the manifest had them
+    if (k === 'runtime') Object.assign(out, { runtime: 'onnx', modelFile: ONNX_FILE, tfjs });
   }
-  out.runtime = 'onnx';
-  out.modelFile = ONNX_FILE;
-  out.tfjs = { format: source.format, modelFile: source.modelFile };
+  if (!('runtime' in raw)) Object.assign(out, { runtime: 'onnx', modelFile: ONNX_FILE, tfjs });
   const prov = { ...(raw.provenance ?? { source: 'unknown' }) };
   const before = typeof prov.conversion === 'string' ? prov.conversion.replace(/; then TF\.js → ONNX .*$/, '') : undefined;
   const step = `then TF.js → ONNX (opset 17, float32 weights) by ${tool}`;
@@ -163,4 +163,20 @@ export async function convertModelDirectory(dir: string, opts: { force?: boolean
     outputs: converted.model.outputs.map((o) => o.name),
     manifest,
   };
+}
+
+/**
+ * `models convert TARGET`: a directory (anything with a slash, `.`, or an existing directory)
+ * or the name of a model registered with `models add`. Bundled models ship converted already.
+ */
+export async function resolveConvertTarget(target: string, opts: { env: NodeJS.ProcessEnv; cwd: string }): Promise<string> {
+  const asPath = path.resolve(opts.cwd, target);
+  const isDir = await stat(asPath).then((s) => s.isDirectory(), () => false);
+  if (isDir) return asPath;
+  if (target.includes('/') || target.startsWith('.')) throw new UserError(`${asPath} is not a directory`, { hint: 'give a model directory (with manifest.json) or a registered model name' });
+  const all = await listModels({ env: opts.env });
+  const found = all.find((m) => m.name === target);
+  if (!found) throw new UserError(`unknown model "${target}"`, { hint: 'give a registered model name (modelship models list) or a model directory', exitCode: 2 });
+  if (found.source === 'bundled') throw new UserError(`"${target}" is a bundled model: it ships with its ONNX conversion already`, { hint: 'to convert a copy, copy its directory and run `modelship models convert DIR --to onnx` on the copy' });
+  return found.dir;
 }
