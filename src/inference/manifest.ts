@@ -160,8 +160,10 @@ const onnxFormat = {
   tfjs: z.object({ format: tfjsFormatEnum, modelFile: z.string().min(1).default('model.json') }).strict().optional(),
 };
 
-const imageClassification = z.object({ ...common, ...tfjsFormat, task: z.literal('image-classification'), input: imageInputSchema, output: classificationOutput }).strict();
-const objectDetection = z.object({ ...common, ...tfjsFormat, task: z.literal('object-detection'), input: imageInputSchema, output: detectionOutput }).strict();
+/** TF.js image models take NHWC: an NCHW layout there is a mistake, not a wish. */
+const tfjsImageInput = imageInputSchema.refine((i) => i.layout !== 'NCHW', { path: ['layout'], message: 'TF.js models take NHWC input; NCHW applies to ONNX models (runtime "onnx")' });
+const imageClassification = z.object({ ...common, ...tfjsFormat, task: z.literal('image-classification'), input: tfjsImageInput, output: classificationOutput }).strict();
+const objectDetection = z.object({ ...common, ...tfjsFormat, task: z.literal('object-detection'), input: tfjsImageInput, output: detectionOutput }).strict();
 const textClassificationTfjs = z
   .object({ ...common, ...tfjsFormat, task: z.literal('text-classification'), tokenizer: tokenizerSchema, output: classificationOutput })
   .strict();
