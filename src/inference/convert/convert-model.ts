@@ -9,6 +9,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../../util/errors.ts';
 import { writeFileAtomic } from '../../util/fs-atomic.ts';
+import { formatIssues, validateManifest } from '../manifest.ts';
 import { listModels } from '../registry.ts';
 import { fileIOHandler } from '../tfjs-runtime.ts';
 import { ConversionError } from './errors.ts';
@@ -121,7 +122,7 @@ export function tfjsSource(raw: RawManifest, file: string, force: boolean): { fo
 }
 
 /** Converts the TF.js model of a model directory in place (see the file comment). */
-export async function convertModelDirectory(dir: string, opts: { force?: boolean; producerVersion: string; validate?: (manifest: unknown) => string | undefined }): Promise<ConvertDirResult> {
+export async function convertModelDirectory(dir: string, opts: { force?: boolean; producerVersion: string; tool?: string }): Promise<ConvertDirResult> {
   const manifestFile = path.join(dir, 'manifest.json');
   let text: string;
   try {
@@ -139,12 +140,12 @@ export async function convertModelDirectory(dir: string, opts: { force?: boolean
   const source = tfjsSource(raw, manifestFile, opts.force ?? false);
   const modelJson = path.resolve(dir, source.modelFile);
   if (path.relative(dir, modelJson).startsWith('..')) throw new UserError(`${manifestFile}: modelFile ${source.modelFile} leaves the model directory`);
-  const tool = `modelship ${opts.producerVersion} (models convert)`;
+  const tool = opts.tool ?? `modelship ${opts.producerVersion} (models convert)`;
   const converted = await convertTfjsFiles(modelJson, source.format, { producerVersion: opts.producerVersion, metadata: { 'modelship.model': String(raw.name ?? path.basename(dir)) } });
   const hash = sha256(converted.onnx);
   const manifest = onnxManifest(raw, source, hash, tool);
-  const problem = opts.validate?.(manifest);
-  if (problem) throw new UserError(`the converted manifest would not load: ${problem}`, { hint: 'fix manifest.json, then convert again' });
+  const checked = validateManifest(manifest);
+  if (!checked.ok) throw new UserError(`the converted manifest would not load:\n${formatIssues(manifestFile, checked.issues)}`, { hint: 'fix manifest.json (it is unchanged), then convert again' });
   const onnxFile = path.join(dir, ONNX_FILE);
   await writeFileAtomic(onnxFile, converted.onnx);
   await writeFileAtomic(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
