@@ -48,8 +48,12 @@ export function register(program: Command, runEnv: RunEnvironment): void {
         let backend: { name: string; device: string; skipped: { name: string; reason: string }[]; note?: string | undefined } = { name: 'lexicon', device: 'cpu', skipped: [] };
         if (m.runtime !== 'lexicon') {
           const engine = await createEngine({ workers: 1, backend: env.MODELSHIP_BACKEND, registry: { env } });
-          backend = engine.backend;
-          await engine.close();
+          try {
+            // the backend that really runs this model (ONNX Runtime's provider, or a TF.js backend)
+            backend = await engine.warm(entry.name);
+          } finally {
+            await engine.close();
+          }
         }
         if (out.json) {
           out.data({ name: entry.name, dir: entry.dir, source: entry.source, backend, manifest: m, labels: entry.labels });
