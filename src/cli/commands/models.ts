@@ -64,7 +64,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
           ['description', m.description ?? ''],
           ['task', m.task],
           ['version', m.version],
-          ['runtime', m.runtime === 'tfjs' ? `tfjs (${m.format})` : 'lexicon (VADER rules + lexicon, not a neural network)'],
+          ['runtime', m.runtime === 'tfjs' ? `tfjs (${m.format})` : m.runtime === 'onnx' ? `onnx (${m.modelFile}${m.tfjs ? `; TF.js ${m.tfjs.format} ${m.tfjs.modelFile} when a TF.js backend is forced` : ''})` : 'lexicon (VADER rules + lexicon, not a neural network)'],
           ['backend', `${backend.name} (${backend.device})${backend.note ? ` — ${backend.note}` : ''}`],
         ];
         if ('input' in m) lines.push(['input', `${m.input.width}×${m.input.height}×3, resize ${m.input.resize}, value = (pixel × ${+m.input.scale.toPrecision(6)} − [${m.input.mean.join(', ')}]) / [${m.input.std.join(', ')}]`]);
