@@ -42,8 +42,10 @@ describe('modelship models convert', () => {
     assert.equal(before.code, 0, before.stderr);
     const r = await runCli(['models', 'convert', 'my-safety', '--to', 'onnx', '--json'], { env });
     assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as { ok: boolean; from: string; to: string; file: string; sha256: string; ops: Record<string, number> };
+    const out = JSON.parse(r.stdout) as { ok: boolean; from: string; to: string; file: string; sha256: string; ops: Record<string, number>; check: { output: string; maxAbsDiff: number; tolerance: number } };
     assert.equal(out.ok, true);
+    assert.equal(out.check.output, 'dense_3', 'checked on the output the manifest reads');
+    assert.ok(out.check.maxAbsDiff <= 1e-6, `TF.js vs ONNX Runtime on the probe: ${out.check.maxAbsDiff}`);
     assert.equal(out.from, 'layers-model');
     assert.equal(out.file, path.join(dir, 'model.onnx'));
     assert.ok((out.ops.Conv ?? 0) >= 50, 'the MobileNetV2 convolutions are there');
