@@ -207,14 +207,18 @@ async function serveRun(dataDir: string): Promise<{ coldMs: number; peakMb: numb
   let stderr = '';
   p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const url = `http://127.0.0.1:${port}`;
-  const image = await readFile(path.join(FIXTURES, 'coffee.jpg'));
-  const post = async (route: string): Promise<Response> => {
-    const body = route === 'text' ? JSON.stringify({ text: 'The central bank raised interest rates again this quarter.' }) : (() => {
+  // different inputs each time: the server's result cache must not answer instead of the models
+  const images = await photos(PHOTOS.length);
+  let k = 0;
+  const post = async (route: 'image' | 'text' | 'detect'): Promise<Response> => {
+    const i = k++;
+    const body = route === 'text' ? JSON.stringify({ text: `The central bank raised interest rates again this quarter (${i}).` }) : (() => {
       const f = new FormData();
-      f.append('file', new Blob([image]), 'coffee.jpg');
+      f.append('file', new Blob([images[i % images.length]!]), PHOTOS[i % PHOTOS.length]!);
       return f;
     })();
-    return fetch(`${url}/v1/classify/${route}`, { method: 'POST', body, ...(route === 'text' ? { headers: { 'content-type': 'application/json' } } : {}) });
+    const to = route === 'detect' ? '/v1/detect' : `/v1/classify/${route}`;
+    return fetch(`${url}${to}`, { method: 'POST', body, ...(route === 'text' ? { headers: { 'content-type': 'application/json' } } : {}) });
   };
   try {
     let coldMs = NaN;
@@ -227,7 +231,7 @@ async function serveRun(dataDir: string): Promise<{ coldMs: number; peakMb: numb
     if (Number.isNaN(coldMs)) throw new Error('serve gave no result within the polling budget');
     const backends = new Set<string>();
     for (let i = 0; i < 12; i++) {
-      for (const route of ['image', 'text', 'detect']) {
+      for (const route of ['image', 'text', 'detect'] as const) {
         const r = await post(route);
         if (!r.ok) throw new Error(`${route}: HTTP ${r.status} ${await r.text()}`);
         backends.add(`${route}:${((await r.json()) as { backend: string }).backend}`);
