@@ -241,8 +241,11 @@ async function serveRun(cwd: string, dataDir: string): Promise<{ coldMs: number;
     const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
     return { coldMs, peakMb: hwm / 1024, backends: [...backends] };
   } finally {
-    p.kill('SIGTERM');
-    await new Promise((res) => p.once('exit', res));
+    if (p.exitCode === null && p.signalCode === null) {
+      const exited = new Promise((res) => p.once('exit', res));
+      p.kill('SIGTERM');
+      await exited;
+    }
   }
 }
 
@@ -325,7 +328,7 @@ async function main(): Promise<void> {
 
     // the bundled defaults, then (context until they are ONNX) the shared ONNX models as defaults
     const setups: [string, string | undefined][] = [['three default models', undefined]];
-    if (sharedModelsPresent) setups.push(['shared ONNX models as defaults (mobilenetv2-int8, news-topic, yolox-nano)', 'version: 1\nproject: bench\nmodels:\n  image: mobilenetv2-int8\n  text: news-topic\n  detection: yolox-nano\n']);
+    if (sharedModelsPresent) setups.push(['shared ONNX models as defaults (mobilenetv2-int8, news-topic, yolox-nano)', 'version: 1\nproject: bench\ntls:\n  mode: "off"\nmodels:\n  image: mobilenetv2-int8\n  text: news-topic\n  detection: yolox-nano\n']);
     if (sharedModelsPresent) {
       const news = await sharedModelDir('news');
       dirs.push(news);
