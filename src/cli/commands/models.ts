@@ -47,9 +47,9 @@ export function register(program: Command, runEnv: RunEnvironment): void {
         const m = entry.manifest;
         let backend: { name: string; device: string; skipped: { name: string; reason: string }[]; note?: string | undefined } = { name: 'lexicon', device: 'cpu', skipped: [] };
         if (m.runtime !== 'lexicon') {
-          const engine = await createEngine({ workers: 1, backend: env.MODELSHIP_BACKEND, registry: { env } });
+          // the model is loaded and run once: the backend reported is the one that really runs it
+          const engine = await createEngine({ workers: 1, lazy: true, backend: env.MODELSHIP_BACKEND, registry: { env } });
           try {
-            // the backend that really runs this model (ONNX Runtime's provider, or a TF.js backend)
             backend = await engine.warm(entry.name);
           } finally {
             await engine.close();
@@ -64,11 +64,15 @@ export function register(program: Command, runEnv: RunEnvironment): void {
           ['description', m.description ?? ''],
           ['task', m.task],
           ['version', m.version],
-          ['runtime', m.runtime === 'tfjs' ? `tfjs (${m.format})` : m.runtime === 'onnx' ? `onnx (${m.modelFile}${m.tfjs ? `; TF.js ${m.tfjs.format} ${m.tfjs.modelFile} when a TF.js backend is forced` : ''})` : 'lexicon (VADER rules + lexicon, not a neural network)'],
+          ['runtime', m.runtime === 'tfjs' ? `tfjs (${m.format})` : m.runtime === 'onnx' ? `onnx (${m.modelFile}${m.tfjs ? `; TF.js ${m.tfjs.format} ${m.tfjs.modelFile} for a forced TF.js backend` : ''})` : 'lexicon (VADER rules + lexicon, not a neural network)'],
           ['backend', `${backend.name} (${backend.device})${backend.note ? ` — ${backend.note}` : ''}`],
         ];
-        if ('input' in m) lines.push(['input', `${m.input.width}×${m.input.height}×3, resize ${m.input.resize}, value = (pixel × ${+m.input.scale.toPrecision(6)} − [${m.input.mean.join(', ')}]) / [${m.input.std.join(', ')}]`]);
-        if ('tokenizer' in m) lines.push(['tokenizer', `word-index, max length ${m.tokenizer.maxLength}, OOV ${m.tokenizer.oovIndex}, padding ${m.tokenizer.padding}`]);
+        if ('input' in m) {
+          const i = m.input;
+          const fit = i.resize === 'cover' && i.shorterSide ? `shorter side ${i.shorterSide} then centre crop` : i.resize === 'contain' ? `contain (${i.align}, pad ${i.padValue})` : i.resize;
+          lines.push(['input', `${i.width}×${i.height}×3 ${i.layout ?? (m.runtime === 'onnx' ? 'layout from the model' : 'NHWC')} ${i.channelOrder}, resize ${fit}, value = (pixel × ${+i.scale.toPrecision(6)} − [${i.mean.join(', ')}]) / [${i.std.join(', ')}]`]);
+        }
+        if ('tokenizer' in m) lines.push(['tokenizer', `word-index, max length ${m.tokenizer.maxLength}, OOV ${m.tokenizer.oovIndex ?? 'dropped'}, padding ${m.tokenizer.padding}, truncating ${m.tokenizer.truncating}`]);
         if ('output' in m) lines.push(['output', m.output.type === 'detections' ? `detections ${m.output.layout}, NMS IoU ${m.output.iouThreshold}, min score ${m.output.minScore}` : m.output.type]);
         lines.push(['labels', `${entry.labels.length}: ${entry.labels.slice(0, 8).join(', ')}${entry.labels.length > 8 ? ', …' : ''}`]);
         lines.push(['licence', `${m.license.spdx}${m.license.file ? ` (${m.license.file})` : ''}`]);
@@ -83,7 +87,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
 
   models
     .command('add')
-    .description('Register a TF.js graph or layers model directory that has a manifest.json')
+    .description('Register an ONNX or TF.js model directory that has a manifest.json (checked against the model)')
     .argument('<dir>', 'model directory')
     .option('--copy', 'copy the files into the modelship data directory instead of referring to DIR', false)
     .option('--force', 'replace a model already registered under the same name', false)
