@@ -35,6 +35,8 @@ before(async () => {
   await cp(path.join(BUNDLED_MODELS_DIR, 'content-safety'), path.join(dir, 'broken'), { recursive: true });
   const manifest = JSON.parse(await readFile(path.join(dir, 'broken', 'manifest.json'), 'utf8')) as Record<string, unknown>;
   await writeFile(path.join(dir, 'broken', 'manifest.json'), JSON.stringify({ ...manifest, name: 'broken' }));
+  // damaged whichever runtime loads it: the ONNX file and the TF.js weights
+  await truncate(path.join(dir, 'broken', 'model.onnx'), 50_000);
   await truncate(path.join(dir, 'broken', 'group1-shard1of1.bin'), 50_000);
   // A sound model nobody has used yet.
   await cp(path.join(BUNDLED_MODELS_DIR, 'content-safety'), path.join(dir, 'spare'), { recursive: true });
@@ -44,6 +46,9 @@ before(async () => {
   engine = await createEngine({ workers: 1, preload: ['content-safety', 'sentiment'], registry: { bundledDir: dir, env: { MODELSHIP_DATA_DIR: path.join(dir, 'data') } } });
   srv = await buildServer({ settings: testSettings({ maxConcurrent: 16 }), engine, logger: false });
   await srv.service.warmUp({ image: coffee });
+  // warmUp loads the detector in the background: let it finish, so no test closes the engine
+  // while a model is still loading (ONNX Runtime aborts the process then; see the report)
+  for (let i = 0; i < 600 && srv.service.models.get('objects').state !== 'ready'; i++) await new Promise((r) => setTimeout(r, 100));
   await srv.app.listen({ host: '127.0.0.1', port: 0 });
   port = (srv.app.server.address() as net.AddressInfo).port;
 });
@@ -261,6 +266,7 @@ describe('routes, keys and the drain', () => {
     const authed = await buildServer({ settings: testSettings({ authRequired: true, staticKeys: [KEY] }), engine, logger: false });
     try {
       await authed.service.warmUp({ image: coffee });
+      for (let i = 0; i < 600 && authed.service.models.get('objects').state !== 'ready'; i++) await new Promise((r) => setTimeout(r, 100)); // its background detector run
       assert.equal((await authed.app.inject({ url: '/v2/models/content-safety/ready' })).statusCode, 200);
       assert.equal((await authed.app.inject({ url: '/v2/models/content-safety/versions/nsfwjs-4.3.0/ready' })).statusCode, 200);
       assert.equal((await authed.app.inject({ url: '/v2/health/ready' })).statusCode, 200);
