@@ -1,0 +1,137 @@
+import { Tokenizer } from '@huggingface/tokenizers';
+import { z } from 'zod';
+import { UserError } from '../util/errors.ts';
+
+/**
+ * Text → model inputs for transformer classifiers, through a Hugging Face `tokenizer.json`
+ * (WordPiece, BPE, Unigram…) and @huggingface/tokenizers, the Hub's own JavaScript port of its
+ * tokenizers: normalizer, pre-tokenizer, model and post-processor (the [CLS]/[SEP] or <s>/</s>
+ * template) exactly as the file describes them. This module adds what the library leaves to its
+ * caller: truncation that keeps the special tokens, padding of a batch, and tensors named after
+ * the model's own inputs.
+ */
+
+export const hfTokenizerSchema = z
+  .object({
+    type: z.literal('huggingface'),
+    /** The tokenizer.json, relative to the model directory. */
+    file: z.string().min(1).default('tokenizer.json'),
+    /** tokenizer_config.json (special tokens, case handling), when the model has one. */
+    config: z.string().min(1).optional(),
+    /** Most tokens per text, special tokens included (the model's `model_max_length`). */
+    maxLength: z.number().int().positive().max(65536),
+    /** Which end a long text loses (`truncation_side`). */
+    truncation: z.enum(['right', 'left']).default('right'),
+  })
+  .strict();
+
+export type HfTokenizerSpec = z.infer<typeof hfTokenizerSchema>;
+
+export interface EncodedText {
+  ids: number[];
+  typeIds: number[] | undefined;
+  /** Whether the text was cut to fit maxLength. */
+  truncated: boolean;
+}
+
+/** A model input the encoder may feed, as the model declares it. */
+export interface TextInputInfo {
+  name: string;
+  shape: readonly (number | string | null)[];
+}
+
+export interface TextFeed {
+  name: string;
+  data: Int32Array;
+  shape: [number, number];
+}
+
+/** The inputs a transformer text classifier takes, by the names Hugging Face exports give them. */
+const KNOWN_INPUTS = ['input_ids', 'attention_mask', 'token_type_ids'] as const;
+
+export class HfTextEncoder {
+  readonly spec: HfTokenizerSpec;
+  readonly padId: number;
+  private readonly tok: Tokenizer;
+  /** Special tokens the post-processor adds around one text ([CLS] … [SEP] = 2). */
+  private readonly specialCount: number;
+
+  constructor(tokenizerJson: unknown, tokenizerConfig: unknown, spec: HfTokenizerSpec, where = spec.file) {
+    if (typeof tokenizerJson !== 'object' || tokenizerJson === null || !('model' in tokenizerJson)) {
+      throw new UserError(`${where}: not a Hugging Face tokenizer.json (no "model")`, { hint: 'use the tokenizer.json saved by tokenizers / transformers (tokenizer.save_pretrained)' });
+    }
+    const json = { normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, added_tokens: [], ...(tokenizerJson as object) };
+    try {
+      this.tok = new Tokenizer(json, (tokenizerConfig ?? {}) as object);
+    } catch (err) {
+      throw new UserError(`${where}: cannot load the tokenizer: ${(err as Error).message}`, { hint: 'the file may come from a newer tokenizers release than @huggingface/tokenizers supports, or be damaged', cause: err });
+    }
+    this.spec = spec;
+    this.specialCount = this.tok.post_processor ? this.tok.post_processor([], null, true).tokens.length : 0;
+    if (this.specialCount >= spec.maxLength) throw new UserError(`${where}: maxLength ${spec.maxLength} leaves no room beside the ${this.specialCount} special tokens`);
+    this.padId = padTokenId(this.tok, tokenizerJson as Record<string, unknown>, tokenizerConfig as Record<string, unknown> | undefined);
+  }
+
+  /** One text: the tokenizer's own pipeline, cut to maxLength before the special tokens are added (as `truncation=True` does). */
+  encode(text: string): EncodedText {
+    let tokens = this.tok.tokenize(text, { add_special_tokens: false });
+    const budget = this.spec.maxLength - this.specialCount;
+    const truncated = tokens.length > budget;
+    if (truncated) tokens = this.spec.truncation === 'right' ? tokens.slice(0, budget) : tokens.slice(tokens.length - budget);
+    const processed = this.tok.post_processor ? this.tok.post_processor(tokens, null, true) : { tokens, token_type_ids: undefined };
+    const unk = (this.tok.model as unknown as { unk_token_id?: number }).unk_token_id;
+    const ids = processed.tokens.map((t) => {
+      const id = this.tok.token_to_id(t) ?? unk;
+      if (id === undefined) throw new UserError(`${this.spec.file}: token ${JSON.stringify(t)} has no id and the tokenizer has no unknown token`);
+      return id;
+    });
+    return { ids, typeIds: processed.token_type_ids, truncated };
+  }
+
+  /**
+   * A batch as the model's inputs: `input_ids` always, `attention_mask` and `token_type_ids` where
+   * the model declares them, padded with the pad token to the longest text (or to the model's
+   * fixed sequence length). An input the encoder cannot fill is an error naming it.
+   */
+  feeds(texts: readonly string[], inputs: readonly TextInputInfo[]): { feeds: TextFeed[]; truncated: number } {
+    const names = inputs.map((i) => i.name);
+    if (!names.includes('input_ids')) {
+      throw new UserError(`the model has no "input_ids" input (it has ${names.join(', ') || 'none'})`, { hint: 'a tokenizer.json model must take input_ids (and optionally attention_mask, token_type_ids), as Hugging Face exports do' });
+    }
+    const unknown = names.filter((n) => !(KNOWN_INPUTS as readonly string[]).includes(n));
+    if (unknown.length) throw new UserError(`the model also needs ${unknown.map((n) => `"${n}"`).join(', ')}, which a tokenizer does not produce`, { hint: 'export the classifier with only input_ids / attention_mask / token_type_ids inputs (optimum-cli export onnx --task text-classification)' });
+    const encoded = texts.map((t) => this.encode(t));
+    const fixed = inputs.find((i) => i.name === 'input_ids')!.shape[1];
+    const longest = Math.max(1, ...encoded.map((e) => e.ids.length));
+    const len = typeof fixed === 'number' && fixed > 0 ? fixed : longest;
+    if (len < longest) throw new UserError(`the model takes exactly ${len} tokens but maxLength is ${this.spec.maxLength}`, { hint: `set tokenizer.maxLength to ${len} or less in the manifest` });
+    const n = texts.length;
+    const ids = new Int32Array(n * len).fill(this.padId);
+    const mask = new Int32Array(n * len);
+    const types = new Int32Array(n * len);
+    encoded.forEach((e, row) => {
+      ids.set(e.ids, row * len);
+      mask.fill(1, row * len, row * len + e.ids.length);
+      if (e.typeIds) types.set(e.typeIds, row * len);
+    });
+    const byName: Record<string, Int32Array> = { input_ids: ids, attention_mask: mask, token_type_ids: types };
+    return {
+      feeds: names.map((name) => ({ name, data: byName[name]!, shape: [n, len] as [number, number] })),
+      truncated: encoded.filter((e) => e.truncated).length,
+    };
+  }
+}
+
+/** The pad token's id: tokenizer.json `padding.pad_id`, else tokenizer_config's `pad_token`, else `[PAD]`/`<pad>`, else 0. */
+function padTokenId(tok: Tokenizer, json: Record<string, unknown>, config: Record<string, unknown> | undefined): number {
+  const padding = json.padding as { pad_id?: unknown } | null | undefined;
+  if (padding && typeof padding.pad_id === 'number') return padding.pad_id;
+  const cfg = config?.pad_token;
+  const name = typeof cfg === 'string' ? cfg : typeof cfg === 'object' && cfg !== null && typeof (cfg as { content?: unknown }).content === 'string' ? (cfg as { content: string }).content : undefined;
+  for (const t of [name, '[PAD]', '<pad>']) {
+    if (t === undefined) continue;
+    const id = tok.token_to_id(t);
+    if (id !== undefined) return id;
+  }
+  return 0;
+}
