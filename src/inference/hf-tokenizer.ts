@@ -80,7 +80,7 @@ export class HfTextEncoder {
     if (truncated) tokens = this.spec.truncation === 'right' ? tokens.slice(0, budget) : tokens.slice(tokens.length - budget);
     const processed = this.tok.post_processor ? this.tok.post_processor(tokens, null, true) : { tokens, token_type_ids: undefined };
     const unk = (this.tok.model as unknown as { unk_token_id?: number }).unk_token_id;
-    const ids = processed.tokens.map((t) => {
+    const ids = processed.tokens.map((t: string) => {
       const id = this.tok.token_to_id(t) ?? unk;
       if (id === undefined) throw new UserError(`${this.spec.file}: token ${JSON.stringify(t)} has no id and the tokenizer has no unknown token`);
       return id;

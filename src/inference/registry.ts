@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { closest } from '../config/did-you-mean.ts';
 import { UserError } from '../util/errors.ts';
 import { loadManifest, type ModelManifest, type Task } from './manifest.ts';
+import { loadHfModel } from './hf-model.ts';
+import { isHubSpec } from './hub/repo-ref.ts';
 
 /**
  * Where models come from: the bundled `models/` directory of the package, plus models registered
@@ -40,11 +42,32 @@ export function dataDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(base, 'modelship');
 }
 
-interface UserRegistryFile {
-  models: { name: string; dir: string }[];
+/**
+ * One registered model. A Hugging Face layout model (`layout: "huggingface"`) has no
+ * manifest.json: its manifest is derived from its files each time it is loaded (hf-layout.ts),
+ * with the variant and name chosen at `models add`; `hub` records the Hub repo and commit it came from.
+ */
+export interface UserModelRef {
+  name: string;
+  dir: string;
+  layout?: 'huggingface';
+  variant?: string;
+  task?: Task;
+  hub?: { spec: string; repo: string; commit: string; license?: string; pipelineTag?: string; sha256?: Record<string, string> };
 }
 
-async function readUserRegistry(env: NodeJS.ProcessEnv): Promise<UserRegistryFile> {
+export interface UserRegistryFile {
+  models: UserModelRef[];
+}
+
+/** The manifest and labels of a registered model, whichever layout it has. */
+export async function loadModelRef(ref: Pick<UserModelRef, 'dir' | 'layout' | 'variant' | 'hub' | 'name' | 'task'>): Promise<{ manifest: ModelManifest; labels: string[] }> {
+  if (ref.layout !== 'huggingface') return loadManifest(ref.dir);
+  const source = ref.hub ? { kind: 'hub' as const, ...ref.hub } : undefined;
+  return loadHfModel(ref.dir, { variant: ref.variant, name: ref.name, task: ref.task }, source);
+}
+
+export async function readUserRegistry(env: NodeJS.ProcessEnv): Promise<UserRegistryFile> {
   const file = path.join(dataDir(env), 'models.json');
   try {
     const parsed = JSON.parse(await readFile(file, 'utf8')) as UserRegistryFile;
@@ -56,7 +79,7 @@ async function readUserRegistry(env: NodeJS.ProcessEnv): Promise<UserRegistryFil
   }
 }
 
-async function writeUserRegistry(env: NodeJS.ProcessEnv, reg: UserRegistryFile): Promise<void> {
+export async function writeUserRegistry(env: NodeJS.ProcessEnv, reg: UserRegistryFile): Promise<void> {
   const dir = dataDir(env);
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, 'models.json');
@@ -65,7 +88,7 @@ async function writeUserRegistry(env: NodeJS.ProcessEnv, reg: UserRegistryFile):
   await rename(tmp, file);
 }
 
-async function bundledNames(bundledDir: string): Promise<string[]> {
+export async function bundledNames(bundledDir: string): Promise<string[]> {
   const { readdir } = await import('node:fs/promises');
   try {
     const entries = await readdir(bundledDir, { withFileTypes: true });
@@ -86,7 +109,7 @@ export async function listModels(opts: RegistryOptions = {}): Promise<(ModelEntr
   ];
   for (const ref of refs) {
     try {
-      const { manifest, labels } = await loadManifest(ref.dir);
+      const { manifest, labels } = await loadModelRef(ref);
       out.push({ name: ref.name, dir: ref.dir, source: ref.source, manifest, labels });
     } catch (err) {
       out.push({ ...ref, error: (err as Error).message });
@@ -96,6 +119,7 @@ export async function listModels(opts: RegistryOptions = {}): Promise<(ModelEntr
 }
 
 export async function getModel(name: string, opts: RegistryOptions = {}): Promise<ModelEntry> {
+  if (isHubSpec(name)) return (await import('./hf-registry.ts')).resolveHubModel(name, opts);
   const all = await listModels(opts);
   const found = all.find((m) => m.name === name);
   if (!found) {
