@@ -117,7 +117,7 @@ async function prepareBare(model: string, inputs: Buffer[]): Promise<() => Promi
   const dir = path.join(BUNDLED_MODELS_DIR, model);
   const { manifest } = await loadManifest(dir);
   const m = manifest as Extract<TfjsManifest, { input: unknown }>;
-  const runtime = await loadTfjsModel(dir, m);
+  const runtime = await loadTfjsModel(dir, m, 'bench');
   const ready = await Promise.all(inputs.map(async (b) => normalizePixels((await decodeImage(b, m.input)).pixels, m.input)));
   const shape = [1, m.input.height, m.input.width, 3];
   await warmUp(async () => {

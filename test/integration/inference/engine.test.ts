@@ -280,9 +280,9 @@ describe('broken model files', () => {
       await cp(entry.dir, dir, { recursive: true });
       const manifest = entry.manifest as TfjsManifest;
       await truncate(path.join(dir, 'group1-shard1of1.bin'), 100_000);
-      await assert.rejects(loadTfjsModel(dir, manifest), /hold 100000 bytes but model\.json describes \d+: a file is truncated or belongs to another model/);
+      await assert.rejects(loadTfjsModel(dir, manifest, 'test'), /hold 100000 bytes but model\.json describes \d+: a file is truncated or belongs to another model/);
       await rm(path.join(dir, 'group1-shard1of1.bin'));
-      await assert.rejects(loadTfjsModel(dir, manifest), /weight file group1-shard1of1\.bin is missing/);
+      await assert.rejects(loadTfjsModel(dir, manifest, 'test'), /weight file group1-shard1of1\.bin is missing/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
