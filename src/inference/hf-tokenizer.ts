@@ -1,6 +1,7 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { z } from 'zod';
 import { UserError } from '../util/errors.ts';
+import { batchFeeds, type TextFeed, type TextInputInfo } from './text-feeds.ts';
 
 /**
  * Text → model inputs for transformer classifiers, through a Hugging Face `tokenizer.json`
@@ -33,21 +34,6 @@ export interface EncodedText {
   /** Whether the text was cut to fit maxLength. */
   truncated: boolean;
 }
-
-/** A model input the encoder may feed, as the model declares it. */
-export interface TextInputInfo {
-  name: string;
-  shape: readonly (number | string | null)[];
-}
-
-export interface TextFeed {
-  name: string;
-  data: Int32Array;
-  shape: [number, number];
-}
-
-/** The inputs a transformer text classifier takes, by the names Hugging Face exports give them. */
-const KNOWN_INPUTS = ['input_ids', 'attention_mask', 'token_type_ids'] as const;
 
 export class HfTextEncoder {
   readonly spec: HfTokenizerSpec;
@@ -94,32 +80,30 @@ export class HfTextEncoder {
    * fixed sequence length). An input the encoder cannot fill is an error naming it.
    */
   feeds(texts: readonly string[], inputs: readonly TextInputInfo[]): { feeds: TextFeed[]; truncated: number } {
-    const names = inputs.map((i) => i.name);
-    if (!names.includes('input_ids')) {
-      throw new UserError(`the model has no "input_ids" input (it has ${names.join(', ') || 'none'})`, { hint: 'a tokenizer.json model must take input_ids (and optionally attention_mask, token_type_ids), as Hugging Face exports do' });
-    }
-    const unknown = names.filter((n) => !(KNOWN_INPUTS as readonly string[]).includes(n));
-    if (unknown.length) throw new UserError(`the model also needs ${unknown.map((n) => `"${n}"`).join(', ')}, which a tokenizer does not produce`, { hint: 'export the classifier with only input_ids / attention_mask / token_type_ids inputs (optimum-cli export onnx --task text-classification)' });
     const encoded = texts.map((t) => this.encode(t));
-    const fixed = inputs.find((i) => i.name === 'input_ids')!.shape[1];
-    const longest = Math.max(1, ...encoded.map((e) => e.ids.length));
-    const len = typeof fixed === 'number' && fixed > 0 ? fixed : longest;
-    if (len < longest) throw new UserError(`the model takes exactly ${len} tokens but maxLength is ${this.spec.maxLength}`, { hint: `set tokenizer.maxLength to ${len} or less in the manifest` });
-    const n = texts.length;
-    const ids = new Int32Array(n * len).fill(this.padId);
-    const mask = new Int32Array(n * len);
-    const types = new Int32Array(n * len);
-    encoded.forEach((e, row) => {
-      ids.set(e.ids, row * len);
-      mask.fill(1, row * len, row * len + e.ids.length);
-      if (e.typeIds) types.set(e.typeIds, row * len);
-    });
-    const byName: Record<string, Int32Array> = { input_ids: ids, attention_mask: mask, token_type_ids: types };
-    return {
-      feeds: names.map((name) => ({ name, data: byName[name]!, shape: [n, len] as [number, number] })),
-      truncated: encoded.filter((e) => e.truncated).length,
-    };
+    return { feeds: batchFeeds(encoded, this.padId, inputs, this.spec.maxLength), truncated: encoded.filter((e) => e.truncated).length };
   }
+}
+
+/** Reads the spec's tokenizer.json (and tokenizer_config.json) from a model directory. */
+export async function loadHfEncoder(dir: string, spec: HfTokenizerSpec): Promise<HfTextEncoder> {
+  const { readFile } = await import('node:fs/promises');
+  const path = await import('node:path');
+  const read = async (rel: string) => {
+    const file = path.join(dir, rel);
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      throw new UserError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    }
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      throw new UserError(`${file}: not valid JSON: ${(err as Error).message}`);
+    }
+  };
+  return new HfTextEncoder(await read(spec.file), spec.config ? await read(spec.config) : {}, spec, path.join(dir, spec.file));
 }
 
 /** The pad token's id: tokenizer.json `padding.pad_id`, else tokenizer_config's `pad_token`, else `[PAD]`/`<pad>`, else 0. */

@@ -136,7 +136,11 @@ export async function checkModelFiles(dir: string, manifest: ModelManifest): Pro
   const must: string[] = [];
   if (manifest.runtime === 'tfjs' || manifest.runtime === 'onnx') {
     must.push(manifest.modelFile);
-    if ('tokenizer' in manifest) must.push(manifest.tokenizer.vocab);
+    if ('tokenizer' in manifest) {
+      const t = manifest.tokenizer;
+      if (t.type === 'word-index') must.push(t.vocab);
+      else must.push(t.file, ...(t.config ? [t.config] : []));
+    }
   }
   if (manifest.runtime === 'onnx' && manifest.tfjs) must.push(manifest.tfjs.modelFile);
   if (typeof manifest.labels === 'string') must.push(manifest.labels);

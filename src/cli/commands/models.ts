@@ -76,7 +76,10 @@ export function register(program: Command, runEnv: RunEnvironment): void {
           ['backend', `${backend.name} (${backend.device})${backend.note ? ` — ${backend.note}` : ''}`],
         ];
         if ('input' in m) lines.push(['input', `${m.input.width}×${m.input.height}×3, resize ${m.input.resize}, value = (pixel × ${+m.input.scale.toPrecision(6)} − [${m.input.mean.join(', ')}]) / [${m.input.std.join(', ')}]`]);
-        if ('tokenizer' in m) lines.push(['tokenizer', `word-index, max length ${m.tokenizer.maxLength}, OOV ${m.tokenizer.oovIndex}, padding ${m.tokenizer.padding}`]);
+        if ('tokenizer' in m) {
+          const t = m.tokenizer;
+          lines.push(['tokenizer', t.type === 'word-index' ? `word-index, max length ${t.maxLength}, OOV ${t.oovIndex}, padding ${t.padding}` : `Hugging Face ${t.file}, at most ${t.maxLength} tokens, long texts cut on the ${t.truncation}`]);
+        }
         if ('output' in m) lines.push(['output', m.output.type === 'detections' ? `detections ${m.output.layout}, NMS IoU ${m.output.iouThreshold}, min score ${m.output.minScore}` : m.output.type]);
         lines.push(['labels', `${entry.labels.length}: ${entry.labels.slice(0, 8).join(', ')}${entry.labels.length > 8 ? ', …' : ''}`]);
         lines.push(['licence', `${m.license.spdx}${m.license.file ? ` (${m.license.file})` : ''}`]);
