@@ -161,8 +161,10 @@ const onnxFormat = {
   tfjs: z.object({ format: tfjsFormatEnum, modelFile: z.string().min(1).default('model.json') }).strict().optional(),
 };
 
-const imageClassification = z.object({ ...common, ...tfjsFormat, task: z.literal('image-classification'), input: imageInputSchema, output: classificationOutput }).strict();
-const objectDetection = z.object({ ...common, ...tfjsFormat, task: z.literal('object-detection'), input: imageInputSchema, output: detectionOutput }).strict();
+/** TF.js image models take NHWC: an NCHW layout there is a mistake, not a wish. */
+const tfjsImageInput = imageInputSchema.refine((i) => i.layout !== 'NCHW', { path: ['layout'], message: 'TF.js models take NHWC input; NCHW applies to ONNX models (runtime "onnx")' });
+const imageClassification = z.object({ ...common, ...tfjsFormat, task: z.literal('image-classification'), input: tfjsImageInput, output: classificationOutput }).strict();
+const objectDetection = z.object({ ...common, ...tfjsFormat, task: z.literal('object-detection'), input: tfjsImageInput, output: detectionOutput }).strict();
 const textClassificationTfjs = z
   .object({ ...common, ...tfjsFormat, task: z.literal('text-classification'), tokenizer: tokenizerSchema, output: classificationOutput })
   .strict();
@@ -282,7 +284,35 @@ export async function resolveLabels(dir: string, manifest: ModelManifest): Promi
   } catch (err) {
     throw new UserError(`labels file missing: ${file}`, { hint: 'manifest "labels" names a file relative to the model directory', cause: err });
   }
+  if (manifest.labels.toLowerCase().endsWith('.json')) {
+    try {
+      return parseJsonLabels(JSON.parse(text));
+    } catch (err) {
+      throw new UserError(`${file}: ${(err as Error).message}`, { hint: 'a .json labels file holds an array of names in class order, or an object of class index → name ({"0": "cat", …})' });
+    }
+  }
   return parseLabels(text);
+}
+
+/** Labels as JSON: `["cat", …]` in class order, or `{"0": "cat", …}` (Keras / Hugging Face `id2label`) with every index 0..n-1. */
+export function parseJsonLabels(json: unknown): string[] {
+  if (Array.isArray(json)) {
+    const bad = json.findIndex((l) => typeof l !== 'string');
+    if (bad >= 0) throw new Error(`label ${bad} is ${JSON.stringify(json[bad])}, not a string`);
+    if (json.length === 0) throw new Error('no labels');
+    return json as string[];
+  }
+  if (typeof json !== 'object' || json === null) throw new Error('expected an array of labels or an object of index → label');
+  const entries = Object.entries(json as Record<string, unknown>);
+  const out: string[] = new Array<string>(entries.length);
+  for (const [k, v] of entries) {
+    const i = Number(k);
+    if (!Number.isInteger(i) || i < 0 || i >= entries.length || String(i) !== k) throw new Error(`key ${JSON.stringify(k)} is not a class index 0..${entries.length - 1}`);
+    if (typeof v !== 'string') throw new Error(`label ${k} is ${JSON.stringify(v)}, not a string`);
+    out[i] = v;
+  }
+  if (out.length === 0) throw new Error('no labels');
+  return out;
 }
 
 /** One label per line; blank trailing lines ignored; `\r\n` tolerated. */

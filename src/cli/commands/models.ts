@@ -3,6 +3,8 @@ import { action, type RunEnvironment } from '../context.ts';
 import { createEngine } from '../../inference/engine.ts';
 import { addModel, getModel, listModels } from '../../inference/registry.ts';
 import { verifyModel } from '../../inference/verify.ts';
+import { resolveConvertTarget, convertModelDirectory } from '../../inference/convert/convert-model.ts';
+import { VERSION } from '../../version.ts';
 import type { Task } from '../../inference/manifest.ts';
 import { UsageError } from '../../util/errors.ts';
 
@@ -146,6 +148,29 @@ export function register(program: Command, runEnv: RunEnvironment): void {
           if (r.snapshot) out.out(`files in ${r.entry.dir}`);
           out.out(`check it with: modelship models verify ${r.entry.name}`);
         }
+        return 0;
+      }),
+    );
+
+  models
+    .command('convert')
+    .description('Convert a TF.js model (registered NAME or a DIR) to ONNX: writes model.onnx and switches its manifest to ONNX Runtime, TF.js files kept')
+    .argument('<name-or-dir>', 'a registered model name, or a model directory')
+    .requiredOption('--to <format>', 'target format (only: onnx)')
+    .option('--force', 'convert again a model whose manifest already runs model.onnx', false)
+    .action(
+      action(runEnv, async ({ out, env, cwd }, target: string, flags: { to: string; force: boolean }) => {
+        if (flags.to !== 'onnx') throw new UsageError(`--to ${flags.to}: the only target format is onnx`, 'use --to onnx');
+        const dir = await resolveConvertTarget(target, { env, cwd });
+        const r = await convertModelDirectory(dir, { force: flags.force, producerVersion: VERSION });
+        if (out.json) {
+          out.data({ ok: true, name: r.name, dir: r.dir, from: r.format, to: 'onnx', file: r.onnxFile, bytes: r.bytes, sha256: r.sha256, nodes: r.nodes, ops: r.ops, inputs: r.inputs, outputs: r.outputs });
+          return 0;
+        }
+        const ops = Object.entries(r.ops).sort((a, b) => b[1] - a[1]).map(([op, n]) => `${op} ${n}`).join(', ');
+        out.out(`converted ${r.name} (TF.js ${r.format} → ONNX opset 17): ${r.onnxFile}, ${(r.bytes / 1e6).toFixed(1)} MB, ${r.nodes} nodes (${ops})`);
+        out.out(`manifest.json now runs it on ONNX Runtime; the TF.js files stay and run when a TF.js backend is forced (--backend / MODELSHIP_BACKEND)`);
+        out.info(`check it with: modelship models verify ${r.name}`);
         return 0;
       }),
     );
