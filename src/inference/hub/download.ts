@@ -5,7 +5,7 @@ import path from 'node:path';
 import { UserError } from '../../util/errors.ts';
 import type { RepoCache } from './cache.ts';
 import { safeEtag } from './cache.ts';
-import { hubHttpError, hubRequest, networkError, type HubSettings } from './http.ts';
+import { hubHttpError, hubRequest, type HubSettings } from './http.ts';
 import { resolveUrl, type RepoFile } from './info.ts';
 import { formatHubRef, type HubRef } from './repo-ref.ts';
 
@@ -195,7 +195,8 @@ async function transfer(settings: HubSettings, url: string, ctx: { ref: HubRef; 
     await fh.sync();
   } catch (err) {
     if (err instanceof UserError) throw err;
-    throw new TransferInterrupted(networkError(settings, res.url, err, ctx).message);
+    const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+    throw new TransferInterrupted(`connection to ${new URL(res.url).host} lost after ${start + written} of ${size} bytes (${e.code ?? e.cause?.code ?? e.message})`);
   } finally {
     await fh.close().catch(() => undefined);
   }

@@ -1,59 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HfTextEncoder, hfTokenizerSchema } from '../../../src/inference/hf-tokenizer.ts';
-
-/** Small tokenizer.json files of the three model kinds, written as tokenizers saves them. */
-const wordPieceVocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'the', 'movie', 'was', 'great', 'un', '##believ', '##able', '!', 'cafe'];
-export const wordPiece = {
-  version: '1.0',
-  truncation: null,
-  padding: null,
-  added_tokens: [0, 1, 2, 3].map((id) => ({ id, content: wordPieceVocab[id], single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
-  normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
-  pre_tokenizer: { type: 'BertPreTokenizer' },
-  post_processor: {
-    type: 'TemplateProcessing',
-    single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
-    pair: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }, { SpecialToken: { id: '[SEP]', type_id: 1 } }],
-    special_tokens: { '[CLS]': { id: '[CLS]', ids: [2], tokens: ['[CLS]'] }, '[SEP]': { id: '[SEP]', ids: [3], tokens: ['[SEP]'] } },
-  },
-  decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-  model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: Object.fromEntries(wordPieceVocab.map((t, i) => [t, i])) },
-};
-
-// Byte-level BPE as RoBERTa uses it ("Ġ" marks a leading space).
-const bpeVocab = ['<s>', '<pad>', '</s>', '<unk>', 'g', 'o', 'd', 'Ġ', 'b', 'a', 'Ġg', 'oo', 'Ġgood', 'go', 'od', 'Ġb', 'ad', 'Ġbad', 'good'];
-export const bpe = {
-  version: '1.0',
-  truncation: null,
-  padding: null,
-  added_tokens: [0, 1, 2, 3].map((id) => ({ id, content: bpeVocab[id], single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
-  normalizer: null,
-  pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-  post_processor: { type: 'RobertaProcessing', sep: ['</s>', 2], cls: ['<s>', 0], trim_offsets: true, add_prefix_space: false },
-  decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-  model: {
-    type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false,
-    vocab: Object.fromEntries(bpeVocab.map((t, i) => [t, i])),
-    merges: ['Ġ g', 'o o', 'Ġg oo', 'Ġgoo d', 'g o', 'o d', 'Ġ b', 'a d', 'Ġb ad', 'go od'],
-  },
-};
-
-// Unigram with SentencePiece's "▁" word marker, as T5 / XLM-R / ALBERT use it.
-export const unigram = {
-  version: '1.0',
-  truncation: null,
-  padding: null,
-  added_tokens: [{ id: 0, content: '<pad>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }, { id: 1, content: '</s>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }, { id: 2, content: '<unk>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }],
-  normalizer: { type: 'Precompiled', precompiled_charsmap: null },
-  pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: true },
-  post_processor: { type: 'TemplateProcessing', single: [{ Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }], pair: [{ Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }, { Sequence: { id: 'B', type_id: 0 } }, { SpecialToken: { id: '</s>', type_id: 0 } }], special_tokens: { '</s>': { id: '</s>', ids: [1], tokens: ['</s>'] } } },
-  decoder: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: true },
-  model: {
-    type: 'Unigram', unk_id: 2, byte_fallback: false,
-    vocab: [['<pad>', 0], ['</s>', 0], ['<unk>', 0], ['▁', -2], ['▁new', -3], ['s', -4], ['▁news', -5], ['▁to', -4], ['day', -4], ['▁today', -4.5], ['▁t', -6], ['o', -6], ['d', -6], ['a', -6], ['y', -6], ['n', -6], ['e', -6], ['w', -6]],
-  },
-};
+import { bpe, unigram, wordPiece } from '../../fixtures/tokenizers.ts';
 
 const spec = (maxLength: number, extra: Record<string, unknown> = {}) => hfTokenizerSchema.parse({ type: 'huggingface', maxLength, ...extra });
 
