@@ -185,7 +185,8 @@ export class HubMirror {
       let bytes = file.bytes;
       if (this.corrupt.has(sha)) {
         bytes = Buffer.from(bytes);
-        bytes[bytes.length >> 1] ^= 0xff;
+        const mid = bytes.length >> 1;
+        bytes[mid] = bytes[mid]! ^ 0xff;
       }
       let start = 0;
       const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
