@@ -252,9 +252,10 @@ export function deriveHfManifest(input: HfLayoutInput, opts: HfLayoutOptions = {
     if (choice.reason === 'unknown-variant') {
       throw new UserError(`${where}: ${choice.message}`, { hint: `available: ${choice.available.map((v) => `${v.key} (${v.file})`).join(', ')}`, exitCode: 2 });
     }
+    const exportName = input.source.kind === 'hub' ? input.source.repo.split('/')[1]! : 'NAME';
     const weights = input.files.filter((f) => /\.(bin|safetensors|h5|msgpack|pt|pth|ckpt|tflite)$/.test(f));
     throw new UserError(`${where} has no ONNX model file${weights.length ? `: it holds ${weights.slice(0, 4).join(', ')}${weights.length > 4 ? ', …' : ''} (PyTorch/TensorFlow weights), which modelship does not run` : ''}${choice.otherOnnx.length ? `; its .onnx files (${choice.otherOnnx.slice(0, 3).join(', ')}) are not a whole model.onnx` : ''}`, {
-      hint: 'name an ONNX export of the same model instead (on the Hub, e.g. hf:Xenova/NAME or hf:onnx-community/NAME), or export one: optimum-cli export onnx --model ORG/NAME DIR, then modelship models add DIR',
+      hint: `name an ONNX export of the same model instead (on the Hub such exports are usually hf:Xenova/${exportName} or hf:onnx-community/${exportName}), or export one: optimum-cli export onnx --model ${input.source.kind === 'hub' ? input.source.repo : 'ORG/NAME'} DIR, then modelship models add DIR`,
       details: { reason: 'no-onnx' },
     });
   }

@@ -217,7 +217,7 @@ describe('Hugging Face Hub through a local mirror', { concurrency: false, skip: 
     const r = await runCli(['models', 'add', 'hf:microsoft/resnet-50'], { env: env('noonnx') });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /hf:microsoft\/resnet-50 has no ONNX model file: it holds pytorch_model\.bin, model\.safetensors, tf_model\.h5 \(PyTorch\/TensorFlow weights\)/);
-    assert.match(r.stderr, /hint: name an ONNX export of the same model instead \(on the Hub, e\.g\. hf:Xenova\/NAME or hf:onnx-community\/NAME\)/);
+    assert.match(r.stderr, /hint: name an ONNX export of the same model instead \(on the Hub such exports are usually hf:Xenova\/resnet-50 or hf:onnx-community\/resnet-50\)/);
     assert.deepEqual(mirror.log.slice(start).filter((x) => x.path.includes('/resolve/')), []);
   });
 
@@ -271,5 +271,31 @@ describe('Hugging Face Hub through a local mirror', { concurrency: false, skip: 
     } finally {
       await engine.close();
     }
+  });
+
+  test('models add DIR takes a Hugging Face layout directory as it is: manifest derived, variant chosen, text classified through the CLI', async () => {
+    const e = env('dir');
+    const dir = path.join(tmp, 'dir', 'My-Sentiment');
+    for (const f of textRepo('x/y').files) {
+      await mkdir(path.dirname(path.join(dir, f.path)), { recursive: true });
+      await writeFile(path.join(dir, f.path), f.bytes);
+    }
+    await writeFile(path.join(dir, 'onnx', 'model_fp16.onnx'), 'not used');
+    const bad = await runCli(['models', 'add', dir, '--variant', 'int8'], { env: e });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /no variant "int8"/);
+    assert.match(bad.stderr, /available: fp32 \(onnx\/model\.onnx\), fp16 \(onnx\/model_fp16\.onnx\)/);
+    const r = await runCli(['models', 'add', dir], { env: e });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /added my-sentiment \(text-classification, 2 labels\) from /);
+    assert.match(r.stdout, /- model onnx\/model\.onnx: full precision.*also present: fp16 \(choose with --variant\)/);
+    assert.match(r.stdout, /- licence unknown \(no license in the model card\): recorded as NOASSERTION/);
+    const c = await runCli(['classify', '--model', 'my-sentiment', '--text', 'the movie was great', '--json'], { env: e });
+    assert.equal(c.code, 0, c.stderr);
+    const [res] = JSON.parse(c.stdout) as { predictions: { label: string }[]; backend: string }[];
+    assert.equal(res!.predictions[0]!.label, 'positive');
+    assert.equal(res!.backend, 'onnx-cpu');
+    const list = JSON.parse((await runCli(['models', 'list', '--json'], { env: e })).stdout) as { name: string; runtime: string }[];
+    assert.equal(list.find((m) => m.name === 'my-sentiment')?.runtime, 'onnx');
   });
 });

@@ -50,7 +50,7 @@ test('--variant picks by short name or path; an unknown one lists what exists', 
 test('a repo without an ONNX file (microsoft/resnet-50) is refused, naming what it holds and what to use instead', () => {
   assert.throws(() => deriveHfManifest({ files: ['config.json', 'pytorch_model.bin', 'model.safetensors', 'tf_model.h5', 'flax_model.msgpack'], config: resnetConfig, source: hub('hf:microsoft/resnet-50') }), (e: Error & { hint?: string }) => {
     assert.equal(e.message, 'hf:microsoft/resnet-50 has no ONNX model file: it holds pytorch_model.bin, model.safetensors, tf_model.h5, flax_model.msgpack (PyTorch/TensorFlow weights), which modelship does not run');
-    assert.match(e.hint ?? '', /hf:Xenova\/NAME or hf:onnx-community\/NAME.*optimum-cli export onnx/);
+    assert.match(e.hint ?? '', /usually hf:Xenova\/resnet-50 or hf:onnx-community\/resnet-50\), or export one: optimum-cli export onnx --model microsoft\/resnet-50 DIR/);
     return true;
   });
   assert.throws(() => deriveHfManifest({ files: ['config.json', 'onnx/encoder_model.onnx', 'onnx/decoder_model.onnx'], config: resnetConfig, source: hub('hf:x/seq2seq') }), /its \.onnx files \(onnx\/encoder_model\.onnx, onnx\/decoder_model\.onnx\) are not a whole model\.onnx/);
