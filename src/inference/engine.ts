@@ -63,7 +63,8 @@ export interface EngineInfo {
   decoder: string;
   batching: BatchingOptions;
   limits: DecodeLimits;
-  models: { name: string; task: Task; version: string; runtime: string; source: string }[];
+  /** `backend`: what really runs the model, once it has run (always for the lexicon). */
+  models: { name: string; task: Task; version: string; runtime: string; source: string; backend?: string }[];
 }
 
 export interface Engine {
@@ -80,6 +81,8 @@ export interface Engine {
   /** The backend of each model that has run, by model name. */
   readonly providers: ReadonlyMap<string, BackendInfo>;
   readonly workers: number;
+  /** Subscribes to the backend each model really runs on, as it becomes known; returns unsubscribe. */
+  onBackend(listener: (model: string, backend: BackendInfo) => void): () => void;
   /** Subscribes to the size of every model execution (dynamic batching); returns unsubscribe. */
   onBatch(listener: (size: number, model: string) => void): () => void;
   close(): Promise<void>;
@@ -112,12 +115,21 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
   let pool: WorkerPool | undefined;
   let starting: Promise<WorkerPool> | undefined;
   const batchListeners = new Set<(size: number, model: string) => void>();
+  const backendListeners = new Set<(model: string, backend: BackendInfo) => void>();
+  const registry = opts.registry ?? {};
+  // TF.js is initialised in every worker at start when a model of the registry runs on it (as
+  // before ONNX Runtime existed); otherwise on first use only, so an ONNX-only server never
+  // carries TF.js in memory.
+  const tfjsEager = forced?.runtime === 'tfjs' || (forced === undefined && !opts.lazy && (await listModels(registry).catch(() => [])).some((m) => !('error' in m) && m.manifest.runtime === 'tfjs'));
   const startPool = (): Promise<WorkerPool> => {
-    starting ??= WorkerPool.start({ workers, batching, forced, tfjs: forced?.runtime === 'tfjs', onnxThreads, hangTimeoutMs: opts.workerTimeoutMs }).then(
+    starting ??= WorkerPool.start({ workers, batching, forced, tfjs: tfjsEager, onnxThreads, hangTimeoutMs: opts.workerTimeoutMs }).then(
       (p) => {
         pool = p;
         p.onBatch((size, model) => {
           for (const l of batchListeners) l(size, model);
+        });
+        p.onBackend((model, backend) => {
+          for (const l of backendListeners) l(model, backend);
         });
         return p;
       },
@@ -128,7 +140,6 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
     return starting;
   };
   if (!opts.lazy) await startPool();
-  const registry = opts.registry ?? {};
   const entries = new Map<string, ModelEntry>();
   const vocabs = new Map<string, Map<string, number>>();
   const encoders = new Map<string, Promise<HfTextEncoder>>();
@@ -197,6 +208,10 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
       return pool?.size ?? workers;
     },
     model,
+    onBackend: (listener) => {
+      backendListeners.add(listener);
+      return () => backendListeners.delete(listener);
+    },
     onBatch: (listener) => {
       batchListeners.add(listener);
       return () => batchListeners.delete(listener);
@@ -279,7 +294,10 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
         decoder: decoderName(),
         batching,
         limits,
-        models: all.filter((m): m is ModelEntry => !('error' in m)).map((m) => ({ name: m.name, task: m.manifest.task, version: m.manifest.version, runtime: m.manifest.runtime, source: m.source })),
+        models: all.filter((m): m is ModelEntry => !('error' in m)).map((m) => {
+          const backend = m.manifest.runtime === 'lexicon' ? 'lexicon' : p.providers.get(m.name)?.name;
+          return { name: m.name, task: m.manifest.task, version: m.manifest.version, runtime: m.manifest.runtime, source: m.source, ...(backend ? { backend } : {}) };
+        }),
       };
     },
 

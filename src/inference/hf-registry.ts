@@ -8,7 +8,7 @@ import { fetchHubSnapshot, type FetchOptions, type HubSnapshot } from './hub/sna
 import { hubCacheDir } from './hub/cache.ts';
 import { formatHubRef, parseHubRef } from './hub/repo-ref.ts';
 import type { Task } from './manifest.ts';
-import { BUNDLED_MODELS_DIR, bundledNames, dataDir, loadModelRef, readUserRegistry, writeUserRegistry, type ModelEntry, type RegistryOptions, type UserModelRef } from './registry.ts';
+import { BUNDLED_MODELS_DIR, bundledNames, checkModelFiles, dataDir, loadModelRef, readUserRegistry, writeUserRegistry, type ModelEntry, type RegistryOptions, type UserModelRef } from './registry.ts';
 
 /**
  * Registering Hugging Face layout models: a directory (`models add DIR` without a manifest.json)
@@ -38,6 +38,14 @@ export async function looksLikeHfDir(dir: string): Promise<boolean> {
     return isHfLayout(await listRepoFiles(dir));
   } catch {
     return false;
+  }
+}
+
+/** The same checks `models add` makes on a manifest directory: files present, and the ONNX model's own inputs and outputs against the derived manifest. */
+async function check(where: string, dir: string, manifest: ModelEntry['manifest']): Promise<void> {
+  const problems = await checkModelFiles(dir, manifest);
+  if (problems.length) {
+    throw new UserError(`cannot add ${where}:\n${problems.map((p) => `  - ${p}`).join('\n')}`, { hint: 'the manifest derived from the Hugging Face files does not fit the model; write a manifest.json beside the files to say what they do not' });
   }
 }
 
@@ -71,6 +79,7 @@ export async function addHfDir(srcDir: string, opts: AddHfOptions = {}): Promise
   }
   const ref = refOf(name, dir, opts);
   const loaded = await loadModelRef(ref);
+  await check(abs, dir, loaded.manifest);
   await register(ref, opts);
   return { entry: { name, dir, source: 'user', ...loaded }, derivation: first.derivation };
 }
@@ -91,6 +100,7 @@ export async function addHubModel(spec: string, opts: AddHfOptions = {}): Promis
   const probe = await loadHfModel(snapshot.dir, { variant: opts.variant, name: opts.name, task: opts.task }, { kind: 'hub', ...hub });
   const name = probe.manifest.name;
   const userRef = refOf(name, snapshot.dir, opts, hub);
+  await check(snapshot.spec, snapshot.dir, probe.manifest);
   await register(userRef, opts);
   return { entry: { name, dir: snapshot.dir, source: 'user', manifest: probe.manifest, labels: probe.labels }, derivation: probe.derivation, snapshot };
 }

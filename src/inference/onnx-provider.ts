@@ -82,14 +82,14 @@ export function providerOrder(forced: OnnxProviderChoice | undefined): OnnxProvi
  */
 export async function createSession(
   file: string,
-  o: SessionOptions & { forced?: OnnxProviderChoice | undefined },
+  o: SessionOptions & { forced?: OnnxProviderChoice | undefined; cudaInstalled?: boolean | undefined },
 ): Promise<{ session: Ort.InferenceSession; provider: BackendInfo }> {
   const ort = loadOrt();
   const skipped: BackendInfo['skipped'] = [];
   let lastError: Error | undefined;
   for (const choice of providerOrder(o.forced)) {
     const ep = choice === 'onnx-cuda' ? 'cuda' : 'cpu';
-    if (ep === 'cuda' && !cudaProviderInstalled()) {
+    if (ep === 'cuda' && !(o.cudaInstalled ?? cudaProviderInstalled())) {
       skipped.push({ name: choice, reason: `the CUDA execution provider is not installed (${CUDA_INSTALL_HINT})` });
       continue;
     }

@@ -91,6 +91,7 @@ export class WorkerPool {
   readonly providers = new Map<string, BackendInfo>();
   readonly stats: PoolStats = { executions: 0, inferences: 0, inferMs: 0 };
   readonly #batchListeners = new Set<(size: number, model: string) => void>();
+  readonly #backendListeners = new Set<(model: string, backend: BackendInfo) => void>();
   readonly #slots: Slot[] = [];
   readonly #queues = new Map<string, BatchQueue<Job>>();
   #timer: NodeJS.Timeout | undefined;
@@ -175,6 +176,12 @@ export class WorkerPool {
         reject(err as Error);
       }
     });
+  }
+
+  /** Called when a model's backend becomes known (its first execution) or changes (a replaced worker fell back). */
+  onBackend(listener: (model: string, backend: BackendInfo) => void): () => void {
+    this.#backendListeners.add(listener);
+    return () => this.#backendListeners.delete(listener);
   }
 
   /** Called with the size of every model execution (the batch the dynamic batcher formed). */
@@ -263,7 +270,10 @@ export class WorkerPool {
       if (!res.ok) throw res.loadFailed ? new ModelLoadError(model.name, res.error) : new Error(res.error);
       if (!('outputs' in res)) throw new Error('worker returned no outputs');
       slot.loaded.add(model.name);
-      this.providers.set(model.name, res.provider);
+      if (this.providers.get(model.name)?.name !== res.provider.name) {
+        this.providers.set(model.name, res.provider);
+        for (const l of this.#backendListeners) l(model.name, res.provider);
+      }
       if (res.provider.runtime === 'tfjs') this.backend = res.provider;
       this.stats.executions++;
       this.stats.inferences += batch.length;

@@ -105,7 +105,7 @@ function tfjs(): Promise<BackendInfo> {
 
 const models = new Map<string, { model: RuntimeModel; manifest: NetworkManifest; provider: BackendInfo }>();
 
-async function load(name: string, dir: string, manifest: NetworkManifest): Promise<{ model: RuntimeModel; provider: BackendInfo }> {
+async function load(dir: string, manifest: NetworkManifest): Promise<{ model: RuntimeModel; provider: BackendInfo }> {
   if (manifest.runtime === 'onnx') {
     const { loadOnnxModel } = await import('./onnx-runtime.ts');
     const forced = settings?.forced?.runtime === 'onnx' ? settings.forced.onnx : undefined;
@@ -122,7 +122,7 @@ async function run(req: Extract<WorkerRequest, { type: 'run' }>): Promise<{ outp
   if (!entry) {
     if (!req.load) throw new Error(`model ${req.model} is not loaded in this worker`);
     const { dir, manifest } = req.load;
-    const loaded = await load(req.model, dir, manifest).catch((err: unknown) => {
+    const loaded = await load(dir, manifest).catch((err: unknown) => {
       throw new ModelLoadError(req.model, `could not load model ${req.model} from ${dir}: ${(err as Error).message}`, { cause: err });
     });
     entry = { ...loaded, manifest };

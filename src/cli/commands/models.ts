@@ -61,9 +61,13 @@ export function register(program: Command, runEnv: RunEnvironment): void {
         const m = entry.manifest;
         let backend: { name: string; device: string; skipped: { name: string; reason: string }[]; note?: string | undefined } = { name: 'lexicon', device: 'cpu', skipped: [] };
         if (m.runtime !== 'lexicon') {
-          const engine = await createEngine({ workers: 1, backend: env.MODELSHIP_BACKEND, registry: { env } });
-          backend = engine.backend;
-          await engine.close();
+          // the model is loaded and run once: the backend reported is the one that really runs it
+          const engine = await createEngine({ workers: 1, lazy: true, backend: env.MODELSHIP_BACKEND, registry: { env } });
+          try {
+            backend = await engine.warm(entry.name);
+          } finally {
+            await engine.close();
+          }
         }
         if (out.json) {
           out.data({ name: entry.name, dir: entry.dir, source: entry.source, backend, manifest: m, labels: entry.labels });
@@ -74,13 +78,17 @@ export function register(program: Command, runEnv: RunEnvironment): void {
           ['description', m.description ?? ''],
           ['task', m.task],
           ['version', m.version],
-          ['runtime', m.runtime === 'tfjs' ? `tfjs (${m.format})` : 'lexicon (VADER rules + lexicon, not a neural network)'],
+          ['runtime', m.runtime === 'tfjs' ? `tfjs (${m.format})` : m.runtime === 'onnx' ? `onnx (${m.modelFile}${m.tfjs ? `; TF.js ${m.tfjs.format} ${m.tfjs.modelFile} for a forced TF.js backend` : ''})` : 'lexicon (VADER rules + lexicon, not a neural network)'],
           ['backend', `${backend.name} (${backend.device})${backend.note ? ` — ${backend.note}` : ''}`],
         ];
-        if ('input' in m) lines.push(['input', `${m.input.width}×${m.input.height}×3, resize ${m.input.resize}, value = (pixel × ${+m.input.scale.toPrecision(6)} − [${m.input.mean.join(', ')}]) / [${m.input.std.join(', ')}]`]);
+        if ('input' in m) {
+          const i = m.input;
+          const fit = i.resize === 'cover' && i.shorterSide ? `shorter side ${i.shorterSide} then centre crop` : i.resize === 'contain' ? `contain (${i.align}, pad ${i.padValue})` : i.resize;
+          lines.push(['input', `${i.width}×${i.height}×3 ${i.layout ?? (m.runtime === 'onnx' ? 'layout from the model' : 'NHWC')} ${i.channelOrder}, resize ${fit}, value = (pixel × ${+i.scale.toPrecision(6)} − [${i.mean.join(', ')}]) / [${i.std.join(', ')}]`]);
+        }
         if ('tokenizer' in m) {
           const t = m.tokenizer;
-          lines.push(['tokenizer', t.type === 'word-index' ? `word-index, max length ${t.maxLength}, OOV ${t.oovIndex}, padding ${t.padding}` : `Hugging Face ${t.file}, at most ${t.maxLength} tokens, long texts cut on the ${t.truncation}`]);
+          lines.push(['tokenizer', t.type === 'word-index' ? `word-index, max length ${t.maxLength}, OOV ${t.oovIndex ?? 'dropped'}, padding ${t.padding}, truncating ${t.truncating}` : `Hugging Face ${t.file}, at most ${t.maxLength} tokens, long texts cut on the ${t.truncation}`]);
         }
         if ('output' in m) lines.push(['output', m.output.type === 'detections' ? `detections ${m.output.layout}, NMS IoU ${m.output.iouThreshold}, min score ${m.output.minScore}` : m.output.type]);
         lines.push(['labels', `${entry.labels.length}: ${entry.labels.slice(0, 8).join(', ')}${entry.labels.length > 8 ? ', …' : ''}`]);

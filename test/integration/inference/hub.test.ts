@@ -241,6 +241,19 @@ describe('Hugging Face Hub through a local mirror', { concurrency: false, skip: 
     assert.match(down.stderr, /cannot reach 127\.0\.0\.1:9: ECONNREFUSED/);
   });
 
+  test('a derived manifest that does not fit the model is refused at add, naming the model\'s real input', async () => {
+    const spec = imageClassifierRepo('test-org/wrong-size', mobilenet, Array.from({ length: 1000 }, (_, i) => `c${i}`));
+    const pre = JSON.parse(spec.files.find((f) => f.path === 'preprocessor_config.json')!.bytes.toString());
+    spec.files = spec.files.map((f) => (f.path === 'preprocessor_config.json' ? { ...f, bytes: Buffer.from(JSON.stringify({ ...pre, size: { shortest_edge: 320 }, crop_size: { height: 320, width: 320 } })) } : f));
+    mirror.addRepo(spec);
+    const e = env('wrong');
+    const r = await runCli(['models', 'add', 'hf:test-org/wrong-size'], { env: e });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot add hf:test-org\/wrong-size:\n\s+- onnx\/model_quantized\.onnx: the model's input "input" float32 \[.*,3,224,224\] takes height 224 \(manifest input\.height 320\)/);
+    const list = JSON.parse((await runCli(['models', 'list', '--json'], { env: e })).stdout) as { name: string }[];
+    assert.ok(!list.some((m) => m.name === 'wrong-size'));
+  });
+
   test('a tokenizer.json text model runs in ONNX Runtime: ids, attention mask and truncation as the tokenizer defines them', async () => {
     const e = env('text');
     const r = await runCli(['models', 'add', 'hf:test-org/tiny-sentiment', '--json'], { env: e });
