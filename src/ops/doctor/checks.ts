@@ -7,6 +7,7 @@
  */
 import type { Config } from '../../config/schema.ts';
 import type { BackupFacts } from '../status-model.ts';
+import { checkScheduler, type SchedulerFacts } from './scheduler.ts';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail';
 
@@ -40,6 +41,8 @@ export interface DoctorFacts {
   disk: Array<{ path: string; usedPercent: number }>;
   memory: { usedPercent: number } | null;
   db: { ok: true; connections: number; maxConnections: number } | { ok: false; error: string };
+  /** The db-backup container, when gathered from a stack. */
+  scheduler?: SchedulerFacts;
 }
 
 const WEAK = /^(change[-_ ]?me|changeme.*|secret|password|passw0rd|admin|default|example|test|xxx+|your[-_].*|todo|replace[-_ ]?me.*)$/i;
@@ -247,7 +250,7 @@ export function checkConnections(f: DoctorFacts): CheckResult {
 export const CHECKS = [checkSecrets, checkEnvMode, checkEnvGit, checkTls, checkCors, checkLimits, checkPublished, checkDataStores, checkFirewall, checkBackupAge, checkRestoreTest, checkDisk, checkMemory, checkConnections] as const;
 
 export function runChecks(f: DoctorFacts): { ok: boolean; summary: Record<CheckStatus, number>; checks: CheckResult[] } {
-  const checks = CHECKS.map((c) => c(f));
+  const checks = [...CHECKS.map((c) => c(f)), checkScheduler(f)].filter((c): c is CheckResult => c !== null);
   const summary = { pass: 0, warn: 0, fail: 0 };
   for (const c of checks) summary[c.status]++;
   return { ok: summary.fail === 0, summary, checks };
