@@ -294,7 +294,8 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
         decoder: decoderName(),
         batching,
         limits,
-        models: all.filter((m): m is ModelEntry => !('error' in m)).map((m) => {
+        // Models named by hf:ORG/NAME (the config's defaults) are resolved, not registered: list them too.
+        models: [...all.filter((m): m is ModelEntry => !('error' in m)), ...[...entries.values()].filter((e, i, a) => !all.some((m) => m.name === e.name) && a.findIndex((x) => x.name === e.name) === i)].map((m) => {
           const backend = m.manifest.runtime === 'lexicon' ? 'lexicon' : p.providers.get(m.name)?.name;
           return { name: m.name, task: m.manifest.task, version: m.manifest.version, runtime: m.manifest.runtime, source: m.source, ...(backend ? { backend } : {}) };
         }),

@@ -136,6 +136,8 @@ describe('Hugging Face Hub through a local mirror', { concurrency: false, skip: 
     try {
       const res = await engine.classifyImage(await readFile(fixture('coffee.jpg')), { model: `hf:${REPO}` });
       assert.equal(res.predictions[0]!.label, 'espresso');
+      // Resolved, not registered, and still listed (the server's /v1/models and /v2/models read this).
+      assert.ok((await engine.info()).models.some((m) => m.name === 'mobilenetv2-onnx' && m.runtime === 'onnx'));
     } finally {
       await engine.close();
     }
