@@ -70,13 +70,19 @@ export class HubMirror {
   ignoreRange = false;
   private readonly repos = new Map<string, StoredRepo>();
   private server!: http.Server;
+  private cdnServer!: http.Server;
   url = '';
+  /** The CDN the Hub redirects LFS downloads to: another origin (port), as cdn-lfs.hf.co is for huggingface.co. */
+  cdnUrl = '';
 
   static async start(): Promise<HubMirror> {
     const m = new HubMirror();
-    m.server = http.createServer((req, res) => m.handle(req, res));
+    m.server = http.createServer((req, res) => m.handle(req, res, false));
+    m.cdnServer = http.createServer((req, res) => m.handle(req, res, true));
     await new Promise<void>((resolve) => m.server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => m.cdnServer.listen(0, '127.0.0.1', resolve));
     m.url = `http://127.0.0.1:${(m.server.address() as AddressInfo).port}`;
+    m.cdnUrl = `http://127.0.0.1:${(m.cdnServer.address() as AddressInfo).port}`;
     return m;
   }
 
@@ -94,9 +100,11 @@ export class HubMirror {
     return this.log.filter(filter);
   }
 
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
+  async close(): Promise<void> {
+    for (const srv of [this.server, this.cdnServer]) {
+      srv.closeAllConnections();
+      await new Promise<void>((resolve) => srv.close(() => resolve()));
+    }
   }
 
   private error(res: http.ServerResponse, status: number, code: string | undefined, message: string): void {
@@ -127,13 +135,13 @@ export class HubMirror {
     return undefined;
   }
 
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const url = new URL(req.url ?? '/', this.url);
+  private handle(req: http.IncomingMessage, res: http.ServerResponse, cdn: boolean): void {
+    const url = new URL(req.url ?? '/', cdn ? this.cdnUrl : this.url);
     const entry: MirrorRequest = { method: req.method ?? 'GET', path: decodeURIComponent(url.pathname), range: req.headers.range, auth: req.headers.authorization, sent: 0 };
     this.log.push(entry);
     const parts = url.pathname.split('/').slice(1).map(decodeURIComponent);
 
-    if (parts[0] === 'api' && parts[1] === 'models' && parts[4] === 'revision') {
+    if (!cdn && parts[0] === 'api' && parts[1] === 'models' && parts[4] === 'revision') {
       const repo = this.access(req, res, `${parts[2]}/${parts[3]}`);
       if (!repo) return;
       const rev = parts.slice(5).join('/');
@@ -150,7 +158,7 @@ export class HubMirror {
     }
 
     const resolveAt = parts.indexOf('resolve');
-    if (resolveAt === 2) {
+    if (!cdn && resolveAt === 2) {
       const repo = this.access(req, res, `${parts[0]}/${parts[1]}`);
       if (!repo) return;
       if (repo.spec.gated) return this.error(res, 403, 'GatedRepo', `Access to model ${repo.spec.id} is restricted and you are not in the authorized list. Visit ${this.url}/${repo.spec.id} to ask for access.`);
@@ -161,7 +169,7 @@ export class HubMirror {
       if (!file) return this.error(res, 404, 'EntryNotFound', `Entry not found`);
       if (file.lfs) {
         res.writeHead(302, {
-          location: `${this.url}/cdn/${repo.spec.id}/${file.sha256}?response-content-disposition=attachment`,
+          location: `${this.cdnUrl}/cdn/${repo.spec.id}/${file.sha256}?response-content-disposition=attachment`,
           'x-repo-commit': commit,
           'x-linked-etag': `"${file.sha256}"`,
           'x-linked-size': String(file.bytes.length),
@@ -177,7 +185,7 @@ export class HubMirror {
       return;
     }
 
-    if (parts[0] === 'cdn') {
+    if (cdn && parts[0] === 'cdn') {
       const sha = parts[3] ?? '';
       const repo = this.repos.get(`${parts[1]}/${parts[2]}`.toLowerCase());
       const file = repo && [...repo.files.values()].find((f) => f.sha256 === sha);
