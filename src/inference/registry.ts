@@ -64,6 +64,10 @@ export interface UserRegistryFile {
 export async function loadModelRef(ref: Pick<UserModelRef, 'dir' | 'layout' | 'variant' | 'hub' | 'name' | 'task'>): Promise<{ manifest: ModelManifest; labels: string[] }> {
   if (ref.layout !== 'huggingface') return loadManifest(ref.dir);
   const source = ref.hub ? { kind: 'hub' as const, ...ref.hub } : undefined;
+  if (ref.hub && !(await stat(ref.dir).then((s) => s.isDirectory(), () => false))) {
+    // Someone cleaned the Hub cache (huggingface-cli delete-cache, rm -rf ~/.cache/huggingface).
+    throw new UserError(`${ref.hub.spec} is no longer in the Hub cache (${ref.dir} is gone)`, { hint: `download it again: modelship models add ${ref.hub.spec} --force${ref.name ? ` --name ${ref.name}` : ''}` });
+  }
   return loadHfModel(ref.dir, { variant: ref.variant, name: ref.name, task: ref.task }, source);
 }
 
@@ -99,10 +103,10 @@ export async function bundledNames(bundledDir: string): Promise<string[]> {
 }
 
 /** All known models; a broken one is listed with its error instead of hiding the others. */
-export async function listModels(opts: RegistryOptions = {}): Promise<(ModelEntry | { name: string; dir: string; source: 'bundled' | 'user'; error: string })[]> {
+export async function listModels(opts: RegistryOptions = {}): Promise<(ModelEntry | { name: string; dir: string; source: 'bundled' | 'user'; error: string; hint?: string })[]> {
   const env = opts.env ?? process.env;
   const bundledDir = opts.bundledDir ?? BUNDLED_MODELS_DIR;
-  const out: (ModelEntry | { name: string; dir: string; source: 'bundled' | 'user'; error: string })[] = [];
+  const out: (ModelEntry | { name: string; dir: string; source: 'bundled' | 'user'; error: string; hint?: string })[] = [];
   const refs = [
     ...(await bundledNames(bundledDir)).map((name) => ({ name, dir: path.join(bundledDir, name), source: 'bundled' as const })),
     ...(await readUserRegistry(env)).models.map((m) => ({ ...m, source: 'user' as const })),
@@ -112,7 +116,7 @@ export async function listModels(opts: RegistryOptions = {}): Promise<(ModelEntr
       const { manifest, labels } = await loadModelRef(ref);
       out.push({ name: ref.name, dir: ref.dir, source: ref.source, manifest, labels });
     } catch (err) {
-      out.push({ ...ref, error: (err as Error).message });
+      out.push({ ...ref, error: (err as Error).message, ...(err instanceof UserError && err.hint ? { hint: err.hint } : {}) });
     }
   }
   return out;
@@ -126,7 +130,7 @@ export async function getModel(name: string, opts: RegistryOptions = {}): Promis
     const guess = closest(name, all.map((m) => m.name));
     throw new UserError(`unknown model "${name}"`, { hint: guess ? `did you mean "${guess}"? (modelship models list)` : 'see `modelship models list`', exitCode: 2 });
   }
-  if ('error' in found) throw new UserError(`model "${name}" is broken: ${found.error}`, { hint: `fix ${found.dir}/manifest.json` });
+  if ('error' in found) throw new UserError(`model "${name}" is broken: ${found.error}`, { hint: found.hint ?? `fix ${found.dir}/manifest.json` });
   return found;
 }
 

@@ -147,6 +147,14 @@ describe('Hugging Face Hub through a local mirror', { concurrency: false, skip: 
     const off = await runCli(['models', 'add', `hf:${REPO}`, '--name', 'offline-copy', '--json'], { env: { ...e, HF_HUB_OFFLINE: '1', HF_ENDPOINT: 'http://127.0.0.1:9' } });
     assert.equal(off.code, 0, off.stderr);
     assert.equal(JSON.parse(off.stdout).hub.commit, commit);
+
+    // The Hub cache cleaned behind modelship's back: the model is listed as broken, with the way back.
+    await rm(e.HF_HUB_CACHE, { recursive: true, force: true });
+    const list = await runCli(['models', 'list'], { env: e });
+    assert.equal(list.code, 1);
+    assert.match(list.stdout, /mobilenetv2-onnx\s+BROKEN.*hf:test-org\/mobilenetv2-onnx is no longer in the Hub cache/);
+    const info = await runCli(['models', 'info', 'mobilenetv2-onnx'], { env: e });
+    assert.match(info.stderr, /hint: .*download it again: modelship models add hf:test-org\/mobilenetv2-onnx --force/);
   });
 
   test('an interrupted transfer resumes with a Range request, within the run and across runs', async () => {
