@@ -15,11 +15,11 @@
  * one worker; for a bundled model with TF.js files, ORT ≥ 4× TF.js-wasm (whole pipeline, bare
  * ratio beside it). Then `modelship serve` with the three default models: peak RSS < 400 MB and
  * cold start to the first result < 1.5 s.
- * Options: --images N (per run, default 64), --rounds N (default 3)
+ * Options: --images N (per run, default 64), --rounds N (default 3), --serve-only
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -200,10 +200,10 @@ async function freePort(): Promise<number> {
  * `modelship serve` on defaults (the three default models), timed from spawn to the first
  * classification result; then every task a few times; peak RSS from /proc (VmHWM).
  */
-async function serveRun(dataDir: string): Promise<{ coldMs: number; peakMb: number; backends: string[] }> {
+async function serveRun(cwd: string, dataDir: string): Promise<{ coldMs: number; peakMb: number; backends: string[] }> {
   const port = await freePort();
   const t0 = performance.now();
-  const p = spawn(process.execPath, [path.join(ROOT, 'bin', 'modelship.js'), 'serve', '--port', String(port)], { cwd: dataDir, env: { ...CHILD.env, MODELSHIP_DATA_DIR: dataDir }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const p = spawn(process.execPath, [path.join(ROOT, 'bin', 'modelship.js'), 'serve', '--port', String(port)], { cwd, env: { ...CHILD.env, MODELSHIP_DATA_DIR: dataDir }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const url = `http://127.0.0.1:${port}`;
@@ -241,8 +241,11 @@ async function serveRun(dataDir: string): Promise<{ coldMs: number; peakMb: numb
     const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN);
     return { coldMs, peakMb: hwm / 1024, backends: [...backends] };
   } finally {
-    p.kill('SIGTERM');
-    await new Promise((res) => p.once('exit', res));
+    if (p.exitCode === null && p.signalCode === null) {
+      const exited = new Promise((res) => p.once('exit', res));
+      p.kill('SIGTERM');
+      await exited;
+    }
   }
 }
 
@@ -288,7 +291,7 @@ async function main(): Promise<void> {
 
     const rows: string[][] = [['model', 'backend', 'bare 1', `bare ${cores} pool`, `bare ${cores} intra`, '1 worker', `${cores} workers`, `${cores}w/1w`, 'pipe/bare 1', `pipe/bare ${cores}`, 'threads pick', 'TF.js-wasm pipe', 'ORT/TF.js pipe', 'ORT/TF.js bare', 'peak MB']];
     const checks: string[] = [];
-    for (const m of models) {
+    for (const m of process.argv.includes('--serve-only') ? [] : models) {
       const r = { b1: [] as number[], bp: [] as number[], bi: [] as number[], p1: [] as number[], pn: [] as number[], tp: [] as number[], tb: [] as number[], peak: [] as number[] };
       let backend = '';
       for (let i = 0; i < rounds; i++) {
@@ -323,13 +326,24 @@ async function main(): Promise<void> {
     for (const row of rows) console.log(row.map((v, c) => v.padEnd(widths[c]!)).join('  '));
     for (const c of checks) console.log(c);
 
-    const serves = [] as Awaited<ReturnType<typeof serveRun>>[];
-    const serveDir = await mkdtemp(path.join(os.tmpdir(), 'ms-bench-serve-'));
-    dirs.push(serveDir);
-    for (let i = 0; i < rounds; i++) serves.push(await serveRun(serveDir));
-    const cold = median(serves.map((s) => s.coldMs)), peak = Math.max(...serves.map((s) => s.peakMb));
-    console.log(`serve, three default models (${serves[0]!.backends.join(', ')}): cold start to first result ${serves.map((s) => s.coldMs.toFixed(0)).join(' / ')} ms, peak RSS ${serves.map((s) => s.peakMb.toFixed(0)).join(' / ')} MB`);
-    console.log(`serve: peak RSS ${verdict(peak < 400)} < 400 MB (${peak.toFixed(0)} MB); cold start ${verdict(cold < 1500)} < 1.5 s (median ${cold.toFixed(0)} ms)`);
+    // the bundled defaults, then (context until they are ONNX) the shared ONNX models as defaults
+    const setups: [string, string | undefined][] = [['three default models', undefined]];
+    if (sharedModelsPresent) setups.push(['shared ONNX models as defaults (mobilenetv2-int8, news-topic, yolox-nano)', 'version: 1\nproject: bench\ntls:\n  mode: "off"\nmodels:\n  image: mobilenetv2-int8\n  text: news-topic\n  detection: yolox-nano\n']);
+    if (sharedModelsPresent) {
+      const news = await sharedModelDir('news');
+      dirs.push(news);
+      await L.addModel(news, { env: { ...process.env, MODELSHIP_DATA_DIR: dataDir } });
+    }
+    for (const [what, config] of setups) {
+      const serveDir = await mkdtemp(path.join(os.tmpdir(), 'ms-bench-serve-'));
+      dirs.push(serveDir);
+      if (config) await writeFile(path.join(serveDir, 'modelship.config.yaml'), config);
+      const serves = [] as Awaited<ReturnType<typeof serveRun>>[];
+      for (let i = 0; i < rounds; i++) serves.push(await serveRun(serveDir, config ? dataDir : serveDir));
+      const cold = median(serves.map((s) => s.coldMs)), peak = Math.max(...serves.map((s) => s.peakMb));
+      console.log(`serve, ${what} (${serves[0]!.backends.join(', ')}): cold start to first result ${serves.map((s) => s.coldMs.toFixed(0)).join(' / ')} ms, peak RSS ${serves.map((s) => s.peakMb.toFixed(0)).join(' / ')} MB`);
+      console.log(`serve, ${what}: peak RSS ${verdict(peak < 400)} < 400 MB (${peak.toFixed(0)} MB); cold start ${verdict(cold < 1500)} < 1.5 s (median ${cold.toFixed(0)} ms)`);
+    }
     console.log(`load average after the run: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   } finally {
     for (const d of [dataDir, ...dirs]) await rm(d, { recursive: true, force: true });

@@ -166,18 +166,22 @@ export function register(program: Command, runEnv: RunEnvironment): void {
     .argument('<name-or-dir>', 'a registered model name, or a model directory')
     .requiredOption('--to <format>', 'target format (only: onnx)')
     .option('--force', 'convert again a model whose manifest already runs model.onnx', false)
+    .option('--no-check', 'do not compare TF.js and ONNX Runtime on a probe input before writing')
     .action(
-      action(runEnv, async ({ out, env, cwd }, target: string, flags: { to: string; force: boolean }) => {
+      action(runEnv, async ({ out, env, cwd }, target: string, flags: { to: string; force: boolean; check: boolean }) => {
         if (flags.to !== 'onnx') throw new UsageError(`--to ${flags.to}: the only target format is onnx`, 'use --to onnx');
         const dir = await resolveConvertTarget(target, { env, cwd });
-        const r = await convertModelDirectory(dir, { force: flags.force, producerVersion: VERSION });
+        const r = await convertModelDirectory(dir, { force: flags.force, producerVersion: VERSION, check: flags.check });
+        const check = r.check ? { output: r.check.output, maxAbsDiff: r.check.maxAbsDiff, tolerance: r.check.tolerance, tfjsBackend: r.check.tfjsBackend } : null;
         if (out.json) {
-          out.data({ ok: true, name: r.name, dir: r.dir, from: r.format, to: 'onnx', file: r.onnxFile, bytes: r.bytes, sha256: r.sha256, nodes: r.nodes, ops: r.ops, inputs: r.inputs, outputs: r.outputs });
+          out.data({ ok: true, name: r.name, dir: r.dir, from: r.format, to: 'onnx', file: r.onnxFile, bytes: r.bytes, sha256: r.sha256, nodes: r.nodes, ops: r.ops, inputs: r.inputs, outputs: r.outputs, check });
           return 0;
         }
         const ops = Object.entries(r.ops).sort((a, b) => b[1] - a[1]).map(([op, n]) => `${op} ${n}`).join(', ');
         out.out(`converted ${r.name} (TF.js ${r.format} → ONNX opset 17): ${r.onnxFile}, ${(r.bytes / 1e6).toFixed(1)} MB, ${r.nodes} nodes (${ops})`);
-        out.out(`manifest.json now runs it on ONNX Runtime; the TF.js files stay and run when a TF.js backend is forced (--backend / MODELSHIP_BACKEND)`);
+        if (check) out.out(`checked: TF.js (${check.tfjsBackend}) and ONNX Runtime agree on a probe input, max |Δ| ${check.maxAbsDiff.toExponential(1)} on ${check.output} (allowed ${check.tolerance.toExponential(1)})`);
+        else out.out(flags.check ? 'not checked: the manifest describes no input to probe the model with' : 'not checked (--no-check)');
+        out.out('manifest.json now runs it on ONNX Runtime; the TF.js files stay and run when a TF.js backend is forced (MODELSHIP_BACKEND=wasm|cpu|tfjs-node|tfjs-node-gpu)');
         out.info(`check it with: modelship models verify ${r.name}`);
         return 0;
       }),

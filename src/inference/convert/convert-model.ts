@@ -9,6 +9,8 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../../util/errors.ts';
 import { writeFileAtomic } from '../../util/fs-atomic.ts';
+import { formatIssues, tfjsVariant, validateManifest } from '../manifest.ts';
+import { checkAgainstTfjs, type CheckResult } from './check.ts';
 import { listModels } from '../registry.ts';
 import { fileIOHandler } from '../tfjs-runtime.ts';
 import { ConversionError } from './errors.ts';
@@ -70,6 +72,8 @@ export interface ConvertDirResult {
   inputs: string[];
   outputs: string[];
   manifest: Record<string, unknown>;
+  /** TF.js vs ONNX Runtime on a probe input (undefined when skipped or not possible). */
+  check?: CheckResult | undefined;
 }
 
 type RawManifest = Record<string, unknown> & { provenance?: Record<string, unknown> };
@@ -121,7 +125,7 @@ export function tfjsSource(raw: RawManifest, file: string, force: boolean): { fo
 }
 
 /** Converts the TF.js model of a model directory in place (see the file comment). */
-export async function convertModelDirectory(dir: string, opts: { force?: boolean; producerVersion: string; validate?: (manifest: unknown) => string | undefined }): Promise<ConvertDirResult> {
+export async function convertModelDirectory(dir: string, opts: { force?: boolean; producerVersion: string; tool?: string; check?: boolean }): Promise<ConvertDirResult> {
   const manifestFile = path.join(dir, 'manifest.json');
   let text: string;
   try {
@@ -139,12 +143,23 @@ export async function convertModelDirectory(dir: string, opts: { force?: boolean
   const source = tfjsSource(raw, manifestFile, opts.force ?? false);
   const modelJson = path.resolve(dir, source.modelFile);
   if (path.relative(dir, modelJson).startsWith('..')) throw new UserError(`${manifestFile}: modelFile ${source.modelFile} leaves the model directory`);
-  const tool = `modelship ${opts.producerVersion} (models convert)`;
+  const tool = opts.tool ?? `modelship ${opts.producerVersion} (models convert)`;
   const converted = await convertTfjsFiles(modelJson, source.format, { producerVersion: opts.producerVersion, metadata: { 'modelship.model': String(raw.name ?? path.basename(dir)) } });
   const hash = sha256(converted.onnx);
   const manifest = onnxManifest(raw, source, hash, tool);
-  const problem = opts.validate?.(manifest);
-  if (problem) throw new UserError(`the converted manifest would not load: ${problem}`, { hint: 'fix manifest.json, then convert again' });
+  const checked = validateManifest(manifest);
+  if (!checked.ok) throw new UserError(`the converted manifest would not load:\n${formatIssues(manifestFile, checked.issues)}`, { hint: 'fix manifest.json (it is unchanged), then convert again' });
+  let check: CheckResult | undefined;
+  const variant = checked.manifest.runtime === 'lexicon' ? undefined : tfjsVariant(checked.manifest);
+  if (opts.check !== false && variant) {
+    check = await checkAgainstTfjs(dir, variant, converted.onnx, 'output' in variant ? variant.output.tensor : undefined);
+    if (check && !(check.maxAbsDiff <= check.tolerance)) {
+      throw new UserError(
+        `the converted model does not compute what the TF.js model computes: on a probe input, output ${check.output} differs by up to ${check.maxAbsDiff.toExponential(2)} (allowed ${check.tolerance.toExponential(2)}, TF.js on ${check.tfjsBackend}); nothing was written`,
+        { hint: 'keep running it with TF.js, and report this model to the modelship maintainers (a converter bug); --no-check writes the file anyway' },
+      );
+    }
+  }
   const onnxFile = path.join(dir, ONNX_FILE);
   await writeFileAtomic(onnxFile, converted.onnx);
   await writeFileAtomic(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
@@ -162,6 +177,7 @@ export async function convertModelDirectory(dir: string, opts: { force?: boolean
     inputs: converted.model.inputs.map((i) => i.name),
     outputs: converted.model.outputs.map((o) => o.name),
     manifest,
+    check,
   };
 }
 

@@ -59,3 +59,12 @@ test('text inputs: 2-D integer ids whose length matches the tokenizer', () => {
   assert.throws(() => resolveModelIo(m, [t('input', 'string', ['unk'])], [t('o', 'float32', [1, 4])]), /element type string/);
   assert.throws(() => resolveModelIo(m, [t('input_ids', 'int64', [1, 30]), t('attention_mask', 'int64', [1, 30])], [t('o', 'float32', [1, 4])]), /name the one the text feeds with tokenizer\.tensor/);
 });
+
+test('input values are cast to the element type the model declares', async () => {
+  const { convert } = await import('../../../src/inference/onnx-runtime.ts');
+  assert.deepEqual([...(convert(Int32Array.from([1, 2]), 'int64') as BigInt64Array)], [1n, 2n]);
+  assert.deepEqual([...(convert(Float32Array.from([-3, 12.6, 300]), 'uint8') as Uint8Array)], [0, 13, 255]);
+  const f = Float32Array.from([0.5]);
+  assert.equal(convert(f, 'float32'), f, 'float32 input is passed through without a copy');
+  assert.throws(() => convert(f, 'float16'), /input element type float16 is not supported/);
+});
