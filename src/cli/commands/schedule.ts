@@ -6,6 +6,7 @@ import { restoreBackup } from '../../ops/backup/restore.ts';
 import { runScheduler, type Job } from '../../ops/backup/schedule.ts';
 import { vacuum } from '../../ops/db/maintenance.ts';
 import { UsageError } from '../../util/errors.ts';
+import { startScheduledPitr } from '../../ops/backup/pitr/scheduled.ts';
 
 interface Opts {
   direct?: boolean;
@@ -17,6 +18,7 @@ interface Opts {
   verifySchedule?: string;
   backupOnStart: boolean;
   wait: string;
+  baseSchedule?: string;
 }
 
 export function register(program: Command, runEnv: RunEnvironment): void {
@@ -26,6 +28,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
     .option('--backup-schedule <cron>', 'override backups.schedule')
     .option('--vacuum-schedule <cron>', 'override backups.vacuumSchedule')
     .option('--verify-schedule <cron>', 'override backups.verifySchedule')
+    .option('--base-schedule <cron>', 'override backups.pitr.baseSchedule')
     .option('--backup-on-start', 'take a backup right after starting', false)
     .option('--wait <duration>', 'how long a scheduled backup waits for a running one', '10m')
     .action(
@@ -78,6 +81,9 @@ export function register(program: Command, runEnv: RunEnvironment): void {
           },
         ];
         const newest = (await listBackups(settings.dir, target.database)).backups.find((b) => b.verified);
+        const logLine = (e: Record<string, unknown>) => ctx.out.out(JSON.stringify({ time: new Date().toISOString(), ...e }));
+        const pitr = await startScheduledPitr(settings, opts, ctx.env, target, logLine, opts.baseSchedule);
+        if (pitr) jobs.push(...pitr.jobs);
         const ac = new AbortController();
         const stop = (sig: string) => () => {
           ctx.out.info(JSON.stringify({ time: new Date().toISOString(), level: 'info', event: 'signal', signal: sig }));
@@ -91,12 +97,14 @@ export function register(program: Command, runEnv: RunEnvironment): void {
           await runScheduler({
             jobs,
             metricsPort: port,
-            log: (e) => ctx.out.out(JSON.stringify({ time: new Date().toISOString(), ...e })),
+            log: logLine,
             signal: ac.signal,
             lastBackupSuccess: newest?.verifiedAt ? Date.parse(newest.createdAt) / 1000 : undefined,
-            runOnStart: opts.backupOnStart ? ['backup'] : [],
+            runOnStart: [...(opts.backupOnStart ? ['backup'] : []), ...(pitr?.runOnStart ?? [])],
+            ...(pitr ? { extendMetrics: pitr.extendMetrics } : {}),
           });
         } finally {
+          await pitr?.stop();
           process.removeListener('SIGTERM', onTerm);
           process.removeListener('SIGINT', onInt);
           await target.close();

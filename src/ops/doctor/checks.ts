@@ -68,6 +68,7 @@ export function checkSecrets(f: DoctorFacts): CheckResult {
     ['redisPassword', c.secrets.redisPassword, 16],
   ];
   if (c.monitoring.grafana.enabled) need.push(['grafanaAdminPassword', c.secrets.grafanaAdminPassword, 12]);
+  if (c.backups.pitr.enabled) need.push(['replicationPassword', c.secrets.replicationPassword, 16]);
   for (const [name, key, min] of need) {
     const v = f.env[key];
     if (v === undefined || v === '') problems.push(`${key} is missing`);
