@@ -7,6 +7,7 @@
  */
 import type { Config } from '../../config/schema.ts';
 import type { BackupFacts } from '../status-model.ts';
+import { judgeRehearsal, type Rehearsal } from '../backup/pitr/rehearsal.ts';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail';
 
@@ -40,6 +41,8 @@ export interface DoctorFacts {
   disk: Array<{ path: string; usedPercent: number }>;
   memory: { usedPercent: number } | null;
   db: { ok: true; connections: number; maxConnections: number } | { ok: false; error: string };
+  /** With backups.pitr.enabled: the last restore rehearsal. */
+  pitr?: { rehearsal: Rehearsal | null };
 }
 
 const WEAK = /^(change[-_ ]?me|changeme.*|secret|password|passw0rd|admin|default|example|test|xxx+|your[-_].*|todo|replace[-_ ]?me.*)$/i;
@@ -211,6 +214,14 @@ export function checkRestoreTest(f: DoctorFacts): CheckResult {
   return { id: 'restore-test', title, status: 'pass', why: `last test restore ${at.slice(0, 10)} (${Math.floor(days)} days ago)` };
 }
 
+export function checkPitrRehearsal(f: DoctorFacts): CheckResult {
+  const max = f.config.backups.pitr.rehearsalMaxAgeDays;
+  const title = `point-in-time restore rehearsed within ${max} days`;
+  if (!f.config.backups.pitr.enabled || !f.pitr) return { id: 'pitr-rehearsal', title, status: 'pass', why: 'point-in-time recovery is off (backups.pitr.enabled)' };
+  const j = judgeRehearsal(f.pitr.rehearsal, max, new Date(f.now));
+  return { id: 'pitr-rehearsal', title, status: j.status, why: j.why, ...(j.status === 'pass' ? {} : { fix: 'modelship restore --to-latest --verify-only --direct --pgdata DIR (rebuilds a scratch copy, replays the WAL, checks it, swaps nothing)' }) };
+}
+
 export function checkDisk(f: DoctorFacts): CheckResult {
   const t = f.config.monitoring.alerts.diskUsedPercent;
   const title = `disk below ${t} % used`;
@@ -245,7 +256,7 @@ export function checkConnections(f: DoctorFacts): CheckResult {
   return { id: 'connections', title, status: 'pass', why: desc };
 }
 
-export const CHECKS = [checkSecrets, checkEnvMode, checkEnvGit, checkTls, checkCors, checkLimits, checkPublished, checkDataStores, checkFirewall, checkBackupAge, checkRestoreTest, checkDisk, checkMemory, checkConnections] as const;
+export const CHECKS = [checkSecrets, checkEnvMode, checkEnvGit, checkTls, checkCors, checkLimits, checkPublished, checkDataStores, checkFirewall, checkBackupAge, checkRestoreTest, checkPitrRehearsal, checkDisk, checkMemory, checkConnections] as const;
 
 export function runChecks(f: DoctorFacts): { ok: boolean; summary: Record<CheckStatus, number>; checks: CheckResult[] } {
   const checks = CHECKS.map((c) => c(f));
