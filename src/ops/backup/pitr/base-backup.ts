@@ -1,6 +1,6 @@
 /**
  * A base backup: pg_basebackup into a temp directory (plain format, its WAL streamed alongside,
- * SHA-256 backup manifest), pg_verifybackup on it, then renamed into place with `base.json`. Any
+ * a backup manifest with a CRC-32C of every file), pg_verifybackup on it, then renamed into place with `base.json`. Any
  * failure leaves nothing behind but the reason.
  */
 import { createHash } from 'node:crypto';
@@ -117,7 +117,7 @@ export async function takeBaseBackup(o: BaseBackupOptions): Promise<BaseRecord> 
       await runTool(
         'pg_basebackup',
         'pg_basebackup',
-        ['-d', o.conn.conninfo, '-D', data, '-Fp', '-X', 'stream', '-c', 'fast', '--manifest-checksums=SHA256', '--no-password', '-l', `modelship ${name}`],
+        ['-d', o.conn.conninfo, '-D', data, '-Fp', '-X', 'stream', '-c', 'fast', '--no-password', '-l', `modelship ${name}`],
         o.conn.env,
         o.signal,
       );
