@@ -104,11 +104,10 @@ test('doctor: the PITR rehearsal check passes when off, judges the recorded rehe
   const { checkPitrRehearsal } = await import('../../../src/ops/doctor/checks.ts');
   const { ConfigSchema } = await import('../../../src/config/schema.ts');
   const base = { now: '2026-12-01T00:00:00.000Z' } as Parameters<typeof checkPitrRehearsal>[0];
-  const off = checkPitrRehearsal({ ...base, config: ConfigSchema.parse({ tls: { mode: 'off' } }) });
-  assert.equal(off.status, 'pass');
+  assert.equal(checkPitrRehearsal({ ...base, config: ConfigSchema.parse({ tls: { mode: 'off' } }) }), null, 'not a check while PITR is off');
   const on = ConfigSchema.parse({ tls: { mode: 'off' }, backups: { pitr: { enabled: true, rehearsalMaxAgeDays: 3 } } });
-  assert.equal(checkPitrRehearsal({ ...base, config: on, pitr: { rehearsal: null } }).status, 'warn');
+  assert.equal(checkPitrRehearsal({ ...base, config: on, pitr: { rehearsal: null } })?.status, 'warn');
   const old = checkPitrRehearsal({ ...base, config: on, pitr: { rehearsal: { at: '2026-11-20T00:00:00.000Z', ok: true, base: 'b', target: 'latest', recoveredTo: null, tables: 1, durationMs: 1 } } });
-  assert.equal(old.status, 'warn');
-  assert.match(old.fix ?? '', /restore --to-latest --verify-only/);
+  assert.equal(old?.status, 'warn');
+  assert.match(old?.fix ?? '', /restore --to-latest --verify-only/);
 });
