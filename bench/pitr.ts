@@ -58,6 +58,7 @@ export async function runPitrBench(): Promise<boolean> {
     // 1. base backups, side by side
     const plain: number[] = [];
     const ours: number[] = [];
+    const verifies: number[] = [];
     const target = directTarget(url, env);
     for (let i = 0; i < rounds; i++) {
       const d = path.join(cl.root, `plain-${i}`);
@@ -70,6 +71,7 @@ export async function runPitrBench(): Promise<boolean> {
       const t1 = performance.now();
       const rec = await takeBaseBackup({ layout, conn, session: s, log: () => undefined });
       ours.push((performance.now() - t1) / 1000);
+      verifies.push((rec.verifyMs ?? 0) / 1000);
       await s.end();
       if (i < rounds - 1) rmSync(path.join(layout.base, rec.name), { recursive: true, force: true });
     }
@@ -123,6 +125,7 @@ export async function runPitrBench(): Promise<boolean> {
     console.log(`PITR, database ${(size / 1048576).toFixed(0)} MB`);
     console.log(`pg_basebackup -Fp -X stream   ${fmt(plain)} s  (best ${best(plain).toFixed(2)} s)`);
     console.log(`modelship base backup         ${fmt(ours)} s  (best ${best(ours).toFixed(2)} s; + pg_verifybackup of every file, base.json)`);
+    console.log(`  of which pg_verifybackup    ${fmt(verifies)} s`);
     console.log(`ratio                         ${ratio.toFixed(3)}  (target <= 1.15) ${ratio <= 1.15 ? 'OK' : 'OVER'}`);
     console.log(`WAL archive lag under load    p50 ${(pct(50) * 1000).toFixed(0)} ms, p99 ${(pct(99) * 1000).toFixed(0)} ms, max ${(lags.at(-1)! * 1000).toFixed(0)} ms over ${lags.length} samples, ${commits} commits in ${loadSeconds}s (target p99 <= 1 s) ${pct(99) <= 1 ? 'OK' : 'OVER'}`);
     console.log(`restore --to-latest           ${restoreSecs.toFixed(2)} s  (copy base, stage WAL, replay, promote, check ${r.tables} tables, swap)`);

@@ -130,8 +130,9 @@ export async function takeBaseBackup(o: BaseBackupOptions): Promise<BaseRecord> 
       });
     }
     const finished = now();
-    const durationMs = Math.round(performance.now() - t0);
+    const t1 = performance.now();
     const verify = await verifyBaseDir(data, o.conn.env);
+    const verifyMs = Math.round(performance.now() - t1);
     if (!verify.ok) throw new UserError(`base backup failed verification, nothing was kept: ${verify.error}`, { hint: 'check the disk and the server log, then run again' });
     const label = parseBackupLabel(await readFile(path.join(data, 'backup_label'), 'utf8'));
     const manifestText = await readFile(path.join(data, 'backup_manifest'), 'utf8');
@@ -150,7 +151,8 @@ export async function takeBaseBackup(o: BaseBackupOptions): Promise<BaseRecord> 
       serverVersionNum: facts.versionNum,
       toolVersion: version,
       sizeBytes: await dirSize(data),
-      durationMs,
+      durationMs: Math.round(performance.now() - t0),
+      verifyMs,
       manifestSha256: createHash('sha256').update(manifestText).digest('hex'),
       verified: true,
       verifiedAt: now().toISOString(),
@@ -160,7 +162,7 @@ export async function takeBaseBackup(o: BaseBackupOptions): Promise<BaseRecord> 
     await rename(tmp, path.join(o.layout.base, name));
     await syncDir(o.layout.base);
     done = true;
-    log(`base backup ${name}: ${(record.sizeBytes / 1048576).toFixed(1)} MiB in ${(durationMs / 1000).toFixed(1)}s, verified (pg_verifybackup${verify.walParsed ? '' : ', WAL not parsed: no pg_waldump'})`);
+    log(`base backup ${name}: ${(record.sizeBytes / 1048576).toFixed(1)} MiB in ${(record.durationMs / 1000).toFixed(1)}s, verified (pg_verifybackup${verify.walParsed ? '' : ', WAL not parsed: no pg_waldump'})`);
     return record;
   } finally {
     if (!done) await rm(tmp, { recursive: true, force: true });

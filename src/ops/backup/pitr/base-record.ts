@@ -26,6 +26,8 @@ export const BaseRecordSchema = z.object({
   toolVersion: z.string(),
   sizeBytes: z.int().nonnegative(),
   durationMs: z.number().nonnegative(),
+  /** Of which pg_verifybackup (absent in records written before it was kept). */
+  verifyMs: z.number().nonnegative().optional(),
   manifestSha256: z.string().regex(/^[a-f0-9]{64}$/),
   verified: z.boolean(),
   verifiedAt: z.iso.datetime().optional(),
