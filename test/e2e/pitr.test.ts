@@ -24,7 +24,8 @@ before(async () => {
   if (skip) return;
   appendFileSync(path.join(s.dir, '.env'), 'REPLICATION_PASSWORD=e2e-repl-pass-0123456789\n');
   await cleanup(s);
-  const r = await ms(s, ['deploy', '--timeout', '240s']);
+  // The whole stack plus db-backup on a shared 2-core machine: the harness waits longer than ms()'s default.
+  const r = await ms(s, ['deploy', '--timeout', '240s'], { timeoutMs: 540_000 });
   assert.equal(r.exitCode, 0, r.all);
 });
 after(async () => {
