@@ -15,6 +15,8 @@ import { errorMessage } from '../../util/errors.ts';
 import type { StackHandle } from '../stack.ts';
 import { backupDir, backupFacts, dbFacts } from '../status.ts';
 import { parseNft, parseUfw, type DoctorFacts, type PublishedPort } from './checks.ts';
+import { pitrLayout } from '../backup/pitr/layout.ts';
+import { readRehearsal } from '../backup/pitr/rehearsal.ts';
 import { schedulerFacts } from './scheduler.ts';
 
 async function gitTracked(file: string): Promise<boolean | null> {
@@ -152,6 +154,7 @@ export async function gatherFacts(h: StackHandle, now = new Date()): Promise<Doc
     disk,
     memory: mem,
     db,
+    ...(l.config.backups.pitr.enabled ? { pitr: { rehearsal: await readRehearsal(pitrLayout(dir).rehearsal) } } : {}),
     ...(scheduler ? { scheduler } : {}),
   };
 }
