@@ -121,7 +121,10 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
   // before ONNX Runtime existed); otherwise on first use only, so an ONNX-only server never
   // carries TF.js in memory.
   const tfjsEager = forced?.runtime === 'tfjs' || (forced === undefined && !opts.lazy && (await listModels(registry).catch(() => [])).some((m) => !('error' in m) && m.manifest.runtime === 'tfjs'));
+  let closed = false;
   const startPool = (): Promise<WorkerPool> => {
+    // a request that reaches the pool after close() must not start a new one (it would keep the process alive)
+    if (closed && !starting) return Promise.reject(new Error('the inference pool was closed'));
     starting ??= WorkerPool.start({ workers, batching, forced, tfjs: tfjsEager, onnxThreads, hangTimeoutMs: opts.workerTimeoutMs }).then(
       (p) => {
         pool = p;
@@ -303,6 +306,7 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
     },
 
     close: async () => {
+      closed = true;
       if (starting) await (await starting.catch(() => undefined))?.close();
     },
   };

@@ -69,7 +69,7 @@ export async function loadOnnxModel(dir: string, manifest: OnnxManifest, o: Onnx
         t.dispose();
       }
     },
-    dispose: () => void session.release(),
+    dispose: () => session.release(),
   };
 }
 

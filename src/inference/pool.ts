@@ -97,6 +97,7 @@ export class WorkerPool {
   #timer: NodeJS.Timeout | undefined;
   #nextId = 1;
   #closed = false;
+  #closing: Promise<void> = Promise.resolve();
 
   private constructor(options: PoolOptions) {
     this.options = options;
@@ -291,13 +292,37 @@ export class WorkerPool {
     }
   }
 
+  /**
+   * Fails the inputs still queued, then lets each worker finish the batch or model load it is
+   * running, release its sessions and only then stops the thread: terminating a worker while
+   * ONNX Runtime creates or runs a session aborts the process ("terminate called after throwing
+   * an instance of 'Napi::Error'"). A worker that does not answer within the hang timeout is
+   * stopped anyway (it is hung; the watchdog would stop it too).
+   */
   async close(): Promise<void> {
+    if (this.#closed) return this.#closing;
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
-    for (const s of this.#slots) clearTimeout(s.watchdog);
     for (const q of this.#queues.values()) for (const j of q.drain()) j.reject(new Error('the inference pool was closed'));
-    await Promise.all(this.#slots.map((s) => s.worker.terminate()));
-    this.#slots.length = 0;
+    const ms = this.options.hangTimeoutMs ?? DEFAULT_HANG_TIMEOUT_MS;
+    this.#closing = Promise.all(
+      this.#slots.map(async (s) => {
+        clearTimeout(s.watchdog);
+        if (!s.dead) {
+          let timer: NodeJS.Timeout | undefined;
+          const timeout = new Promise<void>((r) => (timer = setTimeout(r, ms)));
+          const exited = new Promise<void>((r) => s.worker.once('exit', () => r()));
+          await Promise.race([this.#request(s, { type: 'close', id: 0 }).then(() => undefined, () => undefined), timeout, exited]);
+          clearTimeout(timer);
+        }
+        await s.worker.terminate();
+        for (const p of s.pending.values()) p.reject(new Error('the inference pool was closed'));
+        s.pending.clear();
+      }),
+    ).then(() => {
+      this.#slots.length = 0;
+    });
+    return this.#closing;
   }
 }
 

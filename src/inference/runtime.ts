@@ -38,5 +38,6 @@ export interface RuntimeModel {
   /** The model's declared inputs (ONNX); TF.js models leave it empty. */
   inputs: TensorInfo[];
   predict(input: ModelFeeds): Promise<TensorData>;
-  dispose(): void;
+  /** Frees the model; call it only when no `predict` is running (ONNX Runtime aborts otherwise). */
+  dispose(): void | Promise<void>;
 }

@@ -108,7 +108,7 @@ export async function loadTfjsModel(dir: string, manifest: TfjsManifest, provide
       imageLayout: 'NHWC',
       inputs: [],
       predict: async (feeds) => runAndRead(single(feeds), (x) => model.predict(x) as tf.Tensor | tf.Tensor[], outputName, model.outputNames),
-      dispose: () => model.dispose(),
+      dispose: () => void model.dispose(),
     };
   }
   const { loadGraphModel } = await import('@tensorflow/tfjs-converter');

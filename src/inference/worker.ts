@@ -24,7 +24,13 @@ export type WorkerItem =
 
 export type WorkerRequest =
   | { type: 'init'; id: number; forced?: ForcedBackend | undefined; tfjs: boolean; onnxThreads: number }
-  | { type: 'run'; id: number; model: string; load?: { dir: string; manifest: NetworkManifest }; items: WorkerItem[] };
+  | { type: 'run'; id: number; model: string; load?: { dir: string; manifest: NetworkManifest }; items: WorkerItem[] }
+  /**
+   * Sent by the pool's close: the worker finishes the request it is running (native session
+   * work cannot be interrupted: terminating a thread while ONNX Runtime loads or runs aborts the
+   * whole process), fails the ones queued behind it, releases every model and answers.
+   */
+  | { type: 'close'; id: number };
 
 export interface WorkerOutput {
   data: Float32Array;
@@ -144,7 +150,7 @@ async function run(req: Extract<WorkerRequest, { type: 'run' }>): Promise<{ outp
 }
 
 /** Requests run one at a time, in order: the pool may queue a second batch behind the first. */
-async function handle(req: WorkerRequest): Promise<void> {
+async function handle(req: Exclude<WorkerRequest, { type: 'close' }>): Promise<void> {
   try {
     if (req.type === 'init') {
       settings = req;
@@ -159,7 +165,31 @@ async function handle(req: WorkerRequest): Promise<void> {
   }
 }
 
+let closing = false;
+
+/** Releases every model (awaiting each ONNX Runtime session's release) once nothing runs. */
+async function releaseAll(): Promise<void> {
+  for (const { model } of models.values()) {
+    try {
+      await model.dispose();
+    } catch {
+      // a model that fails to release still leaves with the thread
+    }
+  }
+  models.clear();
+}
+
 let queue: Promise<void> = Promise.resolve();
 port.on('message', (req: WorkerRequest) => {
-  queue = queue.then(() => handle(req));
+  if (req.type === 'close') {
+    closing = true;
+    queue = queue.then(async () => {
+      await releaseAll();
+      port.postMessage({ id: req.id, ok: true, backend: undefined } satisfies WorkerResponse);
+    });
+    return;
+  }
+  queue = queue.then(() =>
+    closing && req.type === 'run' ? void port.postMessage({ id: req.id, ok: false, error: 'the inference pool was closed' } satisfies WorkerResponse) : handle(req),
+  );
 });
