@@ -13,6 +13,7 @@ import { classifySentiment } from './sentiment.ts';
 import { parseVocab, tokenize } from './tokenizer.ts';
 import { loadHfEncoder, type HfTextEncoder, type HfTokenizerSpec } from './hf-tokenizer.ts';
 import { WorkerPool } from './pool.ts';
+import { isHubSpec } from './hub/repo-ref.ts';
 import { InputError, type BackendInfo, type ClassificationResult, type DetectionResult } from './types.ts';
 
 /**
@@ -74,6 +75,11 @@ export interface Engine {
   /** Resolves a model (default for the task when name is undefined) and checks its task. */
   model(name: string | undefined, task: Task): Promise<ModelEntry>;
   info(): Promise<EngineInfo>;
+  /**
+   * The name a model spec (a config default: `objects`, `hf:ORG/NAME`) is listed under, once it
+   * has been resolved (an `hf:` spec names its manifest's model); undefined while it is not.
+   */
+  resolvedName(spec: string): string | undefined;
   /** Loads a model into a worker (one run on a blank input) and returns the backend that really runs it. */
   warm(name: string): Promise<BackendInfo>;
   /** The TF.js backend, or the provider of the ONNX models when no TF.js model runs. */
@@ -285,6 +291,10 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
         ? { kind: 'pixels' as const, pixels: new Uint8Array(m.input.width * m.input.height * 3) }
         : m.tokenizer.type === 'huggingface' ? await hfItem(e, m.tokenizer, 'warm up') : { kind: 'ids' as const, ids: new Int32Array(m.tokenizer.maxLength) };
       return (await p.run(pm, item)).provider;
+    },
+
+    resolvedName(spec) {
+      return entries.get(spec)?.name ?? (isHubSpec(spec) ? undefined : spec);
     },
 
     async info() {

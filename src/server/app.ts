@@ -491,7 +491,8 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   // --- models ---------------------------------------------------------------------------------
   app.get('/v1/models', async () => {
     const info = await service.engine.info();
-    const defaults = new Set([s.models.image, s.models.text, s.models.detection]);
+    // the config names defaults by spec (`hf:ORG/NAME` too); the list shows resolved names
+    const defaults = new Set([s.models.image, s.models.text, s.models.detection].map((spec) => service.engine.resolvedName(spec)));
     return { backend: info.backend.name, device: info.backend.device, models: info.models.map((m) => ({ ...m, default: defaults.has(m.name) })) };
   });
 

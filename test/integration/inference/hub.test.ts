@@ -4,6 +4,8 @@ import { lstat, mkdir, mkdtemp, readFile, readlink, readdir, rm, stat, writeFile
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createEngine } from '../../../src/inference/engine.ts';
+import { buildServer } from '../../../src/server/app.ts';
+import { testSettings } from '../../helpers/server.ts';
 import { runCli } from '../../helpers/cli.ts';
 import { HubMirror, imageClassifierRepo, MIRROR_TOKEN, type MirrorRepoSpec } from '../../helpers/hub-mirror.ts';
 import { tinyTextClassifier } from '../../helpers/tiny-text-model.ts';
@@ -138,6 +140,15 @@ describe('Hugging Face Hub through a local mirror', { concurrency: false, skip: 
       assert.equal(res.predictions[0]!.label, 'espresso');
       // Resolved, not registered, and still listed (the server's /v1/models and /v2/models read this).
       assert.ok((await engine.info()).models.some((m) => m.name === 'mobilenetv2-onnx' && m.runtime === 'onnx'));
+      // /v1/models flags it as the default although the config names it by its hf: spec.
+      const settings = testSettings();
+      const srv = await buildServer({ settings: { ...settings, models: { ...settings.models, image: `hf:${REPO}` } }, engine, logger: false });
+      try {
+        const list = (await srv.app.inject({ url: '/v1/models' })).json() as { models: { name: string; default: boolean }[] };
+        assert.deepEqual(list.models.filter((m) => m.default).map((m) => m.name).sort(), ['mobilenetv2-onnx', settings.models.text, settings.models.detection].sort());
+      } finally {
+        await srv.app.close();
+      }
     } finally {
       await engine.close();
     }
