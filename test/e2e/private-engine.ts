@@ -1,0 +1,90 @@
+/**
+ * A private Docker Engine for tests that must restart an engine (what a host reboot does) without
+ * touching the system one: own data root, exec root, socket, pid file and containerd namespace,
+ * no default bridge, no iptables, its own address pool. Images are copied in from the system
+ * engine with one `docker save | docker load` (shared layers travel once). `restart()` stops the
+ * daemon the way a shutdown does (SIGTERM: containers stop) and starts it again on the same state.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import Docker from 'dockerode';
+
+export interface PrivateEngine {
+  socket: string;
+  /** DOCKER_HOST value for the CLI. */
+  host: string;
+  docker: Docker;
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+  log: string;
+}
+
+export async function dockerdAvailable(): Promise<string | false> {
+  if (process.getuid?.() !== 0) return 'SKIPPED: a private dockerd needs root';
+  const r = await execa('dockerd', ['--version'], { reject: false });
+  return r.exitCode === 0 ? false : 'SKIPPED: no dockerd binary';
+}
+
+export async function startPrivateEngine(name: string, images: string[], opts: { pool?: string } = {}): Promise<PrivateEngine> {
+  const root = mkdtempSync(path.join(os.tmpdir(), `modelship-dockerd-${name}-`));
+  const socket = path.join(root, 'docker.sock');
+  const log = path.join(root, 'dockerd.log');
+  const pool = opts.pool ?? `base=10.${200 + (process.pid % 50)}.0.0/16,size=24`;
+  const args = [
+    `--data-root=${path.join(root, 'data')}`,
+    `--exec-root=${path.join(root, 'exec')}`,
+    `-H`, `unix://${socket}`,
+    `--pidfile=${path.join(root, 'dockerd.pid')}`,
+    '--bridge=none',
+    '--iptables=false',
+    '--ip6tables=false',
+    `--default-address-pool=${pool}`,
+    `--containerd-namespace=modelship-${name}`,
+    `--containerd-plugins-namespace=modelship-${name}-plugins`,
+    '--storage-driver=overlay2',
+  ];
+  let child: ChildProcess | undefined;
+  const docker = new Docker({ socketPath: socket });
+  const up = async (): Promise<void> => {
+    const fd = openSync(log, 'a');
+    child = spawn('dockerd', args, { stdio: ['ignore', fd, fd], detached: false });
+    for (let i = 0; i < 300; i++) {
+      if (child.exitCode !== null) throw new Error(`private dockerd exited with ${child.exitCode}; see ${log}`);
+      if (existsSync(socket) && (await docker.ping().then(() => true, () => false))) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`private dockerd did not answer within 30 s; see ${log}`);
+  };
+  const down = async (): Promise<void> => {
+    const c = child;
+    if (!c || c.exitCode !== null) return;
+    const exited = new Promise<void>((r) => c.once('exit', () => r()));
+    c.kill('SIGTERM');
+    const t = setTimeout(() => c.kill('SIGKILL'), 60_000);
+    await exited;
+    clearTimeout(t);
+  };
+  await up();
+  if (images.length > 0) {
+    // One stream: layers the images share are saved and loaded once.
+    await execa('sh', ['-c', 'docker save "$@" | docker -H "unix://$SOCK" load -q', 'sh', ...images], { env: { SOCK: socket } });
+  }
+  return {
+    socket,
+    host: `unix://${socket}`,
+    docker,
+    log,
+    restart: async () => {
+      await down();
+      await up();
+    },
+    stop: async () => {
+      // Containers of this engine only: they stop with it.
+      await down();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
