@@ -1,7 +1,9 @@
 /**
  * A private Docker Engine for tests that must restart an engine (what a host reboot does) without
  * touching the system one: own data root, exec root, socket, pid file and containerd namespace,
- * no default bridge, no iptables, its own address pool. Images are copied in from the system
+ * its own default bridge interface (created here, deleted by stop()), no iptables, its own address
+ * pool. Not `--bridge=none`: dockerd 20.10 then deletes the host's `docker0`, which the system
+ * engine's default network needs. Images are copied in from the system
  * engine with one `docker save | docker load` (shared layers travel once). `restart()` stops the
  * daemon the way a shutdown does (SIGTERM: containers stop) and starts it again on the same state.
  */
@@ -17,7 +19,12 @@ export interface PrivateEngine {
   /** DOCKER_HOST value for the CLI. */
   host: string;
   docker: Docker;
+  /** Stops the daemon as a shutdown does (its containers stop with it). */
+  down(): Promise<void>;
+  /** Starts it again on the same state (containers come back under their restart policy). */
+  up(): Promise<void>;
   restart(): Promise<void>;
+  /** Stops it for good and removes its state. */
   stop(): Promise<void>;
   log: string;
 }
@@ -32,14 +39,20 @@ export async function startPrivateEngine(name: string, images: string[], opts: {
   const root = mkdtempSync(path.join(os.tmpdir(), `modelship-dockerd-${name}-`));
   const socket = path.join(root, 'docker.sock');
   const log = path.join(root, 'dockerd.log');
-  const pool = opts.pool ?? `base=10.${200 + (process.pid % 50)}.0.0/16,size=24`;
+  const pool = opts.pool ?? `base=10.${210 + (process.pid % 40)}.0.0/16,size=24`;
+  const bridge = `mspe${process.pid % 100000}`;
+  const bridgeIp = `10.209.${process.pid % 250}.1/24`;
+  await execa('ip', ['link', 'add', bridge, 'type', 'bridge']);
+  await execa('ip', ['addr', 'add', bridgeIp, 'dev', bridge]);
+  await execa('ip', ['link', 'set', bridge, 'up']);
   const args = [
     `--data-root=${path.join(root, 'data')}`,
     `--exec-root=${path.join(root, 'exec')}`,
     `-H`, `unix://${socket}`,
     `--pidfile=${path.join(root, 'dockerd.pid')}`,
-    '--bridge=none',
+    `--bridge=${bridge}`,
     '--iptables=false',
+    '--ip-masq=false',
     '--ip6tables=false',
     `--default-address-pool=${pool}`,
     `--containerd-namespace=modelship-${name}`,
@@ -77,6 +90,8 @@ export async function startPrivateEngine(name: string, images: string[], opts: {
     host: `unix://${socket}`,
     docker,
     log,
+    down,
+    up,
     restart: async () => {
       await down();
       await up();
@@ -84,7 +99,12 @@ export async function startPrivateEngine(name: string, images: string[], opts: {
     stop: async () => {
       // Containers of this engine only: they stop with it.
       await down();
-      rmSync(root, { recursive: true, force: true });
+      await execa('ip', ['link', 'del', bridge], { reject: false });
+      try {
+        rmSync(root, { recursive: true, force: true });
+      } catch {
+        // a mount the daemon left busy: the temp directory is reclaimed with the machine
+      }
     },
   };
 }

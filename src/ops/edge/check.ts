@@ -14,6 +14,8 @@ export interface EdgeFacts {
   /** The colour of the API container that answered, from X-Modelship-Color (absent on 502). */
   answeredBy: string | null;
   error?: string;
+  /** The probe itself could not run (no wget in the nginx image): nothing is known about the edge. */
+  unprobed?: boolean;
 }
 
 /** Parses `wget -S` output (GNU or busybox); the last response wins (after redirects). */
@@ -38,6 +40,7 @@ export interface EdgeVerdict {
 }
 
 export function judgeEdge(f: EdgeFacts, active: Color | null): EdgeVerdict {
+  if (f.unprobed) return { ok: true, wrongColor: false, summary: `not checked: ${f.error ?? 'the probe could not run'}` };
   if (!f.reached) return { ok: false, wrongColor: false, summary: `no request reaches nginx: ${f.error ?? 'nginx is not running'}` };
   if (f.status === null) return { ok: false, wrongColor: false, summary: `nginx gave no HTTP answer on /health: ${f.error ?? 'no answer'}` };
   const want = active ? SERVICE.api(active) : null;

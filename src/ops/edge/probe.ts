@@ -11,21 +11,32 @@ import { errorMessage } from '../../util/errors.ts';
 import { parseProbeOutput, type EdgeFacts } from './check.ts';
 import { nginxContainerId } from '../upstream.ts';
 
+/** Marker the probe prints before wget's exit code. */
+export const PROBE_EXIT = 'modelship-probe-exit=';
+
 export function probeCommand(config: Config): string[] {
   const tls = config.tls.mode !== 'off';
   const url = tls ? `https://127.0.0.1:${INTERNAL_PORT.nginxHttps}/health` : `http://127.0.0.1:${INTERNAL_PORT.nginxHttp}/health`;
   const host = config.domains[0] ?? 'localhost';
-  // wget exits non-zero on 5xx; the headers it printed are what we judge, so the shell always succeeds.
-  const args = ['wget', '-S', '-O', '/dev/null', '-T', '5', '-t', '1', ...(tls ? ['--no-check-certificate'] : []), '--header', `'Host: ${host}'`, url];
-  return ['CMD-SHELL', `${args.join(' ')} 2>&1; true`];
+  // wget exits non-zero on 5xx; the headers it printed are what we judge, so the shell always
+  // succeeds and reports wget's own exit code. (busybox 1.35's `wget -T` crashes: `timeout` bounds it.)
+  const args = ['wget', '-S', '-O', '/dev/null', ...(tls ? ['--no-check-certificate'] : []), '--header', `'Host: ${host}'`, url];
+  return ['CMD-SHELL', `T=; command -v timeout >/dev/null 2>&1 && T='timeout 10'; $T ${args.join(' ')} 2>&1; echo "${PROBE_EXIT}$?"`];
 }
 
 export async function probeEdge(docker: Docker, project: string, config: Config): Promise<EdgeFacts> {
   try {
     const nginx = await nginxContainerId(docker, project);
     if (!nginx) return { reached: false, status: null, servedBy: null, answeredBy: null, error: 'nginx is not running' };
-    const r = await probe(docker, nginx, probeCommand(config), 8000);
-    return { reached: true, ...parseProbeOutput(r.output) };
+    const r = await probe(docker, nginx, probeCommand(config), 15000);
+    const code = Number(new RegExp(`${PROBE_EXIT}(\\d+)`).exec(r.output)?.[1] ?? NaN);
+    const parsed = parseProbeOutput(r.output.replace(new RegExp(`${PROBE_EXIT}\\d+\\s*$`), ''));
+    // No HTTP answer and wget itself missing or crashed: the edge could not be asked, which is not
+    // the edge failing.
+    if (parsed.status === null && (code === 126 || code === 127 || code >= 128 || !r.ok)) {
+      return { reached: false, unprobed: true, status: null, servedBy: null, answeredBy: null, error: `could not run wget in the nginx container (exit ${Number.isNaN(code) ? '?' : code}): ${parsed.error ?? r.output.slice(0, 200)}` };
+    }
+    return { reached: true, ...parsed };
   } catch (err) {
     return { reached: false, status: null, servedBy: null, answeredBy: null, error: errorMessage(err) };
   }

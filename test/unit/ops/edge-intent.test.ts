@@ -58,6 +58,9 @@ test('edge verdict: serving, wrong colour (drift), dead upstream, nginx not runn
   assert.match(dead.summary, /HTTP 502 from api-green/);
   const off = judgeEdge({ reached: false, status: null, servedBy: null, answeredBy: null, error: 'nginx is not running' }, 'blue');
   assert.match(off.summary, /no request reaches nginx: nginx is not running/);
+  const unprobed = judgeEdge({ reached: false, unprobed: true, status: null, servedBy: null, answeredBy: null, error: 'could not run wget in the nginx container (exit 127)' }, 'blue');
+  assert.equal(unprobed.ok, true, 'an image without wget is not a dead edge');
+  assert.match(unprobed.summary, /^not checked: could not run wget/);
   // nginx routes to the right name but another colour answers (a container on the wrong alias).
   const impostor = judgeEdge({ reached: true, status: 200, servedBy: 'api-blue', answeredBy: 'green' }, 'blue');
   assert.equal(impostor.ok, false);
