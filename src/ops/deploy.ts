@@ -141,10 +141,9 @@ export async function runMigrations(docker: Docker, h: StackHandle, api: Desired
 }
 
 /** Why a plan recreates a running nginx (the edge drops connections meanwhile), or null. */
-export function edgeBlink(plan: Plan, actual: StackView['actual']): string | null {
+export function edgeBlink(plan: Plan): string | null {
   const a = plan.containers.find((x) => x.service === SERVICE.nginx && x.kind === 'recreate');
   if (!a || a.kind !== 'recreate' || a.actual.state !== 'running') return null;
-  void actual;
   return `nginx is recreated (${a.reasons.join(', ')} changed): the edge drops connections for the few seconds its new container takes to start`;
 }
 
@@ -155,7 +154,7 @@ export async function deploy(h: StackHandle, opts: DeployOptions): Promise<Deplo
   if (!opts.dryRun) await renderStackFiles(h, { ...view.state, activeColor: view.activeColor });
   const scoped = (p: Plan): Plan => (opts.only ? { ...p, containers: p.containers.filter((a) => opts.only!.includes(a.service)) } : p);
   let plan = scoped(view.plan);
-  const blink = edgeBlink(plan, view.actual);
+  const blink = edgeBlink(plan);
   const result = (changed: boolean, note?: string): DeployResult => ({
     project: h.project,
     changed,

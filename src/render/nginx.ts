@@ -55,6 +55,9 @@ export function renderNginx(config: Config): RenderedFile[] {
 /** How long nginx keeps an address from Docker's embedded DNS: the longest a stale address can live. */
 export const RESOLVER_VALID_SECONDS = 2;
 
+/** On the internal status listener: the service nginx routes to now, as plain text (always 200). */
+export const EDGE_ROUTE_PATH = '/modelship/route';
+
 /** The nginx variable that names where requests go (`api-<colour>:<port>`), set in upstream.conf. */
 export const UPSTREAM_VAR = '$modelship_upstream';
 
@@ -246,6 +249,11 @@ function renderNginxConf(config: Config): string {
     '    deny all;',
     `    location = ${NGINX_STATUS_PATH} {`,
     '        stub_status;',
+    '    }',
+    '    # Where the edge routes now (read by modelship status/doctor/deploy from inside nginx).',
+    `    location = ${EDGE_ROUTE_PATH} {`,
+    '        default_type text/plain;',
+    '        return 200 "$modelship_active_color\\n";',
     '    }',
     '    location / {',
     '        return 404;',

@@ -75,7 +75,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
             networks: p.networks,
             volumes: p.volumes,
             containers: p.containers.map((a) => ({ action: a.kind, service: a.service, container: a.name, ...(a.kind === 'recreate' ? { reasons: a.reasons } : {}), ...('reason' in a ? { reason: a.reason } : {}) })),
-            ...(edgeBlink(p, v.actual) ? { edgeBlink: edgeBlink(p, v.actual) } : {}),
+            ...(edgeBlink(p) ? { edgeBlink: edgeBlink(p) } : {}),
             missingImages: [...new Set(v.desired.containers.map((c) => c.create.Image))].filter((i) => !v.images[i]),
           });
           return;
@@ -85,7 +85,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
         for (const a of p.containers) ctx.out.out(describeAction(a));
         const missing = [...new Set(v.desired.containers.map((c) => c.create.Image))].filter((i) => !v.images[i]);
         for (const m of missing) ctx.out.warn(`image ${m} is not on the engine: deploy will try to pull it`);
-        const blink = edgeBlink(p, v.actual);
+        const blink = edgeBlink(p);
         if (blink) ctx.out.warn(`${blink}; deploy asks first (--yes to confirm in scripts)`);
         ctx.out.info(planChanges(p) === 0 ? 'nothing to do: the stack matches the config' : `${planChanges(p)} change(s)`);
       }),

@@ -22,6 +22,11 @@ export interface EdgeFacts {
 export function parseProbeOutput(output: string): Omit<EdgeFacts, 'reached'> {
   const blocks = output.split(/^\s*(?=HTTP\/\d(?:\.\d)? \d{3})/m).filter((b) => /^HTTP\/\d(?:\.\d)? \d{3}/.test(b.trimStart()));
   const last = blocks.at(-1);
+  // busybox wget stops at a 5xx status line without printing the headers.
+  const errorLine = /server returned error: HTTP\/\d(?:\.\d)? (\d{3})/.exec(output);
+  if (errorLine && (!last || output.lastIndexOf(errorLine[0]) > output.lastIndexOf(last))) {
+    return { status: Number(errorLine[1]), servedBy: null, answeredBy: null };
+  }
   if (!last) {
     const line = output.split('\n').map((l) => l.trim()).filter(Boolean).pop();
     return { status: null, servedBy: null, answeredBy: null, error: line ? line.slice(0, 200) : 'no answer' };

@@ -7,12 +7,14 @@ import type Docker from 'dockerode';
 import type { Config } from '../../config/schema.ts';
 import { probe } from '../../docker/engine.ts';
 import { INTERNAL_PORT } from '../../stack/names.ts';
+import { EDGE_ROUTE_PATH } from '../../render/nginx.ts';
 import { errorMessage } from '../../util/errors.ts';
 import { parseProbeOutput, type EdgeFacts } from './check.ts';
 import { nginxContainerId } from '../upstream.ts';
 
-/** Marker the probe prints before wget's exit code. */
+/** Markers the probe prints before wget's exit code and before the route nginx reports. */
 export const PROBE_EXIT = 'modelship-probe-exit=';
+export const PROBE_ROUTE = 'modelship-probe-route=';
 
 export function probeCommand(config: Config): string[] {
   const tls = config.tls.mode !== 'off';
@@ -21,7 +23,10 @@ export function probeCommand(config: Config): string[] {
   // wget exits non-zero on 5xx; the headers it printed are what we judge, so the shell always
   // succeeds and reports wget's own exit code. (busybox 1.35's `wget -T` crashes: `timeout` bounds it.)
   const args = ['wget', '-S', '-O', '/dev/null', ...(tls ? ['--no-check-certificate'] : []), '--header', `'Host: ${host}'`, url];
-  return ['CMD-SHELL', `T=; command -v timeout >/dev/null 2>&1 && T='timeout 10'; $T ${args.join(' ')} 2>&1; echo "${PROBE_EXIT}$?"`];
+  // busybox wget prints no headers for a 5xx: the route (X-Served-By's value) is also read from
+  // nginx's internal status listener, which always answers 200.
+  const route = `http://127.0.0.1:${INTERNAL_PORT.nginxStatus}${EDGE_ROUTE_PATH}`;
+  return ['CMD-SHELL', `T=; command -v timeout >/dev/null 2>&1 && T='timeout 10'; $T ${args.join(' ')} 2>&1; echo "${PROBE_EXIT}$?"; echo "${PROBE_ROUTE}$($T wget -q -O - ${route} 2>/dev/null)"`];
 }
 
 export async function probeEdge(docker: Docker, project: string, config: Config): Promise<EdgeFacts> {
@@ -30,7 +35,10 @@ export async function probeEdge(docker: Docker, project: string, config: Config)
     if (!nginx) return { reached: false, status: null, servedBy: null, answeredBy: null, error: 'nginx is not running' };
     const r = await probe(docker, nginx, probeCommand(config), 15000);
     const code = Number(new RegExp(`${PROBE_EXIT}(\\d+)`).exec(r.output)?.[1] ?? NaN);
-    const parsed = parseProbeOutput(r.output.replace(new RegExp(`${PROBE_EXIT}\\d+\\s*$`), ''));
+    const route = new RegExp(`${PROBE_ROUTE}(\\S*)`).exec(r.output)?.[1] || null;
+    const wgetOut = r.output.split('\n').filter((l) => !l.startsWith(PROBE_EXIT) && !l.startsWith(PROBE_ROUTE)).join('\n');
+    const parsed = parseProbeOutput(wgetOut);
+    parsed.servedBy ??= route;
     // No HTTP answer and wget itself missing or crashed: the edge could not be asked, which is not
     // the edge failing.
     if (parsed.status === null && (code === 126 || code === 127 || code >= 128 || !r.ok)) {

@@ -21,11 +21,14 @@ HTTP request sent, awaiting response...
 Length: 42 [application/json]
 Saving to: '/dev/null'
 `;
-const BUSYBOX_502 = `Connecting to 127.0.0.1 (127.0.0.1:80)
+const GNU_502 = `HTTP request sent, awaiting response...
   HTTP/1.1 502 Bad Gateway
   Server: nginx
-  Date: Tue, 01 Dec 2026 22:00:00 GMT
   X-Served-By: api-green
+2026-12-01 22:00:00 ERROR 502: Bad Gateway.
+`;
+// busybox (Alpine's and Debian's) prints no headers for a 5xx.
+const BUSYBOX_502 = `Connecting to 127.0.0.1 (127.0.0.1:80)
 wget: server returned error: HTTP/1.1 502 Bad Gateway
 `;
 const REDIRECTED = `  HTTP/1.1 301 Moved Permanently
@@ -38,7 +41,8 @@ const REDIRECTED = `  HTTP/1.1 301 Moved Permanently
 
 test('probe output: GNU and busybox wget, redirects, no answer', () => {
   assert.deepEqual(parseProbeOutput(GNU_200), { status: 200, servedBy: 'api-blue', answeredBy: 'blue' });
-  assert.deepEqual(parseProbeOutput(BUSYBOX_502), { status: 502, servedBy: 'api-green', answeredBy: null });
+  assert.deepEqual(parseProbeOutput(GNU_502), { status: 502, servedBy: 'api-green', answeredBy: null });
+  assert.deepEqual(parseProbeOutput(BUSYBOX_502), { status: 502, servedBy: null, answeredBy: null });
   assert.deepEqual(parseProbeOutput(REDIRECTED), { status: 200, servedBy: 'api-blue', answeredBy: 'blue' });
   const none = parseProbeOutput('Connecting to 127.0.0.1:80... failed: Connection refused.\n');
   assert.equal(none.status, null);
@@ -52,7 +56,7 @@ test('edge verdict: serving, wrong colour (drift), dead upstream, nginx not runn
   assert.equal(wrong.ok, false);
   assert.equal(wrong.wrongColor, true);
   assert.match(wrong.summary, /routes to api-blue but the active colour is green/);
-  const dead = judgeEdge({ ...reached, ...parseProbeOutput(BUSYBOX_502) }, 'green');
+  const dead = judgeEdge({ ...reached, ...parseProbeOutput(GNU_502) }, 'green');
   assert.equal(dead.ok, false);
   assert.equal(dead.wrongColor, false);
   assert.match(dead.summary, /HTTP 502 from api-green/);
@@ -110,4 +114,18 @@ test('an engine that stopped answering is told apart from an engine error', () =
   assert.match(e.message, /^the Docker Engine went away during swap \(connect ECONNREFUSED\); nothing was switched: blue still serves$/);
   assert.match(e.hint!, /start the Docker Engine again.*modelship swap/);
   assert.equal(isEngineGone(e), true);
+});
+
+test('plan: recreating a running nginx is announced as an edge blink; a reload or a stopped nginx is not', async () => {
+  const { edgeBlink } = await import('../../../src/ops/deploy.ts');
+  const actual = { id: 'n', name: 'p-nginx', labels: {}, state: 'running', image: 'nginx:1' };
+  const plan = (kind: 'recreate' | 'reload', state = 'running') => ({
+    project: 'p', networks: [], volumes: [],
+    containers: [kind === 'recreate'
+      ? { kind, service: 'nginx', name: 'p-nginx', desired: {} as never, actual: { ...actual, state }, reasons: ['image' as const, 'ports' as const] }
+      : { kind, service: 'nginx', name: 'p-nginx', desired: {} as never, actual, reason: 'rendered files changed' }],
+  });
+  assert.match(edgeBlink(plan('recreate'))!, /nginx is recreated \(image, ports changed\): the edge drops connections/);
+  assert.equal(edgeBlink(plan('reload')), null);
+  assert.equal(edgeBlink(plan('recreate', 'exited')), null);
 });
