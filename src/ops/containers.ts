@@ -6,8 +6,9 @@ import { UserError } from '../util/errors.ts';
 import { COMPOSE_LABEL, MS_LABEL } from '../docker/desired.ts';
 import { engineUnreachable, followLogs, stopAndRemove, waitReady } from '../docker/engine.ts';
 import { acquireLock, HostStore, lockName, stateName, stateVolume, type AuditEntry, type HostState } from '../docker/host-state.ts';
+import { readServedColor } from './edge/served.ts';
 import { servingColor } from './intent.ts';
-import type { StackHandle } from './stack.ts';
+import { effectiveConfig, type StackHandle } from './stack.ts';
 import type { ContainerRow } from './status-model.ts';
 
 export interface PsRow extends ContainerRow {
@@ -51,7 +52,8 @@ export async function ps(h: StackHandle): Promise<PsReport> {
   // The colour that serves: never one whose containers all stopped while the other runs (an
   // interrupted swap), and a stopped container is never shown as active.
   const runningColors = new Set(list.filter((c) => c.State === 'running' && c.Labels[MS_LABEL.internal] === undefined && c.Labels[MS_LABEL.color]).map((c) => c.Labels[MS_LABEL.color]!));
-  const active = servingColor(peek.state, runningColors);
+  const served = peek.state.switching ? (await readServedColor(h, effectiveConfig(h.loaded.config, peek.state)))[0] : null;
+  const active = servingColor(peek.state, runningColors, served);
   const rows = list
     .filter((c) => c.Labels[MS_LABEL.internal] === undefined && c.Labels[COMPOSE_LABEL.oneoff] !== 'True')
     .map((c): PsRow => {

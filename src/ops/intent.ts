@@ -35,11 +35,13 @@ export function decideIntent(state: HostState, running: ReadonlySet<string>, ser
 }
 
 /**
- * The colour that really serves, as `ps` shows it without asking nginx: the recorded one while it
- * runs; during (or after an interrupted) switch, the target when the recorded colour has stopped.
- * Never a colour with no running container while another one runs.
+ * The colour that really serves, as `ps` shows it: the recorded one while it runs; while a switch
+ * is recorded as in progress, what nginx serves (`served`, asked only then) if it runs, else the
+ * target when the recorded colour has stopped. Never a colour with no running container while
+ * another one runs.
  */
-export function servingColor(state: HostState, running: ReadonlySet<string>): string | null {
+export function servingColor(state: HostState, running: ReadonlySet<string>, served: string | null = null): string | null {
+  if (state.switching && served && running.has(served)) return served;
   const recorded = state.activeColor ?? null;
   if (recorded && running.has(recorded)) return recorded;
   const target = state.switching?.to;

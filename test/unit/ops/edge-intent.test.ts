@@ -91,7 +91,9 @@ test('intent: nginx already serves the new colour → finish; still the old one 
 test('ps never shows a colour with nothing running as active while the other serves', () => {
   assert.equal(servingColor(state({ switching: undefined }), new Set(['blue', 'green'])), 'blue');
   assert.equal(servingColor(state(), new Set(['green'])), 'green', 'interrupted after the drain');
-  assert.equal(servingColor(state(), new Set(['blue', 'green'])), 'blue', 'both run: the recorded one until settled');
+  assert.equal(servingColor(state(), new Set(['blue', 'green'])), 'blue', 'both run, nginx not asked: the record');
+  assert.equal(servingColor(state(), new Set(['blue', 'green']), 'green'), 'green', 'both run: what nginx serves');
+  assert.equal(servingColor(state({ switching: undefined }), new Set(['blue', 'green']), 'green'), 'blue', 'no switch recorded: the record');
   assert.equal(servingColor(state({ switching: undefined }), new Set()), 'blue', 'nothing runs: the record');
 });
 
