@@ -20,7 +20,7 @@ function msOn(args: string[]) {
     reject: false,
     cwd: s.dir,
     env: { NO_COLOR: '1', MODELSHIP_CONFIG: s.config, DOCKER_HOST: engine.host },
-    timeout: 300_000,
+    timeout: 600_000,
     all: true,
   });
 }
@@ -59,7 +59,7 @@ after(async () => {
   if (!skip) await engine?.stop();
 });
 
-test('the engine restarts (a reboot): the edge serves the active colour again by itself; deploy agrees', { skip, timeout: 400_000 }, async () => {
+test('the engine restarts (a reboot): the edge serves the active colour again by itself; deploy agrees', { skip, timeout: 900_000 }, async () => {
   await servedAgain('api-blue', 10_000);
   const before = await apiAddresses();
   const t0 = Date.now();
@@ -76,7 +76,7 @@ test('the engine restarts (a reboot): the edge serves the active colour again by
   assert.equal(st.edge?.ok, true, JSON.stringify(st.edge));
 });
 
-test('the engine goes away in the middle of a swap: said as such; the next swap breaks the dead lock and converges', { skip, timeout: 400_000 }, async () => {
+test('the engine goes away in the middle of a swap: said as such; the next swap breaks the dead lock and converges', { skip, timeout: 900_000 }, async () => {
   const child = msOn(['swap', '--health-timeout', '180s']);
   // Wait until the new colour's container exists: the swap is in its health gate.
   const t0 = Date.now();

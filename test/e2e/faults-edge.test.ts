@@ -12,12 +12,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import tar from 'tar-stream';
-import { API_IMAGE, cleanup, docker, e2eSkip, ms, projectContainers, stackDir, steadyTraffic } from './helpers.ts';
+import { API_IMAGE, cleanup, docker, e2eSkip, ms as msRaw, projectContainers, stackDir, steadyTraffic } from './helpers.ts';
 
 const skip = await e2eSkip();
 const NEVER_READY = 'modelship-test/api-never-ready-fe:1';
 const s = await stackDir('fedge', 'rateLimit: {perMinute: 1000000, burst: 1000000, nginx: {ratePerSecond: 100000, burst: 100000}}');
 const url = `http://127.0.0.1:${s.httpPort}/health`;
+/** The CLI with room for a loaded CI machine (two cores shared by many stacks). */
+const ms = (st: typeof s, args: string[]) => msRaw(st, args, { timeoutMs: 600_000 });
 const front = `${s.project}_frontend`;
 
 async function build(tag: string, dockerfile: string): Promise<void> {
@@ -82,7 +84,7 @@ after(async () => {
   if (!skip) await cleanup(s);
 });
 
-test('an API container back on another address, and a restarted nginx, are served again by themselves', { skip, timeout: 300_000 }, async () => {
+test('an API container back on another address, and a restarted nginx, are served again by themselves', { skip, timeout: 900_000 }, async () => {
   await servedAgain('api-blue');
   const [api] = await running('api-blue');
   assert.ok(api);
@@ -109,7 +111,7 @@ test('an API container back on another address, and a restarted nginx, are serve
   console.log(`nginx restarted: served again after ${took} ms`);
 });
 
-test('scaling the API up and down under load: nothing is routed to a replica before its gate, 0 failed', { skip, timeout: 300_000 }, async () => {
+test('scaling the API up and down under load: nothing is routed to a replica before its gate, 0 failed', { skip, timeout: 900_000 }, async () => {
   const up = await underLoad(async () => {
     const r = await ms(s, ['scale', 'api=2', '--timeout', '180s']);
     assert.equal(r.exitCode, 0, r.all);
@@ -125,7 +127,7 @@ test('scaling the API up and down under load: nothing is routed to a replica bef
   assert.equal(down.failures, 0, `scale down: ${JSON.stringify(down)}`);
 });
 
-test('a dead edge is seen by status and doctor, and healed by deploy', { skip, timeout: 300_000 }, async () => {
+test('a dead edge is seen by status and doctor, and healed by deploy', { skip, timeout: 900_000 }, async () => {
   const healthy = JSON.parse((await ms(s, ['status', '--json'])).stdout) as { edge?: { ok: boolean; summary: string } };
   assert.equal(healthy.edge?.ok, true, JSON.stringify(healthy.edge));
 
@@ -171,7 +173,7 @@ test('a dead edge is seen by status and doctor, and healed by deploy', { skip, t
   assert.equal(after.edge.ok, true);
 });
 
-test('api.requestTimeoutSeconds (read by nginx and the API) is released blue/green; nginx reloads in place: 0 failed', { skip, timeout: 300_000 }, async () => {
+test('api.requestTimeoutSeconds (read by nginx and the API) is released blue/green; nginx reloads in place: 0 failed', { skip, timeout: 900_000 }, async () => {
   const [nginxBefore] = await running('nginx');
   const text = readFileSync(s.config, 'utf8');
   assert.match(text, /^api: \{workers: 1\}$/m);
@@ -196,7 +198,7 @@ test('api.requestTimeoutSeconds (read by nginx and the API) is released blue/gre
   assert.match(again.stdout, /nothing to do/, again.all);
 });
 
-test('swap killed right after the nginx reload, then swap --force: converges with 0 failed; ps and deploy agree with nginx', { skip, timeout: 400_000 }, async () => {
+test('swap killed right after the nginx reload, then swap --force: converges with 0 failed; ps and deploy agree with nginx', { skip, timeout: 900_000 }, async () => {
   const from = await activeColor();
   const to = from === 'blue' ? 'green' : 'blue';
   let interrupted = false;
@@ -235,7 +237,7 @@ test('swap killed right after the nginx reload, then swap --force: converges wit
   assert.equal((await edge()).servedBy, served, 'deploy did not revert the swap');
 });
 
-test('a failed swap keeps the previous release: rollback still returns to it, 0 failed', { skip, timeout: 300_000 }, async () => {
+test('a failed swap keeps the previous release: rollback still returns to it, 0 failed', { skip, timeout: 900_000 }, async () => {
   const active = await activeColor();
   const kept = active === 'blue' ? 'green' : 'blue';
   const keptBefore = (await projectContainers(s.project)).filter((c) => c.Labels['com.docker.compose.service'] === `api-${kept}`);

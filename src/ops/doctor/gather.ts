@@ -16,6 +16,7 @@ import type { StackHandle } from '../stack.ts';
 import { backupDir, backupFacts, dbFacts, edgeStatus } from '../status.ts';
 import { HostStore } from '../../docker/host-state.ts';
 import { parseNft, parseUfw, type DoctorFacts, type PublishedPort } from './checks.ts';
+import { schedulerFacts } from './scheduler.ts';
 
 async function gitTracked(file: string): Promise<boolean | null> {
   const r = await execa('git', ['ls-files', '--error-unmatch', path.basename(file)], { cwd: path.dirname(file), reject: false, timeout: 5000 });
@@ -135,7 +136,7 @@ export async function gatherFacts(h: StackHandle, now = new Date()): Promise<Doc
   const l = h.loaded;
   const envStat = await stat(l.envFile).catch(() => null);
   const dir = backupDir(h);
-  const [tracked, cert, published, fw, backup, disk, mem, db, edge] = await Promise.all([
+  const [tracked, cert, published, fw, backup, disk, mem, db, scheduler, edge] = await Promise.all([
     envStat ? gitTracked(l.envFile).catch(() => null) : Promise.resolve(null),
     readCert(h),
     publishedPorts(h),
@@ -147,6 +148,7 @@ export async function gatherFacts(h: StackHandle, now = new Date()): Promise<Doc
     diskUsage(['/', dir, l.dir]),
     memory(),
     database(h),
+    schedulerFacts(h.docker, h.project).catch(() => undefined),
     edgeFacts(h),
   ]);
   const rel = path.relative(process.cwd(), l.envFile);
@@ -163,6 +165,7 @@ export async function gatherFacts(h: StackHandle, now = new Date()): Promise<Doc
     disk,
     memory: mem,
     db,
+    ...(scheduler ? { scheduler } : {}),
     edge,
   };
 }
