@@ -26,7 +26,7 @@ import { acquireLock, HostStore, type Lock } from '../docker/host-state.ts';
 import { describeAction, planChanges, type ContainerAction, type Plan } from '../docker/plan.ts';
 import { runSteps, type Step } from './progress.ts';
 import { healEdge } from './edge/heal.ts';
-import { reloadNginx } from './upstream.ts';
+import { frontAddresses, reloadNginx, switchUpstream } from './upstream.ts';
 import { ensureCertificate } from './tls-bootstrap.ts';
 import { renderStackFiles, viewStack, type StackHandle, type StackView } from './stack.ts';
 
@@ -364,11 +364,31 @@ function buildSteps(h: StackHandle, view: StackView, plan: Plan, opts: DeployOpt
   if (removals.length > 0) {
     steps.push({
       title: `Remove ${removals.length} container(s)`,
-      run: async () => {
-        for (const a of removals) {
-          if (a.kind !== 'remove') continue;
-          const grace = services.get(a.service)?.stopGracePeriodSeconds ?? 10;
-          await stopAndRemove(docker, a.actual.id, grace);
+      run: async (note) => {
+        // An API replica on its way out still has its name in nginx's DNS cache for a moment:
+        // nginx is pinned to the replicas that stay (their addresses, `nginx -t`, graceful reload)
+        // until it is gone, then routes by name again.
+        const leaving = new Set(removals.filter((a) => a.service === apiService && a.kind === 'remove').map((a) => (a.kind === 'remove' ? a.actual.id : '')));
+        let pinned = false;
+        if (leaving.size > 0) {
+          const stay = (await docker.listContainers({ filters: { label: [`${COMPOSE_LABEL.project}=${h.project}`, `${COMPOSE_LABEL.service}=${apiService}`], status: ['running'] } })).map((c) => c.Id).filter((id) => !leaving.has(id));
+          const addrs = await frontAddresses(docker, h.project, stay, view.config.api.port);
+          if (addrs.length > 0) {
+            note(`nginx pinned to ${addrs.join(', ')}`);
+            await switchUpstream(docker, { project: h.project, renderDir: h.renderDir, config: view.config, color: view.activeColor as Color, pinned: addrs });
+            pinned = true;
+            // The reload is asynchronous: the old nginx workers hand over first.
+            await new Promise((res) => setTimeout(res, 1500));
+          }
+        }
+        try {
+          for (const a of removals) {
+            if (a.kind !== 'remove') continue;
+            const grace = services.get(a.service)?.stopGracePeriodSeconds ?? 10;
+            await stopAndRemove(docker, a.actual.id, grace);
+          }
+        } finally {
+          if (pinned) await switchUpstream(docker, { project: h.project, renderDir: h.renderDir, config: view.config, color: view.activeColor as Color });
         }
         return removals.map((r) => r.name).join(', ');
       },

@@ -10,7 +10,8 @@ import type Docker from 'dockerode';
 import type { Config } from '../config/schema.ts';
 import { renderUpstream } from '../render/nginx.ts';
 import { MOUNT, SERVICE, type Color } from '../stack/names.ts';
-import { COMPOSE_LABEL, UPSTREAM_FILE } from '../docker/desired.ts';
+import { COMPOSE_LABEL, networkName, UPSTREAM_FILE } from '../docker/desired.ts';
+import { NETWORK } from '../stack/build.ts';
 import { probe } from '../docker/engine.ts';
 import { UserError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/fs-atomic.ts';
@@ -35,18 +36,28 @@ export async function nginxContainerId(docker: Docker, project: string): Promise
  */
 export async function switchUpstream(
   docker: Docker,
-  opts: { project: string; renderDir: string; config: Config; color: Color },
+  opts: { project: string; renderDir: string; config: Config; color: Color; pinned?: readonly string[] },
 ): Promise<{ target: string; detail: string }> {
   const nginx = await nginxContainerId(docker, opts.project);
   if (!nginx) throw new UserError('nginx is not running', { hint: 'run `modelship deploy`' });
   const file = path.join(opts.renderDir, UPSTREAM_FILE);
   const before = await readFile(file, 'utf8').catch(() => null);
-  await writeFileAtomic(file, renderUpstream(opts.config, opts.color).content);
+  await writeFileAtomic(file, renderUpstream(opts.config, opts.color, opts.pinned).content);
   try {
     const detail = await reloadNginx(docker, nginx);
-    return { target: `${SERVICE.api(opts.color)}:${opts.config.api.port}`, detail };
+    return { target: opts.pinned ? opts.pinned.join(', ') : `${SERVICE.api(opts.color)}:${opts.config.api.port}`, detail };
   } catch (err) {
     if (before !== null) await writeFileAtomic(file, before);
     throw err;
   }
+}
+
+/** `ip:port` on the front network of the given running containers (for a pinned upstream). */
+export async function frontAddresses(docker: Docker, project: string, ids: readonly string[], port: number): Promise<string[]> {
+  const out: string[] = [];
+  for (const id of ids) {
+    const ip = (await docker.getContainer(id).inspect()).NetworkSettings?.Networks?.[networkName(project, NETWORK.frontend)]?.IPAddress;
+    if (ip) out.push(`${ip}:${port}`);
+  }
+  return out.sort();
 }

@@ -58,6 +58,9 @@ export const RESOLVER_VALID_SECONDS = 2;
 /** On the internal status listener: the service nginx routes to now, as plain text (always 200). */
 export const EDGE_ROUTE_PATH = '/modelship/route';
 
+/** The upstream block a pinned upstream.conf defines (see renderUpstream). */
+export const PINNED_UPSTREAM = 'modelship_pinned';
+
 /** The nginx variable that names where requests go (`api-<colour>:<port>`), set in upstream.conf. */
 export const UPSTREAM_VAR = '$modelship_upstream';
 
@@ -70,13 +73,17 @@ export const UPSTREAM_VAR = '$modelship_upstream';
  * carry the name on the front network (they join it after the gate), so nothing ungated is routed to.
  * Works on nginx 1.22 (no `resolve` on upstream servers there) as well as on current releases.
  */
-export function renderUpstream(config: Config, color: Color): RenderedFile {
+export function renderUpstream(config: Config, color: Color, pinned?: readonly string[]): RenderedFile {
+  if (pinned && pinned.length === 0) throw new Error('renderUpstream: pinned must name at least one address');
   const lines = [
     HEADER,
     `# modelship active color: ${color}`,
     '# A blue/green swap rewrites only this file, then reloads nginx.',
+    // Pinned: for the seconds an API replica is removed, nginx sends only to the ones that stay
+    // (DNS would still name the leaving one until its record expires).
+    ...(pinned ? [`upstream ${PINNED_UPSTREAM} {`, ...pinned.map((a) => `    server ${a} max_fails=0;`), '}', ''] : []),
     `map $host ${UPSTREAM_VAR} {`,
-    `    default ${SERVICE.api(color)}:${config.api.port};`,
+    `    default ${pinned ? PINNED_UPSTREAM : `${SERVICE.api(color)}:${config.api.port}`};`,
     '}',
     '',
     '# The colour serving this request, sent back as X-Served-By.',

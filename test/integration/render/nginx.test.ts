@@ -31,13 +31,13 @@ function selfSigned(dir: string): { cert: string; key: string } {
   return { cert, key };
 }
 
-function nginxTest(config: Config, color: (typeof COLORS)[number]): { status: number | null; output: string; conf: string } {
+function nginxTest(config: Config, color: (typeof COLORS)[number], pinned?: string[]): { status: number | null; output: string; conf: string } {
   const dir = mkdtempSync(join(tmpdir(), 'modelship-nginx-'));
   try {
     for (const sub of ['logs', 'certs', 'webroot', 'modelship']) mkdirSync(join(dir, sub));
     const files = renderNginx(config);
     let conf = files.find((f) => f.path === 'nginx/nginx.conf')!.content;
-    const upstream = renderUpstream(config, color).content;
+    const upstream = renderUpstream(config, color, pinned).content;
     writeFileSync(join(dir, 'modelship', 'upstream.conf'), upstream);
 
     const real = certificatePaths(config);
@@ -69,6 +69,8 @@ for (const [mode, make] of Object.entries(TLS_MODES)) {
       assert.match(r.output, /test is successful/);
       assert.doesNotMatch(r.output, /\[warn\]|\[emerg\]/, `nginx -t warned:\n${r.output}`);
       assert.match(r.conf, /resolver 127\.0\.0\.11 valid=2s/);
+      const p = nginxTest(config, color, ['127.0.0.1:65500', '127.0.0.1:65501']);
+      assert.equal(p.status, 0, `nginx -t failed on the pinned upstream:\n${p.output}`);
     }
   });
 }
