@@ -168,7 +168,7 @@ test('nginx: renderUpstream names the colour\'s service (resolved by Docker DNS 
   assert.equal(renderUpstream(config, 'blue').path, 'nginx/upstream.conf');
   // Pinned while an API replica is removed: only the addresses that stay, by an upstream block.
   const pinned = renderUpstream(config, 'blue', ['10.0.0.5:8000', '10.0.0.6:8000']).content;
-  assert.match(pinned, /upstream modelship_pinned \{\n    server 10\.0\.0\.5:8000 max_fails=0;\n    server 10\.0\.0\.6:8000 max_fails=0;\n\}/);
+  assert.match(pinned, /upstream modelship_pinned \{\n {4}server 10\.0\.0\.5:8000 max_fails=0;\n {4}server 10\.0\.0\.6:8000 max_fails=0;\n\}/);
   assert.match(pinned, /default modelship_pinned;/);
   assert.equal(upstreamColor(pinned), 'blue');
   assert.throws(() => renderUpstream(config, 'blue', []));
