@@ -1,8 +1,8 @@
 /**
  * A private Docker Engine for tests that must restart an engine (what a host reboot does) without
  * touching the system one: own data root, exec root, socket, pid file and containerd namespace,
- * its own default bridge interface (created here, deleted by stop()), no iptables, its own address
- * pool. Not `--bridge=none`: dockerd 20.10 then deletes the host's `docker0`, which the system
+ * its own default bridge interface (created here, deleted by stop()), no iptables of its own (one
+ * ACCEPT rule in DOCKER-USER for its address pool, removed by stop()), its own address pool. Not `--bridge=none`: dockerd 20.10 then deletes the host's `docker0`, which the system
  * engine's default network needs. Images are copied in from the system
  * engine with one `docker save | docker load` (shared layers travel once). `restart()` stops the
  * daemon the way a shutdown does (SIGTERM: containers stop) and starts it again on the same state.
@@ -45,6 +45,11 @@ export async function startPrivateEngine(name: string, images: string[], opts: {
   await execa('ip', ['link', 'add', bridge, 'type', 'bridge']);
   await execa('ip', ['addr', 'add', bridgeIp, 'dev', bridge]);
   await execa('ip', ['link', 'set', bridge, 'up']);
+  // The host's FORWARD policy (set by the system engine) drops bridged traffic it does not know:
+  // let containers of this engine's own address pool talk to each other, for as long as it runs.
+  const poolNet = /base=([^,]+)/.exec(pool)![1]!;
+  const allow = ['DOCKER-USER', '-s', poolNet, '-d', poolNet, '-j', 'ACCEPT'];
+  await execa('iptables', ['-I', ...allow], { reject: false });
   const args = [
     `--data-root=${path.join(root, 'data')}`,
     `--exec-root=${path.join(root, 'exec')}`,
@@ -98,8 +103,12 @@ export async function startPrivateEngine(name: string, images: string[], opts: {
     },
     stop: async () => {
       // Containers of this engine only: they stop with it.
+      const nets = await docker.listNetworks().catch(() => []);
       await down();
+      // The bridges of the networks it created outlive the daemon: remove them with it.
+      for (const n of nets) if (n.Driver === 'bridge' && n.Name !== 'bridge') await execa('ip', ['link', 'del', `br-${n.Id.slice(0, 12)}`], { reject: false });
       await execa('ip', ['link', 'del', bridge], { reject: false });
+      await execa('iptables', ['-D', ...allow], { reject: false });
       try {
         rmSync(root, { recursive: true, force: true });
       } catch {
