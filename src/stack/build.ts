@@ -6,6 +6,7 @@ import { parseSize } from '../config/analyze.ts';
 import { COLORS, INTERNAL_PORT, MOUNT, SERVICE, type Color } from './names.ts';
 import type { HealthcheckSpec, MountSpec, ServiceSpec, StackSpec } from './spec.ts';
 import { sha } from '../util/hash.ts';
+import { PG_HBA_IN_CONTAINER, PG_HBA_RENDERED, pitrServerArgs } from '../render/postgres.ts';
 
 /**
  * The config sections each of modelship's own roles reads at start: a change elsewhere in the
@@ -222,6 +223,7 @@ export function buildStack(config: Config, _ctx: StackContext): StackSpec {
     ...(config.postgres.extensions.includes('pg_stat_statements')
       ? ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=all']
       : []),
+    ...pitrServerArgs(config),
   ];
   svc({
     name: SERVICE.postgres,
@@ -238,6 +240,7 @@ export function buildStack(config: Config, _ctx: StackContext): StackSpec {
     mounts: [
       { type: 'volume', source: VOLUME.pgdata, target: '/var/lib/postgresql/data' },
       { type: 'bind', base: 'render', source: 'postgres/init', target: MOUNT.postgresInit, readOnly: true },
+      ...(config.backups.pitr.enabled ? [{ type: 'bind' as const, base: 'render' as const, source: PG_HBA_RENDERED, target: PG_HBA_IN_CONTAINER, readOnly: true }] : []),
     ],
     networks: [NETWORK.backend],
     healthcheck: health(['CMD', 'pg_isready', '-h', '127.0.0.1', '-U', config.postgres.user, '-d', config.postgres.database], { startPeriodSeconds: 30, intervalSeconds: 5 }),

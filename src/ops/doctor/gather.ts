@@ -16,6 +16,8 @@ import type { StackHandle } from '../stack.ts';
 import { backupDir, backupFacts, dbFacts, edgeStatus } from '../status.ts';
 import { HostStore } from '../../docker/host-state.ts';
 import { parseNft, parseUfw, type DoctorFacts, type PublishedPort } from './checks.ts';
+import { pitrLayout } from '../backup/pitr/layout.ts';
+import { readRehearsal } from '../backup/pitr/rehearsal.ts';
 import { schedulerFacts } from './scheduler.ts';
 
 async function gitTracked(file: string): Promise<boolean | null> {
@@ -165,6 +167,7 @@ export async function gatherFacts(h: StackHandle, now = new Date()): Promise<Doc
     disk,
     memory: mem,
     db,
+    ...(l.config.backups.pitr.enabled ? { pitr: { rehearsal: await readRehearsal(pitrLayout(dir).rehearsal) } } : {}),
     ...(scheduler ? { scheduler } : {}),
     edge,
   };
