@@ -80,8 +80,18 @@ export interface StatusSnapshot {
   db: DbFacts | null;
   dbError?: string;
   backup: BackupFacts | null;
+  /** The path a client takes: a request through nginx to /health (absent when nginx is not running). */
+  edge?: EdgeStatus;
   alerts: Alert[];
   verdict: Verdict;
+}
+
+export interface EdgeStatus {
+  ok: boolean;
+  summary: string;
+  status: number | null;
+  servedBy: string | null;
+  answeredBy: string | null;
 }
 
 // --- Prometheus text format -------------------------------------------------------------------
@@ -224,6 +234,7 @@ export function evaluateAlerts(s: Omit<StatusSnapshot, 'alerts' | 'verdict'>, t:
     if (present((n) => n === svc) && running((n) => n === svc).length === 0) alerts.push({ name, severity: 'critical', message: `${svc} is not running healthy` });
     else if (!present((n) => n === svc)) alerts.push({ name, severity: 'critical', message: `${svc} has no container` });
   }
+  if (s.edge && !s.edge.ok) alerts.push({ name: 'EdgeDown', severity: 'critical', message: s.edge.summary });
   if (present((n) => n === 'worker') && running((n) => n === 'worker').length === 0) alerts.push({ name: 'WorkersDown', severity: 'critical', message: 'no queue worker is running healthy' });
   if (s.traffic) {
     if (s.traffic.errorRatePercent > t.errorRatePercent) alerts.push({ name: 'HighErrorRate', severity: 'critical', message: `${fmtPercent(s.traffic.errorRatePercent)} of responses are 5xx (threshold ${t.errorRatePercent} %)` });
@@ -251,7 +262,7 @@ export function evaluateAlerts(s: Omit<StatusSnapshot, 'alerts' | 'verdict'>, t:
 export function verdictOf(s: Omit<StatusSnapshot, 'verdict'>): Verdict {
   if (!s.engine.ok) return 'unreachable';
   if (s.services.length === 0) return 'empty';
-  if (s.alerts.some((a) => ['APIDown', 'NginxDown', 'DatabaseDown'].includes(a.name))) return 'down';
+  if (s.alerts.some((a) => ['APIDown', 'NginxDown', 'DatabaseDown', 'EdgeDown'].includes(a.name))) return 'down';
   if (s.services.some((r) => r.state !== 'running' || r.health === 'unhealthy' || r.health === 'starting')) return 'degraded';
   if (s.alerts.length > 0) return 'degraded';
   return 'healthy';
