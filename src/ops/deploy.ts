@@ -24,6 +24,9 @@ import { describeAction, planChanges, type ContainerAction, type Plan } from '..
 import { runSteps, type Step } from './progress.ts';
 import { switchUpstream } from './upstream.ts';
 import { ensureCertificate } from './tls-bootstrap.ts';
+import { authFailure } from './auth-failure.ts';
+import { passwordSteps } from './rotate-password.ts';
+import type { Config } from '../config/schema.ts';
 import { renderStackFiles, viewStack, type StackHandle, type StackView } from './stack.ts';
 
 export interface DeployOptions {
@@ -83,14 +86,15 @@ export async function ensureImages(h: StackHandle, view: StackView, note: (m: st
   return missing;
 }
 
-function failureReport(service: string, container: string, err: unknown, logs: string, probeOutput: string): UserError {
+function failureReport(service: string, container: string, err: unknown, logs: string, probeOutput: string, secrets?: Config['secrets']): UserError {
   const reason = err instanceof Error ? err.message : String(err);
-  const parts = [`deploy failed at ${service} (${container}): ${reason}`];
+  const auth = secrets ? authFailure(`${logs}\n${probeOutput}`, secrets) : null;
+  const parts = [`deploy failed at ${service} (${container}): ${reason}${auth ? `: ${auth.cause}` : ''}`];
   parts.push(`--- last 50 log lines of ${container} ---\n${logs.trimEnd() || '(no output)'}`);
   if (probeOutput) parts.push(`--- health check output ---\n${probeOutput.trimEnd()}`);
   return new UserError(parts.join('\n'), {
-    hint: 'services that were healthy before keep running; fix the cause and run `modelship deploy` again',
-    details: { service, container, reason, logs, health: probeOutput },
+    hint: auth ? `${auth.hint}; services that were healthy before keep running` : 'services that were healthy before keep running; fix the cause and run `modelship deploy` again',
+    details: { service, container, reason, logs, health: probeOutput, ...(auth ? { cause: auth.cause } : {}) },
   });
 }
 
@@ -170,7 +174,7 @@ export async function deploy(h: StackHandle, opts: DeployOptions): Promise<Deplo
     const apiRecreates = plan.containers.filter((a) => a.service === apiService && a.kind === 'recreate');
     const blueGreen = nginxRunning && apiRecreates.length > 0 && !opts.only;
     const applied: Plan = blueGreen ? { ...plan, containers: plan.containers.filter((a) => !(a.service === apiService && a.kind === 'recreate')) } : plan;
-    const steps = buildSteps(h, view, applied, opts);
+    const steps = [...passwordSteps(h, view), ...buildSteps(h, view, applied, opts)];
     await runSteps(steps, { json: opts.json, color: opts.color });
     if (blueGreen) {
       const { swapOrRollback } = await import('./swap.ts');
@@ -245,7 +249,7 @@ function buildSteps(h: StackHandle, view: StackView, plan: Plan, opts: DeployOpt
       // Keep the failed container for inspection, but stop it flapping under its restart policy.
       await docker.getContainer(containerId).update({ RestartPolicy: { Name: 'no' } }).catch(() => undefined);
       await docker.getContainer(containerId).stop({ t: 5 }).catch(() => undefined);
-      throw failureReport(service.name, containerName, err, logs, err instanceof ContainerFailed ? err.probeOutput : '');
+      throw failureReport(service.name, containerName, err, logs, err instanceof ContainerFailed ? err.probeOutput : '', view.config.secrets);
     }
   };
 
