@@ -46,6 +46,9 @@ run_suite() {
 }
 run_suite unit
 run_suite integration --test-concurrency=1
-run_suite e2e --test-concurrency=1
+# e2e files run side by side: each stack has its own project name and reserved ports, and a test
+# that restarts an engine runs its own private dockerd. MODELSHIP_E2E_CONCURRENCY=1 runs them one
+# at a time (for a loaded machine, or to read one file's output in order).
+run_suite e2e --test-concurrency="${MODELSHIP_E2E_CONCURRENCY:-3}"
 echo "${total_pass} passed, ${total_fail} failed"
 exit "$status"

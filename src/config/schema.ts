@@ -297,6 +297,9 @@ const Secrets = z
   .prefault({})
   .describe('secrets by reference: each value names a key in .env; secret values never appear in this file or in rendered files');
 
+/** A Kubernetes object or namespace name (lower-case DNS label). */
+const K8sName = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { error: 'a lower-case DNS label (letters, digits, -)' });
+
 const Kubernetes = z
   .strictObject({
     namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { error: 'a Kubernetes namespace (lower-case DNS label)' }).default('modelship'),
@@ -305,6 +308,35 @@ const Kubernetes = z
     targetCpuPercent: z.int().min(1).max(100).default(70),
     requests: z.strictObject({ cpu: z.string().default('500m'), memory: z.string().default('1Gi') }).prefault({}),
     limits: z.strictObject({ cpu: z.string().default('2'), memory: z.string().default('2Gi') }).prefault({}),
+    ingress: z
+      .strictObject({
+        enabled: z.boolean().default(true).describe('an Ingress for `domains`, to the API Service'),
+        className: z.string().min(1).default('nginx').describe('ingressClassName'),
+        controllerNamespace: K8sName.default('ingress-nginx').describe('namespace of the ingress controller (the only one the API NetworkPolicy admits HTTP from, besides monitoringNamespace)'),
+        clusterIssuer: z.string().min(1).optional().describe('cert-manager ClusterIssuer that fills the TLS Secret'),
+        tlsSecret: K8sName.optional().describe('TLS Secret name (default <project>-tls); used unless tls.mode is off'),
+        annotations: z.record(z.string(), z.string()).default({}).describe('extra Ingress annotations'),
+      })
+      .prefault({}),
+    monitoringNamespace: K8sName.default('monitoring').describe('namespace whose Prometheus may scrape the API and the workers'),
+    postgres: z
+      .strictObject({
+        host: z.string().min(1).default('postgres').describe('a Service in the namespace (bare name) or an external DNS name (rendered as an ExternalName Service)'),
+        port: Port.default(5432),
+      })
+      .prefault({}),
+    redis: z
+      .strictObject({
+        host: z.string().min(1).default('redis').describe('a Service in the namespace (bare name) or an external DNS name (rendered as an ExternalName Service)'),
+        port: Port.default(6379),
+      })
+      .prefault({}),
+    backupStorage: z
+      .strictObject({
+        size: z.string().regex(/^\d+(Ki|Mi|Gi|Ti)$/, { error: 'a Kubernetes quantity such as 20Gi' }).default('20Gi').describe('PersistentVolumeClaim size for the backup CronJob'),
+        storageClass: z.string().min(1).optional(),
+      })
+      .prefault({}),
   })
   .prefault({})
   .superRefine((k, ctx) => {

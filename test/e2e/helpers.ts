@@ -2,7 +2,7 @@
  * e2e rig: a throwaway stack directory per test file (own project name and ports), pointing the
  * config's images at the locally built stand-ins, and the real `modelship` executable.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -54,15 +54,46 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
+/** Where concurrent e2e processes reserve their port ranges (one file per base, holding the pid). */
+const PORT_RESERVATIONS = path.join(os.tmpdir(), 'modelship-e2e-ports');
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Reserves `base` for this process across concurrently running test files: an exclusive create of
+ * a file naming our pid. A reservation whose process is gone is taken over.
+ */
+function reserve(base: number): boolean {
+  mkdirSync(PORT_RESERVATIONS, { recursive: true });
+  const file = path.join(PORT_RESERVATIONS, String(base));
+  try {
+    writeFileSync(file, String(process.pid), { flag: 'wx' });
+    return true;
+  } catch {
+    const holder = Number(readFileSync(file, 'utf8').trim() || 0);
+    if (holder === process.pid || (holder > 0 && pidAlive(holder))) return false;
+    writeFileSync(file, String(process.pid));
+    return true;
+  }
+}
+
 /**
  * A base port whose +80/+43/+90 are free on 127.0.0.1, below the kernel's ephemeral range (32768+)
- * so outgoing connections cannot take them between the check and the deploy.
+ * so outgoing connections cannot take them between the check and the deploy, and reserved so that
+ * another e2e file running at the same time cannot pick it too.
  */
 export async function freePortBase(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
+  for (let i = 0; i < 100; i++) {
     const base = 20000 + Math.floor(Math.random() * 120) * 100;
     const ok = await Promise.all([base + 80, base + 43, base + 90].map(portFree));
-    if (ok.every(Boolean)) return base;
+    if (ok.every(Boolean) && reserve(base)) return base;
   }
   throw new Error('no free port range found for the e2e stack');
 }

@@ -120,7 +120,6 @@ test('swap → rollback → swap under load: zero non-2xx, zero connection error
   });
   assert.deepEqual(seen, ['api-green', 'api-blue', 'api-green'], 'the serving colour changed each time');
   assert.ok(load.total > 1000, `enough load: ${JSON.stringify(load)}`);
-  assert.ok(load.rps >= 200, `at least 200 requests/s: ${JSON.stringify(load)}`);
   assert.equal(load.non2xx, 0, `non-2xx responses: ${JSON.stringify(load)}`);
   assert.equal(load.errors, 0, `connection errors: ${JSON.stringify(load)}`);
   assert.equal(load.timeouts, 0);

@@ -57,6 +57,15 @@ test('paths are relative, unique, and cover every file the brief names', () => {
     'k8s/service.yml',
     'k8s/hpa.yml',
     'k8s/pdb.yml',
+    'k8s/worker-deployment.yml',
+    'k8s/worker-pdb.yml',
+    'k8s/migrate-job.yml',
+    'k8s/backup-cronjob.yml',
+    'k8s/backup-pvc.yml',
+    'k8s/ingress.yml',
+    'k8s/networkpolicy-default-deny.yml',
+    'k8s/networkpolicy-api.yml',
+    'k8s/networkpolicy-worker.yml',
   ]);
   for (const f of files) assert.ok(f.content.endsWith('\n'), `${f.path} ends with a newline`);
 });
