@@ -251,6 +251,11 @@ export function isStandby(r: Pick<ContainerRow, 'service' | 'color' | 'state'>, 
   return activeColor !== null && r.color !== null && r.color !== activeColor && /^api-(blue|green)$/.test(r.service) && (r.state === 'exited' || r.state === 'created');
 }
 
+/** isStandby for one row on its own (its `active` flag says whether its colour is the active one). */
+export function standbyRow(r: Pick<ContainerRow, 'service' | 'color' | 'state' | 'active'>): boolean {
+  return !r.active && r.color !== null && /^api-(blue|green)$/.test(r.service) && (r.state === 'exited' || r.state === 'created');
+}
+
 function idleColour(r: Pick<ContainerRow, 'service' | 'color'>, activeColor: string | null): boolean {
   return activeColor !== null && r.color !== null && r.color !== activeColor && /^api-(blue|green)$/.test(r.service);
 }
@@ -382,7 +387,7 @@ export function serviceCells(r: ServiceRow): string[] {
     r.container,
     r.color ? `${r.color}${r.active ? '*' : ''}` : '',
     r.state,
-    r.health === '-' && r.state !== 'running' && r.color && !r.active && /^api-/.test(r.service) ? 'standby' : r.health,
+    standbyRow(r) ? 'standby' : r.health,
     r.uptime,
     r.restarts === null ? '-' : String(r.restarts),
     fmtPercent(r.cpuPercent),
