@@ -25,7 +25,7 @@ import { runSteps, type Step } from './progress.ts';
 import { switchUpstream } from './upstream.ts';
 import { ensureCertificate } from './tls-bootstrap.ts';
 import { authFailure } from './auth-failure.ts';
-import { passwordSteps } from './rotate-password.ts';
+import { databaseLogSince, passwordSteps } from './rotate-password.ts';
 import type { Config } from '../config/schema.ts';
 import { renderStackFiles, viewStack, type StackHandle, type StackView } from './stack.ts';
 
@@ -86,9 +86,9 @@ export async function ensureImages(h: StackHandle, view: StackView, note: (m: st
   return missing;
 }
 
-function failureReport(service: string, container: string, err: unknown, logs: string, probeOutput: string, secrets?: Config['secrets']): UserError {
+function failureReport(service: string, container: string, err: unknown, logs: string, probeOutput: string, login?: { secrets: Config['secrets']; databaseLog: string }): UserError {
   const reason = err instanceof Error ? err.message : String(err);
-  const auth = secrets ? authFailure(`${logs}\n${probeOutput}`, secrets) : null;
+  const auth = login ? authFailure(`${logs}\n${probeOutput}\n${login.databaseLog}`, login.secrets) : null;
   const parts = [`deploy failed at ${service} (${container}): ${reason}${auth ? `: ${auth.cause}` : ''}`];
   parts.push(`--- last 50 log lines of ${container} ---\n${logs.trimEnd() || '(no output)'}`);
   if (probeOutput) parts.push(`--- health check output ---\n${probeOutput.trimEnd()}`);
@@ -126,7 +126,7 @@ export async function runMigrations(docker: Docker, h: StackHandle, api: Desired
       new Promise((_, reject) => setTimeout(() => reject(new Error(`migrations still running after ${timeoutSeconds} s`)), timeoutSeconds * 1000)),
     ])) as { StatusCode: number };
     const logs = await tailLogs(docker, c.id, 50);
-    if (result.StatusCode !== 0) throw failureReport('migrate', name, new Error(`migrations exited with code ${result.StatusCode}`), logs, '');
+    if (result.StatusCode !== 0) throw failureReport('migrate', name, new Error(`migrations exited with code ${result.StatusCode}`), logs, '', { secrets: h.loaded.config.secrets, databaseLog: '' });
     return logs.trim().split('\n').pop() ?? 'done';
   } finally {
     await c.remove({ force: true }).catch(() => undefined);
@@ -238,6 +238,7 @@ function buildSteps(h: StackHandle, view: StackView, plan: Plan, opts: DeployOpt
   }
 
   const gate = async (service: ServiceSpec, containerId: string, containerName: string, note: (m: string) => void): Promise<void> => {
+    const since = Date.now();
     try {
       await waitReady(docker, containerId, {
         timeoutMs,
@@ -249,7 +250,8 @@ function buildSteps(h: StackHandle, view: StackView, plan: Plan, opts: DeployOpt
       // Keep the failed container for inspection, but stop it flapping under its restart policy.
       await docker.getContainer(containerId).update({ RestartPolicy: { Name: 'no' } }).catch(() => undefined);
       await docker.getContainer(containerId).stop({ t: 5 }).catch(() => undefined);
-      throw failureReport(service.name, containerName, err, logs, err instanceof ContainerFailed ? err.probeOutput : '', view.config.secrets);
+      const databaseLog = service.name === SERVICE.postgres ? '' : await databaseLogSince(docker, h.project, since);
+      throw failureReport(service.name, containerName, err, logs, err instanceof ContainerFailed ? err.probeOutput : '', { secrets: view.config.secrets, databaseLog });
     }
   };
 

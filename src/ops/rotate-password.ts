@@ -11,7 +11,9 @@
  * and deploy recreates it (its environment changed) with the new one.
  */
 import { passwordMatches, scramVerifier } from '../db/password-verifier.ts';
+import type Docker from 'dockerode';
 import { COMPOSE_LABEL, MS_LABEL } from '../docker/desired.ts';
+import { demuxBuffer } from '../docker/engine.ts';
 import { SERVICE } from '../stack/names.ts';
 import { errorMessage, UserError } from '../util/errors.ts';
 import { containerTargetFor, quoteIdent, quoteLiteral } from './backup/target.ts';
@@ -61,4 +63,19 @@ export function passwordSteps(h: StackHandle, view: StackView): Step[] {
       run: async () => ((await syncDatabasePassword(h, view)) === 'rotated' ? `role ${view.config.postgres.user} set to ${view.config.secrets.postgresPassword} from .env` : 'matches .env'),
     },
   ];
+}
+
+/**
+ * What the stack's PostgreSQL logged since `sinceMs` (when a failed gate began): a service whose
+ * health check only says "not ready" may have been refused a login, which PostgreSQL logs.
+ */
+export async function databaseLogSince(docker: Docker, project: string, sinceMs: number): Promise<string> {
+  try {
+    const [pg] = await docker.listContainers({ filters: { label: [`${COMPOSE_LABEL.project}=${project}`, `${COMPOSE_LABEL.service}=${SERVICE.postgres}`], status: ['running'] } });
+    if (!pg) return '';
+    const buf = (await docker.getContainer(pg.Id).logs({ stdout: true, stderr: true, since: Math.floor(sinceMs / 1000) - 1, tail: 200, follow: false })) as unknown as Buffer;
+    return demuxBuffer(buf);
+  } catch {
+    return '';
+  }
 }

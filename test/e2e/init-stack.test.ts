@@ -128,3 +128,17 @@ test('every rendered alert rule evaluates without error', { skip }, async () => 
     assert.deepEqual(loud.filter((n) => ['APIDown', 'DatabaseDown', 'RedisDown', 'NginxDown', 'WorkersDown', 'HighErrorRate'].includes(n)), [], loud.join(', '));
   });
 });
+
+test('status and doctor see every service of the full stack running healthy', { skip }, async () => {
+  const st = await run(['status', '--json'], 120_000);
+  const snap = JSON.parse(st.stdout) as { services: Array<{ service: string; state: string; health: string }>; alerts: Array<{ name: string; severity: string }> };
+  assert.equal(st.exitCode, 0, st.stdout);
+  for (const svc of ['postgres-exporter', 'redis-exporter', 'nginx-exporter', 'node-exporter']) {
+    assert.equal(snap.services.find((x) => x.service === svc)?.state, 'running', svc);
+  }
+  assert.deepEqual(snap.alerts.filter((a) => a.severity === 'critical'), []);
+  const doc = await run(['doctor', '--json'], 120_000);
+  const services = (JSON.parse(doc.stdout) as { checks: Array<{ id: string; status: string; why: string }> }).checks.find((c) => c.id === 'services')!;
+  assert.equal(services.status, 'pass', services.why);
+  assert.match(services.why, /^1[0-9] container\(s\) running healthy$/);
+});
