@@ -57,6 +57,11 @@ function nodeHttpProbe(url: string): string[] {
   return ['CMD', 'node', '-e', `fetch(${JSON.stringify(url)},{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`];
 }
 
+/** Like nodeHttpProbe, and prints the body of a failed answer (the engine keeps it in the health log). */
+function nodeHttpProbeSaying(url: string): string[] {
+  return ['CMD', 'node', '-e', `fetch(${JSON.stringify(url)},{signal:AbortSignal.timeout(4000)}).then(async r=>{if(!r.ok)console.log(await r.text());process.exit(r.ok?0:1)},e=>{console.log(String(e));process.exit(1)})`];
+}
+
 function wgetProbe(url: string): string[] {
   return ['CMD', 'wget', '-q', '-O', '/dev/null', url];
 }
@@ -402,14 +407,17 @@ export function buildStack(config: Config, _ctx: StackContext): StackSpec {
     name: SERVICE.dbBackup,
     role: 'backup',
     image: config.images.api,
-    command: ['modelship', 'schedule', '--direct', '--dir', MOUNT.backups, '--metrics-port', String(INTERNAL_PORT.schedulerMetrics)],
+    // Starts as root only to make the bind-mounted backup directory writable (the engine creates a
+    // missing one root-owned 0755), then runs as the image's node user (uid 1000).
+    user: '0',
+    command: ['modelship', 'schedule', '--direct', '--dir', MOUNT.backups, '--metrics-port', String(INTERNAL_PORT.schedulerMetrics), '--run-as', 'node'],
     environment: appEnv('scheduler'),
     configDigest: configDigest(config, 'scheduler'),
     envFile: true,
     mounts: [configMount, { type: 'bind', base: 'config', source: config.backups.dir, target: MOUNT.backups }],
     networks: [NETWORK.backend],
     dependsOn: [{ service: SERVICE.postgres, condition: 'service_healthy' }],
-    healthcheck: health(nodeHttpProbe(`http://127.0.0.1:${INTERNAL_PORT.schedulerMetrics}/health`), { startPeriodSeconds: 30 }),
+    healthcheck: health(nodeHttpProbeSaying(`http://127.0.0.1:${INTERNAL_PORT.schedulerMetrics}/health`), { startPeriodSeconds: 30 }),
     profiles: ['backup'],
     stopGracePeriodSeconds: 300,
   });

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { action, type CommandContext, type RunEnvironment } from '../context.ts';
 import { confirm, openDb, waitMs, withDbFlags, withSignals } from './db-flags.ts';
-import { formatBytes, listBackups, prune, takeBackup, verifyBackup, type BackupResult } from '../../ops/backup/backup.ts';
+import { backupFileStat, formatBytes, listBackups, prune, takeBackup, verifyBackup, type BackupResult } from '../../ops/backup/backup.ts';
 import { loadSettings } from '../../ops/backup/context.ts';
 import { cronLine } from '../../ops/backup/naming.ts';
 import { restoreBackup } from '../../ops/backup/restore.ts';
@@ -102,7 +102,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
 
   const verify = withDbFlags(backup.command('verify'));
   verify
-    .description('check backups: sha256 against the manifest, pg_restore --list, table count')
+    .description('check backups: sha256 against the manifest, pg_restore --list, every data block read back, table count')
     .argument('[file]', 'backup file (default: with --all, every backup)')
     .option('--all', 'verify every backup in the directory', false)
     .action(
@@ -163,9 +163,12 @@ export function register(program: Command, runEnv: RunEnvironment): void {
     .option('--target-db <name>', 'restore into this database instead of the live one')
     .option('--verify-only', 'full test restore into a throwaway database, then drop it', false)
     .option('--wait <duration>', 'wait this long for a running backup/restore', '0s')
+    .option('--trust-unverified', 'restore a file without its manifest/checksum (an off-site copy): pg_restore --list and a full read still run; what is skipped is printed', false)
     .action(
-      action(runEnv, async (ctx, file: string, opts: Flags & { targetDb?: string; verifyOnly: boolean }) => {
+      action(runEnv, async (ctx, file: string, opts: Flags & { targetDb?: string; verifyOnly: boolean; trustUnverified: boolean }) => {
         if (opts.verifyOnly && opts.targetDb) throw new UsageError('--verify-only restores into a throwaway database: drop --target-db');
+        // A directory or a missing file is refused before anything connects.
+        await backupFileStat(path.resolve(ctx.cwd, file));
         const { target } = await openDb(ctx, opts);
         try {
           const r = await withSignals((signal) =>
@@ -177,6 +180,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
               log: (l) => ctx.out.info(l),
               signal,
               confirm: (q) => confirm(ctx, q),
+              trustUnverified: opts.trustUnverified,
             }),
           );
           if (ctx.out.json) ctx.out.data({ ...r, verify: { ok: r.verify.ok, checks: r.verify.checks } });

@@ -5,7 +5,9 @@ import { listBackups, takeBackup, verifyBackup } from '../../ops/backup/backup.t
 import { restoreBackup } from '../../ops/backup/restore.ts';
 import { runScheduler, type Job } from '../../ops/backup/schedule.ts';
 import { vacuum } from '../../ops/db/maintenance.ts';
-import { UsageError } from '../../util/errors.ts';
+import { UsageError, UserError, errorMessage } from '../../util/errors.ts';
+import { probeWritableDir } from '../../ops/backup/dir.ts';
+import { prepareAndDrop } from '../../ops/backup/run-as.ts';
 
 interface Opts {
   direct?: boolean;
@@ -17,6 +19,7 @@ interface Opts {
   verifySchedule?: string;
   backupOnStart: boolean;
   wait: string;
+  runAs?: string;
 }
 
 export function register(program: Command, runEnv: RunEnvironment): void {
@@ -28,6 +31,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
     .option('--verify-schedule <cron>', 'override backups.verifySchedule')
     .option('--backup-on-start', 'take a backup right after starting', false)
     .option('--wait <duration>', 'how long a scheduled backup waits for a running one', '10m')
+    .option('--run-as <user>', 'started as root: make the backup directory writable for this user (name or uid[:gid]), then run as it')
     .action(
       action(runEnv, async (ctx, opts: Opts) => {
         let port: number | undefined;
@@ -37,6 +41,22 @@ export function register(program: Command, runEnv: RunEnvironment): void {
         }
         const { settings, target } = await openDb(ctx, opts);
         const wait = waitMs(opts.wait);
+        const jsonLine = (e: Record<string, unknown>) => ctx.out.out(JSON.stringify({ time: new Date().toISOString(), ...e }));
+        if (opts.runAs) {
+          const r = await prepareAndDrop(settings.dir, opts.runAs);
+          if (r.changed) jsonLine({ level: 'warn', event: 'backup directory prepared', detail: r.changed });
+          if (r.user) jsonLine({ level: 'info', event: 'running as', user: r.user.name, uid: r.user.uid, gid: r.user.gid });
+        }
+        // An unwritable backup directory makes /health fail with the reason (and the engine's health check with it).
+        const problems = async (): Promise<string[]> => {
+          try {
+            await probeWritableDir(settings.dir);
+            return [];
+          } catch (err) {
+            const where = ctx.env.MODELSHIP_ROLE === 'scheduler' ? ` (${settings.dir} is backups.dir of the host, mounted)` : '';
+            return [`${errorMessage(err)}${where}${err instanceof UserError && err.hint ? `; fix: ${err.hint}` : ''}`];
+          }
+        };
         const jobs: Job[] = [
           {
             name: 'backup',
@@ -91,7 +111,8 @@ export function register(program: Command, runEnv: RunEnvironment): void {
           await runScheduler({
             jobs,
             metricsPort: port,
-            log: (e) => ctx.out.out(JSON.stringify({ time: new Date().toISOString(), ...e })),
+            log: jsonLine,
+            problems,
             signal: ac.signal,
             lastBackupSuccess: newest?.verifiedAt ? Date.parse(newest.createdAt) / 1000 : undefined,
             runOnStart: opts.backupOnStart ? ['backup'] : [],

@@ -35,6 +35,12 @@ export interface SchedulerOptions {
   lastBackupSuccess?: number | undefined;
   runOnStart?: string[];
   onListening?: (port: number) => void;
+  /**
+   * What stops the scheduler from doing its job (an unwritable backup directory), re-checked for
+   * /health at most every `healthCacheMs`. Any problem makes /health answer 503 with the reasons.
+   */
+  problems?: () => Promise<string[]>;
+  healthCacheMs?: number;
 }
 
 export interface JobState {
@@ -127,13 +133,37 @@ export async function runScheduler(o: SchedulerOptions): Promise<{ states: Recor
     return cron.schedule(job.cron, () => fire(job, 'schedule'), { timezone: 'UTC', name: `modelship-${job.name}` });
   });
 
+  let checked: { at: number; problems: string[] } | null = null;
+  let reported = '';
+  const currentProblems = async (): Promise<string[]> => {
+    if (!o.problems) return [];
+    if (checked && Date.now() - checked.at < (o.healthCacheMs ?? 10_000)) return checked.problems;
+    const problems = await o.problems();
+    checked = { at: Date.now(), problems };
+    // Said once in the log when it changes, not at every probe.
+    const key = problems.join('\n');
+    if (key !== reported) {
+      reported = key;
+      o.log(problems.length ? { level: 'error', event: 'unhealthy', problems } : { level: 'info', event: 'healthy again' });
+    }
+    return problems;
+  };
+
   let server: http.Server | null = null;
   if (o.metricsPort !== undefined) {
     server = http.createServer((req, res) => {
       const url = (req.url ?? '/').split('?')[0];
       if (url === '/health') {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ ok: true, stopping, jobs: states }));
+        currentProblems().then(
+          (problems) => {
+            res.writeHead(problems.length ? 503 : 200, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ ok: problems.length === 0, ...(problems.length ? { problems } : {}), stopping, jobs: states }));
+          },
+          (err: unknown) => {
+            res.writeHead(503, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ ok: false, problems: [`health check failed: ${errorMessage(err)}`], stopping, jobs: states }));
+          },
+        );
       } else if (url === '/metrics') {
         m.registry.metrics().then(
           (text) => {
@@ -166,6 +196,7 @@ export async function runScheduler(o: SchedulerOptions): Promise<{ states: Recor
     jobs: o.jobs.map((j) => ({ job: j.name, cron: j.cron, timezone: 'UTC' })),
     ...(o.metricsPort !== undefined ? { metricsPort: o.metricsPort } : {}),
   });
+  await currentProblems().catch(() => undefined);
   for (const name of o.runOnStart ?? []) {
     const job = o.jobs.find((j) => j.name === name);
     if (job) fire(job, 'start');

@@ -7,6 +7,7 @@
  */
 import type { Config } from '../../config/schema.ts';
 import { isStandby, type BackupFacts, type ContainerRow } from '../status-model.ts';
+import { checkScheduler, type SchedulerFacts } from './scheduler.ts';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail';
 
@@ -42,6 +43,8 @@ export interface DoctorFacts {
   db: { ok: true; connections: number; maxConnections: number } | { ok: false; error: string };
   /** The containers deploy would run (active colour, enabled profiles) and what the engine has. */
   services: { ok: true; activeColor: string | null; expected: Array<{ service: string; container: string }>; rows: ContainerRow[] } | { ok: false; error: string };
+  /** The db-backup container, when gathered from a stack. */
+  scheduler?: SchedulerFacts;
 }
 
 const WEAK = /^(change[-_ ]?me|changeme.*|secret|password|passw0rd|admin|default|example|test|xxx+|your[-_].*|todo|replace[-_ ]?me.*)$/i;
@@ -280,7 +283,7 @@ export function checkServices(f: DoctorFacts): CheckResult {
 export const CHECKS = [checkServices, checkSecrets, checkEnvMode, checkEnvGit, checkTls, checkCors, checkLimits, checkPublished, checkDataStores, checkFirewall, checkBackupAge, checkRestoreTest, checkDisk, checkMemory, checkConnections] as const;
 
 export function runChecks(f: DoctorFacts): { ok: boolean; summary: Record<CheckStatus, number>; checks: CheckResult[] } {
-  const checks = CHECKS.map((c) => c(f));
+  const checks = [...CHECKS.map((c) => c(f)), checkScheduler(f)].filter((c): c is CheckResult => c !== null);
   const summary = { pass: 0, warn: 0, fail: 0 };
   for (const c of checks) summary[c.status]++;
   return { ok: summary.fail === 0, summary, checks };

@@ -17,6 +17,7 @@ import { ps } from '../containers.ts';
 import { viewStack } from '../stack.ts';
 import { backupDir, backupFacts, dbFacts } from '../status.ts';
 import { parseNft, parseUfw, type DoctorFacts, type PublishedPort } from './checks.ts';
+import { schedulerFacts } from './scheduler.ts';
 
 async function gitTracked(file: string): Promise<boolean | null> {
   const r = await execa('git', ['ls-files', '--error-unmatch', path.basename(file)], { cwd: path.dirname(file), reject: false, timeout: 5000 });
@@ -139,7 +140,7 @@ export async function gatherFacts(h: StackHandle, now = new Date()): Promise<Doc
   const l = h.loaded;
   const envStat = await stat(l.envFile).catch(() => null);
   const dir = backupDir(h);
-  const [tracked, cert, published, fw, backup, disk, mem, db, svc] = await Promise.all([
+  const [tracked, cert, published, fw, backup, disk, mem, db, svc, scheduler] = await Promise.all([
     envStat ? gitTracked(l.envFile).catch(() => null) : Promise.resolve(null),
     readCert(h),
     publishedPorts(h),
@@ -152,6 +153,7 @@ export async function gatherFacts(h: StackHandle, now = new Date()): Promise<Doc
     memory(),
     database(h),
     services(h),
+    schedulerFacts(h.docker, h.project).catch(() => undefined),
   ]);
   const rel = path.relative(process.cwd(), l.envFile);
   return {
@@ -168,5 +170,6 @@ export async function gatherFacts(h: StackHandle, now = new Date()): Promise<Doc
     memory: mem,
     db,
     services: svc,
+    ...(scheduler ? { scheduler } : {}),
   };
 }
