@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { isValidCron } from './cron.ts';
+import { hubSpecProblem } from '../inference/hub/repo-ref.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Scalar types with their own rules
@@ -167,12 +168,23 @@ const Batching = z
   })
   .prefault({});
 
+/** A registered model's name, or `hf:ORG/NAME[@REVISION]` for a Hugging Face Hub repository. */
+const ModelName = z
+  .string()
+  .min(1)
+  .superRefine((v, ctx) => {
+    if (!v.startsWith('hf:')) return;
+    const problem = hubSpecProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: `hf:ORG/NAME[@REVISION] (${problem})` });
+  })
+  .meta({ examples: ['content-safety', 'hf:Xenova/resnet-50'] });
+
 const Models = z
   .strictObject({
     cacheDir: z.string().min(1).default('/var/lib/modelship/models').describe('where the API container keeps models'),
-    image: z.string().min(1).default('content-safety').describe('default image classification model'),
-    text: z.string().min(1).default('sentiment').describe('default text classification model'),
-    detection: z.string().min(1).default('objects').describe('default object detection model'),
+    image: ModelName.default('content-safety').describe('default image classification model: a model name, or hf:ORG/NAME[@REVISION] (a Hugging Face ONNX export, downloaded into the Hub cache on first use)'),
+    text: ModelName.default('sentiment').describe('default text classification model: a model name, or hf:ORG/NAME[@REVISION]'),
+    detection: ModelName.default('objects').describe('default object detection model: a model name, or hf:ORG/NAME[@REVISION]'),
     batching: Batching,
     workerTimeoutSeconds: z.int().min(1).max(3600).default(120).describe('an inference worker still on one batch (model load included) after this long is deemed hung: stopped and replaced, its inputs fail'),
   })

@@ -93,6 +93,8 @@ export function appEnvironment(config: Config, role: string, configPath: string)
     REDIS_HOST: SERVICE.redis,
     REDIS_PORT: String(INTERNAL_PORT.redis),
     LOG_LEVEL: config.logging.level,
+    // hf:ORG/NAME models are downloaded once into the models volume, shared by both colours and the workers.
+    HF_HUB_CACHE: `${config.models.cacheDir}/hub`,
   };
 }
 
