@@ -222,7 +222,7 @@ test('3: a full disk before, during or after the dump: exit 1, a located hinted 
     assert.equal(r1.exitCode, 1, r1.all);
     assert.doesNotMatch(r1.all, /unexpected failure/);
     assert.match(r1.stderr, new RegExp(`${after}/\\S+: no space left on device \\(ENOSPC\\)`));
-    assert.match(r1.stderr, /hint: the disk holding .* is full/);
+    assert.match(r1.stderr, /hint: the backup disk is full/);
     expectClean(after);
     unmount(after);
 
