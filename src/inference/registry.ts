@@ -110,10 +110,11 @@ export async function getModel(name: string, opts: RegistryOptions = {}): Promis
 export async function checkModelFiles(dir: string, manifest: ModelManifest): Promise<string[]> {
   const problems: string[] = [];
   const must: string[] = [];
-  if (manifest.runtime === 'tfjs') {
+  if (manifest.runtime === 'tfjs' || manifest.runtime === 'onnx') {
     must.push(manifest.modelFile);
     if ('tokenizer' in manifest) must.push(manifest.tokenizer.vocab);
   }
+  if (manifest.runtime === 'onnx' && manifest.tfjs) must.push(manifest.tfjs.modelFile);
   if (typeof manifest.labels === 'string') must.push(manifest.labels);
   if (manifest.license.file) must.push(manifest.license.file);
   for (const f of must) {
@@ -122,6 +123,12 @@ export async function checkModelFiles(dir: string, manifest: ModelManifest): Pro
     } catch {
       problems.push(`missing file ${f}`);
     }
+  }
+  if (manifest.runtime === 'onnx' && problems.length === 0) {
+    // the model itself says what it takes: its inputs and outputs are checked against the manifest
+    const { inspectOnnxModel } = await import('./onnx-runtime.ts');
+    const problem = await inspectOnnxModel(dir, manifest);
+    if (problem) problems.push(problem);
   }
   if (manifest.runtime === 'tfjs' && problems.length === 0) {
     try {
