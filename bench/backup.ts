@@ -6,7 +6,7 @@
  * `docker exec … pg_dump -Fc > file` on the same data in a postgres container.
  *
  *   BENCH_DB_MB=1024 (default)   size of the generated table data
- *   BENCH_MODES=direct,container which modes to run (default both)
+ *   BENCH_MODES=direct,container,pitr which modes to run (default all three; pitr: bench/pitr.ts)
  *   BENCH_PG_IMAGE               postgres image for container mode (default modelship-standin/postgres:16)
  *   DATABASE_URL_TEST            server to use (default postgres://postgres:postgres@127.0.0.1:5432/postgres)
  *   BENCH_ROUNDS=3               rounds of each (alternating); the best of each is compared
@@ -24,7 +24,7 @@ import { containerTarget, directTarget } from '../src/ops/backup/target.ts';
 const admin = process.env.DATABASE_URL_TEST ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
 const mb = Number(process.env.BENCH_DB_MB ?? 1024);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-const modes = (process.env.BENCH_MODES ?? 'direct,container').split(',').map((m) => m.trim());
+const modes = (process.env.BENCH_MODES ?? 'direct,container,pitr').split(',').map((m) => m.trim());
 const db = `modelship_bench_${mb}mb`;
 const cli = fileURLToPath(new URL('../test/integration/db/modelship-src.ts', import.meta.url));
 const urlOf = (name: string) => {
@@ -193,5 +193,9 @@ if (modes.includes('container')) {
     rmSync(cdir, { recursive: true, force: true });
     spawnSync('docker', ['rm', '-f', '-v', cid], { stdio: 'ignore' });
   }
+}
+if (modes.includes('pitr')) {
+  const { runPitrBench } = await import('./pitr.ts');
+  if (!(await runPitrBench())) failed = true;
 }
 process.exitCode = failed ? 1 : 0;

@@ -11,6 +11,7 @@ import { resizeGeometry } from './preprocess.ts';
 import { DEFAULT_MODEL, getModel, listModels, type ModelEntry, type RegistryOptions } from './registry.ts';
 import { classifySentiment } from './sentiment.ts';
 import { parseVocab, tokenize } from './tokenizer.ts';
+import { loadHfEncoder, type HfTextEncoder, type HfTokenizerSpec } from './hf-tokenizer.ts';
 import { WorkerPool } from './pool.ts';
 import { InputError, type BackendInfo, type ClassificationResult, type DetectionResult } from './types.ts';
 
@@ -141,6 +142,20 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
   if (!opts.lazy) await startPool();
   const entries = new Map<string, ModelEntry>();
   const vocabs = new Map<string, Map<string, number>>();
+  const encoders = new Map<string, Promise<HfTextEncoder>>();
+
+  /** A text through the model's tokenizer.json (loaded once per model), as a worker item. */
+  async function hfItem(e: ModelEntry, spec: HfTokenizerSpec, text: string) {
+    let enc = encoders.get(e.name);
+    if (!enc) {
+      enc = loadHfEncoder(e.dir, spec);
+      encoders.set(e.name, enc);
+      enc.catch(() => encoders.delete(e.name));
+    }
+    const encoder = await enc;
+    const r = encoder.encode(text);
+    return { kind: 'tokens' as const, ids: Int32Array.from(r.ids), typeIds: r.typeIds ? Int32Array.from(r.typeIds) : undefined, padId: encoder.padId, maxLength: spec.maxLength };
+  }
 
   async function model(name: string | undefined, task: Task): Promise<ModelEntry> {
     const n = name ?? DEFAULT_MODEL[task];
@@ -240,6 +255,11 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
         );
         return { model: e.name, version: m.version, backend: 'lexicon', durationMs: round(performance.now() - t0), predictions };
       }
+      if (m.tokenizer.type === 'huggingface') {
+        const out = await (await startPool()).run(poolModel(e), await hfItem(e, m.tokenizer, text), o.signal);
+        const predictions = rankPredictions(toScores(out.data, m.output), e.labels, { topK: o.topK, threshold: o.threshold });
+        return { model: e.name, version: m.version, backend: out.provider.name, durationMs: round(performance.now() - t0), predictions };
+      }
       let vocab = vocabs.get(e.name);
       if (!vocab) {
         vocab = parseVocab(JSON.parse(await readFile(path.join(e.dir, m.tokenizer.vocab), 'utf8')));
@@ -260,7 +280,7 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
       const pm = poolModel(e);
       const item = 'input' in m
         ? { kind: 'pixels' as const, pixels: new Uint8Array(m.input.width * m.input.height * 3) }
-        : { kind: 'ids' as const, ids: new Int32Array(m.tokenizer.maxLength) };
+        : m.tokenizer.type === 'huggingface' ? await hfItem(e, m.tokenizer, 'warm up') : { kind: 'ids' as const, ids: new Int32Array(m.tokenizer.maxLength) };
       return (await p.run(pm, item)).provider;
     },
 
@@ -274,7 +294,8 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
         decoder: decoderName(),
         batching,
         limits,
-        models: all.filter((m): m is ModelEntry => !('error' in m)).map((m) => {
+        // Models named by hf:ORG/NAME (the config's defaults) are resolved, not registered: list them too.
+        models: [...all.filter((m): m is ModelEntry => !('error' in m)), ...[...entries.values()].filter((e, i, a) => !all.some((m) => m.name === e.name) && a.findIndex((x) => x.name === e.name) === i)].map((m) => {
           const backend = m.manifest.runtime === 'lexicon' ? 'lexicon' : p.providers.get(m.name)?.name;
           return { name: m.name, task: m.manifest.task, version: m.manifest.version, runtime: m.manifest.runtime, source: m.source, ...(backend ? { backend } : {}) };
         }),

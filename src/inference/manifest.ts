@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../util/errors.ts';
+import { hfTokenizerSchema } from './hf-tokenizer.ts';
 
 /**
  * A model directory's `manifest.json`: what the model does, how to feed it and how to read its
@@ -170,7 +171,8 @@ const textClassificationTfjs = z
 const imageClassificationOnnx = z.object({ ...common, ...onnxFormat, task: z.literal('image-classification'), input: imageInputSchema, output: classificationOutput }).strict();
 const objectDetectionOnnx = z.object({ ...common, ...onnxFormat, task: z.literal('object-detection'), input: imageInputSchema, output: detectionOutput }).strict();
 const textClassificationOnnx = z
-  .object({ ...common, ...onnxFormat, task: z.literal('text-classification'), tokenizer: tokenizerSchema, output: classificationOutput })
+  // ONNX text models also take a Hugging Face tokenizer.json (hf-tokenizer.ts).
+  .object({ ...common, ...onnxFormat, task: z.literal('text-classification'), tokenizer: z.discriminatedUnion('type', [wordIndexTokenizerSchema, hfTokenizerSchema]), output: classificationOutput })
   .strict();
 const textClassificationLexicon = z
   .object({

@@ -41,7 +41,8 @@ const ID_TYPES = new Set(['int32', 'int64', 'float32']);
 export function resolveModelIo(m: OnnxManifest, inputs: TensorInfo[], outputs: TensorInfo[]): ResolvedIo {
   const isImage = 'input' in m;
   const field = isImage ? 'input.tensor' : 'tokenizer.tensor';
-  const wanted = isImage ? m.input.tensor : m.tokenizer.tensor;
+  // A tokenizer.json feeds input_ids (attention_mask, token_type_ids beside it, by name).
+  const wanted = isImage ? m.input.tensor : m.tokenizer.type === 'huggingface' ? 'input_ids' : m.tokenizer.tensor;
   let main: TensorInfo | undefined;
   if (wanted !== undefined) {
     main = inputs.find((i) => i.name === wanted);
@@ -71,7 +72,7 @@ export function resolveModelIo(m: OnnxManifest, inputs: TensorInfo[], outputs: T
     if (!ID_TYPES.has(main.type)) throw new Error(`the model's text input ${describeTensor(main)} has element type ${main.type}; token ids are fed as int32, int64 or float32`);
     if (main.shape.length !== 2) throw new Error(`the model's input ${describeTensor(main)} is not a batch of token ids (expected 2 dimensions [batch, length])`);
     const len = num(main.shape[1]);
-    if (len !== undefined && len !== m.tokenizer.maxLength) throw new Error(`the model's input ${describeTensor(main)} takes ${len} tokens but the manifest's tokenizer.maxLength is ${m.tokenizer.maxLength}`);
+    if (len !== undefined && (m.tokenizer.type === 'huggingface' ? len < m.tokenizer.maxLength : len !== m.tokenizer.maxLength)) throw new Error(`the model's input ${describeTensor(main)} takes ${len} tokens but the manifest's tokenizer.maxLength is ${m.tokenizer.maxLength}`);
   }
 
   let output: TensorInfo | undefined;

@@ -4,7 +4,8 @@ import { parentPort } from 'node:worker_threads';
 import type { ForcedBackend } from './backend.ts';
 import type { NetworkManifest } from './manifest.ts';
 import { normalizePixels } from './preprocess.ts';
-import type { RuntimeModel } from './runtime.ts';
+import type { ModelFeeds, RuntimeModel } from './runtime.ts';
+import { batchFeeds } from './text-feeds.ts';
 import { ModelLoadError, type BackendInfo } from './types.ts';
 
 /**
@@ -15,7 +16,11 @@ import { ModelLoadError, type BackendInfo } from './types.ts';
  * created once and kept for the worker's life.
  */
 
-export type WorkerItem = { kind: 'pixels'; pixels: Uint8Array } | { kind: 'ids'; ids: Int32Array };
+export type WorkerItem =
+  | { kind: 'pixels'; pixels: Uint8Array }
+  | { kind: 'ids'; ids: Int32Array }
+  /** A text encoded by a tokenizer.json (hf-tokenizer.ts): variable length, padded per batch. */
+  | { kind: 'tokens'; ids: Int32Array; typeIds: Int32Array | undefined; padId: number; maxLength: number };
 
 export type WorkerRequest =
   | { type: 'init'; id: number; forced?: ForcedBackend | undefined; tfjs: boolean; onnxThreads: number }
@@ -56,7 +61,15 @@ function inputBuffer<T extends Float32ArrayConstructor | Int32ArrayConstructor>(
 }
 
 /** One batch as the model's input tensor data, in the layout the model takes. */
-function modelInput(manifest: NetworkManifest, model: RuntimeModel, items: WorkerItem[]): { data: Float32Array | Int32Array; shape: number[] } {
+function modelInput(manifest: NetworkManifest, model: RuntimeModel, items: WorkerItem[]): ModelFeeds {
+  if (items[0]?.kind === 'tokens') {
+    const first = items[0];
+    const encoded = items.map((it) => {
+      if (it.kind !== 'tokens') throw new Error('text model given a non-text input');
+      return { ids: it.ids, typeIds: it.typeIds };
+    });
+    return new Map(batchFeeds(encoded, first.padId, model.inputs, first.maxLength).map((f) => [f.name, { data: f.data, shape: f.shape }]));
+  }
   if ('input' in manifest) {
     const { width, height } = manifest.input;
     const per = width * height * 3;

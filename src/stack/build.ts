@@ -6,6 +6,7 @@ import { parseSize } from '../config/analyze.ts';
 import { COLORS, INTERNAL_PORT, MOUNT, SERVICE, type Color } from './names.ts';
 import type { HealthcheckSpec, MountSpec, ServiceSpec, StackSpec } from './spec.ts';
 import { sha } from '../util/hash.ts';
+import { PG_HBA_IN_CONTAINER, PG_HBA_RENDERED, pitrServerArgs } from '../render/postgres.ts';
 
 /**
  * The config sections each of modelship's own roles reads at start: a change elsewhere in the
@@ -93,6 +94,8 @@ export function appEnvironment(config: Config, role: string, configPath: string)
     REDIS_HOST: SERVICE.redis,
     REDIS_PORT: String(INTERNAL_PORT.redis),
     LOG_LEVEL: config.logging.level,
+    // hf:ORG/NAME models are downloaded once into the models volume, shared by both colours and the workers.
+    HF_HUB_CACHE: `${config.models.cacheDir}/hub`,
   };
 }
 
@@ -159,6 +162,7 @@ export function buildStack(config: Config, _ctx: StackContext): StackSpec {
     healthcheck: health(['CMD-SHELL', 'test -s /var/run/nginx.pid && kill -0 "$(cat /var/run/nginx.pid)"'], { intervalSeconds: 10, retries: 3 }),
     stopSignal: 'SIGQUIT',
     stopGracePeriodSeconds: 30,
+    reloadsFiles: true,
   });
 
   // --- API, both colours -------------------------------------------------------------------
@@ -168,11 +172,13 @@ export function buildStack(config: Config, _ctx: StackContext): StackSpec {
       role: 'api',
       image: config.images.api,
       command: ['modelship', 'serve', '--host', '0.0.0.0', '--port', String(config.api.port)],
-      environment: { ...appEnv('api'), MODELSHIP_COLOR: color },
+      // The API believes X-Forwarded-For from the stack's nginx (found by its name on the network).
+      environment: { ...appEnv('api'), MODELSHIP_COLOR: color, MODELSHIP_TRUSTED_PROXIES: SERVICE.nginx },
       configDigest: configDigest(config, 'api'),
       envFile: true,
       mounts: [configMount, { type: 'volume', source: VOLUME.models, target: config.models.cacheDir }],
       networks: [NETWORK.frontend, NETWORK.backend],
+      gatedNetworks: [NETWORK.frontend],
       dependsOn: dataDeps,
       healthcheck: health(nodeHttpProbe(`http://127.0.0.1:${config.api.port}/health/ready`), { startPeriodSeconds: 60, intervalSeconds: 5, retries: 6 }),
       profiles: color === active ? [] : ['standby'],
@@ -218,6 +224,7 @@ export function buildStack(config: Config, _ctx: StackContext): StackSpec {
     ...(config.postgres.extensions.includes('pg_stat_statements')
       ? ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=all']
       : []),
+    ...pitrServerArgs(config),
   ];
   svc({
     name: SERVICE.postgres,
@@ -234,6 +241,7 @@ export function buildStack(config: Config, _ctx: StackContext): StackSpec {
     mounts: [
       { type: 'volume', source: VOLUME.pgdata, target: '/var/lib/postgresql/data' },
       { type: 'bind', base: 'render', source: 'postgres/init', target: MOUNT.postgresInit, readOnly: true },
+      ...(config.backups.pitr.enabled ? [{ type: 'bind' as const, base: 'render' as const, source: PG_HBA_RENDERED, target: PG_HBA_IN_CONTAINER, readOnly: true }] : []),
     ],
     networks: [NETWORK.backend],
     healthcheck: health(['CMD', 'pg_isready', '-h', '127.0.0.1', '-U', config.postgres.user, '-d', config.postgres.database], { startPeriodSeconds: 30, intervalSeconds: 5 }),

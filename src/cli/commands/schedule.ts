@@ -8,6 +8,7 @@ import { vacuum } from '../../ops/db/maintenance.ts';
 import { UsageError, UserError, errorMessage } from '../../util/errors.ts';
 import { probeWritableDir } from '../../ops/backup/dir.ts';
 import { prepareAndDrop } from '../../ops/backup/run-as.ts';
+import { startScheduledPitr } from '../../ops/backup/pitr/scheduled.ts';
 
 interface Opts {
   direct?: boolean;
@@ -19,6 +20,7 @@ interface Opts {
   verifySchedule?: string;
   backupOnStart: boolean;
   wait: string;
+  baseSchedule?: string;
   runAs?: string;
 }
 
@@ -29,6 +31,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
     .option('--backup-schedule <cron>', 'override backups.schedule')
     .option('--vacuum-schedule <cron>', 'override backups.vacuumSchedule')
     .option('--verify-schedule <cron>', 'override backups.verifySchedule')
+    .option('--base-schedule <cron>', 'override backups.pitr.baseSchedule')
     .option('--backup-on-start', 'take a backup right after starting', false)
     .option('--wait <duration>', 'how long a scheduled backup waits for a running one', '10m')
     .option('--run-as <user>', 'started as root: make the backup directory writable for this user (name or uid[:gid]), then run as it')
@@ -98,6 +101,8 @@ export function register(program: Command, runEnv: RunEnvironment): void {
           },
         ];
         const newest = (await listBackups(settings.dir, target.database)).backups.find((b) => b.verified);
+        const pitr = await startScheduledPitr(settings, opts, ctx.env, target, jsonLine, opts.baseSchedule);
+        if (pitr) jobs.push(...pitr.jobs);
         const ac = new AbortController();
         const stop = (sig: string) => () => {
           ctx.out.info(JSON.stringify({ time: new Date().toISOString(), level: 'info', event: 'signal', signal: sig }));
@@ -115,9 +120,11 @@ export function register(program: Command, runEnv: RunEnvironment): void {
             problems,
             signal: ac.signal,
             lastBackupSuccess: newest?.verifiedAt ? Date.parse(newest.createdAt) / 1000 : undefined,
-            runOnStart: opts.backupOnStart ? ['backup'] : [],
+            runOnStart: [...(opts.backupOnStart ? ['backup'] : []), ...(pitr?.runOnStart ?? [])],
+            ...(pitr ? { extendMetrics: pitr.extendMetrics } : {}),
           });
         } finally {
+          await pitr?.stop();
           process.removeListener('SIGTERM', onTerm);
           process.removeListener('SIGINT', onInt);
           await target.close();

@@ -35,6 +35,8 @@ export interface SchedulerOptions {
   lastBackupSuccess?: number | undefined;
   runOnStart?: string[];
   onListening?: (port: number) => void;
+  /** More metrics on the same /metrics (point-in-time recovery registers its gauges here). */
+  extendMetrics?: (registry: Registry) => void;
   /**
    * What stops the scheduler from doing its job (an unwritable backup directory), re-checked for
    * /health at most every `healthCacheMs`. Any problem makes /health answer 503 with the reasons.
@@ -68,6 +70,7 @@ export async function runScheduler(o: SchedulerOptions): Promise<{ states: Recor
     if (!cron.validate(j.cron)) throw new UserError(`invalid schedule for ${j.name}: "${j.cron}"`, { exitCode: 2, hint: 'a cron expression such as "0 2 * * *" (UTC)' });
   }
   const m = createSchedulerMetrics();
+  o.extendMetrics?.(m.registry);
   if (o.lastBackupSuccess) m.lastSuccess.set(o.lastBackupSuccess);
   m.failures.inc(0);
   const states: Record<string, JobState> = {};

@@ -126,7 +126,7 @@ export function interpolate(sql: string, params: readonly unknown[] = []): strin
 
 // --- local processes -------------------------------------------------------------------------------
 
-interface ProcResult extends ToolFailure {
+export interface ProcResult extends ToolFailure {
   stdout: string;
 }
 
@@ -135,7 +135,7 @@ export function pgBin(tool: string, env: NodeJS.ProcessEnv): string {
   return dir ? `${dir.replace(/\/$/, '')}/${tool}` : tool;
 }
 
-function runProcess(cmd: string, args: string[], opts: { env: NodeJS.ProcessEnv; signal?: AbortSignal | undefined; stdinFile?: string; captureStdout?: boolean }): Promise<ProcResult> {
+export function runProcess(cmd: string, args: string[], opts: { env: NodeJS.ProcessEnv; signal?: AbortSignal | undefined; stdinFile?: string; captureStdout?: boolean }): Promise<ProcResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: opts.env, stdio: [opts.stdinFile ? 'pipe' : 'ignore', opts.captureStdout ? 'pipe' : 'ignore', 'pipe'] });
     let stdout = '';

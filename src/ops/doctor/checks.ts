@@ -7,6 +7,7 @@
  */
 import type { Config } from '../../config/schema.ts';
 import type { BackupFacts } from '../status-model.ts';
+import { judgeRehearsal, type Rehearsal } from '../backup/pitr/rehearsal.ts';
 import { checkScheduler, type SchedulerFacts } from './scheduler.ts';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail';
@@ -41,6 +42,10 @@ export interface DoctorFacts {
   disk: Array<{ path: string; usedPercent: number }>;
   memory: { usedPercent: number } | null;
   db: { ok: true; connections: number; maxConnections: number } | { ok: false; error: string };
+  /** A request through nginx to /health against the active colour; absent when nothing is deployed. */
+  edge?: { ok: boolean; summary: string } | null;
+  /** With backups.pitr.enabled: the last restore rehearsal. */
+  pitr?: { rehearsal: Rehearsal | null };
   /** The db-backup container, when gathered from a stack. */
   scheduler?: SchedulerFacts;
 }
@@ -71,6 +76,7 @@ export function checkSecrets(f: DoctorFacts): CheckResult {
     ['redisPassword', c.secrets.redisPassword, 16],
   ];
   if (c.monitoring.grafana.enabled) need.push(['grafanaAdminPassword', c.secrets.grafanaAdminPassword, 12]);
+  if (c.backups.pitr.enabled) need.push(['replicationPassword', c.secrets.replicationPassword, 16]);
   for (const [name, key, min] of need) {
     const v = f.env[key];
     if (v === undefined || v === '') problems.push(`${key} is missing`);
@@ -213,6 +219,15 @@ export function checkRestoreTest(f: DoctorFacts): CheckResult {
   return { id: 'restore-test', title, status: 'pass', why: `last test restore ${at.slice(0, 10)} (${Math.floor(days)} days ago)` };
 }
 
+/** Only with backups.pitr.enabled (null otherwise). */
+export function checkPitrRehearsal(f: DoctorFacts): CheckResult | null {
+  const max = f.config.backups.pitr.rehearsalMaxAgeDays;
+  const title = `point-in-time restore rehearsed within ${max} days`;
+  if (!f.config.backups.pitr.enabled || !f.pitr) return null;
+  const j = judgeRehearsal(f.pitr.rehearsal, max, new Date(f.now));
+  return { id: 'pitr-rehearsal', title, status: j.status, why: j.why, ...(j.status === 'pass' ? {} : { fix: 'modelship restore --to-latest --verify-only --direct --pgdata DIR (rebuilds a scratch copy, replays the WAL, checks it, swaps nothing)' }) };
+}
+
 export function checkDisk(f: DoctorFacts): CheckResult {
   const t = f.config.monitoring.alerts.diskUsedPercent;
   const title = `disk below ${t} % used`;
@@ -247,10 +262,17 @@ export function checkConnections(f: DoctorFacts): CheckResult {
   return { id: 'connections', title, status: 'pass', why: desc };
 }
 
-export const CHECKS = [checkSecrets, checkEnvMode, checkEnvGit, checkTls, checkCors, checkLimits, checkPublished, checkDataStores, checkFirewall, checkBackupAge, checkRestoreTest, checkDisk, checkMemory, checkConnections] as const;
+export function checkEdge(f: DoctorFacts): CheckResult {
+  const title = 'a request through nginx reaches the active colour';
+  if (f.edge === undefined || f.edge === null) return { id: 'edge', title, status: 'warn', why: 'nginx is not running: nothing to ask', fix: '`modelship deploy`' };
+  if (f.edge.ok) return { id: 'edge', title, status: 'pass', why: f.edge.summary };
+  return { id: 'edge', title, status: 'fail', why: f.edge.summary, fix: '`modelship deploy` points nginx at the active colour again (see `modelship logs nginx`)' };
+}
+
+export const CHECKS = [checkEdge, checkSecrets, checkEnvMode, checkEnvGit, checkTls, checkCors, checkLimits, checkPublished, checkDataStores, checkFirewall, checkBackupAge, checkRestoreTest, checkDisk, checkMemory, checkConnections] as const;
 
 export function runChecks(f: DoctorFacts): { ok: boolean; summary: Record<CheckStatus, number>; checks: CheckResult[] } {
-  const checks = [...CHECKS.map((c) => c(f)), checkScheduler(f)].filter((c): c is CheckResult => c !== null);
+  const checks = [...CHECKS.map((c) => c(f)), checkScheduler(f), checkPitrRehearsal(f)].filter((c): c is CheckResult => c !== null);
   const summary = { pass: 0, warn: 0, fail: 0 };
   for (const c of checks) summary[c.status]++;
   return { ok: summary.fail === 0, summary, checks };

@@ -53,7 +53,7 @@ test('the word-index tokenizer takes the Keras Tokenizer options', () => {
   const { input: _i, ...noInput } = onnx;
   const r = validateManifest({ ...noInput, task: 'text-classification', output: { type: 'probabilities' }, tokenizer: { type: 'word-index', vocab: 'vocab.json', maxLength: 30, oovIndex: null, filters: '', split: '|', numWords: 1000 } });
   assert.ok(r.ok, JSON.stringify(r));
-  assert.ok('tokenizer' in r.manifest);
+  assert.ok('tokenizer' in r.manifest && r.manifest.tokenizer.type === 'word-index');
   assert.equal(r.manifest.tokenizer.oovIndex, null);
   assert.equal(r.manifest.tokenizer.split, '|');
   assert.deepEqual(issues({ ...noInput, task: 'text-classification', output: { type: 'probabilities' }, tokenizer: { type: 'word-index', vocab: 'v.json', maxLength: 30, split: '' } }), ['tokenizer.split: Too small: expected string to have >=1 characters']);
