@@ -11,6 +11,7 @@ import type Docker from 'dockerode';
 import { readArchiveFile, writeArchiveFiles } from './volume-files.ts';
 import { UserError } from '../util/errors.ts';
 import { COMPOSE_LABEL, MS_LABEL } from './desired.ts';
+import { pidAlive } from '../util/process.ts';
 
 export const lockName = (project: string): string => `${project}-modelship-lock`;
 export const stateName = (project: string): string => `${project}-modelship-state`;
@@ -76,16 +77,6 @@ export interface Lock {
   holder: string;
   /** Set when a lock left by a process of this host that no longer runs was broken to take this one. */
   brokeStale?: string;
-}
-
-/** Whether a process id runs on this machine (EPERM: it does, as another user). */
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

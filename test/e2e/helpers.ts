@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import Docker from 'dockerode';
+import { pidAlive } from '../../src/util/process.ts';
 
 export const ROOT = path.join(import.meta.dirname, '../..');
 export const BIN = path.join(ROOT, 'bin/modelship.js');
@@ -56,15 +57,6 @@ function portFree(port: number): Promise<boolean> {
 
 /** Where concurrent e2e processes reserve their port ranges (one file per base, holding the pid). */
 const PORT_RESERVATIONS = path.join(os.tmpdir(), 'modelship-e2e-ports');
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Reserves `base` for this process across concurrently running test files: an exclusive create of

@@ -26,6 +26,7 @@ import {
 } from './naming.ts';
 import { planOrphans, planRetention, type DirFile, type RetentionDecision, type RetentionPolicy } from './retention.ts';
 import { hintFor, ToolError, type DbTarget, type SqlSession } from './target.ts';
+import { pidAlive } from '../../util/process.ts';
 
 export type Log = (line: string) => void;
 
@@ -60,15 +61,6 @@ async function exists(p: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Removes temp files left by dead runs of this host (a crash or kill -9 mid-dump). */
