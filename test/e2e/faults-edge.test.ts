@@ -10,9 +10,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
-import tar from 'tar-stream';
-import { API_IMAGE, cleanup, docker, e2eSkip, ms as msRaw, projectContainers, stackDir, steadyTraffic } from './helpers.ts';
+import { API_IMAGE, buildImage as build, cleanup, docker, e2eSkip, ms as msRaw, projectContainers, stackDir, steadyTraffic } from './helpers.ts';
 
 const skip = await e2eSkip();
 const NEVER_READY = 'modelship-test/api-never-ready-fe:1';
@@ -21,16 +19,6 @@ const url = `http://127.0.0.1:${s.httpPort}/health`;
 /** The CLI with room for a loaded CI machine (two cores shared by many stacks). */
 const ms = (st: typeof s, args: string[]) => msRaw(st, args, { timeoutMs: 600_000 });
 const front = `${s.project}_frontend`;
-
-async function build(tag: string, dockerfile: string): Promise<void> {
-  const pack = tar.pack();
-  pack.entry({ name: 'Dockerfile' }, dockerfile);
-  pack.finalize();
-  const ctx = new PassThrough();
-  pack.pipe(ctx);
-  const stream = await docker.buildImage(ctx as unknown as NodeJS.ReadableStream, { t: tag });
-  await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
-}
 
 async function edge(): Promise<{ status: number; servedBy: string }> {
   const r = await fetch(url).catch(() => null);

@@ -7,7 +7,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
+import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
+import tar from 'tar-stream';
 import { pidAlive } from '../../src/util/process.ts';
 
 export const ROOT = path.join(import.meta.dirname, '../..');
@@ -201,4 +203,15 @@ export function steadyTraffic(url: string): { stop(): Promise<{ ok: number; fail
       return { ok, failures, retried };
     },
   };
+}
+
+/** Builds a one-file image (a Dockerfile, no context) on the test engine: stand-in releases for swap tests. */
+export async function buildImage(tag: string, dockerfile: string): Promise<void> {
+  const pack = tar.pack();
+  pack.entry({ name: 'Dockerfile' }, dockerfile);
+  pack.finalize();
+  const ctx = new PassThrough();
+  pack.pipe(ctx);
+  const stream = await docker.buildImage(ctx as unknown as NodeJS.ReadableStream, { t: tag });
+  await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
 }
