@@ -10,6 +10,12 @@ import { swarmRig, swarmRigSkip, type RigNode } from './swarm-rig.ts';
 const IMAGE = 'modelship-standin/debian:bookworm';
 const skip = await swarmRigSkip();
 
+interface Task {
+  NodeID: string;
+  Status: { State: string };
+  NetworksAttachments: Array<{ Network: { Spec: { Name: string } }; Addresses: string[] }>;
+}
+
 test('three engines in network namespaces form a swarm whose overlay spans every node', { skip, timeout: 240_000 }, async () => {
   const rig = await swarmRig([IMAGE]);
   console.log(`# swarm rig up in ${rig.upSeconds.toFixed(1)} s`);
@@ -39,15 +45,15 @@ test('three engines in network namespaces form a swarm whose overlay spans every
     Mode: { Global: {} },
   });
   try {
-    let tasks: any[] = [];
+    let tasks: Task[] = [];
     for (let i = 0; i < 120; i++) {
-      tasks = (await rig.manager.listTasks({ filters: { service: [name], 'desired-state': ['running'] } })) as any[];
+      tasks = (await rig.manager.listTasks({ filters: { service: [name], 'desired-state': ['running'] } })) as unknown as Task[];
       if (tasks.length === 3 && tasks.every((t) => t.Status.State === 'running')) break;
       await new Promise((r) => setTimeout(r, 500));
     }
     assert.equal(tasks.filter((t) => t.Status.State === 'running').length, 3, JSON.stringify(tasks.map((t) => t.Status)));
     assert.equal(new Set(tasks.map((t) => t.NodeID)).size, 3, 'one task on every node');
-    const ipOf = (t: any): string => String(t.NetworksAttachments.find((a: any) => a.Network.Spec.Name === name).Addresses[0]).split('/')[0]!;
+    const ipOf = (t: Task): string => String(t.NetworksAttachments.find((a) => a.Network.Spec.Name === name)!.Addresses[0]).split('/')[0]!;
     const byNode = new Map(nodes.map((n) => [n.ID, n.Description.Hostname]));
     const remote = tasks.filter((t) => byNode.get(t.NodeID) !== 'msw-n3').map(ipOf);
     // From the container on n3, a TCP connect to the tasks on n1 and n2: "Connection refused" is
