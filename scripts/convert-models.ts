@@ -8,6 +8,11 @@
  *   (`centernet.json` + `centernet.bin`); we copy it under stable names.
  * - sentiment: the VADER lexicon model runs from the `vader-sentiment` package; only a manifest.
  *
+ * content-safety and objects are then converted to ONNX (model.onnx) by the converter behind
+ * `modelship models convert` (src/inference/convert/), and their manifests switched to
+ * `runtime: "onnx"` with the TF.js files kept under `tfjs` (chosen when a TF.js backend is
+ * forced). The conversion fails, naming the op, if a model uses one the converter lacks.
+ *
  * Run: node scripts/convert-models.ts   (needs the devDependencies nsfwjs and @vladmandic/human)
  * The output is committed; this script exists so that anyone can reproduce it byte for byte.
  */
@@ -16,6 +21,7 @@ import { mkdir, readFile, writeFile, copyFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { convertModelDirectory } from '../src/inference/convert/convert-model.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(path.join(root, 'package.json'));
@@ -155,7 +161,15 @@ async function sentiment(): Promise<void> {
   });
 }
 
+/** TF.js files → model.onnx + an ONNX manifest. A fixed producer string keeps the bytes reproducible across modelship versions. */
+async function toOnnx(name: string): Promise<void> {
+  const r = await convertModelDirectory(path.join(outRoot, name), { force: true, producerVersion: 'scripts/convert-models.ts', tool: 'scripts/convert-models.ts (src/inference/convert)' });
+  console.log(`${name}: ${r.format} → ${path.relative(root, r.onnxFile)} (${(r.bytes / 1e6).toFixed(1)} MB, ${r.nodes} nodes, sha256 ${r.sha256.slice(0, 12)}…)`);
+}
+
 await contentSafety();
 await objects();
 await sentiment();
+await toOnnx('content-safety');
+await toOnnx('objects');
 console.log(`models written to ${outRoot}`);

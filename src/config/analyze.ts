@@ -385,6 +385,7 @@ function semanticProblems(config: Config, file: string, locate: Locate, envInput
   if (envInput && envInput.text !== null) {
     for (const [name, key] of Object.entries(config.secrets)) {
       if (name === 'grafanaAdminPassword' && !config.monitoring.grafana.enabled) continue;
+      if (name === 'replicationPassword' && !config.backups.pitr.enabled) continue;
       const value = env[key];
       const explicit = hasPath(['secrets', name]);
       const place = (path: string[], message: string, extra: Partial<Problem>): void =>

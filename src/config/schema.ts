@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { isValidCron } from './cron.ts';
+import { hubSpecProblem } from '../inference/hub/repo-ref.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Scalar types with their own rules
@@ -167,12 +168,23 @@ const Batching = z
   })
   .prefault({});
 
+/** A registered model's name, or `hf:ORG/NAME[@REVISION]` for a Hugging Face Hub repository. */
+const ModelName = z
+  .string()
+  .min(1)
+  .superRefine((v, ctx) => {
+    if (!v.startsWith('hf:')) return;
+    const problem = hubSpecProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: `hf:ORG/NAME[@REVISION] (${problem})` });
+  })
+  .meta({ examples: ['content-safety', 'hf:Xenova/resnet-50'] });
+
 const Models = z
   .strictObject({
     cacheDir: z.string().min(1).default('/var/lib/modelship/models').describe('where the API container keeps models'),
-    image: z.string().min(1).default('content-safety').describe('default image classification model'),
-    text: z.string().min(1).default('sentiment').describe('default text classification model'),
-    detection: z.string().min(1).default('objects').describe('default object detection model'),
+    image: ModelName.default('content-safety').describe('default image classification model: a model name, or hf:ORG/NAME[@REVISION] (a Hugging Face ONNX export, downloaded into the Hub cache on first use)'),
+    text: ModelName.default('sentiment').describe('default text classification model: a model name, or hf:ORG/NAME[@REVISION]'),
+    detection: ModelName.default('objects').describe('default object detection model: a model name, or hf:ORG/NAME[@REVISION]'),
     batching: Batching,
     workerTimeoutSeconds: z.int().min(1).max(3600).default(120).describe('an inference worker still on one batch (model load included) after this long is deemed hung: stopped and replaced, its inputs fail'),
   })
@@ -229,6 +241,19 @@ const Retention = z
     if (r.daily + r.weekly + r.monthly === 0) ctx.addIssue({ code: 'custom', message: 'at least one backup kept (daily, weekly or monthly above 0)' });
   });
 
+const Pitr = z
+  .strictObject({
+    enabled: z.boolean().default(false).describe('point-in-time recovery: the db-backup service streams WAL continuously (pg_receivewal over a replication slot) and takes base backups (pg_basebackup, verified with pg_verifybackup)'),
+    baseSchedule: Cron.default('0 1 * * 0').describe('when a base backup is taken (cron, UTC; weekly by default). Restores replay WAL from the newest base backup before the target time'),
+    slot: z.string().regex(/^[a-z0-9_]{1,63}$/, { error: 'a replication slot name (lower-case letters, digits, _; at most 63)' }).default('modelship_pitr').describe('physical replication slot pg_receivewal streams from'),
+    replicationUser: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { error: 'a role name (lower-case letters, digits, _; at most 63)' }).default('modelship_replication').describe('role with REPLICATION that streams WAL and takes base backups (password: secrets.replicationPassword)'),
+    maxSlotLag: Size.default('10GB').describe('most WAL the server keeps for a lagging archive (max_slot_wal_keep_size); past it the slot is invalidated instead of filling the disk, and an alert fires well before'),
+    lagAlertSeconds: z.int().min(1).max(86400).default(60).describe('WalArchiveLagging: seconds the WAL archive may trail the server'),
+    keepBaseBackups: z.int().min(1).max(1000).default(2).describe('verified base backups kept (with all the WAL they need); the newest verified one is never deleted'),
+    rehearsalMaxAgeDays: z.number().positive().max(365).default(8).describe('doctor warns when the last restore rehearsal (restore --to-latest --verify-only) is older than this'),
+  })
+  .prefault({});
+
 const Backups = z
   .strictObject({
     dir: z.string().min(1).default('./backups').describe('backup directory on the host, relative to this file'),
@@ -236,6 +261,7 @@ const Backups = z
     vacuumSchedule: Cron.default('0 3 * * 0').describe('when VACUUM ANALYZE runs (cron, UTC)'),
     verifySchedule: Cron.default('30 4 * * *').describe('when backups are re-verified (cron, UTC)'),
     retention: Retention,
+    pitr: Pitr,
   })
   .prefault({});
 
@@ -293,6 +319,7 @@ const Secrets = z
     postgresPassword: EnvKey.default('POSTGRES_PASSWORD'),
     redisPassword: EnvKey.default('REDIS_PASSWORD'),
     grafanaAdminPassword: EnvKey.default('GRAFANA_ADMIN_PASSWORD'),
+    replicationPassword: EnvKey.default('REPLICATION_PASSWORD').describe('.env key of the PostgreSQL replication role\'s password (backups.pitr)'),
   })
   .prefault({})
   .describe('secrets by reference: each value names a key in .env; secret values never appear in this file or in rendered files');

@@ -65,6 +65,7 @@ export interface CreateSpec {
   ExposedPorts: Record<string, Record<string, never>>;
   Healthcheck?: { Test: string[]; Interval: number; Timeout: number; Retries: number; StartPeriod: number };
   StopSignal?: string;
+  User?: string;
   StopTimeout: number;
   HostConfig: {
     Binds: string[];
@@ -202,6 +203,8 @@ function desiredContainer(project: string, s: ServiceSpec, index: number, ctx: D
     memory: s.memoryLimit ?? null,
     networks: s.networks,
     logging: stack.logging,
+    // Only when set, so services without a user keep their hashes.
+    ...(s.user ? { user: s.user } : {}),
   };
   // The files a service reads: rendered files under its bind mounts (the resolved app config is
   // covered by the service's own config digest, so unrelated settings do not restart it).
@@ -259,6 +262,7 @@ function desiredContainer(project: string, s: ServiceSpec, index: number, ctx: D
         }
       : {}),
     ...(s.stopSignal ? { StopSignal: s.stopSignal } : {}),
+    ...(s.user ? { User: s.user } : {}),
     StopTimeout: s.stopGracePeriodSeconds,
     HostConfig: {
       Binds: binds,

@@ -14,6 +14,8 @@ export interface ExecHandle {
   /** Writable side for stdin, when `stdin: true`. Call `end()` to send EOF. */
   stdin: NodeJS.WritableStream | null;
   done: Promise<ExecResult>;
+  /** Closes the exec connection: the engine closes the process's stdio (a writer then gets EPIPE). */
+  close(): void;
 }
 
 export interface ExecOptions {
@@ -63,5 +65,5 @@ export async function execInContainer(docker: Docker, containerId: string, cmd: 
       reject(err);
     });
   });
-  return { stdout, stderr, stdin: opts.stdin === true ? stream : null, done };
+  return { stdout, stderr, stdin: opts.stdin === true ? stream : null, done, close: () => stream.destroy?.() };
 }

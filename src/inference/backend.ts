@@ -6,14 +6,24 @@ import type { BackendInfo } from './types.ts';
 import { installWasmConcat } from './wasm-concat.ts';
 
 /**
- * TF.js backend choice. Order: tfjs-node-gpu, tfjs-node (both optional native packages that may be
- * missing), wasm with SIMD, plain cpu. Every failure is caught and recorded, and the backend
- * reported is the one actually active afterwards, not the one asked for.
- * `MODELSHIP_BACKEND=tfjs-node-gpu|tfjs-node|wasm|cpu` forces one (and fails if it cannot load).
+ * Backend choice for both runtimes. TF.js order: tfjs-node-gpu, tfjs-node (both optional native
+ * packages that may be missing), wasm with SIMD, plain cpu. ONNX Runtime order: the CUDA
+ * execution provider (where its binaries are installed), then the CPU one built into
+ * onnxruntime-node. Every failure is caught and recorded, and the backend reported is the one
+ * actually active afterwards, not the one asked for.
+ * `MODELSHIP_BACKEND=tfjs-node-gpu|tfjs-node|wasm|cpu|onnx-cuda|onnx-cpu` forces one (and fails if
+ * it cannot load): a TF.js backend runs ONNX models through the TF.js files their manifest names
+ * (`tfjs`), an ONNX one refuses TF.js-only models.
  */
 
 export const BACKEND_ORDER = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_ORDER)[number];
+
+export const ONNX_PROVIDER_ORDER = ['onnx-cuda', 'onnx-cpu'] as const;
+export type OnnxProviderChoice = (typeof ONNX_PROVIDER_ORDER)[number];
+
+/** What `MODELSHIP_BACKEND` / `--backend` forces: one TF.js backend or one ONNX Runtime provider (never both). */
+export type ForcedBackend = { runtime: 'tfjs'; tfjs: BackendChoice } | { runtime: 'onnx'; onnx: OnnxProviderChoice };
 
 const ALIASES: Record<string, BackendChoice> = {
   'tfjs-node-gpu': 'tfjs-node-gpu',
@@ -26,11 +36,31 @@ const ALIASES: Record<string, BackendChoice> = {
   cpu: 'cpu',
 };
 
+const ONNX_ALIASES: Record<string, OnnxProviderChoice> = {
+  'onnx-cuda': 'onnx-cuda',
+  'ort-cuda': 'onnx-cuda',
+  cuda: 'onnx-cuda',
+  'onnx-cpu': 'onnx-cpu',
+  'ort-cpu': 'onnx-cpu',
+};
+
+const ALL_NAMES = [...BACKEND_ORDER, ...ONNX_PROVIDER_ORDER].join(', ');
+
+/** The TF.js part of a backend name (undefined for auto or an ONNX provider). */
 export function parseBackendChoice(value: string | undefined): BackendChoice | undefined {
-  if (value === undefined || value === '' || value === 'auto') return undefined;
-  const v = ALIASES[value.toLowerCase()];
-  if (!v) throw new Error(`MODELSHIP_BACKEND=${value} is not one of ${BACKEND_ORDER.join(', ')}, auto`);
-  return v;
+  const f = parseBackend(value);
+  return f?.runtime === 'tfjs' ? f.tfjs : undefined;
+}
+
+/** Parses `MODELSHIP_BACKEND` / `--backend`: undefined for automatic (unset, empty or `auto`). */
+export function parseBackend(value: string | undefined): ForcedBackend | undefined {
+  if (value === undefined || value.trim() === '' || value.trim().toLowerCase() === 'auto') return undefined;
+  const v = value.trim().toLowerCase();
+  const tfjs = ALIASES[v];
+  if (tfjs) return { runtime: 'tfjs', tfjs };
+  const onnx = ONNX_ALIASES[v];
+  if (onnx) return { runtime: 'onnx', onnx };
+  throw new Error(`MODELSHIP_BACKEND=${value} is not one of ${ALL_NAMES}, auto`);
 }
 
 /**

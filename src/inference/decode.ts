@@ -4,11 +4,10 @@ import type { Metadata } from 'sharp';
 import type sharpFn from 'sharp';
 import type * as PngJs from 'pngjs';
 import type * as JpegJs from 'jpeg-js';
-import type { ImageInputSpec } from './manifest.ts';
 import { decodeBmp, isBmp, type Bitmap } from './bmp.ts';
 import { unsupportedFormat } from './sniff.ts';
 import { cmykToRgb, gridTiff, isIdentityTable, rgbToRgb, TABLE_GRID, type TableSpace } from './icc-table.ts';
-import { applyOrientation, jpegExifOrientation, resizeBilinear } from './preprocess.ts';
+import { applyOrientation, jpegExifOrientation, resizeBilinear, shorterSideSize, type ResizeSpec } from './preprocess.ts';
 import { InputError } from './types.ts';
 
 /**
@@ -72,7 +71,7 @@ function checkPixels(w: number, h: number, limits: DecodeLimits): void {
   }
 }
 
-export async function decodeImage(buf: Uint8Array, spec: Pick<ImageInputSpec, 'width' | 'height' | 'resize'>, limits: DecodeLimits = DEFAULT_LIMITS): Promise<DecodedImage> {
+export async function decodeImage(buf: Uint8Array, spec: ResizeSpec, limits: DecodeLimits = DEFAULT_LIMITS): Promise<DecodedImage> {
   if (buf.length === 0) throw new InputError('empty', 'empty file');
   const sharp = loadSharp();
   if (!sharp) return decodeWithJs(buf, spec, limits);
@@ -81,15 +80,15 @@ export async function decodeImage(buf: Uint8Array, spec: Pick<ImageInputSpec, 'w
 }
 
 /** A BMP (read in JS: libvips has no BMP loader) through sharp's compositing and resize. */
-async function decodeBitmap(sharp: SharpModule, bmp: Bitmap, spec: Pick<ImageInputSpec, 'width' | 'height' | 'resize'>): Promise<DecodedImage> {
+async function decodeBitmap(sharp: SharpModule, bmp: Bitmap, spec: ResizeSpec): Promise<DecodedImage> {
   const { width, height } = bmp;
   let img = sharp(bmp.rgba, { raw: { width, height, channels: 4 } });
   img = bmp.hasAlpha ? img.flatten({ background: '#ffffff' }) : img.removeAlpha();
-  const out = await img.resize(spec.width, spec.height, { fit: spec.resize, background: '#000000', kernel: 'linear' }).removeAlpha().raw({ depth: 'uchar' }).toBuffer();
+  const out = await fitTo(img, spec, width, height).removeAlpha().raw({ depth: 'uchar' }).toBuffer();
   return { pixels: new Uint8Array(out.buffer, out.byteOffset, out.byteLength), width, height, notes: [] };
 }
 
-async function decodeWithSharp(sharp: SharpModule, buf: Uint8Array, spec: Pick<ImageInputSpec, 'width' | 'height' | 'resize'>, limits: DecodeLimits): Promise<DecodedImage> {
+async function decodeWithSharp(sharp: SharpModule, buf: Uint8Array, spec: ResizeSpec, limits: DecodeLimits): Promise<DecodedImage> {
   const notes: string[] = [];
   let meta: Metadata;
   try {
@@ -118,11 +117,15 @@ async function decodeWithSharp(sharp: SharpModule, buf: Uint8Array, spec: Pick<I
     // An 8-bit RGB image with its own ICC profile is decoded as is and converted through a
     // table (none when the profile is sRGB in effect, as most embedded ones are).
     const rgbTable = meta.icc && meta.space === 'srgb' && (meta.depth ?? 'uchar') === 'uchar' ? await colourTable(sharp, 'rgb', meta.icc).catch(() => undefined) : undefined; // unreadable profile: libvips' own path
-    const { data, info } = await sharp(buf, { limitInputPixels: limits.maxPixels, pages: 1, failOn: 'error', ignoreIcc: rgbTable !== undefined })
-      .rotate() // honours EXIF orientation
-      .flatten({ background: '#ffffff' }) // alpha composited on white
-      .toColourspace('srgb') // CMYK (with its ICC profile), grayscale, 16-bit → 8-bit sRGB
-      .resize(spec.width, spec.height, { fit: spec.resize, background: '#000000', kernel: 'linear' })
+    const { data, info } = await fitTo(
+      sharp(buf, { limitInputPixels: limits.maxPixels, pages: 1, failOn: 'error', ignoreIcc: rgbTable !== undefined })
+        .rotate() // honours EXIF orientation
+        .flatten({ background: '#ffffff' }) // alpha composited on white
+        .toColourspace('srgb'), // CMYK (with its ICC profile), grayscale, 16-bit → 8-bit sRGB
+      spec,
+      width,
+      height,
+    )
       .removeAlpha()
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
@@ -147,20 +150,40 @@ async function decodeWithSharp(sharp: SharpModule, buf: Uint8Array, spec: Pick<I
  * `contain` only to its inner size), a small one is converted first; a second pass in RGB
  * finishes the resize or letterboxes on black, exactly as the sRGB path.
  */
-async function decodeCmyk(sharp: SharpModule, buf: Uint8Array, lut: Uint8Array, meta: Metadata, spec: Pick<ImageInputSpec, 'width' | 'height' | 'resize'>, limits: DecodeLimits): Promise<Uint8Array> {
+async function decodeCmyk(sharp: SharpModule, buf: Uint8Array, lut: Uint8Array, meta: Metadata, spec: ResizeSpec, limits: DecodeLimits): Promise<Uint8Array> {
   let first = sharp(buf, { limitInputPixels: limits.maxPixels, pages: 1, failOn: 'error' }).pipelineColourspace('cmyk').rotate();
-  if ((meta.width ?? 0) * (meta.height ?? 0) > spec.width * spec.height) {
+  if ((meta.width ?? 0) * (meta.height ?? 0) > spec.width * spec.height && !spec.shorterSide) {
     first = first.resize(spec.width, spec.height, { fit: spec.resize === 'contain' ? 'inside' : spec.resize, kernel: 'linear' });
   }
   const { data, info } = await first.toColourspace('cmyk').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   if (info.channels !== 4) throw new Error(`decoder produced ${info.channels} channels for a CMYK image, expected 4`);
   const rgb = cmykToRgb(data, lut);
   if (info.width === spec.width && info.height === spec.height) return rgb;
-  const out = await sharp(rgb, { raw: { width: info.width, height: info.height, channels: 3 } })
-    .resize(spec.width, spec.height, { fit: spec.resize, background: '#000000', kernel: 'linear' })
+  const out = await fitTo(sharp(rgb, { raw: { width: info.width, height: info.height, channels: 3 } }), spec, info.width, info.height)
     .raw({ depth: 'uchar' })
     .toBuffer();
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+/**
+ * The resize step for a spec, on an upright w×h image: `fill` stretches, `contain` letterboxes
+ * (pad grey level and alignment from the spec), `cover` crops the centre, after first scaling the
+ * shorter side to `shorterSide` when the spec sets it (resize 256 → crop 224).
+ */
+function fitTo(img: ReturnType<SharpModule>, spec: ResizeSpec, w: number, h: number): ReturnType<SharpModule> {
+  if (spec.resize === 'cover' && spec.shorterSide) {
+    const s = shorterSideSize(w, h, spec.shorterSide);
+    return img
+      .resize(s.width, s.height, { fit: 'fill', kernel: 'linear' })
+      .extract({ left: Math.floor((s.width - spec.width) / 2), top: Math.floor((s.height - spec.height) / 2), width: spec.width, height: spec.height });
+  }
+  const pad = spec.padValue ?? 0;
+  return img.resize(spec.width, spec.height, {
+    fit: spec.resize,
+    background: { r: pad, g: pad, b: pad },
+    kernel: 'linear',
+    ...(spec.resize === 'contain' && spec.align === 'top-left' ? { position: 'left top' } : {}),
+  });
 }
 
 /**
@@ -194,7 +217,7 @@ function firstLine(err: unknown): string {
     .trim();
 }
 
-async function decodeWithJs(buf: Uint8Array, spec: Pick<ImageInputSpec, 'width' | 'height' | 'resize'>, limits: DecodeLimits): Promise<DecodedImage> {
+async function decodeWithJs(buf: Uint8Array, spec: ResizeSpec, limits: DecodeLimits): Promise<DecodedImage> {
   const require = createRequire(import.meta.url);
   const notes: string[] = ['decoded with the pure-JS fallback (sharp unavailable)'];
   let rgba: Uint8Array, w: number, h: number;

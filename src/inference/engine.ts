@@ -3,14 +3,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../util/errors.ts';
 import { DEFAULT_BATCHING, type BatchingOptions } from './batcher.ts';
-import { nativeBackendInstalled, parseBackendChoice, type BackendChoice } from './backend.ts';
+import { nativeBackendInstalled, parseBackend, type ForcedBackend } from './backend.ts';
 import { decodeImage, decoderName, DEFAULT_LIMITS, type DecodeLimits } from './decode.ts';
-import type { ModelManifest, Task, TfjsManifest } from './manifest.ts';
+import { tfjsVariant, type ModelManifest, type NetworkManifest, type Task } from './manifest.ts';
 import { decodeDetections, rankPredictions, toScores } from './postprocess.ts';
 import { resizeGeometry } from './preprocess.ts';
 import { DEFAULT_MODEL, getModel, listModels, type ModelEntry, type RegistryOptions } from './registry.ts';
 import { classifySentiment } from './sentiment.ts';
 import { parseVocab, tokenize } from './tokenizer.ts';
+import { loadHfEncoder, type HfTextEncoder, type HfTokenizerSpec } from './hf-tokenizer.ts';
 import { WorkerPool } from './pool.ts';
 import { InputError, type BackendInfo, type ClassificationResult, type DetectionResult } from './types.ts';
 
@@ -24,8 +25,10 @@ export interface EngineOptions {
   /** Worker threads for TF.js models. Default: one per core (1 when a native TF backend is installed: it threads itself). */
   workers?: number | undefined;
   batching?: Partial<BatchingOptions> | undefined;
-  /** Force a backend; default from MODELSHIP_BACKEND, else automatic. */
+  /** Force a backend (TF.js or an ONNX Runtime provider); default from MODELSHIP_BACKEND, else automatic. */
   backend?: string | undefined;
+  /** ONNX Runtime intra-op threads per session; default from MODELSHIP_ONNX_THREADS, else 1 (one single-threaded session per worker). */
+  onnxThreads?: number | undefined;
   limits?: Partial<DecodeLimits> | undefined;
   registry?: RegistryOptions | undefined;
   /** Start the TF.js worker pool on first use of a TF.js model instead of at once (a lexicon-only run never loads TF.js). */
@@ -52,12 +55,16 @@ export interface DetectOptions {
 }
 
 export interface EngineInfo {
+  /** The TF.js backend (or "none" when no TF.js model has run). */
   backend: BackendInfo;
+  /** The backend each model that has run (or been warmed) really uses: `onnx-cpu`, `onnx-cuda`, `wasm-simd`… */
+  providers: Record<string, BackendInfo>;
   workers: number;
   decoder: string;
   batching: BatchingOptions;
   limits: DecodeLimits;
-  models: { name: string; task: Task; version: string; runtime: string; source: string }[];
+  /** `backend`: what really runs the model, once it has run (always for the lexicon). */
+  models: { name: string; task: Task; version: string; runtime: string; source: string; backend?: string }[];
 }
 
 export interface Engine {
@@ -67,39 +74,62 @@ export interface Engine {
   /** Resolves a model (default for the task when name is undefined) and checks its task. */
   model(name: string | undefined, task: Task): Promise<ModelEntry>;
   info(): Promise<EngineInfo>;
+  /** Loads a model into a worker (one run on a blank input) and returns the backend that really runs it. */
+  warm(name: string): Promise<BackendInfo>;
+  /** The TF.js backend, or the provider of the ONNX models when no TF.js model runs. */
   readonly backend: BackendInfo;
+  /** The backend of each model that has run, by model name. */
+  readonly providers: ReadonlyMap<string, BackendInfo>;
   readonly workers: number;
+  /** Subscribes to the backend each model really runs on, as it becomes known; returns unsubscribe. */
+  onBackend(listener: (model: string, backend: BackendInfo) => void): () => void;
   /** Subscribes to the size of every model execution (dynamic batching); returns unsubscribe. */
   onBatch(listener: (size: number, model: string) => void): () => void;
   close(): Promise<void>;
 }
 
-export function defaultWorkers(): number {
-  return nativeBackendInstalled() ? 1 : Math.max(1, os.availableParallelism());
+/**
+ * One worker per core: each holds single-threaded ONNX Runtime sessions (or a wasm TF.js
+ * backend, which takes no threads in Node). With multi-threaded ORT sessions, cores / threads.
+ * A forced native TF.js backend threads itself: one worker.
+ */
+export function defaultWorkers(forced?: ForcedBackend, onnxThreads = 1): number {
+  if (forced?.runtime === 'tfjs' && (forced.tfjs === 'tfjs-node' || forced.tfjs === 'tfjs-node-gpu') && nativeBackendInstalled()) return 1;
+  return Math.max(1, Math.floor(os.availableParallelism() / onnxThreads));
 }
 
 export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
-  let forced: BackendChoice | undefined;
+  let forced: ForcedBackend | undefined;
   try {
-    forced = parseBackendChoice(opts.backend ?? process.env.MODELSHIP_BACKEND);
+    forced = parseBackend(opts.backend ?? process.env.MODELSHIP_BACKEND);
   } catch (err) {
     throw new UserError((err as Error).message, { exitCode: 2 });
   }
+  const onnxThreads = opts.onnxThreads ?? parseThreads(process.env.MODELSHIP_ONNX_THREADS);
   const batching: BatchingOptions = { ...DEFAULT_BATCHING, ...opts.batching };
   const limits: DecodeLimits = { ...DEFAULT_LIMITS, ...opts.limits };
-  const workers = opts.workers ?? defaultWorkers();
+  const workers = opts.workers ?? defaultWorkers(forced, onnxThreads);
   if (!Number.isInteger(workers) || workers < 1) throw new UserError(`workers must be a positive integer, got ${workers}`, { exitCode: 2 });
   // The worker pool (TF.js) starts at once, or with `lazy` on first use of a TF.js model: a run
   // that only needs the lexicon model then never loads TF.js.
   let pool: WorkerPool | undefined;
   let starting: Promise<WorkerPool> | undefined;
   const batchListeners = new Set<(size: number, model: string) => void>();
+  const backendListeners = new Set<(model: string, backend: BackendInfo) => void>();
+  const registry = opts.registry ?? {};
+  // TF.js is initialised in every worker at start when a model of the registry runs on it (as
+  // before ONNX Runtime existed); otherwise on first use only, so an ONNX-only server never
+  // carries TF.js in memory.
+  const tfjsEager = forced?.runtime === 'tfjs' || (forced === undefined && !opts.lazy && (await listModels(registry).catch(() => [])).some((m) => !('error' in m) && m.manifest.runtime === 'tfjs'));
   const startPool = (): Promise<WorkerPool> => {
-    starting ??= WorkerPool.start({ workers, batching, backend: forced, hangTimeoutMs: opts.workerTimeoutMs }).then(
+    starting ??= WorkerPool.start({ workers, batching, forced, tfjs: tfjsEager, onnxThreads, hangTimeoutMs: opts.workerTimeoutMs }).then(
       (p) => {
         pool = p;
         p.onBatch((size, model) => {
           for (const l of batchListeners) l(size, model);
+        });
+        p.onBackend((model, backend) => {
+          for (const l of backendListeners) l(model, backend);
         });
         return p;
       },
@@ -110,9 +140,22 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
     return starting;
   };
   if (!opts.lazy) await startPool();
-  const registry = opts.registry ?? {};
   const entries = new Map<string, ModelEntry>();
   const vocabs = new Map<string, Map<string, number>>();
+  const encoders = new Map<string, Promise<HfTextEncoder>>();
+
+  /** A text through the model's tokenizer.json (loaded once per model), as a worker item. */
+  async function hfItem(e: ModelEntry, spec: HfTokenizerSpec, text: string) {
+    let enc = encoders.get(e.name);
+    if (!enc) {
+      enc = loadHfEncoder(e.dir, spec);
+      encoders.set(e.name, enc);
+      enc.catch(() => encoders.delete(e.name));
+    }
+    const encoder = await enc;
+    const r = encoder.encode(text);
+    return { kind: 'tokens' as const, ids: Int32Array.from(r.ids), typeIds: r.typeIds ? Int32Array.from(r.typeIds) : undefined, padId: encoder.padId, maxLength: spec.maxLength };
+  }
 
   async function model(name: string | undefined, task: Task): Promise<ModelEntry> {
     const n = name ?? DEFAULT_MODEL[task];
@@ -127,8 +170,18 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
     return e;
   }
 
-  function poolModel(e: ModelEntry): { name: string; dir: string; manifest: TfjsManifest } {
-    return { name: e.name, dir: e.dir, manifest: e.manifest as TfjsManifest };
+  /** The manifest the pool runs for this model: its own, or the TF.js variant when a TF.js backend is forced. */
+  function poolModel(e: ModelEntry): { name: string; dir: string; manifest: NetworkManifest } {
+    const m = e.manifest as NetworkManifest;
+    if (forced?.runtime === 'tfjs' && m.runtime === 'onnx') {
+      const t = tfjsVariant(m);
+      if (!t) throw new UserError(`model "${e.name}" is an ONNX model with no TF.js files, and MODELSHIP_BACKEND/--backend forces the TF.js backend ${forced.tfjs}`, { hint: 'unset MODELSHIP_BACKEND, or force onnx-cpu / onnx-cuda', exitCode: 2 });
+      return { name: e.name, dir: e.dir, manifest: t };
+    }
+    if (forced?.runtime === 'onnx' && m.runtime === 'tfjs') {
+      throw new UserError(`model "${e.name}" is a TF.js model, and MODELSHIP_BACKEND/--backend forces the ONNX Runtime provider ${forced.onnx}`, { hint: `convert it (modelship models convert ${e.name} --to onnx), or unset MODELSHIP_BACKEND`, exitCode: 2 });
+    }
+    return { name: e.name, dir: e.dir, manifest: m };
   }
 
   async function runImage(e: ModelEntry, input: Uint8Array, signal: AbortSignal | undefined) {
@@ -144,12 +197,21 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
 
   const engine: Engine = {
     get backend() {
-      return pool?.backend ?? NOT_STARTED;
+      if (pool?.backend) return pool.backend;
+      const onnx = [...(pool?.providers.values() ?? [])].find((p) => p.runtime === 'onnx');
+      return onnx ?? NOT_STARTED;
+    },
+    get providers() {
+      return pool?.providers ?? new Map<string, BackendInfo>();
     },
     get workers() {
       return pool?.size ?? workers;
     },
     model,
+    onBackend: (listener) => {
+      backendListeners.add(listener);
+      return () => backendListeners.delete(listener);
+    },
     onBatch: (listener) => {
       batchListeners.add(listener);
       return () => batchListeners.delete(listener);
@@ -161,7 +223,7 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
       const m = e.manifest as Extract<ModelManifest, { task: 'image-classification' }>;
       const { img, out } = await runImage(e, input, o.signal);
       const predictions = rankPredictions(toScores(out.data, m.output), e.labels, { topK: o.topK, threshold: o.threshold });
-      return { model: e.name, version: m.version, backend: pool!.backend!.name, durationMs: round(performance.now() - t0), ...notesOf(img.notes), predictions };
+      return { model: e.name, version: m.version, backend: out.provider.name, durationMs: round(performance.now() - t0), ...notesOf(img.notes), predictions };
     },
 
     async detect(input, o = {}) {
@@ -169,14 +231,14 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
       const e = await model(o.model, 'object-detection');
       const m = e.manifest as Extract<ModelManifest, { task: 'object-detection' }>;
       const { img, out } = await runImage(e, input, o.signal);
-      const detections = decodeDetections(out.data, m.output, e.labels, {
+      const detections = decodeDetections(out.data, out.shape, m.output, e.labels, {
         transform: resizeGeometry(img.width, img.height, m.input),
         inputWidth: m.input.width,
         inputHeight: m.input.height,
         width: img.width,
         height: img.height,
       }, { threshold: o.threshold, maxDetections: o.maxDetections });
-      return { model: e.name, version: m.version, backend: pool!.backend!.name, durationMs: round(performance.now() - t0), ...notesOf(img.notes), width: img.width, height: img.height, detections };
+      return { model: e.name, version: m.version, backend: out.provider.name, durationMs: round(performance.now() - t0), ...notesOf(img.notes), width: img.width, height: img.height, detections };
     },
 
     async classifyText(text, o = {}) {
@@ -193,6 +255,11 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
         );
         return { model: e.name, version: m.version, backend: 'lexicon', durationMs: round(performance.now() - t0), predictions };
       }
+      if (m.tokenizer.type === 'huggingface') {
+        const out = await (await startPool()).run(poolModel(e), await hfItem(e, m.tokenizer, text), o.signal);
+        const predictions = rankPredictions(toScores(out.data, m.output), e.labels, { topK: o.topK, threshold: o.threshold });
+        return { model: e.name, version: m.version, backend: out.provider.name, durationMs: round(performance.now() - t0), predictions };
+      }
       let vocab = vocabs.get(e.name);
       if (!vocab) {
         vocab = parseVocab(JSON.parse(await readFile(path.join(e.dir, m.tokenizer.vocab), 'utf8')));
@@ -201,19 +268,37 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
       o.signal?.throwIfAborted();
       const out = await (await startPool()).run(poolModel(e), { kind: 'ids', ids: tokenize(text, vocab, m.tokenizer) }, o.signal);
       const predictions = rankPredictions(toScores(out.data, m.output), e.labels, { topK: o.topK, threshold: o.threshold });
-      return { model: e.name, version: m.version, backend: pool!.backend!.name, durationMs: round(performance.now() - t0), predictions };
+      return { model: e.name, version: m.version, backend: out.provider.name, durationMs: round(performance.now() - t0), predictions };
+    },
+
+    async warm(name) {
+      const e = await getModel(name, registry);
+      entries.set(name, e);
+      const m = e.manifest;
+      if (m.runtime === 'lexicon') return LEXICON;
+      const p = await startPool();
+      const pm = poolModel(e);
+      const item = 'input' in m
+        ? { kind: 'pixels' as const, pixels: new Uint8Array(m.input.width * m.input.height * 3) }
+        : m.tokenizer.type === 'huggingface' ? await hfItem(e, m.tokenizer, 'warm up') : { kind: 'ids' as const, ids: new Int32Array(m.tokenizer.maxLength) };
+      return (await p.run(pm, item)).provider;
     },
 
     async info() {
       const all = await listModels(registry);
       const p = await startPool();
       return {
-        backend: p.backend!,
+        backend: engine.backend,
+        providers: Object.fromEntries(p.providers),
         workers: p.size,
         decoder: decoderName(),
         batching,
         limits,
-        models: all.filter((m): m is ModelEntry => !('error' in m)).map((m) => ({ name: m.name, task: m.manifest.task, version: m.manifest.version, runtime: m.manifest.runtime, source: m.source })),
+        // Models named by hf:ORG/NAME (the config's defaults) are resolved, not registered: list them too.
+        models: [...all.filter((m): m is ModelEntry => !('error' in m)), ...[...entries.values()].filter((e, i, a) => !all.some((m) => m.name === e.name) && a.findIndex((x) => x.name === e.name) === i)].map((m) => {
+          const backend = m.manifest.runtime === 'lexicon' ? 'lexicon' : p.providers.get(m.name)?.name;
+          return { name: m.name, task: m.manifest.task, version: m.manifest.version, runtime: m.manifest.runtime, source: m.source, ...(backend ? { backend } : {}) };
+        }),
       };
     },
 
@@ -229,8 +314,17 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
   return engine;
 }
 
-/** What `engine.backend` says before a lazy engine has started its pool. */
-const NOT_STARTED: BackendInfo = { name: 'none (no TF.js model used)', tfBackend: 'none', device: 'cpu', skipped: [] };
+/** What `engine.backend` says before any network model has run. */
+const NOT_STARTED: BackendInfo = { name: 'none (no model loaded yet)', tfBackend: 'none', device: 'cpu', skipped: [] };
+const LEXICON: BackendInfo = { name: 'lexicon', tfBackend: 'none', device: 'cpu', skipped: [], runtime: 'lexicon' };
+
+/** MODELSHIP_ONNX_THREADS: a positive integer, default 1. */
+export function parseThreads(v: string | undefined): number {
+  if (v === undefined || v.trim() === '') return 1;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new UserError(`MODELSHIP_ONNX_THREADS=${v} is not a positive integer`, { hint: 'use 1 (one single-threaded session per worker, the default) or the number of cores for one multi-threaded session', exitCode: 2 });
+  return n;
+}
 
 function notesOf(notes: string[]): { notes?: string[] } {
   return notes.length > 0 ? { notes } : {};

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../util/errors.ts';
+import { hfTokenizerSchema } from './hf-tokenizer.ts';
 
 /**
  * A model directory's `manifest.json`: what the model does, how to feed it and how to read its
@@ -15,29 +16,72 @@ export const imageInputSchema = z
     width: z.number().int().positive().max(4096),
     height: z.number().int().positive().max(4096),
     channels: z.literal(3).default(3),
-    /** `fill` stretches to the input size (no crop); `cover` crops the centre; `contain` letterboxes. */
+    /**
+     * `fill` stretches to the input size (no crop); `cover` crops the centre; `contain` letterboxes
+     * (see `align` and `padValue`).
+     */
     resize: z.enum(['fill', 'cover', 'contain']).default('fill'),
-    /** value = (pixel(0..255) * scale - mean[c]) / std[c] */
+    /**
+     * With `cover`: first scale the shorter side to this many pixels, then centre-crop
+     * width×height (the torchvision / Hugging Face "resize 256, crop 224" convention). Absent:
+     * the crop is as large as the image allows.
+     */
+    shorterSide: z.number().int().positive().max(8192).optional(),
+    /** With `contain`: where the scaled image sits on the canvas (YOLOX pastes at the top-left). */
+    align: z.enum(['center', 'top-left']).default('center'),
+    /** With `contain`: the grey level (0..255, all three channels) of the padding; YOLO uses 114. */
+    padValue: z.number().int().min(0).max(255).default(0),
+    /** value = (pixel(0..255) * scale - mean[c]) / std[c]; mean/std in the order of `channelOrder`. */
     scale: z.number().positive().default(1 / 255),
     mean: rgb.default([0, 0, 0]),
     std: rgb.refine((s) => s.every((v) => v !== 0), 'std values must not be 0').default([1, 1, 1]),
     dtype: z.enum(['float32', 'int32']).default('float32'),
+    /** Channel order the network was trained on. */
+    channelOrder: z.enum(['RGB', 'BGR']).default('RGB'),
+    /**
+     * Tensor layout. TF.js models are NHWC; for ONNX models the default is read from the model's
+     * input shape ([N,3,H,W] → NCHW, [N,H,W,3] → NHWC).
+     */
+    layout: z.enum(['NHWC', 'NCHW']).optional(),
+    /** The model input this feeds (ONNX), when the model has more than one. */
+    tensor: z.string().min(1).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((v, ctx) => {
+    if (v.shorterSide !== undefined) {
+      if (v.resize !== 'cover') ctx.addIssue({ code: 'custom', path: ['shorterSide'], message: `only applies with resize "cover" (resize is "${v.resize}")` });
+      else if (v.shorterSide < Math.max(v.width, v.height)) ctx.addIssue({ code: 'custom', path: ['shorterSide'], message: `${v.shorterSide} is smaller than the ${v.width}×${v.height} crop taken from it; use at least ${Math.max(v.width, v.height)}` });
+    }
+  });
 
-const tokenizerSchema = z
+/** Keras `Tokenizer`'s default `filters`: each is replaced by `split` before splitting. */
+export const KERAS_DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n';
+
+export const wordIndexTokenizerSchema = z
   .object({
     type: z.literal('word-index'),
     /** JSON file mapping word → integer index, relative to the model directory. */
     vocab: z.string().min(1),
     maxLength: z.number().int().positive().max(4096),
-    oovIndex: z.number().int().nonnegative().default(1),
+    /** Index of unknown words (Keras `oov_token`'s index, usually 1); null drops them, as Keras does without an `oov_token`. */
+    oovIndex: z.number().int().nonnegative().nullable().default(1),
     padIndex: z.number().int().nonnegative().default(0),
+    /** Keras `pad_sequences`: pad before (`pre`, its default) or after (`post`) the ids. */
     padding: z.enum(['pre', 'post']).default('pre'),
+    /** Keras `pad_sequences`: drop ids from the start (`pre`: keep the last maxLength) or the end. */
     truncating: z.enum(['pre', 'post']).default('pre'),
     lowercase: z.boolean().default(true),
+    /** Characters replaced by `split` before splitting (Keras `filters`). */
+    filters: z.string().default(KERAS_DEFAULT_FILTERS),
+    /** Word separator (Keras `split`). */
+    split: z.string().min(1).default(' '),
+    /** Keras `num_words`: only ids below this are kept (others become oovIndex, or are dropped). */
+    numWords: z.number().int().positive().optional(),
+    /** The model input this feeds (ONNX), when the model has more than one. */
+    tensor: z.string().min(1).optional(),
   })
   .strict();
+const tokenizerSchema = wordIndexTokenizerSchema;
 
 const classificationOutput = z
   .object({
@@ -48,18 +92,33 @@ const classificationOutput = z
   })
   .strict();
 
+/**
+ * Detector output layouts:
+ * - `x1y1x2y2-score-class`: `[N,6]` rows, already decoded (the bundled CenterNet);
+ * - `yolox`: `[1,N,5+C]` rows `x,y,w,h,obj,cls…` as grid offsets, decoded with `strides`;
+ * - `yolov5`: `[1,N,5+C]` rows `cx,cy,w,h,obj,cls…` in input pixels;
+ * - `yolov8`: `[1,4+C,N]` columns `cx,cy,w,h,cls…` in input pixels (YOLOv8/YOLO11, no objectness).
+ */
+export const DETECTION_LAYOUTS = ['x1y1x2y2-score-class', 'yolox', 'yolov5', 'yolov8'] as const;
+
 const detectionOutput = z
   .object({
     type: z.literal('detections'),
     tensor: z.string().optional(),
-    layout: z.literal('x1y1x2y2-score-class'),
+    layout: z.enum(DETECTION_LAYOUTS),
     /** Box coordinates as the model emits them: pixels of the model input or 0..1. */
-    coordinates: z.enum(['input-pixels', 'normalized']),
+    coordinates: z.enum(['input-pixels', 'normalized']).default('input-pixels'),
     minScore: z.number().min(0).max(1).default(0.2),
     iouThreshold: z.number().min(0).max(1).default(0.4),
     maxDetections: z.number().int().positive().default(20),
     /** Added to the class value before it indexes the labels (e.g. -1 for 1-based classes). */
     classOffset: z.number().int().default(0),
+    /** `per-class` (boxes of different classes never suppress each other) or `class-agnostic`. Default: per-class for the YOLO layouts, class-agnostic otherwise. */
+    nms: z.enum(['per-class', 'class-agnostic']).optional(),
+    /** YOLOX grid strides, in the order the model emits the grids. */
+    strides: z.array(z.number().int().positive()).min(1).default([8, 16, 32]),
+    /** Whether objectness/class scores still need a sigmoid (exports without it in the graph). */
+    sigmoid: z.boolean().default(false),
   })
   .strict();
 
@@ -84,16 +143,36 @@ const common = {
   provenance: provenanceSchema,
 };
 
+const tfjsFormatEnum = z.enum(['graph-model', 'layers-model']);
 const tfjsFormat = {
   runtime: z.literal('tfjs'),
-  format: z.enum(['graph-model', 'layers-model']),
+  format: tfjsFormatEnum,
   modelFile: z.string().min(1).default('model.json'),
 };
 
-const imageClassification = z.object({ ...common, ...tfjsFormat, task: z.literal('image-classification'), input: imageInputSchema, output: classificationOutput }).strict();
-const objectDetection = z.object({ ...common, ...tfjsFormat, task: z.literal('object-detection'), input: imageInputSchema, output: detectionOutput }).strict();
+/**
+ * An ONNX model (`runtime: "onnx"`), run by ONNX Runtime. `tfjs` optionally names the same
+ * network as TF.js files in the same directory: used when a TF.js backend is forced
+ * (`--backend` / `MODELSHIP_BACKEND`).
+ */
+const onnxFormat = {
+  runtime: z.literal('onnx'),
+  modelFile: z.string().min(1).default('model.onnx'),
+  tfjs: z.object({ format: tfjsFormatEnum, modelFile: z.string().min(1).default('model.json') }).strict().optional(),
+};
+
+/** TF.js image models take NHWC: an NCHW layout there is a mistake, not a wish. */
+const tfjsImageInput = imageInputSchema.refine((i) => i.layout !== 'NCHW', { path: ['layout'], message: 'TF.js models take NHWC input; NCHW applies to ONNX models (runtime "onnx")' });
+const imageClassification = z.object({ ...common, ...tfjsFormat, task: z.literal('image-classification'), input: tfjsImageInput, output: classificationOutput }).strict();
+const objectDetection = z.object({ ...common, ...tfjsFormat, task: z.literal('object-detection'), input: tfjsImageInput, output: detectionOutput }).strict();
 const textClassificationTfjs = z
   .object({ ...common, ...tfjsFormat, task: z.literal('text-classification'), tokenizer: tokenizerSchema, output: classificationOutput })
+  .strict();
+const imageClassificationOnnx = z.object({ ...common, ...onnxFormat, task: z.literal('image-classification'), input: imageInputSchema, output: classificationOutput }).strict();
+const objectDetectionOnnx = z.object({ ...common, ...onnxFormat, task: z.literal('object-detection'), input: imageInputSchema, output: detectionOutput }).strict();
+const textClassificationOnnx = z
+  // ONNX text models also take a Hugging Face tokenizer.json (hf-tokenizer.ts).
+  .object({ ...common, ...onnxFormat, task: z.literal('text-classification'), tokenizer: z.discriminatedUnion('type', [wordIndexTokenizerSchema, hfTokenizerSchema]), output: classificationOutput })
   .strict();
 const textClassificationLexicon = z
   .object({
@@ -104,7 +183,18 @@ const textClassificationLexicon = z
   })
   .strict();
 
-export const manifestSchema = z.union([imageClassification, objectDetection, textClassificationTfjs, textClassificationLexicon]);
+/** Every (task, runtime) pair a manifest may declare, with its schema. */
+export const MANIFEST_VARIANTS: Record<string, z.ZodType> = {
+  'image-classification/tfjs': imageClassification,
+  'object-detection/tfjs': objectDetection,
+  'text-classification/tfjs': textClassificationTfjs,
+  'image-classification/onnx': imageClassificationOnnx,
+  'object-detection/onnx': objectDetectionOnnx,
+  'text-classification/onnx': textClassificationOnnx,
+  'text-classification/lexicon': textClassificationLexicon,
+};
+
+export const manifestSchema = z.union([imageClassification, objectDetection, textClassificationTfjs, imageClassificationOnnx, objectDetectionOnnx, textClassificationOnnx, textClassificationLexicon]);
 
 export type ModelManifest = z.infer<typeof manifestSchema>;
 export type ImageInputSpec = z.infer<typeof imageInputSchema>;
@@ -112,7 +202,23 @@ export type TokenizerSpec = z.infer<typeof tokenizerSchema>;
 export type DetectionOutputSpec = z.infer<typeof detectionOutput>;
 export type ClassificationOutputSpec = z.infer<typeof classificationOutput>;
 export type Task = ModelManifest['task'];
-export type TfjsManifest = Exclude<ModelManifest, { runtime: 'lexicon' }>;
+/** A neural network run by a runtime (TF.js or ONNX Runtime), as opposed to the lexicon. */
+export type NetworkManifest = Exclude<ModelManifest, { runtime: 'lexicon' }>;
+export type TfjsManifest = Extract<ModelManifest, { runtime: 'tfjs' }>;
+export type OnnxManifest = Extract<ModelManifest, { runtime: 'onnx' }>;
+export type RuntimeName = ModelManifest['runtime'];
+
+/**
+ * The TF.js view of an ONNX manifest that names TF.js files of the same network (`tfjs`), for a
+ * forced TF.js backend; undefined when it names none. TF.js models take NHWC input.
+ */
+export function tfjsVariant(m: NetworkManifest): TfjsManifest | undefined {
+  if (m.runtime === 'tfjs') return m;
+  if (!m.tfjs) return undefined;
+  const { tfjs, ...rest } = m;
+  const base = { ...rest, runtime: 'tfjs' as const, format: tfjs.format, modelFile: tfjs.modelFile };
+  return ('input' in base ? { ...base, input: { ...base.input, layout: 'NHWC' as const } } : base) as TfjsManifest;
+}
 
 /** One precise problem in a manifest: `file: path.to.field: message`. */
 export interface ManifestIssue {
@@ -127,19 +233,13 @@ export interface ManifestIssue {
 export function validateManifest(raw: unknown): { ok: true; manifest: ModelManifest } | { ok: false; issues: ManifestIssue[] } {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, issues: [{ path: '(root)', message: 'expected a JSON object' }] };
   const obj = raw as Record<string, unknown>;
-  const variants: Record<string, z.ZodType> = {
-    'image-classification/tfjs': imageClassification,
-    'object-detection/tfjs': objectDetection,
-    'text-classification/tfjs': textClassificationTfjs,
-    'text-classification/lexicon': textClassificationLexicon,
-  };
   const key = `${String(obj.task)}/${String(obj.runtime)}`;
-  const schema = variants[key];
+  const schema = MANIFEST_VARIANTS[key];
   if (!schema) {
     const issues: ManifestIssue[] = [];
     const tasks = ['image-classification', 'object-detection', 'text-classification'];
     if (!tasks.includes(String(obj.task))) issues.push({ path: 'task', message: `expected one of ${tasks.join(', ')}; got ${JSON.stringify(obj.task)}` });
-    else issues.push({ path: 'runtime', message: `expected ${obj.task === 'text-classification' ? '"tfjs" or "lexicon"' : '"tfjs"'}; got ${JSON.stringify(obj.runtime)}` });
+    else issues.push({ path: 'runtime', message: `expected ${obj.task === 'text-classification' ? '"onnx", "tfjs" or "lexicon"' : '"onnx" or "tfjs"'}; got ${JSON.stringify(obj.runtime)}` });
     return { ok: false, issues };
   }
   const parsed = schema.safeParse(raw);
@@ -184,7 +284,35 @@ export async function resolveLabels(dir: string, manifest: ModelManifest): Promi
   } catch (err) {
     throw new UserError(`labels file missing: ${file}`, { hint: 'manifest "labels" names a file relative to the model directory', cause: err });
   }
+  if (manifest.labels.toLowerCase().endsWith('.json')) {
+    try {
+      return parseJsonLabels(JSON.parse(text));
+    } catch (err) {
+      throw new UserError(`${file}: ${(err as Error).message}`, { hint: 'a .json labels file holds an array of names in class order, or an object of class index → name ({"0": "cat", …})' });
+    }
+  }
   return parseLabels(text);
+}
+
+/** Labels as JSON: `["cat", …]` in class order, or `{"0": "cat", …}` (Keras / Hugging Face `id2label`) with every index 0..n-1. */
+export function parseJsonLabels(json: unknown): string[] {
+  if (Array.isArray(json)) {
+    const bad = json.findIndex((l) => typeof l !== 'string');
+    if (bad >= 0) throw new Error(`label ${bad} is ${JSON.stringify(json[bad])}, not a string`);
+    if (json.length === 0) throw new Error('no labels');
+    return json as string[];
+  }
+  if (typeof json !== 'object' || json === null) throw new Error('expected an array of labels or an object of index → label');
+  const entries = Object.entries(json as Record<string, unknown>);
+  const out: string[] = new Array<string>(entries.length);
+  for (const [k, v] of entries) {
+    const i = Number(k);
+    if (!Number.isInteger(i) || i < 0 || i >= entries.length || String(i) !== k) throw new Error(`key ${JSON.stringify(k)} is not a class index 0..${entries.length - 1}`);
+    if (typeof v !== 'string') throw new Error(`label ${k} is ${JSON.stringify(v)}, not a string`);
+    out[i] = v;
+  }
+  if (out.length === 0) throw new Error('no labels');
+  return out;
 }
 
 /** One label per line; blank trailing lines ignored; `\r\n` tolerated. */

@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { formatMs } from '../util/duration.ts';
 import { BatchQueue, nextDeadline, pickQueue, type BatchingOptions } from './batcher.ts';
-import type { BackendChoice } from './backend.ts';
-import type { TfjsManifest } from './manifest.ts';
+import type { ForcedBackend } from './backend.ts';
+import type { NetworkManifest } from './manifest.ts';
 import { ModelLoadError, type BackendInfo } from './types.ts';
 import type { WorkerItem, WorkerOutput, WorkerRequest, WorkerResponse } from './worker.ts';
 
@@ -22,13 +22,13 @@ import type { WorkerItem, WorkerOutput, WorkerRequest, WorkerResponse } from './
 export interface PoolModel {
   name: string;
   dir: string;
-  manifest: TfjsManifest;
+  manifest: NetworkManifest;
 }
 
 interface Job {
   model: PoolModel;
   item: WorkerItem;
-  resolve: (out: WorkerOutput) => void;
+  resolve: (out: PoolOutput) => void;
   reject: (err: Error) => void;
 }
 
@@ -49,10 +49,20 @@ interface Slot {
   pending: Map<number, { resolve: (r: WorkerResponse) => void; reject: (e: Error) => void }>;
 }
 
+/** What one output of a run carries back: the data, and the backend that really ran it. */
+export interface PoolOutput extends WorkerOutput {
+  provider: BackendInfo;
+}
+
 export interface PoolOptions {
   workers: number;
   batching: BatchingOptions;
-  backend?: BackendChoice | undefined;
+  /** What MODELSHIP_BACKEND / --backend forces, if anything. */
+  forced?: ForcedBackend | undefined;
+  /** Initialise TF.js in every worker at start (else on the first TF.js model). */
+  tfjs?: boolean | undefined;
+  /** ONNX Runtime intra-op threads per session (default 1: one single-threaded session per worker). */
+  onnxThreads?: number | undefined;
   /**
    * A worker that has not finished its current batch after this long (model load included) is
    * deemed hung: it is stopped, its inputs fail, and a fresh worker takes its place. Default 120 s.
@@ -75,9 +85,13 @@ function workerUrl(): URL {
 
 export class WorkerPool {
   readonly options: PoolOptions;
+  /** The TF.js backend, once a worker has initialised TF.js (at start with `tfjs`, else on the first TF.js model). */
   backend: BackendInfo | undefined;
+  /** The backend each model really runs on, from its first execution. */
+  readonly providers = new Map<string, BackendInfo>();
   readonly stats: PoolStats = { executions: 0, inferences: 0, inferMs: 0 };
   readonly #batchListeners = new Set<(size: number, model: string) => void>();
+  readonly #backendListeners = new Set<(model: string, backend: BackendInfo) => void>();
   readonly #slots: Slot[] = [];
   readonly #queues = new Map<string, BatchQueue<Job>>();
   #timer: NodeJS.Timeout | undefined;
@@ -110,7 +124,7 @@ export class WorkerPool {
     return this.#slots.length;
   }
 
-  async #spawn(): Promise<BackendInfo> {
+  async #spawn(): Promise<BackendInfo | undefined> {
     // A small young generation keeps each worker's V8 heap (and so the RSS) down; tensors live in wasm/native memory.
     const worker = new Worker(workerUrl(), { resourceLimits: { maxYoungGenerationSizeMb: 8 } });
     const slot: Slot = { worker, ready: false, dead: false, watchdog: undefined, inflight: 0, loaded: new Set(), pending: new Map() };
@@ -125,7 +139,7 @@ export class WorkerPool {
     worker.on('exit', (code) => {
       if (!this.#closed) this.#fail(slot, new Error(`inference worker exited with code ${code}`));
     });
-    const res = await this.#request(slot, { type: 'init', id: 0, backend: this.options.backend });
+    const res = await this.#request(slot, { type: 'init', id: 0, forced: this.options.forced, tfjs: this.options.tfjs ?? false, onnxThreads: this.options.onnxThreads ?? 1 });
     if (!res.ok) throw new Error(res.error);
     if (!('backend' in res)) throw new Error('worker init returned no backend');
     slot.ready = true;
@@ -164,6 +178,12 @@ export class WorkerPool {
     });
   }
 
+  /** Called when a model's backend becomes known (its first execution) or changes (a replaced worker fell back). */
+  onBackend(listener: (model: string, backend: BackendInfo) => void): () => void {
+    this.#backendListeners.add(listener);
+    return () => this.#backendListeners.delete(listener);
+  }
+
   /** Called with the size of every model execution (the batch the dynamic batcher formed). */
   onBatch(listener: (size: number, model: string) => void): () => void {
     this.#batchListeners.add(listener);
@@ -176,7 +196,7 @@ export class WorkerPool {
    * rejects with the signal's reason: work nobody waits for any more is never run. An input
    * already handed to a worker runs to the end.
    */
-  run(model: PoolModel, item: WorkerItem, signal?: AbortSignal): Promise<WorkerOutput> {
+  run(model: PoolModel, item: WorkerItem, signal?: AbortSignal): Promise<PoolOutput> {
     if (this.#closed) return Promise.reject(new Error('the inference pool is closed'));
     if (signal?.aborted) return Promise.reject(signal.reason as Error);
     let q = this.#queues.get(model.name);
@@ -250,11 +270,16 @@ export class WorkerPool {
       if (!res.ok) throw res.loadFailed ? new ModelLoadError(model.name, res.error) : new Error(res.error);
       if (!('outputs' in res)) throw new Error('worker returned no outputs');
       slot.loaded.add(model.name);
+      if (this.providers.get(model.name)?.name !== res.provider.name) {
+        this.providers.set(model.name, res.provider);
+        for (const l of this.#backendListeners) l(model.name, res.provider);
+      }
+      if (res.provider.runtime === 'tfjs') this.backend = res.provider;
       this.stats.executions++;
       this.stats.inferences += batch.length;
       for (const l of this.#batchListeners) l(batch.length, model.name);
       this.stats.inferMs += res.inferMs;
-      batch.forEach((j, i) => j.resolve(res.outputs[i]!));
+      batch.forEach((j, i) => j.resolve({ ...res.outputs[i]!, provider: res.provider }));
     } catch (err) {
       for (const j of batch) j.reject(err as Error);
     } finally {

@@ -1,6 +1,7 @@
 import type { ClassificationOutputSpec, DetectionOutputSpec } from './manifest.ts';
 import type { BoxTransform } from './preprocess.ts';
 import type { Detection, Prediction } from './types.ts';
+import { decodeYolo } from './yolo.ts';
 
 /** Pure output decoding: probabilities → ranked labels, raw detections → boxes after NMS. */
 
@@ -63,12 +64,13 @@ export function iou(a: RawBox, b: RawBox): number {
  * Greedy non-max suppression (class-agnostic, like TF's `image.nonMaxSuppression`): keep the
  * highest score, drop every box overlapping it by more than `iouThreshold`, repeat.
  */
-export function nonMaxSuppression(boxes: RawBox[], iouThreshold: number, maxOut: number, minScore = 0): RawBox[] {
+export function nonMaxSuppression(boxes: RawBox[], iouThreshold: number, maxOut: number, minScore = 0, perClass = false): RawBox[] {
   const sorted = boxes.filter((b) => b.score >= minScore).sort((a, b) => b.score - a.score);
   const kept: RawBox[] = [];
   for (const b of sorted) {
     if (kept.length >= maxOut) break;
-    if (kept.every((k) => iou(k, b) <= iouThreshold)) kept.push(b);
+    // per-class: only boxes of the same class suppress each other (a person on a horse keeps both)
+    if (kept.every((k) => (perClass && k.cls !== b.cls) || iou(k, b) <= iouThreshold)) kept.push(b);
   }
   return kept;
 }
@@ -91,15 +93,17 @@ export function parseDetectionRows(data: ArrayLike<number>): RawBox[] {
  */
 export function decodeDetections(
   data: ArrayLike<number>,
+  shape: readonly number[],
   spec: DetectionOutputSpec,
   labels: readonly string[],
   geometry: { transform: BoxTransform; inputWidth: number; inputHeight: number; width: number; height: number },
   opts: { threshold?: number | undefined; maxDetections?: number | undefined } = {},
 ): Detection[] {
-  const rows = parseDetectionRows(data);
   const minScore = opts.threshold ?? spec.minScore;
-  const kept = nonMaxSuppression(rows, spec.iouThreshold, opts.maxDetections ?? spec.maxDetections, minScore);
   const { transform: t, inputWidth, inputHeight, width, height } = geometry;
+  const rows = spec.layout === 'x1y1x2y2-score-class' ? parseDetectionRows(data) : decodeYolo(data, shape, spec, { inputWidth, inputHeight, classes: labels.length }, minScore);
+  const perClass = (spec.nms ?? (spec.layout === 'x1y1x2y2-score-class' ? 'class-agnostic' : 'per-class')) === 'per-class';
+  const kept = nonMaxSuppression(rows, spec.iouThreshold, opts.maxDetections ?? spec.maxDetections, minScore, perClass);
   const kx = spec.coordinates === 'normalized' ? inputWidth : 1;
   const ky = spec.coordinates === 'normalized' ? inputHeight : 1;
   const r1 = (v: number) => Math.round(v * 10) / 10;

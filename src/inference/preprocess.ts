@@ -5,37 +5,59 @@ import type { ImageInputSpec } from './manifest.ts';
  * model's input size by the decoder.
  */
 
+type NormalizeSpec = Pick<ImageInputSpec, 'scale' | 'mean' | 'std'> & { channelOrder?: 'RGB' | 'BGR' | undefined };
+
 /**
- * value = (pixel * scale - mean[c]) / std[c], HWC. Writes into `out` at `offset` when given (a
+ * value = (pixel * scale - mean[c]) / std[c]. Writes into `out` at `offset` when given (a
  * reused batch buffer: no allocation per input); an Int32Array target receives rounded values.
+ * `layout` NHWC (default) interleaves the channels, NCHW writes three planes. With
+ * `channelOrder: 'BGR'` the channels are swapped and `mean`/`std` are taken in BGR order (as the
+ * model's own preprocessing lists them).
  */
-export function normalizePixels(rgb: Uint8Array, spec: Pick<ImageInputSpec, 'scale' | 'mean' | 'std'>): Float32Array;
-export function normalizePixels<T extends Float32Array | Int32Array>(rgb: Uint8Array, spec: Pick<ImageInputSpec, 'scale' | 'mean' | 'std'>, out: T, offset?: number): T;
-export function normalizePixels(rgb: Uint8Array, spec: Pick<ImageInputSpec, 'scale' | 'mean' | 'std'>, target?: Float32Array | Int32Array, offset = 0): Float32Array | Int32Array {
+export function normalizePixels(rgb: Uint8Array, spec: NormalizeSpec): Float32Array;
+export function normalizePixels<T extends Float32Array | Int32Array>(rgb: Uint8Array, spec: NormalizeSpec, out: T, offset?: number, layout?: 'NHWC' | 'NCHW'): T;
+export function normalizePixels(rgb: Uint8Array, spec: NormalizeSpec, target?: Float32Array | Int32Array, offset = 0, layout: 'NHWC' | 'NCHW' = 'NHWC'): Float32Array | Int32Array {
   if (rgb.length % 3 !== 0) throw new Error(`pixel buffer length ${rgb.length} is not a multiple of 3`);
   const out = target ?? new Float32Array(rgb.length);
   if (offset < 0 || offset + rgb.length > out.length) throw new Error(`normalizePixels: ${rgb.length} values do not fit at offset ${offset} of ${out.length}`);
   const { scale } = spec;
-  if (scale === 1 && spec.mean.every((m) => m === 0) && spec.std.every((d) => d === 1)) {
+  const bgr = spec.channelOrder === 'BGR';
+  const identity = scale === 1 && spec.mean.every((m) => m === 0) && spec.std.every((d) => d === 1);
+  if (identity && !bgr && layout === 'NHWC') {
     out.set(rgb, offset); // raw 0–255 values (e.g. the detector): a native widening copy
     return out;
   }
-  // one table per channel: 256 possible inputs, so a lookup replaces the arithmetic per value
+  // one table per output channel: 256 possible inputs, so a lookup replaces the arithmetic per value
   const tables = [0, 1, 2].map((c) => {
     const t = new Float32Array(256);
     for (let v = 0; v < 256; v++) t[v] = (v * scale - spec.mean[c]!) / spec.std[c]!;
     return out instanceof Int32Array ? Int32Array.from(t, Math.round) : t;
   });
-  if (out instanceof Int32Array) fillFromTables(rgb, tables as Int32Array[], out, offset);
-  else fillFromTables(rgb, tables as Float32Array[], out, offset);
+  // source channel feeding output channel c
+  const src = bgr ? [2, 1, 0] : [0, 1, 2];
+  if (layout === 'NCHW') {
+    if (out instanceof Int32Array) fillPlanes(rgb, tables as Int32Array[], src, out, offset);
+    else fillPlanes(rgb, tables as Float32Array[], src, out, offset);
+  } else if (out instanceof Int32Array) fillFromTables(rgb, tables as Int32Array[], src, out, offset);
+  else fillFromTables(rgb, tables as Float32Array[], src, out, offset);
   return out;
 }
 
-function fillFromTables<T extends Float32Array | Int32Array>(rgb: Uint8Array, [t0, t1, t2]: T[], out: T, offset: number): void {
+function fillFromTables<T extends Float32Array | Int32Array>(rgb: Uint8Array, [t0, t1, t2]: T[], [s0, s1, s2]: number[], out: T, offset: number): void {
   for (let i = 0, j = offset; i < rgb.length; i += 3, j += 3) {
-    out[j] = t0![rgb[i]!]!;
-    out[j + 1] = t1![rgb[i + 1]!]!;
-    out[j + 2] = t2![rgb[i + 2]!]!;
+    out[j] = t0![rgb[i + s0!]!]!;
+    out[j + 1] = t1![rgb[i + s1!]!]!;
+    out[j + 2] = t2![rgb[i + s2!]!]!;
+  }
+}
+
+function fillPlanes<T extends Float32Array | Int32Array>(rgb: Uint8Array, [t0, t1, t2]: T[], [s0, s1, s2]: number[], out: T, offset: number): void {
+  const plane = rgb.length / 3;
+  const p1 = offset + plane, p2 = offset + 2 * plane;
+  for (let i = 0, k = 0; k < plane; i += 3, k++) {
+    out[offset + k] = t0![rgb[i + s0!]!]!;
+    out[p1 + k] = t1![rgb[i + s1!]!]!;
+    out[p2 + k] = t2![rgb[i + s2!]!]!;
   }
 }
 
@@ -47,18 +69,30 @@ export interface BoxTransform {
   offsetY: number;
 }
 
+export type ResizeSpec = Pick<ImageInputSpec, 'width' | 'height' | 'resize'> & Partial<Pick<ImageInputSpec, 'shorterSide' | 'align' | 'padValue'>>;
+
 /**
  * Geometry of a resize of an image (w×h) to the model input (W×H) for each fit mode, and the
- * inverse transform for boxes. `cover` crops the centre, `contain` letterboxes centred.
+ * inverse transform for boxes. `cover` crops the centre (after scaling the shorter side to
+ * `shorterSide` when set), `contain` letterboxes (centred, or at the top-left with `align`).
  */
-export function resizeGeometry(width: number, height: number, spec: Pick<ImageInputSpec, 'width' | 'height' | 'resize'>): BoxTransform {
+export function resizeGeometry(width: number, height: number, spec: ResizeSpec): BoxTransform {
   const W = spec.width, H = spec.height;
   if (spec.resize === 'fill') return { scaleX: width / W, scaleY: height / H, offsetX: 0, offsetY: 0 };
-  const r = spec.resize === 'cover' ? Math.max(W / width, H / height) : Math.min(W / width, H / height);
-  // the scaled image is (width*r × height*r), centred in (W×H): in = orig*r + pad  →  orig = (in - pad)/r
-  const padX = (W - width * r) / 2;
-  const padY = (H - height * r) / 2;
+  let r: number;
+  if (spec.resize === 'cover') r = spec.shorterSide ? spec.shorterSide / Math.min(width, height) : Math.max(W / width, H / height);
+  else r = Math.min(W / width, H / height);
+  // the scaled image is (width*r × height*r), placed in (W×H): in = orig*r + pad  →  orig = (in - pad)/r
+  const topLeft = spec.resize === 'contain' && spec.align === 'top-left';
+  const padX = topLeft ? 0 : (W - width * r) / 2;
+  const padY = topLeft ? 0 : (H - height * r) / 2;
   return { scaleX: 1 / r, scaleY: 1 / r, offsetX: -padX / r, offsetY: -padY / r };
+}
+
+/** Scaled size for `cover` with `shorterSide`: the image at that scale, before the centre crop. */
+export function shorterSideSize(width: number, height: number, shorterSide: number): { width: number; height: number } {
+  const r = shorterSide / Math.min(width, height);
+  return { width: Math.max(1, Math.round(width * r)), height: Math.max(1, Math.round(height * r)) };
 }
 
 /**

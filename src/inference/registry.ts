@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { closest } from '../config/did-you-mean.ts';
 import { UserError } from '../util/errors.ts';
 import { loadManifest, type ModelManifest, type Task } from './manifest.ts';
+import { loadHfModel } from './hf-model.ts';
+import { isHubSpec } from './hub/repo-ref.ts';
 
 /**
  * Where models come from: the bundled `models/` directory of the package, plus models registered
@@ -40,11 +42,36 @@ export function dataDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(base, 'modelship');
 }
 
-interface UserRegistryFile {
-  models: { name: string; dir: string }[];
+/**
+ * One registered model. A Hugging Face layout model (`layout: "huggingface"`) has no
+ * manifest.json: its manifest is derived from its files each time it is loaded (hf-layout.ts),
+ * with the variant and name chosen at `models add`; `hub` records the Hub repo and commit it came from.
+ */
+export interface UserModelRef {
+  name: string;
+  dir: string;
+  layout?: 'huggingface';
+  variant?: string;
+  task?: Task;
+  hub?: { spec: string; repo: string; commit: string; license?: string; pipelineTag?: string; sha256?: Record<string, string> };
 }
 
-async function readUserRegistry(env: NodeJS.ProcessEnv): Promise<UserRegistryFile> {
+export interface UserRegistryFile {
+  models: UserModelRef[];
+}
+
+/** The manifest and labels of a registered model, whichever layout it has. */
+export async function loadModelRef(ref: Pick<UserModelRef, 'dir' | 'layout' | 'variant' | 'hub' | 'name' | 'task'>): Promise<{ manifest: ModelManifest; labels: string[] }> {
+  if (ref.layout !== 'huggingface') return loadManifest(ref.dir);
+  const source = ref.hub ? { kind: 'hub' as const, ...ref.hub } : undefined;
+  if (ref.hub && !(await stat(ref.dir).then((s) => s.isDirectory(), () => false))) {
+    // Someone cleaned the Hub cache (huggingface-cli delete-cache, rm -rf ~/.cache/huggingface).
+    throw new UserError(`${ref.hub.spec} is no longer in the Hub cache (${ref.dir} is gone)`, { hint: `download it again: modelship models add ${ref.hub.spec} --force${ref.name ? ` --name ${ref.name}` : ''}` });
+  }
+  return loadHfModel(ref.dir, { variant: ref.variant, name: ref.name, task: ref.task }, source);
+}
+
+export async function readUserRegistry(env: NodeJS.ProcessEnv): Promise<UserRegistryFile> {
   const file = path.join(dataDir(env), 'models.json');
   try {
     const parsed = JSON.parse(await readFile(file, 'utf8')) as UserRegistryFile;
@@ -56,7 +83,7 @@ async function readUserRegistry(env: NodeJS.ProcessEnv): Promise<UserRegistryFil
   }
 }
 
-async function writeUserRegistry(env: NodeJS.ProcessEnv, reg: UserRegistryFile): Promise<void> {
+export async function writeUserRegistry(env: NodeJS.ProcessEnv, reg: UserRegistryFile): Promise<void> {
   const dir = dataDir(env);
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, 'models.json');
@@ -65,7 +92,7 @@ async function writeUserRegistry(env: NodeJS.ProcessEnv, reg: UserRegistryFile):
   await rename(tmp, file);
 }
 
-async function bundledNames(bundledDir: string): Promise<string[]> {
+export async function bundledNames(bundledDir: string): Promise<string[]> {
   const { readdir } = await import('node:fs/promises');
   try {
     const entries = await readdir(bundledDir, { withFileTypes: true });
@@ -76,33 +103,34 @@ async function bundledNames(bundledDir: string): Promise<string[]> {
 }
 
 /** All known models; a broken one is listed with its error instead of hiding the others. */
-export async function listModels(opts: RegistryOptions = {}): Promise<(ModelEntry | { name: string; dir: string; source: 'bundled' | 'user'; error: string })[]> {
+export async function listModels(opts: RegistryOptions = {}): Promise<(ModelEntry | { name: string; dir: string; source: 'bundled' | 'user'; error: string; hint?: string })[]> {
   const env = opts.env ?? process.env;
   const bundledDir = opts.bundledDir ?? BUNDLED_MODELS_DIR;
-  const out: (ModelEntry | { name: string; dir: string; source: 'bundled' | 'user'; error: string })[] = [];
+  const out: (ModelEntry | { name: string; dir: string; source: 'bundled' | 'user'; error: string; hint?: string })[] = [];
   const refs = [
     ...(await bundledNames(bundledDir)).map((name) => ({ name, dir: path.join(bundledDir, name), source: 'bundled' as const })),
     ...(await readUserRegistry(env)).models.map((m) => ({ ...m, source: 'user' as const })),
   ];
   for (const ref of refs) {
     try {
-      const { manifest, labels } = await loadManifest(ref.dir);
+      const { manifest, labels } = await loadModelRef(ref);
       out.push({ name: ref.name, dir: ref.dir, source: ref.source, manifest, labels });
     } catch (err) {
-      out.push({ ...ref, error: (err as Error).message });
+      out.push({ ...ref, error: (err as Error).message, ...(err instanceof UserError && err.hint ? { hint: err.hint } : {}) });
     }
   }
   return out;
 }
 
 export async function getModel(name: string, opts: RegistryOptions = {}): Promise<ModelEntry> {
+  if (isHubSpec(name)) return (await import('./hf-registry.ts')).resolveHubModel(name, opts);
   const all = await listModels(opts);
   const found = all.find((m) => m.name === name);
   if (!found) {
     const guess = closest(name, all.map((m) => m.name));
     throw new UserError(`unknown model "${name}"`, { hint: guess ? `did you mean "${guess}"? (modelship models list)` : 'see `modelship models list`', exitCode: 2 });
   }
-  if ('error' in found) throw new UserError(`model "${name}" is broken: ${found.error}`, { hint: `fix ${found.dir}/manifest.json` });
+  if ('error' in found) throw new UserError(`model "${name}" is broken: ${found.error}`, { hint: found.hint ?? `fix ${found.dir}/manifest.json` });
   return found;
 }
 
@@ -110,10 +138,15 @@ export async function getModel(name: string, opts: RegistryOptions = {}): Promis
 export async function checkModelFiles(dir: string, manifest: ModelManifest): Promise<string[]> {
   const problems: string[] = [];
   const must: string[] = [];
-  if (manifest.runtime === 'tfjs') {
+  if (manifest.runtime === 'tfjs' || manifest.runtime === 'onnx') {
     must.push(manifest.modelFile);
-    if ('tokenizer' in manifest) must.push(manifest.tokenizer.vocab);
+    if ('tokenizer' in manifest) {
+      const t = manifest.tokenizer;
+      if (t.type === 'word-index') must.push(t.vocab);
+      else must.push(t.file, ...(t.config ? [t.config] : []));
+    }
   }
+  if (manifest.runtime === 'onnx' && manifest.tfjs) must.push(manifest.tfjs.modelFile);
   if (typeof manifest.labels === 'string') must.push(manifest.labels);
   if (manifest.license.file) must.push(manifest.license.file);
   for (const f of must) {
@@ -122,6 +155,12 @@ export async function checkModelFiles(dir: string, manifest: ModelManifest): Pro
     } catch {
       problems.push(`missing file ${f}`);
     }
+  }
+  if (manifest.runtime === 'onnx' && problems.length === 0) {
+    // the model itself says what it takes: its inputs and outputs are checked against the manifest
+    const { inspectOnnxModel } = await import('./onnx-runtime.ts');
+    const problem = await inspectOnnxModel(dir, manifest);
+    if (problem) problems.push(problem);
   }
   if (manifest.runtime === 'tfjs' && problems.length === 0) {
     try {

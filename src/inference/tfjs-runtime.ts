@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { TfjsManifest } from './manifest.ts';
+import type { ModelFeeds, RuntimeModel, TensorData } from './runtime.ts';
 
 /**
  * Loads TF.js models from disk without tfjs-node: `tf.loadGraphModel('file://…')` needs the
@@ -82,20 +83,17 @@ async function readShards(files: string[]): Promise<ArrayBuffer> {
   }
 }
 
-export interface TensorData {
-  data: Float32Array | Int32Array;
-  shape: number[];
+export type { RuntimeModel, TensorData } from './runtime.ts';
+
+/** TF.js models take one input tensor: a feed by name is reduced to its only entry. */
+function single(feeds: ModelFeeds): TensorData {
+  if (!(feeds instanceof Map)) return feeds;
+  if (feeds.size !== 1) throw new Error(`a TF.js model takes one input tensor, got ${feeds.size} (${[...feeds.keys()].join(', ')})`);
+  return feeds.values().next().value!;
 }
 
-/** A loaded model that takes one batched input tensor and returns its output(s) as plain arrays. */
-export interface RuntimeModel {
-  /** The fixed batch size of the model's input, or null when dynamic. */
-  fixedBatch: number | null;
-  predict(input: TensorData): Promise<TensorData>;
-  dispose(): void;
-}
-
-export async function loadTfjsModel(dir: string, manifest: TfjsManifest): Promise<RuntimeModel> {
+/** `provider` is the TF.js backend that is active in this thread (reported with every result). */
+export async function loadTfjsModel(dir: string, manifest: TfjsManifest, provider: string): Promise<RuntimeModel> {
   const file = path.join(dir, manifest.modelFile);
   const handler = fileIOHandler(file);
   const outputName = manifest.output.tensor;
@@ -106,7 +104,10 @@ export async function loadTfjsModel(dir: string, manifest: TfjsManifest): Promis
     const dim0 = model.inputs[0]?.shape[0];
     return {
       fixedBatch: typeof dim0 === 'number' ? dim0 : null,
-      predict: async (input) => runAndRead(input, (x) => model.predict(x) as tf.Tensor | tf.Tensor[], outputName, model.outputNames),
+      provider,
+      imageLayout: 'NHWC',
+      inputs: [],
+      predict: async (feeds) => runAndRead(single(feeds), (x) => model.predict(x) as tf.Tensor | tf.Tensor[], outputName, model.outputNames),
       dispose: () => model.dispose(),
     };
   }
@@ -118,7 +119,11 @@ export async function loadTfjsModel(dir: string, manifest: TfjsManifest): Promis
   let useAsync = false;
   return {
     fixedBatch: typeof dim0 === 'number' && dim0 > 0 ? dim0 : null,
-    predict: async (input) => {
+    provider,
+    imageLayout: 'NHWC',
+    inputs: [],
+    predict: async (feeds) => {
+      const input = single(feeds);
       const x = tf.tensor(input.data, input.shape, dtypeOf(input));
       try {
         if (!useAsync) {

@@ -1,25 +1,43 @@
-import type { TokenizerSpec } from './manifest.ts';
+import { KERAS_DEFAULT_FILTERS, type TokenizerSpec } from './manifest.ts';
 
 /**
- * Word-index tokenizer for user TF.js text models (Keras `Tokenizer` + `pad_sequences`
- * conventions): lowercase, strip Keras' default filter characters, split on whitespace, map each
- * word through the vocabulary (unknown → `oovIndex`), then pad/truncate to `maxLength`.
+ * Word-index tokenizer with Keras `Tokenizer.texts_to_sequences` + `pad_sequences` semantics:
+ * lower-case (`lower`), replace each `filters` character with `split`, split on `split`, drop
+ * empty pieces, map each word through the vocabulary (unknown or ≥ `num_words` → `oovIndex`, or
+ * dropped when there is no OOV token), then truncate/pad to `maxLength` on the chosen sides.
  */
-const KERAS_FILTERS = /[!"#$%&()*+,\-./:;<=>?@[\\\]^_`{|}~\t\n]/g;
 
-export function splitWords(text: string, lowercase: boolean): string[] {
-  const t = lowercase ? text.toLowerCase() : text;
-  return t.replace(KERAS_FILTERS, ' ').split(/\s+/).filter((w) => w.length > 0);
+export interface SplitOptions {
+  lowercase: boolean;
+  filters?: string | undefined;
+  split?: string | undefined;
+}
+
+export function splitWords(text: string, opts: SplitOptions | boolean): string[] {
+  const o: SplitOptions = typeof opts === 'boolean' ? { lowercase: opts } : opts;
+  const filters = o.filters ?? KERAS_DEFAULT_FILTERS;
+  const split = o.split ?? ' ';
+  let t = o.lowercase ? text.toLowerCase() : text;
+  if (filters.length > 0) {
+    const set = new Set(filters);
+    let out = '';
+    for (const ch of t) out += set.has(ch) ? split : ch;
+    t = out;
+  }
+  return t.split(split).filter((w) => w.length > 0);
 }
 
 export function tokenize(text: string, vocab: ReadonlyMap<string, number>, spec: TokenizerSpec): Int32Array {
-  let ids = splitWords(text, spec.lowercase).map((w) => vocab.get(w) ?? spec.oovIndex);
-  if (ids.length > spec.maxLength) {
-    ids = spec.truncating === 'pre' ? ids.slice(ids.length - spec.maxLength) : ids.slice(0, spec.maxLength);
+  const ids: number[] = [];
+  for (const w of splitWords(text, spec)) {
+    const id = vocab.get(w);
+    const known = id !== undefined && (spec.numWords === undefined || id < spec.numWords);
+    if (known) ids.push(id);
+    else if (spec.oovIndex !== null) ids.push(spec.oovIndex);
   }
+  const kept = ids.length > spec.maxLength ? (spec.truncating === 'pre' ? ids.slice(ids.length - spec.maxLength) : ids.slice(0, spec.maxLength)) : ids;
   const out = new Int32Array(spec.maxLength).fill(spec.padIndex);
-  const start = spec.padding === 'pre' ? spec.maxLength - ids.length : 0;
-  out.set(ids, start);
+  out.set(kept, spec.padding === 'pre' ? spec.maxLength - kept.length : 0);
   return out;
 }
 

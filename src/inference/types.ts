@@ -23,7 +23,7 @@ export type CliTask = 'image' | 'text' | 'detect';
 interface ResultBase {
   model: string;
   version: string;
-  /** The backend that really ran this input (e.g. `wasm-simd`, `tfjs-node`, `lexicon`). */
+  /** The backend that really ran this input (e.g. `onnx-cpu`, `onnx-cuda`, `wasm-simd`, `tfjs-node`, `lexicon`). */
   backend: string;
   durationMs: number;
   /** What the decoder had to do to this input ("CMYK converted to sRGB", "first of 12 frames"); absent when nothing. */
@@ -44,8 +44,12 @@ export interface DetectionResult extends ResultBase {
 /** What the backend choice found. `name` is the short string reported in results. */
 export interface BackendInfo {
   name: string;
-  /** The TF.js backend id (`tensorflow`, `wasm`, `cpu`). */
+  /** The TF.js backend id (`tensorflow`, `wasm`, `cpu`); `none` for ONNX Runtime. */
   tfBackend: string;
+  /** The runtime this backend belongs to (absent: TF.js, as before ONNX Runtime existed). */
+  runtime?: 'tfjs' | 'onnx' | 'lexicon';
+  /** ONNX Runtime intra-op threads per session. */
+  threads?: number;
   device: 'gpu' | 'cpu';
   /** Backends tried before this one and why they were skipped. */
   skipped: { name: string; reason: string }[];

@@ -76,7 +76,7 @@ export async function verifyModel(engine: Engine, entry: ModelEntry): Promise<Ve
   return {
     model: entry.name,
     version: m.version,
-    backend: m.runtime === 'lexicon' ? 'lexicon' : engine.backend.name,
+    backend: m.runtime === 'lexicon' ? 'lexicon' : (engine.providers.get(entry.name)?.name ?? engine.backend.name),
     ok: checks.every((c) => c.ok),
     checks,
   };

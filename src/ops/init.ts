@@ -50,6 +50,7 @@ export function envText(): string {
     ['POSTGRES_PASSWORD', generateSecret(24)],
     ['REDIS_PASSWORD', generateSecret(24)],
     ['GRAFANA_ADMIN_PASSWORD', generateSecret(18)],
+    ['REPLICATION_PASSWORD', generateSecret(24)],
   ]);
 }
 

@@ -5,6 +5,7 @@
  */
 import { stringify } from 'yaml';
 import type { Config } from '../config/schema.ts';
+import { parseSize } from '../config/analyze.ts';
 import { METRIC } from '../stack/metrics.ts';
 import { COLORS, INTERNAL_PORT, METRICS_PATH, SERVICE } from '../stack/names.ts';
 import type { RenderedFile } from './types.ts';
@@ -186,6 +187,8 @@ function alertRules(config: Config): Record<string, unknown> {
     ),
   );
 
+  data.push(...pitrRules(config));
+
   const host: Rule[] = [];
   if (ex.node) {
     const fs = 'fstype!~"tmpfs|overlay|squashfs|ramfs|nsfs|autofs"';
@@ -215,4 +218,19 @@ function alertRules(config: Config): Record<string, unknown> {
     { name: 'modelship.host', rules: host },
   ].filter((g) => g.rules.length > 0);
   return { groups };
+}
+
+/** Point-in-time recovery alerts (backups.pitr.enabled): the archive trails, the slot fills or is lost, base backups or rehearsals are old. */
+function pitrRules(config: Config): Rule[] {
+  const p = config.backups.pitr;
+  if (!p.enabled) return [];
+  const weekly = 8 * 86400;
+  return [
+    rule('WalReceiverDown', `max(${METRIC.pitrReceiverUp}) == 0 or absent(${METRIC.pitrReceiverUp})`, '2m', 'critical', 'WAL archiving has stopped', 'pg_receivewal in db-backup is not streaming: changes since it stopped exist only on the database disk.'),
+    rule('WalArchiveLagging', `max(${METRIC.pitrLagSeconds}) > ${num(p.lagAlertSeconds)}`, '2m', 'warning', 'WAL archive more than ' + num(p.lagAlertSeconds) + 's behind', 'The WAL archive trails the server by {{ printf "%.0f" $value }}s: a disaster now would lose that much.'),
+    rule('ReplicationSlotFilling', `max(${METRIC.pitrSlotRetainedBytes}) > ${num(Math.floor(parseSize(p.maxSlotLag) * 0.5))}`, '5m', 'warning', 'Replication slot holds over half of backups.pitr.maxSlotLag', 'The server keeps {{ $value | humanize1024 }}B of WAL for the archive; at ' + p.maxSlotLag + ' the slot is invalidated and the archive breaks.'),
+    rule('ReplicationSlotLost', `max(${METRIC.pitrSlotLost}) == 1`, '0m', 'critical', 'The WAL archive\'s replication slot was invalidated', 'The archive fell more than ' + p.maxSlotLag + ' behind and the server dropped its WAL: take a base backup now (`modelship backup base`).'),
+    rule('BaseBackupTooOld', `(time() - max(${METRIC.pitrLastBase})) > ${num(weekly)} or absent(${METRIC.pitrLastBase})`, '15m', 'warning', 'No verified base backup in 8 days', 'Restores replay WAL from the newest base backup; an old one makes recovery slow. Check the base job in db-backup logs.'),
+    rule('RestoreRehearsalTooOld', `(time() - max(${METRIC.pitrLastRehearsal})) > ${num(p.rehearsalMaxAgeDays * 86400)} or absent(${METRIC.pitrLastRehearsal})`, '1h', 'warning', 'No restore rehearsal in ' + num(p.rehearsalMaxAgeDays) + ' days', 'Run `modelship restore --to-latest --verify-only` (or let the verify job do it).'),
+  ];
 }

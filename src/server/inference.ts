@@ -73,7 +73,11 @@ export class InferenceService {
     this.#o = o;
     this.engine = o.engine;
     this.gate = new Gate(o.maxConcurrent, (n) => o.metrics.queueDepth.set(n));
-    o.metrics.backendInfo.set({ backend: o.engine.backend.name, device: o.engine.backend.device }, 1);
+    // one series per backend really in use (TF.js and ONNX Runtime providers), as models load
+    const report = (b: { name: string; device: string }) => o.metrics.backendInfo.set({ backend: b.name, device: b.device }, 1);
+    const known = [...o.engine.providers.values()];
+    for (const b of known.length > 0 ? known : [o.engine.backend]) if (!b.name.startsWith('none')) report(b);
+    o.engine.onBackend((_model, b) => report(b));
   }
 
   get warm(): boolean {

@@ -4,6 +4,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Pool } from 'pg';
+import { UserError, errorMessage } from '../util/errors.ts';
 
 export interface KeyRecord {
   id: string;
@@ -42,30 +43,72 @@ export function bearer(header: string | undefined): string | undefined {
   return m?.[1];
 }
 
-export async function createKey(pool: Pool, name: string): Promise<{ key: string; record: KeyRecord }> {
-  const { id, key } = generateKey();
-  const r = await pool.query<{ created_at: Date }>('INSERT INTO api_keys (id, name, key_hash) VALUES ($1, $2, $3) RETURNING created_at', [id, name, hashKey(key)]);
-  return { key, record: { id, name, createdAt: r.rows[0]!.created_at.toISOString(), lastUsedAt: null, revokedAt: null } };
+/**
+ * Where `modelship keys` reads and writes: a pg Pool (the server, `--direct`, inside a container) or
+ * a database session of the ops layer (the stack's postgres container through the engine's exec API).
+ */
+export type KeyDb = Pick<Pool, 'query'> | { query<T extends object>(sql: string, params?: unknown[]): Promise<T[]>; exec(sql: string, params?: unknown[]): Promise<void> };
+
+async function rows<T extends object>(db: KeyDb, sql: string, params: unknown[]): Promise<T[]> {
+  if ('exec' in db) return db.query<T>(sql, params);
+  return (await db.query(sql, params)).rows as T[];
 }
 
-export async function listKeys(pool: Pool): Promise<KeyRecord[]> {
-  const r = await pool.query<{ id: string; name: string; created_at: Date; last_used_at: Date | null; revoked_at: Date | null }>(
+async function statement(db: KeyDb, sql: string, params: unknown[]): Promise<void> {
+  if ('exec' in db) await db.exec(sql, params);
+  else await db.query(sql, params);
+}
+
+const iso = (v: Date | string | null): string | null => (v === null ? null : new Date(v).toISOString());
+
+export async function createKey(db: KeyDb, name: string): Promise<{ key: string; record: KeyRecord }> {
+  const { id, key } = generateKey();
+  await statement(db, "INSERT INTO api_keys (id, name, key_hash) VALUES ($1, $2, decode($3, 'hex'))", [id, name, hashKey(key).toString('hex')]);
+  const r = await rows<{ created_at: Date | string }>(db, 'SELECT created_at FROM api_keys WHERE id = $1', [id]);
+  return { key, record: { id, name, createdAt: iso(r[0]!.created_at)!, lastUsedAt: null, revokedAt: null } };
+}
+
+export async function listKeys(db: KeyDb): Promise<KeyRecord[]> {
+  const r = await rows<{ id: string; name: string; created_at: Date | string; last_used_at: Date | string | null; revoked_at: Date | string | null }>(
+    db,
     'SELECT id, name, created_at, last_used_at, revoked_at FROM api_keys ORDER BY created_at, id',
+    [],
   );
-  return r.rows.map((x) => ({ id: x.id, name: x.name, createdAt: x.created_at.toISOString(), lastUsedAt: x.last_used_at?.toISOString() ?? null, revokedAt: x.revoked_at?.toISOString() ?? null }));
+  return r.map((x) => ({ id: x.id, name: x.name, createdAt: iso(x.created_at)!, lastUsedAt: iso(x.last_used_at), revokedAt: iso(x.revoked_at) }));
 }
 
 /** Revokes by id (or the whole key, or its name when unique). Returns the record, or undefined if none matched. */
-export async function revokeKey(pool: Pool, ref: string): Promise<KeyRecord | { ambiguous: string[] } | undefined> {
+export async function revokeKey(db: KeyDb, ref: string): Promise<KeyRecord | { ambiguous: string[] } | undefined> {
   const id = keyId(ref) ?? ref;
-  let r = await pool.query<{ id: string }>('SELECT id FROM api_keys WHERE id = $1', [id]);
-  if (r.rowCount === 0) {
-    r = await pool.query<{ id: string }>('SELECT id FROM api_keys WHERE name = $1', [ref]);
-    if ((r.rowCount ?? 0) > 1) return { ambiguous: r.rows.map((x) => x.id) };
-    if (r.rowCount === 0) return undefined;
+  let r = await rows<{ id: string }>(db, 'SELECT id FROM api_keys WHERE id = $1', [id]);
+  if (r.length === 0) {
+    r = await rows<{ id: string }>(db, 'SELECT id FROM api_keys WHERE name = $1', [ref]);
+    if (r.length > 1) return { ambiguous: r.map((x) => x.id) };
+    if (r.length === 0) return undefined;
   }
-  await pool.query('UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1', [r.rows[0]!.id]);
-  return (await listKeys(pool)).find((k) => k.id === r.rows[0]!.id);
+  await statement(db, 'UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1', [r[0]!.id]);
+  return (await listKeys(db)).find((k) => k.id === r[0]!.id);
+}
+
+/**
+ * A human error for a failed key operation (pg errors carry a SQLSTATE; errors from psql in the
+ * container carry only the message): read-only mode, a missing table, an unreachable server.
+ */
+export function keyStoreError(err: unknown, where: string): Error {
+  if (err instanceof UserError) return err;
+  const code = (err as { code?: string }).code;
+  const msg = errorMessage(err);
+  if (code === '25006' || /read-only transaction/i.test(msg)) {
+    return new UserError(`the database is read-only (emergency read-only mode is on): API keys cannot be created or revoked now`, {
+      hint: 'listing keys still works; turn writes back on with `modelship emergency read-only off`, then run this again',
+      cause: err,
+    });
+  }
+  if (code === '42P01' || /relation "api_keys" does not exist/i.test(msg)) return new UserError('the api_keys table does not exist', { hint: 'run `modelship db migrate` first', cause: err });
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === '28P01' || code === '3D000' || /connect|password authentication/i.test(msg)) {
+    return new UserError(`cannot reach PostgreSQL (${where}): ${msg}`, { hint: 'check that the stack is up (`modelship status`) and DATABASE_URL / --database-url', cause: err });
+  }
+  return new UserError(`the API key operation failed on ${where}: ${msg}`, { hint: 'read the PostgreSQL error above; `modelship status` shows whether the database is healthy', cause: err });
 }
 
 export type AuthResult = { ok: true; keyId: string | null } | { ok: false; status: 401 | 403 | 503; reason: string };

@@ -6,6 +6,7 @@ import { parseSize } from '../config/analyze.ts';
 import { COLORS, INTERNAL_PORT, MOUNT, SERVICE, type Color } from './names.ts';
 import type { HealthcheckSpec, MountSpec, ServiceSpec, StackSpec } from './spec.ts';
 import { sha } from '../util/hash.ts';
+import { PG_HBA_IN_CONTAINER, PG_HBA_RENDERED, pitrServerArgs } from '../render/postgres.ts';
 
 /**
  * The config sections each of modelship's own roles reads at start: a change elsewhere in the
@@ -57,6 +58,11 @@ function nodeHttpProbe(url: string): string[] {
   return ['CMD', 'node', '-e', `fetch(${JSON.stringify(url)},{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`];
 }
 
+/** Like nodeHttpProbe, and prints the body of a failed answer (the engine keeps it in the health log). */
+function nodeHttpProbeSaying(url: string): string[] {
+  return ['CMD', 'node', '-e', `fetch(${JSON.stringify(url)},{signal:AbortSignal.timeout(4000)}).then(async r=>{if(!r.ok)console.log(await r.text());process.exit(r.ok?0:1)},e=>{console.log(String(e));process.exit(1)})`];
+}
+
 function wgetProbe(url: string): string[] {
   return ['CMD', 'wget', '-q', '-O', '/dev/null', url];
 }
@@ -88,6 +94,8 @@ export function appEnvironment(config: Config, role: string, configPath: string)
     REDIS_HOST: SERVICE.redis,
     REDIS_PORT: String(INTERNAL_PORT.redis),
     LOG_LEVEL: config.logging.level,
+    // hf:ORG/NAME models are downloaded once into the models volume, shared by both colours and the workers.
+    HF_HUB_CACHE: `${config.models.cacheDir}/hub`,
   };
 }
 
@@ -213,6 +221,7 @@ export function buildStack(config: Config, _ctx: StackContext): StackSpec {
     ...(config.postgres.extensions.includes('pg_stat_statements')
       ? ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=all']
       : []),
+    ...pitrServerArgs(config),
   ];
   svc({
     name: SERVICE.postgres,
@@ -229,6 +238,7 @@ export function buildStack(config: Config, _ctx: StackContext): StackSpec {
     mounts: [
       { type: 'volume', source: VOLUME.pgdata, target: '/var/lib/postgresql/data' },
       { type: 'bind', base: 'render', source: 'postgres/init', target: MOUNT.postgresInit, readOnly: true },
+      ...(config.backups.pitr.enabled ? [{ type: 'bind' as const, base: 'render' as const, source: PG_HBA_RENDERED, target: PG_HBA_IN_CONTAINER, readOnly: true }] : []),
     ],
     networks: [NETWORK.backend],
     healthcheck: health(['CMD', 'pg_isready', '-h', '127.0.0.1', '-U', config.postgres.user, '-d', config.postgres.database], { startPeriodSeconds: 30, intervalSeconds: 5 }),
@@ -402,14 +412,17 @@ export function buildStack(config: Config, _ctx: StackContext): StackSpec {
     name: SERVICE.dbBackup,
     role: 'backup',
     image: config.images.api,
-    command: ['modelship', 'schedule', '--direct', '--dir', MOUNT.backups, '--metrics-port', String(INTERNAL_PORT.schedulerMetrics)],
+    // Starts as root only to make the bind-mounted backup directory writable (the engine creates a
+    // missing one root-owned 0755), then runs as the image's node user (uid 1000).
+    user: '0',
+    command: ['modelship', 'schedule', '--direct', '--dir', MOUNT.backups, '--metrics-port', String(INTERNAL_PORT.schedulerMetrics), '--run-as', 'node'],
     environment: appEnv('scheduler'),
     configDigest: configDigest(config, 'scheduler'),
     envFile: true,
     mounts: [configMount, { type: 'bind', base: 'config', source: config.backups.dir, target: MOUNT.backups }],
     networks: [NETWORK.backend],
     dependsOn: [{ service: SERVICE.postgres, condition: 'service_healthy' }],
-    healthcheck: health(nodeHttpProbe(`http://127.0.0.1:${INTERNAL_PORT.schedulerMetrics}/health`), { startPeriodSeconds: 30 }),
+    healthcheck: health(nodeHttpProbeSaying(`http://127.0.0.1:${INTERNAL_PORT.schedulerMetrics}/health`), { startPeriodSeconds: 30 }),
     profiles: ['backup'],
     stopGracePeriodSeconds: 300,
   });

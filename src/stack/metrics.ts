@@ -18,6 +18,14 @@ export const METRIC = {
   cacheMisses: 'modelship_cache_misses_total',
   /** Gauge: Unix time of the last successful (verified) backup, exported by `modelship schedule`. */
   backupLastSuccess: 'modelship_backup_last_success_timestamp_seconds',
+  /** PITR gauges, exported by `modelship schedule` when backups.pitr.enabled. */
+  pitrReceiverUp: 'modelship_pitr_wal_receiver_up',
+  pitrLagBytes: 'modelship_pitr_wal_lag_bytes',
+  pitrLagSeconds: 'modelship_pitr_wal_lag_seconds',
+  pitrSlotRetainedBytes: 'modelship_pitr_slot_retained_bytes',
+  pitrSlotLost: 'modelship_pitr_slot_lost',
+  pitrLastBase: 'modelship_pitr_last_base_backup_timestamp_seconds',
+  pitrLastRehearsal: 'modelship_pitr_last_rehearsal_timestamp_seconds',
 } as const;
 
 /** Metrics from Prometheus itself and the exporters that the rendered rules and dashboard use. */

@@ -2,12 +2,13 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { action, type CommandContext, type RunEnvironment } from '../context.ts';
 import { confirm, openDb, waitMs, withDbFlags, withSignals } from './db-flags.ts';
-import { formatBytes, listBackups, prune, takeBackup, verifyBackup, type BackupResult } from '../../ops/backup/backup.ts';
+import { backupFileStat, formatBytes, listBackups, prune, takeBackup, verifyBackup, type BackupResult } from '../../ops/backup/backup.ts';
 import { loadSettings } from '../../ops/backup/context.ts';
 import { cronLine } from '../../ops/backup/naming.ts';
 import { restoreBackup } from '../../ops/backup/restore.ts';
 import { directTarget } from '../../ops/backup/target.ts';
 import { UsageError, UserError } from '../../util/errors.ts';
+import { pitrRestore, registerPitr, restoreTargetOf, type PitrRestoreFlags } from './pitr.ts';
 
 interface Flags {
   direct?: boolean;
@@ -102,7 +103,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
 
   const verify = withDbFlags(backup.command('verify'));
   verify
-    .description('check backups: sha256 against the manifest, pg_restore --list, table count')
+    .description('check backups: sha256 against the manifest, pg_restore --list, every data block read back, table count')
     .argument('[file]', 'backup file (default: with --all, every backup)')
     .option('--all', 'verify every backup in the directory', false)
     .action(
@@ -157,15 +158,32 @@ export function register(program: Command, runEnv: RunEnvironment): void {
       }),
     );
 
+  registerPitr(backup, runEnv);
+
   withDbFlags(program.command('restore'))
-    .description('restore a verified backup into a fresh database, then swap it in (the old one is kept)')
-    .argument('<file>', 'backup file (.dump)')
+    .description('restore a verified backup into a fresh database, then swap it in (the old one is kept); --to-time/--to-latest: point-in-time recovery')
+    .argument('[file]', 'backup file (.dump); omit with --to-time / --to-latest')
     .option('--target-db <name>', 'restore into this database instead of the live one')
-    .option('--verify-only', 'full test restore into a throwaway database, then drop it', false)
+    .option('--verify-only', 'full test restore into a throwaway database (or data directory), then drop it', false)
     .option('--wait <duration>', 'wait this long for a running backup/restore', '0s')
+    .option('--trust-unverified', 'restore a file without its manifest/checksum (an off-site copy): pg_restore --list and a full read still run; what is skipped is printed', false)
+    .option('--to-time <timestamp>', 'point-in-time recovery up to this moment, with a zone: "2026-12-01 10:14:05+00"')
+    .option('--to-latest', 'point-in-time recovery of everything the WAL archive holds', false)
+    .option('--check-sql <sql>', 'with --to-time/--to-latest: a query run on the recovered database; a false/0/null first column fails the restore')
+    .option('--pgdata <dir>', 'with --direct --to-time/--to-latest: the data directory to rebuild (the server stopped; the old one is kept)')
     .action(
-      action(runEnv, async (ctx, file: string, opts: Flags & { targetDb?: string; verifyOnly: boolean }) => {
+      action(runEnv, async (ctx, file: string | undefined, opts: Flags & PitrRestoreFlags & { targetDb?: string; verifyOnly: boolean; trustUnverified: boolean }) => {
+        const pitrTarget = restoreTargetOf(opts);
+        if (pitrTarget) {
+          if (file) throw new UsageError('--to-time/--to-latest restore from base backups and WAL: drop the file argument');
+          await pitrRestore(ctx, pitrTarget, opts);
+          return;
+        }
+        if (!file) throw new UsageError('name a backup file, or pass --to-time / --to-latest');
+        if (opts.checkSql || opts.pgdata) throw new UsageError('--check-sql and --pgdata apply to --to-time / --to-latest');
         if (opts.verifyOnly && opts.targetDb) throw new UsageError('--verify-only restores into a throwaway database: drop --target-db');
+        // A directory or a missing file is refused before anything connects.
+        await backupFileStat(path.resolve(ctx.cwd, file));
         const { target } = await openDb(ctx, opts);
         try {
           const r = await withSignals((signal) =>
@@ -177,6 +195,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
               log: (l) => ctx.out.info(l),
               signal,
               confirm: (q) => confirm(ctx, q),
+              trustUnverified: opts.trustUnverified,
             }),
           );
           if (ctx.out.json) ctx.out.data({ ...r, verify: { ok: r.verify.ok, checks: r.verify.checks } });

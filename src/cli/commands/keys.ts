@@ -1,39 +1,70 @@
 import type { Command } from 'commander';
 import { action, type CommandContext, type RunEnvironment } from '../context.ts';
+import { openDb, withDbFlags } from './db-flags.ts';
 import { createPool, settingsFor } from '../../server/connect.ts';
-import { createKey, listKeys, revokeKey } from '../../server/keys.ts';
-import { UserError, UsageError } from '../../util/errors.ts';
-import type { Pool } from 'pg';
+import { createKey, keyStoreError, listKeys, revokeKey, type KeyDb } from '../../server/keys.ts';
+import { hintFor } from '../../ops/backup/target.ts';
+import { UserError, UsageError, errorMessage } from '../../util/errors.ts';
 import { configExplicit } from './serve.ts';
 
-async function withPool<T>(ctx: CommandContext, fn: (pool: Pool) => Promise<T>): Promise<T> {
-  const explicit = configExplicit(ctx.env);
-  const { settings } = await settingsFor({ configFile: ctx.global.config, envFile: ctx.global.envFile, explicit, env: ctx.env });
-  if (!settings.databaseUrl) throw new UserError('API keys live in PostgreSQL and no database is configured', { hint: 'set DATABASE_URL (or run inside the stack: `modelship exec api modelship keys ...`)' });
-  const pool = createPool(settings.databaseUrl, 1);
+interface Flags {
+  direct?: boolean;
+  databaseUrl?: string;
+}
+
+/**
+ * Where the keys live. Inside one of the stack's containers (MODELSHIP_ROLE is set) or with
+ * `--direct`: straight to PostgreSQL, as the server connects. Otherwise, like `db` and `backup`:
+ * the stack's postgres container through the Docker Engine's exec API (nothing needs publishing).
+ */
+async function withKeyDb<T>(ctx: CommandContext, flags: Flags, fn: (db: KeyDb) => Promise<T>): Promise<T> {
+  if (flags.databaseUrl && !flags.direct) throw new UsageError('--database-url only applies with --direct', 'add --direct');
+  if (flags.direct || ctx.env.MODELSHIP_ROLE) {
+    const explicit = configExplicit(ctx.env);
+    const env = flags.databaseUrl ? { ...ctx.env, DATABASE_URL: flags.databaseUrl } : ctx.env;
+    const { settings } = await settingsFor({ configFile: ctx.global.config, envFile: ctx.global.envFile, explicit, env });
+    if (!settings.databaseUrl) {
+      throw new UserError('API keys live in PostgreSQL and no database is configured', {
+        hint: 'run it on the server without --direct (it reaches the stack\'s postgres container through the Docker Engine), or pass --database-url / set DATABASE_URL',
+        exitCode: 2,
+      });
+    }
+    const pool = createPool(settings.databaseUrl, 1);
+    try {
+      return await fn(pool).catch((err: unknown) => {
+        throw keyStoreError(err, 'the database at DATABASE_URL');
+      });
+    } finally {
+      await pool.end().catch(() => undefined);
+    }
+  }
+  const { target } = await openDb(ctx, flags);
   try {
-    return await fn(pool);
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === '42P01') throw new UserError('the api_keys table does not exist', { hint: 'run `modelship db migrate` first' });
-    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === '28P01' || code === '3D000') throw new UserError(`cannot reach PostgreSQL: ${(err as Error).message}`, { hint: 'check DATABASE_URL / the stack is up' });
-    throw err;
+    const s = await target.connect({ appName: 'modelship keys' }).catch((err: unknown) => {
+      throw new UserError(`cannot connect to ${target.describe}: ${errorMessage(err)}`, { hint: hintFor(errorMessage(err)) ?? 'is the stack up? `modelship status`', cause: err });
+    });
+    try {
+      return await fn(s).catch((err: unknown) => {
+        throw keyStoreError(err, target.describe);
+      });
+    } finally {
+      await s.end();
+    }
   } finally {
-    await pool.end();
+    await target.close();
   }
 }
 
 export function register(program: Command, runEnv: RunEnvironment): void {
-  const keys = program.command('keys').description('manage API keys (stored hashed in PostgreSQL)');
-  keys
-    .command('create')
+  const keys = program.command('keys').description('manage API keys (stored hashed in PostgreSQL; on the server through the stack\'s postgres container, or --direct)');
+  withDbFlags(keys.command('create'), { dir: false })
     .description('create a key and print it once (only its hash is stored)')
     .requiredOption('--name <name>', 'who or what the key is for')
     .action(
-      action(runEnv, async (ctx, opts: { name: string }) => {
+      action(runEnv, async (ctx, opts: Flags & { name: string }) => {
         const name = opts.name.trim();
         if (name === '' || name.length > 100) throw new UsageError('--name must be 1 to 100 characters');
-        const { key, record } = await withPool(ctx, (p) => createKey(p, name));
+        const { key, record } = await withKeyDb(ctx, opts, (db) => createKey(db, name));
         if (ctx.out.json) ctx.out.data({ ok: true, key, ...record });
         else {
           ctx.out.out(key);
@@ -41,12 +72,11 @@ export function register(program: Command, runEnv: RunEnvironment): void {
         }
       }),
     );
-  keys
-    .command('list')
+  withDbFlags(keys.command('list'), { dir: false })
     .description('list keys (never their secrets)')
     .action(
-      action(runEnv, async (ctx) => {
-        const list = await withPool(ctx, listKeys);
+      action(runEnv, async (ctx, opts: Flags) => {
+        const list = await withKeyDb(ctx, opts, listKeys);
         if (ctx.out.json) {
           ctx.out.data({ ok: true, keys: list });
           return;
@@ -61,13 +91,12 @@ export function register(program: Command, runEnv: RunEnvironment): void {
         }
       }),
     );
-  keys
-    .command('revoke')
+  withDbFlags(keys.command('revoke'), { dir: false })
     .description('revoke a key by id (or name); requests with it then get 403')
     .argument('<id>', 'key id (the part after ms_), the whole key, or its name')
     .action(
-      action(runEnv, async (ctx, ref: string) => {
-        const r = await withPool(ctx, (p) => revokeKey(p, ref));
+      action(runEnv, async (ctx, ref: string, opts: Flags) => {
+        const r = await withKeyDb(ctx, opts, (db) => revokeKey(db, ref));
         if (!r) throw new UserError(`no API key ${ref}`, { hint: 'see `modelship keys list`' });
         if ('ambiguous' in r) throw new UserError(`several keys are named ${ref}: ${r.ambiguous.join(', ')}`, { hint: 'revoke by id' });
         if (ctx.out.json) ctx.out.data({ ok: true, ...r });

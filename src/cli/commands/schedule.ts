@@ -5,7 +5,10 @@ import { listBackups, takeBackup, verifyBackup } from '../../ops/backup/backup.t
 import { restoreBackup } from '../../ops/backup/restore.ts';
 import { runScheduler, type Job } from '../../ops/backup/schedule.ts';
 import { vacuum } from '../../ops/db/maintenance.ts';
-import { UsageError } from '../../util/errors.ts';
+import { UsageError, UserError, errorMessage } from '../../util/errors.ts';
+import { probeWritableDir } from '../../ops/backup/dir.ts';
+import { prepareAndDrop } from '../../ops/backup/run-as.ts';
+import { startScheduledPitr } from '../../ops/backup/pitr/scheduled.ts';
 
 interface Opts {
   direct?: boolean;
@@ -17,6 +20,8 @@ interface Opts {
   verifySchedule?: string;
   backupOnStart: boolean;
   wait: string;
+  baseSchedule?: string;
+  runAs?: string;
 }
 
 export function register(program: Command, runEnv: RunEnvironment): void {
@@ -26,8 +31,10 @@ export function register(program: Command, runEnv: RunEnvironment): void {
     .option('--backup-schedule <cron>', 'override backups.schedule')
     .option('--vacuum-schedule <cron>', 'override backups.vacuumSchedule')
     .option('--verify-schedule <cron>', 'override backups.verifySchedule')
+    .option('--base-schedule <cron>', 'override backups.pitr.baseSchedule')
     .option('--backup-on-start', 'take a backup right after starting', false)
     .option('--wait <duration>', 'how long a scheduled backup waits for a running one', '10m')
+    .option('--run-as <user>', 'started as root: make the backup directory writable for this user (name or uid[:gid]), then run as it')
     .action(
       action(runEnv, async (ctx, opts: Opts) => {
         let port: number | undefined;
@@ -37,6 +44,22 @@ export function register(program: Command, runEnv: RunEnvironment): void {
         }
         const { settings, target } = await openDb(ctx, opts);
         const wait = waitMs(opts.wait);
+        const jsonLine = (e: Record<string, unknown>) => ctx.out.out(JSON.stringify({ time: new Date().toISOString(), ...e }));
+        if (opts.runAs) {
+          const r = await prepareAndDrop(settings.dir, opts.runAs);
+          if (r.changed) jsonLine({ level: 'warn', event: 'backup directory prepared', detail: r.changed });
+          if (r.user) jsonLine({ level: 'info', event: 'running as', user: r.user.name, uid: r.user.uid, gid: r.user.gid });
+        }
+        // An unwritable backup directory makes /health fail with the reason (and the engine's health check with it).
+        const problems = async (): Promise<string[]> => {
+          try {
+            await probeWritableDir(settings.dir);
+            return [];
+          } catch (err) {
+            const where = ctx.env.MODELSHIP_ROLE === 'scheduler' ? ` (${settings.dir} is backups.dir of the host, mounted)` : '';
+            return [`${errorMessage(err)}${where}${err instanceof UserError && err.hint ? `; fix: ${err.hint}` : ''}`];
+          }
+        };
         const jobs: Job[] = [
           {
             name: 'backup',
@@ -78,6 +101,8 @@ export function register(program: Command, runEnv: RunEnvironment): void {
           },
         ];
         const newest = (await listBackups(settings.dir, target.database)).backups.find((b) => b.verified);
+        const pitr = await startScheduledPitr(settings, opts, ctx.env, target, jsonLine, opts.baseSchedule);
+        if (pitr) jobs.push(...pitr.jobs);
         const ac = new AbortController();
         const stop = (sig: string) => () => {
           ctx.out.info(JSON.stringify({ time: new Date().toISOString(), level: 'info', event: 'signal', signal: sig }));
@@ -91,12 +116,15 @@ export function register(program: Command, runEnv: RunEnvironment): void {
           await runScheduler({
             jobs,
             metricsPort: port,
-            log: (e) => ctx.out.out(JSON.stringify({ time: new Date().toISOString(), ...e })),
+            log: jsonLine,
+            problems,
             signal: ac.signal,
             lastBackupSuccess: newest?.verifiedAt ? Date.parse(newest.createdAt) / 1000 : undefined,
-            runOnStart: opts.backupOnStart ? ['backup'] : [],
+            runOnStart: [...(opts.backupOnStart ? ['backup'] : []), ...(pitr?.runOnStart ?? [])],
+            ...(pitr ? { extendMetrics: pitr.extendMetrics } : {}),
           });
         } finally {
+          await pitr?.stop();
           process.removeListener('SIGTERM', onTerm);
           process.removeListener('SIGINT', onInt);
           await target.close();

@@ -5,10 +5,11 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { link, mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { link, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { syncDir, writeFileAtomic } from '../../util/fs-atomic.ts';
+import { fsError, fsHint, isFsCode, probeWritableDir } from './dir.ts';
 import { UserError, errorMessage } from '../../util/errors.ts';
 import { acquireBackupLock, describeHolder, type LockHolder } from './lock.ts';
 import { countListedTables, manifestText, parseManifest, MANIFEST_FORMAT, type Manifest } from './manifest.ts';
@@ -23,7 +24,7 @@ import {
   shaLine,
   tempFileFor,
 } from './naming.ts';
-import { planRetention, type RetentionDecision, type RetentionPolicy } from './retention.ts';
+import { planOrphans, planRetention, type DirFile, type RetentionDecision, type RetentionPolicy } from './retention.ts';
 import { hintFor, ToolError, type DbTarget, type SqlSession } from './target.ts';
 
 export type Log = (line: string) => void;
@@ -104,10 +105,56 @@ export interface BackupResult {
   pruned: RetentionDecision[];
 }
 
+/** Files this run created under final names: removed again unless the backup completes. */
+class Written {
+  readonly #files: string[] = [];
+  add(file: string): void {
+    this.#files.push(file);
+  }
+  /** Manifest first: a half-removed backup must never look valid. */
+  async removeAll(): Promise<void> {
+    for (const f of this.#files.slice().reverse()) await rm(f, { force: true }).catch(() => undefined);
+    this.#files.length = 0;
+  }
+  forget(): void {
+    this.#files.length = 0;
+  }
+}
+
+/** Writes `content` under a temp name beside `final`, fsynced; returns the temp path. */
+async function writeTemp(final: string, content: string): Promise<string> {
+  const tmp = path.join(path.dirname(final), `.${path.basename(final)}.${randomBytes(6).toString('hex')}.tmp`);
+  let fh;
+  try {
+    fh = await open(tmp, 'wx', 0o644);
+    await fh.writeFile(content);
+    await fh.sync();
+  } catch (err) {
+    await fh?.close().catch(() => undefined);
+    fh = undefined;
+    await rm(tmp, { force: true });
+    throw fsError(err, 'backup failed, no backup file was kept: writing', tmp);
+  } finally {
+    await fh?.close();
+  }
+  return tmp;
+}
+
+/** link(2) never replaces a file that appeared under the same name (another backup). */
+async function linkNoReplace(from: string, to: string): Promise<void> {
+  try {
+    await link(from, to);
+  } catch (err) {
+    if (isFsCode(err, 'EEXIST')) throw err;
+    throw fsError(err, 'backup failed, no backup file was kept: linking', to);
+  }
+}
+
 export async function takeBackup(target: DbTarget, o: BackupOptions): Promise<BackupResult> {
   const log = o.log ?? (() => undefined);
   const now = o.now ?? (() => new Date());
-  await mkdir(o.dir, { recursive: true });
+  // Before pg_dump runs: the directory must take a new file (full disk, /proc, wrong owner).
+  const probe = await probeWritableDir(o.dir);
   for (const f of await sweepStaleTemps(o.dir)) log(`removed a temp file left by a dead run: ${f}`);
 
   const lock = await acquireBackupLock(target, {
@@ -119,6 +166,8 @@ export async function takeBackup(target: DbTarget, o: BackupOptions): Promise<Ba
   if (!lock.acquired) log(`another backup is running (${describeHolder(lock.holder)}); emergency backup goes ahead anyway`);
 
   let tmp: string | null = null;
+  const temps: string[] = [];
+  const written = new Written();
   let session: SqlSession | null = null;
   try {
     session = await target.connect({ appName: 'modelship backup' }).catch((err: unknown) => {
@@ -127,6 +176,11 @@ export async function takeBackup(target: DbTarget, o: BackupOptions): Promise<Ba
     const serverVersion = String((await session.query<{ v: string }>('select current_setting($1) as v', ['server_version']))[0]?.v ?? '');
     const tablesBefore = await tableCount(session);
     const pgDumpVersion = await target.dumpVersion();
+    const dbBytes = Number((await session.query<{ b: string }>('select pg_database_size(current_database())::text as b'))[0]?.b ?? 0);
+    // Custom-format archives are compressed: far smaller than the database. Only an obviously full disk is refused here.
+    if (probe.freeBytes !== null && probe.freeBytes < 1024 * 1024 && dbBytes > probe.freeBytes) {
+      throw new UserError(`backup failed before pg_dump ran: ${o.dir} has ${formatBytes(probe.freeBytes)} free, the database is ${formatBytes(dbBytes)}`, { hint: fsHint('ENOSPC', o.dir) });
+    }
 
     let started = now();
     let final = path.join(o.dir, backupFileName(target.database, started));
@@ -145,6 +199,7 @@ export async function takeBackup(target: DbTarget, o: BackupOptions): Promise<Ba
     } catch (err) {
       if (o.signal?.aborted) throw new UserError('backup interrupted: no backup file was kept', { cause: err });
       if (err instanceof ToolError) throw new UserError(`backup failed, no backup file was kept: ${err.message}`, { hint: hintFor(err.failure.stderr), cause: err });
+      if (isFsCode(err, 'ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS', 'EIO')) throw fsError(err, 'backup failed, no backup file was kept: writing', tmp);
       const msg = errorMessage(err);
       throw new UserError(`backup failed, no backup file was kept: ${msg}`, { hint: hintFor(msg), cause: err });
     }
@@ -154,14 +209,19 @@ export async function takeBackup(target: DbTarget, o: BackupOptions): Promise<Ba
     const fh = await open(tmp, 'r');
     await fh.read(head, 0, 5, 0).finally(() => fh.close());
     if (head.toString('latin1') !== 'PGDMP') throw new UserError('backup failed: the file is not a pg_dump custom-format archive; no backup file was kept');
-    await fsyncFile(tmp);
+    await fsyncFile(tmp).catch((err: unknown) => {
+      throw fsError(err, 'backup failed, no backup file was kept: syncing', tmp!);
+    });
 
-    let listing: string;
-    try {
-      listing = await target.list(tmp);
-    } catch (err) {
-      throw new UserError(`backup failed verification (pg_restore --list could not read it); no backup file was kept: ${errorMessage(err)}`);
-    }
+    // Verification: the table of contents (table count), every data block read back (pg_restore
+    // -f /dev/null), and the sha256 of exactly the bytes on disk, the latter two side by side.
+    const dumpFile = tmp;
+    const verifyFail = (what: string) => (err: unknown) => {
+      if (o.signal?.aborted) throw new UserError('backup interrupted: no backup file was kept', { cause: err });
+      throw new UserError(`backup failed verification (${what}); no backup file was kept: ${errorMessage(err)}`, { hint: hintFor(errorMessage(err)) ?? 'the archive on disk is damaged or incomplete: run the backup again and check the disk', cause: err });
+    };
+    const listing = await target.list(dumpFile).catch(verifyFail('pg_restore --list could not read it'));
+    const [sha256] = await Promise.all([sha256File(dumpFile), target.readAll(dumpFile, o.signal).catch(verifyFail('pg_restore could not read every data block'))]);
     const listed = countListedTables(listing);
     const tablesAfter = await tableCount(session);
     if (listed !== tablesBefore && listed !== tablesAfter) {
@@ -169,27 +229,11 @@ export async function takeBackup(target: DbTarget, o: BackupOptions): Promise<Ba
         hint: 'tables created or dropped during the dump can cause this: run the backup again',
       });
     }
-    const sha256 = await sha256File(tmp);
     const durationMs = Math.round(performance.now() - t0);
-    // link + unlink instead of rename: never replaces a backup that appeared under the same name.
-    for (let i = 0; ; i++) {
-      try {
-        await link(tmp, final);
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || i >= 5) throw err;
-        started = new Date(started.getTime() + 1000);
-        final = path.join(o.dir, backupFileName(target.database, started));
-      }
-    }
-    await rm(tmp, { force: true });
-    tmp = null;
-    await syncDir(o.dir);
-    await writeFileAtomic(shaFileFor(final), shaLine(sha256, final));
     const verifiedAt = now().toISOString();
-    const manifest: Manifest = {
+    const manifestFor = (file: string): Manifest => ({
       format: MANIFEST_FORMAT,
-      file: path.basename(final),
+      file: path.basename(file),
       database: target.database,
       createdAt: started.toISOString(),
       sizeBytes: st.size,
@@ -202,18 +246,61 @@ export async function takeBackup(target: DbTarget, o: BackupOptions): Promise<Ba
       ...(o.tag ? { tag: o.tag } : {}),
       verified: true,
       verifiedAt,
-    };
-    // The manifest is written last: it is what makes the file count as a backup.
-    await writeFileAtomic(manifestFileFor(final), manifestText(manifest));
+    });
+
+    // Commit. Everything is first written in full under temp names (a full disk fails here, with
+    // nothing under a final name). Then the checksum and the manifest get their final names and the
+    // dump is linked last: the dump's name appearing is the commit point, so a kill at any moment
+    // leaves either a complete backup or no .dump at all (sidecars without a dump are swept).
+    let manifest = manifestFor(final);
+    for (let i = 0; ; i++) {
+      const shaTmp = await writeTemp(shaFileFor(final), shaLine(sha256, final));
+      temps.push(shaTmp);
+      const manTmp = await writeTemp(manifestFileFor(final), manifestText(manifest));
+      temps.push(manTmp);
+      try {
+        await linkNoReplace(shaTmp, shaFileFor(final));
+        written.add(shaFileFor(final));
+        await linkNoReplace(manTmp, manifestFileFor(final));
+        written.add(manifestFileFor(final));
+        await syncDir(o.dir);
+        await linkNoReplace(tmp, final);
+        written.add(final);
+        await syncDir(o.dir);
+        break;
+      } catch (err) {
+        await written.removeAll();
+        if (!isFsCode(err, 'EEXIST') || i >= 5) throw isFsCode(err, 'EEXIST') ? new UserError(`${final} already exists`, { hint: 'another backup is being written under the same name: run again' }) : err;
+        // Another backup took this second: the next one.
+        started = new Date(started.getTime() + 1000);
+        final = path.join(o.dir, backupFileName(target.database, started));
+        manifest = manifestFor(final);
+      } finally {
+        for (const t of temps.splice(0)) await rm(t, { force: true }).catch(() => undefined);
+      }
+    }
+    written.forget();
+    await rm(tmp, { force: true }).catch(() => undefined);
+    tmp = null;
+    await syncDir(o.dir);
 
     let pruned: RetentionDecision[] = [];
     if (o.retention) {
-      pruned = (await prune(o.dir, o.retention, { database: target.database, dryRun: false })).filter((d) => d.action === 'delete');
-      for (const d of pruned) log(`pruned ${d.file}`);
+      try {
+        pruned = (await prune(o.dir, o.retention, { database: target.database, dryRun: false })).filter((d) => d.action === 'delete');
+        for (const d of pruned) log(`pruned ${d.file}`);
+      } catch (err) {
+        // The backup itself is complete and stays: report the retention problem without failing it.
+        log(`retention did not run: ${errorMessage(fsError(err, 'pruning', o.dir, o.dir))}`);
+      }
     }
     return { ok: true, file: path.basename(final), path: final, manifest, lock: { acquired: lock.acquired, heldBy: lock.holder }, pruned };
+  } catch (err) {
+    await written.removeAll();
+    throw err;
   } finally {
-    if (tmp) await rm(tmp, { force: true });
+    for (const t of temps) await rm(t, { force: true }).catch(() => undefined);
+    if (tmp) await rm(tmp, { force: true }).catch(() => undefined);
     await session?.end();
     await lock.release();
   }
@@ -282,31 +369,66 @@ export async function listBackups(dir: string, database?: string): Promise<{ bac
   return { backups, temps };
 }
 
+export interface VerifyCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+  /** A check that could not run (no manifest to compare with) and was waived by --trust-unverified. */
+  skipped?: boolean;
+}
+
 export interface VerifyResult {
   file: string;
   ok: boolean;
-  checks: { name: string; ok: boolean; detail: string }[];
+  checks: VerifyCheck[];
   error?: string;
   manifest?: Manifest;
+  /** Checks waived by `trustUnverified`, for the operator to read. */
+  skipped: string[];
+  /** Tables in the archive's table of contents, when it could be read. */
+  tableCount?: number;
 }
 
-/** Checksum (manifest and .sha256) + `pg_restore --list` + table count. Records the outcome in the manifest. */
-export async function verifyBackup(target: Pick<DbTarget, 'list'>, file: string, opts: { record?: boolean; now?: () => Date } = {}): Promise<VerifyResult> {
-  const checks: VerifyResult['checks'] = [];
+/** Refuses what cannot be a backup file before anything reads it: a directory, a missing file. */
+export async function backupFileStat(file: string): Promise<{ size: number }> {
+  const st = await stat(file).catch((err: unknown) => {
+    throw fsError(err, 'cannot read the backup', file);
+  });
+  if (st.isDirectory()) throw new UserError(`${file} is a directory, not a backup file`, { hint: `pick one of its .dump files: \`modelship backup list --dir ${file}\``, exitCode: 2 });
+  if (!st.isFile()) throw new UserError(`${file} is not a regular file`, { hint: 'pass a .dump file written by `modelship backup` or pg_dump -Fc', exitCode: 2 });
+  return { size: st.size };
+}
+
+/**
+ * Checksum (manifest and .sha256) + `pg_restore --list` + every data block read back + table count.
+ * Records the outcome in the manifest. With `trustUnverified`, a file without a manifest or checksum
+ * (an off-site copy) passes on the archive checks alone; what was skipped is listed.
+ */
+export async function verifyBackup(
+  target: Pick<DbTarget, 'list' | 'readAll'>,
+  file: string,
+  opts: { record?: boolean; now?: () => Date; trustUnverified?: boolean } = {},
+): Promise<VerifyResult> {
+  const checks: VerifyCheck[] = [];
   const fail = (name: string, detail: string) => checks.push({ name, ok: false, detail });
   const pass = (name: string, detail: string) => checks.push({ name, ok: true, detail });
+  const skip = (name: string, detail: string) => checks.push({ name, ok: true, detail, skipped: true });
   const st = await stat(file).catch(() => null);
-  if (!st?.isFile()) return { file, ok: false, checks: [{ name: 'exists', ok: false, detail: 'no such file' }], error: `${file}: no such file` };
+  if (st?.isDirectory()) return { file, ok: false, checks: [{ name: 'exists', ok: false, detail: 'is a directory' }], error: `${file} is a directory, not a backup file`, skipped: [] };
+  if (!st?.isFile()) return { file, ok: false, checks: [{ name: 'exists', ok: false, detail: 'no such file' }], error: `${file}: no such file`, skipped: [] };
   const m = await readManifestFor(file);
+  const trust = opts.trustUnverified === true;
   if (m.ok) pass('manifest', 'valid');
+  else if (trust && m.error === 'no manifest') skip('manifest', 'none beside the file (--trust-unverified)');
   else fail('manifest', m.error);
-  const sha = await sha256File(file);
-  const shaText = await readFile(shaFileFor(file), 'utf8').catch(() => null);
+  const [sha, shaText] = await Promise.all([sha256File(file), readFile(shaFileFor(file), 'utf8').catch(() => null)]);
   const shaExpected = shaText ? parseShaLine(shaText) : null;
   if (m.ok && m.manifest.sha256 !== sha) fail('checksum', `sha256 ${sha.slice(0, 12)}… differs from the manifest's ${m.manifest.sha256.slice(0, 12)}…: the file changed after the backup`);
   else if (shaExpected && shaExpected !== sha) fail('checksum', `sha256 differs from ${path.basename(shaFileFor(file))}`);
-  else if (!m.ok && !shaExpected) fail('checksum', 'nothing to compare with (no manifest, no .sha256)');
-  else pass('checksum', `sha256 ${sha.slice(0, 12)}…`);
+  else if (!m.ok && !shaExpected) {
+    if (trust) skip('checksum', `nothing to compare with (no manifest, no .sha256); sha256 is ${sha.slice(0, 12)}…`);
+    else fail('checksum', 'nothing to compare with (no manifest, no .sha256)');
+  } else pass('checksum', `sha256 ${sha.slice(0, 12)}…${m.ok ? '' : ` matches ${path.basename(shaFileFor(file))}`}`);
   let listed: number | null = null;
   try {
     listed = countListedTables(await target.list(file));
@@ -314,47 +436,79 @@ export async function verifyBackup(target: Pick<DbTarget, 'list'>, file: string,
   } catch (err) {
     fail('pg_restore --list', errorMessage(err));
   }
+  if (listed !== null) {
+    try {
+      await target.readAll(file);
+      pass('data readable', 'pg_restore read every data block');
+    } catch (err) {
+      fail('data readable', errorMessage(err));
+    }
+  }
   if (m.ok && listed !== null) {
     if (listed === m.manifest.tableCount) pass('table count', `${listed} as recorded`);
     else fail('table count', `${listed} in the archive, ${m.manifest.tableCount} recorded`);
-  }
+  } else if (!m.ok && trust) skip('table count', 'no recorded count to compare with');
   const ok = checks.every((c) => c.ok);
   let manifest = m.ok ? m.manifest : undefined;
   if (m.ok && opts.record !== false) {
     const at = (opts.now ?? (() => new Date()))().toISOString();
     const { verifyError: _drop, ...rest } = m.manifest;
     manifest = ok ? { ...rest, verified: true, verifiedAt: at } : { ...rest, verified: false, verifiedAt: at, verifyError: checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`).join('; ') };
-    await writeFileAtomic(manifestFileFor(file), manifestText(manifest));
+    await writeFileAtomic(manifestFileFor(file), manifestText(manifest)).catch((err: unknown) => {
+      throw fsError(err, 'recording the verification in', manifestFileFor(file));
+    });
   }
   const firstBad = checks.find((c) => !c.ok);
-  return { file, ok, checks, ...(firstBad ? { error: `${firstBad.name}: ${firstBad.detail}` } : {}), ...(manifest ? { manifest } : {}) };
+  return {
+    file,
+    ok,
+    checks,
+    ...(firstBad ? { error: `${firstBad.name}: ${firstBad.detail}` } : {}),
+    ...(manifest ? { manifest } : {}),
+    skipped: checks.filter((c) => c.skipped).map((c) => `${c.name}: ${c.detail}`),
+    ...(listed !== null ? { tableCount: listed } : {}),
+  };
 }
 
-/** Applies the retention policy per database. Deletes nothing with `dryRun`. */
-export async function prune(dir: string, policy: RetentionPolicy, o: { database?: string; dryRun: boolean }): Promise<RetentionDecision[]> {
+/** Applies the retention policy per database, and removes partial files no run will finish. Deletes nothing with `dryRun`. */
+export async function prune(dir: string, policy: RetentionPolicy, o: { database?: string; dryRun: boolean; now?: number; graceMs?: number }): Promise<RetentionDecision[]> {
   const { backups } = await listBackups(dir, o.database);
   const byDb = new Map<string, BackupEntry[]>();
   for (const b of backups) byDb.set(b.database, [...(byDb.get(b.database) ?? []), b]);
   const out: RetentionDecision[] = [];
-  for (const list of byDb.values()) {
+  const newestVerified = new Map<string, Date>();
+  for (const [db, list] of byDb) {
     const plan = planRetention(
       list.map((b) => ({ file: b.file, createdAt: new Date(b.createdAt), manifestValid: b.manifestValid, verified: b.verified, pinned: b.tag === 'emergency' })),
       policy,
     );
     out.push(...plan);
+    const nv = list.find((b) => b.verified);
+    if (nv) newestVerified.set(db, new Date(nv.createdAt));
   }
+  const files: DirFile[] = [];
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const st = await stat(path.join(dir, name)).catch(() => null);
+    if (st?.isFile()) files.push({ name, mtimeMs: st.mtimeMs });
+  }
+  const orphans = planOrphans(files, { now: o.now ?? Date.now(), graceMs: o.graceMs, database: o.database, newestVerified });
+  // An orphaned dump is listed by planRetention as "no valid manifest: kept"; the orphan verdict wins.
+  const orphanNames = new Set(orphans.map((d) => d.file));
+  const decisions = [...out.filter((d) => !orphanNames.has(d.file)), ...orphans];
   if (!o.dryRun) {
-    for (const d of out) {
+    for (const d of decisions) {
       if (d.action !== 'delete') continue;
       const p = path.join(dir, d.file);
-      // Manifest first: a half-deleted backup must not look valid.
-      await rm(manifestFileFor(p), { force: true });
-      await rm(p, { force: true });
-      await rm(shaFileFor(p), { force: true });
+      if (parseBackupFileName(d.file)) {
+        // Manifest first: a half-deleted backup must not look valid.
+        await rm(manifestFileFor(p), { force: true });
+        await rm(p, { force: true });
+        await rm(shaFileFor(p), { force: true });
+      } else await rm(p, { force: true });
     }
-    if (out.some((d) => d.action === 'delete')) await syncDir(dir);
+    if (decisions.some((d) => d.action === 'delete')) await syncDir(dir);
   }
-  return out;
+  return decisions;
 }
 
 export function formatBytes(n: number): string {

@@ -6,9 +6,10 @@ import path from 'node:path';
 import { writeFileAtomic } from '../../util/fs-atomic.ts';
 import { UserError, errorMessage } from '../../util/errors.ts';
 import { acquireBackupLock, describeHolder } from './lock.ts';
-import { manifestText, type Manifest } from './manifest.ts';
+import { manifestText } from './manifest.ts';
 import { manifestFileFor, utcStamp, VERIFY_STATE_FILE } from './naming.ts';
-import { tableCount, verifyBackup, type Log, type VerifyResult } from './backup.ts';
+import { backupFileStat, tableCount, verifyBackup, type Log, type VerifyResult } from './backup.ts';
+import { copyDatabaseSettingsSql, databaseSettings, swapDatabasesSql } from './db-swap.ts';
 import { hintFor, quoteIdent, ToolError, type DbTarget, type SqlSession } from './target.ts';
 
 export interface RestoreOptions {
@@ -22,6 +23,11 @@ export interface RestoreOptions {
   now?: () => Date;
   /** Called before an existing database is replaced; return false to stop. */
   confirm?: (question: string) => Promise<boolean>;
+  /**
+   * Restore a file that has no manifest or checksum (an off-site copy): the archive checks
+   * (`pg_restore --list`, every data block read) still run; what was skipped is logged and returned.
+   */
+  trustUnverified?: boolean;
 }
 
 export interface RestoreResult {
@@ -33,6 +39,10 @@ export interface RestoreResult {
   tables: number;
   durationMs: number;
   verify: VerifyResult;
+  /** Checks waived by --trust-unverified (empty for a verified backup). */
+  skipped: string[];
+  /** Per-database settings carried over from the database that was replaced (read-only mode among them). */
+  settingsKept: string[];
 }
 
 /** A database name of at most 63 bytes: `<base>_<suffix>`. */
@@ -64,14 +74,20 @@ async function terminateOthers(s: SqlSession, db: string): Promise<number> {
 export async function restoreBackup(target: DbTarget, o: RestoreOptions): Promise<RestoreResult> {
   const log = o.log ?? (() => undefined);
   const now = o.now ?? (() => new Date());
-  const verify = await verifyBackup(target, o.file, { record: true, now });
-  if (!verify.ok || !verify.manifest) {
+  await backupFileStat(o.file);
+  const verify = await verifyBackup(target, o.file, { record: true, now, trustUnverified: o.trustUnverified === true });
+  if (!verify.ok) {
     throw new UserError(`refusing to restore ${path.basename(o.file)}: it is not verified (${verify.error ?? 'no manifest'})`, {
-      hint: 'pick a backup that `modelship backup verify FILE` passes (`modelship backup list` shows them)',
+      hint: /no manifest|nothing to compare/.test(verify.error ?? '')
+        ? 'a copy without its manifest: pass --trust-unverified to restore it on the archive checks alone (pg_restore --list and a full read still run)'
+        : 'pick a backup that `modelship backup verify FILE` passes (`modelship backup list` shows them)',
       details: { checks: verify.checks },
     });
   }
-  const manifest: Manifest = verify.manifest;
+  for (const line of verify.skipped) log(`--trust-unverified: skipped ${line}`);
+  const manifest = verify.manifest;
+  const fileName = path.basename(o.file);
+  const expectedTables = manifest?.tableCount ?? verify.tableCount ?? 0;
   const live = o.targetDb ?? target.database;
   const stamp = utcStamp(now()).toLowerCase();
   const scratch = derivedDbName(live, `restore_${stamp}`);
@@ -92,11 +108,11 @@ export async function restoreBackup(target: DbTarget, o: RestoreOptions): Promis
     const liveExists = o.verifyOnly ? false : await databaseExists(s, live);
     if (liveExists && o.confirm) {
       const what = o.targetDb ? `database ${live}` : `the live database ${live}`;
-      if (!(await o.confirm(`replace ${what} with ${manifest.file} (${manifest.createdAt})? The current one is kept as ${previousName}.`))) {
+      if (!(await o.confirm(`replace ${what} with ${fileName}${manifest ? ` (${manifest.createdAt})` : ' (unverified copy)'}? The current one is kept as ${previousName}.`))) {
         throw new UserError('restore cancelled; nothing changed', { exitCode: 1 });
       }
     }
-    log(`restoring ${manifest.file} into a fresh database ${scratch}`);
+    log(`restoring ${fileName} into a fresh database ${scratch}`);
     await s.exec(`create database ${quoteIdent(scratch)} template template0`);
     created = true;
     const t0 = performance.now();
@@ -112,43 +128,51 @@ export async function restoreBackup(target: DbTarget, o: RestoreOptions): Promis
     const durationMs = Math.round(performance.now() - t0);
     const check = await target.connect({ database: scratch, appName: 'modelship restore check' });
     const tables = await tableCount(check).finally(() => check.end());
-    if (tables !== manifest.tableCount) {
-      throw new UserError(`restore check failed: ${tables} tables restored, the manifest records ${manifest.tableCount}; ${o.verifyOnly ? 'nothing changed' : `the live database ${live} is untouched`}`);
+    if (tables !== expectedTables) {
+      throw new UserError(
+        `restore check failed: ${tables} tables restored, the ${manifest ? 'manifest records' : 'archive lists'} ${expectedTables}; ${o.verifyOnly ? 'nothing changed' : `the live database ${live} is untouched`}`,
+      );
     }
 
     if (o.verifyOnly) {
       await dropDatabase(s, scratch);
       created = false;
       const at = now().toISOString();
-      await writeFileAtomic(manifestFileFor(o.file), manifestText({ ...manifest, restoreTestedAt: at }));
+      if (manifest) await writeFileAtomic(manifestFileFor(o.file), manifestText({ ...manifest, restoreTestedAt: at }));
       await writeFileAtomic(
         path.join(path.dirname(o.file), VERIFY_STATE_FILE),
-        `${JSON.stringify({ lastRestoreTest: { at, ok: true, file: manifest.file, database: manifest.database, tables, durationMs } }, null, 2)}\n`,
+        `${JSON.stringify({ lastRestoreTest: { at, ok: true, file: fileName, database: manifest?.database ?? live, tables, durationMs } }, null, 2)}\n`,
       );
-      log(`test restore of ${manifest.file} passed: ${tables} tables in ${(durationMs / 1000).toFixed(1)}s; test database dropped`);
-      return { ok: true, file: manifest.file, verifyOnly: true, database: null, previous: null, tables, durationMs, verify };
+      log(`test restore of ${fileName} passed: ${tables} tables in ${(durationMs / 1000).toFixed(1)}s; test database dropped`);
+      return { ok: true, file: fileName, verifyOnly: true, database: null, previous: null, tables, durationMs, verify, skipped: verify.skipped, settingsKept: [] };
     }
 
-    // Swap: no new sessions on the live database, end the current ones, rename both in one transaction.
+    // The replaced database's own settings (emergency read-only mode, search_path, timeouts) are
+    // not in a pg_dump archive: carry them over before the new database takes the name.
+    let settingsKept: string[] = [];
+    if (liveExists) {
+      const settings = await databaseSettings(s, live);
+      for (const sql of copyDatabaseSettingsSql(scratch, settings)) await s.exec(sql);
+      settingsKept = settings.map((x) => (x.role ? `${x.setting} (role ${x.role})` : x.setting));
+      for (const x of settingsKept) log(`kept the database setting ${x}`);
+    }
+
+    // Swap in one statement, one transaction: end the sessions on the live database and rename both.
+    // The rename takes the database's exclusive lock (new sessions wait, then reconnect to the new
+    // one) and waits up to 5 s for the ended sessions to go. Nothing is committed in between, so a
+    // restore killed at any moment leaves either the old database or the new one under the live
+    // name, always accepting connections.
     let previous: string | null = null;
     if (liveExists) {
-      await s.exec(`alter database ${quoteIdent(live)} allow_connections false`);
-      try {
-        for (let attempt = 1; ; attempt++) {
-          const n = await terminateOthers(s, live);
-          if (n > 0) log(`ended ${n} session${n === 1 ? '' : 's'} on ${live}`);
-          try {
-            await s.exec(`begin; alter database ${quoteIdent(live)} rename to ${quoteIdent(previousName)}; alter database ${quoteIdent(scratch)} rename to ${quoteIdent(live)}; commit`);
-            break;
-          } catch (err) {
-            await s.exec('rollback').catch(() => undefined);
-            if (attempt >= 10) throw err;
-            await new Promise((r) => setTimeout(r, 200));
-          }
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await s.exec(swapDatabasesSql(live, scratch, previousName));
+          break;
+        } catch (err) {
+          if (attempt >= 10 || !/being accessed by other users/i.test(errorMessage(err))) throw err;
+          log(`sessions reconnected to ${live} during the swap; trying again (${attempt}/10)`);
+          await new Promise((r) => setTimeout(r, 200));
         }
-      } finally {
-        const current = (await databaseExists(s, previousName)) ? previousName : live;
-        await s.exec(`alter database ${quoteIdent(current)} allow_connections true`).catch(() => undefined);
       }
       previous = previousName;
     } else {
@@ -156,8 +180,8 @@ export async function restoreBackup(target: DbTarget, o: RestoreOptions): Promis
     }
     swapped = true;
     created = false;
-    log(`restored ${manifest.file} into ${live}${previous ? `; the previous database is kept as ${previous}` : ''}`);
-    return { ok: true, file: manifest.file, verifyOnly: false, database: live, previous, tables, durationMs, verify };
+    log(`restored ${fileName} into ${live}${previous ? `; the previous database is kept as ${previous}` : ''}`);
+    return { ok: true, file: fileName, verifyOnly: false, database: live, previous, tables, durationMs, verify, skipped: verify.skipped, settingsKept };
   } finally {
     if (created && !swapped) await dropDatabase(s, scratch).catch((err: unknown) => log(`could not drop ${scratch}: ${errorMessage(err)} (drop it by hand)`));
     await s.end();

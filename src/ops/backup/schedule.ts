@@ -35,6 +35,14 @@ export interface SchedulerOptions {
   lastBackupSuccess?: number | undefined;
   runOnStart?: string[];
   onListening?: (port: number) => void;
+  /** More metrics on the same /metrics (point-in-time recovery registers its gauges here). */
+  extendMetrics?: (registry: Registry) => void;
+  /**
+   * What stops the scheduler from doing its job (an unwritable backup directory), re-checked for
+   * /health at most every `healthCacheMs`. Any problem makes /health answer 503 with the reasons.
+   */
+  problems?: () => Promise<string[]>;
+  healthCacheMs?: number;
 }
 
 export interface JobState {
@@ -62,6 +70,7 @@ export async function runScheduler(o: SchedulerOptions): Promise<{ states: Recor
     if (!cron.validate(j.cron)) throw new UserError(`invalid schedule for ${j.name}: "${j.cron}"`, { exitCode: 2, hint: 'a cron expression such as "0 2 * * *" (UTC)' });
   }
   const m = createSchedulerMetrics();
+  o.extendMetrics?.(m.registry);
   if (o.lastBackupSuccess) m.lastSuccess.set(o.lastBackupSuccess);
   m.failures.inc(0);
   const states: Record<string, JobState> = {};
@@ -127,13 +136,37 @@ export async function runScheduler(o: SchedulerOptions): Promise<{ states: Recor
     return cron.schedule(job.cron, () => fire(job, 'schedule'), { timezone: 'UTC', name: `modelship-${job.name}` });
   });
 
+  let checked: { at: number; problems: string[] } | null = null;
+  let reported = '';
+  const currentProblems = async (): Promise<string[]> => {
+    if (!o.problems) return [];
+    if (checked && Date.now() - checked.at < (o.healthCacheMs ?? 10_000)) return checked.problems;
+    const problems = await o.problems();
+    checked = { at: Date.now(), problems };
+    // Said once in the log when it changes, not at every probe.
+    const key = problems.join('\n');
+    if (key !== reported) {
+      reported = key;
+      o.log(problems.length ? { level: 'error', event: 'unhealthy', problems } : { level: 'info', event: 'healthy again' });
+    }
+    return problems;
+  };
+
   let server: http.Server | null = null;
   if (o.metricsPort !== undefined) {
     server = http.createServer((req, res) => {
       const url = (req.url ?? '/').split('?')[0];
       if (url === '/health') {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ ok: true, stopping, jobs: states }));
+        currentProblems().then(
+          (problems) => {
+            res.writeHead(problems.length ? 503 : 200, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ ok: problems.length === 0, ...(problems.length ? { problems } : {}), stopping, jobs: states }));
+          },
+          (err: unknown) => {
+            res.writeHead(503, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ ok: false, problems: [`health check failed: ${errorMessage(err)}`], stopping, jobs: states }));
+          },
+        );
       } else if (url === '/metrics') {
         m.registry.metrics().then(
           (text) => {
@@ -166,6 +199,7 @@ export async function runScheduler(o: SchedulerOptions): Promise<{ states: Recor
     jobs: o.jobs.map((j) => ({ job: j.name, cron: j.cron, timezone: 'UTC' })),
     ...(o.metricsPort !== undefined ? { metricsPort: o.metricsPort } : {}),
   });
+  await currentProblems().catch(() => undefined);
   for (const name of o.runOnStart ?? []) {
     const job = o.jobs.find((j) => j.name === name);
     if (job) fire(job, 'start');

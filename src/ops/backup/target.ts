@@ -16,8 +16,8 @@ import { SERVICE } from '../../stack/names.ts';
 export interface SqlSession {
   /** Rows of one SELECT (`$1…` parameters). */
   query<T extends object = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
-  /** A statement without rows (ALTER, VACUUM, DDL). */
-  exec(sql: string): Promise<void>;
+  /** A statement without rows (ALTER, VACUUM, DDL, INSERT/UPDATE with `$1…` parameters). */
+  exec(sql: string, params?: unknown[]): Promise<void>;
   end(): Promise<void>;
 }
 
@@ -36,8 +36,13 @@ export interface DbTarget {
   connect(opts?: { database?: string; appName?: string }): Promise<SqlSession>;
   /** pg_dump -Fc of `database` into `file` (created by the callee). Throws a ToolError. */
   dump(file: string, signal?: AbortSignal): Promise<void>;
-  /** `pg_restore --list` of a local archive. Throws a ToolError. */
+  /** `pg_restore --list` of a local archive (reads the header and table of contents). Throws a ToolError. */
   list(file: string): Promise<string>;
+  /**
+   * Reads the whole archive with `pg_restore -f /dev/null`: every data block is read and
+   * decompressed (zlib checks each one), so a truncated or damaged archive fails. Throws a ToolError.
+   */
+  readAll(file: string, signal?: AbortSignal): Promise<void>;
   /** pg_restore --single-transaction --exit-on-error into an existing empty database. */
   restore(file: string, database: string, signal?: AbortSignal): Promise<void>;
   /** Version of the pg_dump that writes the archive. */
@@ -121,7 +126,7 @@ export function interpolate(sql: string, params: readonly unknown[] = []): strin
 
 // --- local processes -------------------------------------------------------------------------------
 
-interface ProcResult extends ToolFailure {
+export interface ProcResult extends ToolFailure {
   stdout: string;
 }
 
@@ -130,7 +135,7 @@ export function pgBin(tool: string, env: NodeJS.ProcessEnv): string {
   return dir ? `${dir.replace(/\/$/, '')}/${tool}` : tool;
 }
 
-function runProcess(cmd: string, args: string[], opts: { env: NodeJS.ProcessEnv; signal?: AbortSignal | undefined; stdinFile?: string; captureStdout?: boolean }): Promise<ProcResult> {
+export function runProcess(cmd: string, args: string[], opts: { env: NodeJS.ProcessEnv; signal?: AbortSignal | undefined; stdinFile?: string; captureStdout?: boolean }): Promise<ProcResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: opts.env, stdio: [opts.stdinFile ? 'pipe' : 'ignore', opts.captureStdout ? 'pipe' : 'ignore', 'pipe'] });
     let stdout = '';
@@ -186,8 +191,8 @@ export function directTarget(databaseUrl: string, env: NodeJS.ProcessEnv): DbTar
           const r = await client.query(sql, params);
           return r.rows as T[];
         },
-        async exec(sql: string) {
-          await client.query(sql);
+        async exec(sql: string, params?: unknown[]) {
+          await (params && params.length > 0 ? client.query(sql, params) : client.query(sql));
         },
         async end() {
           await client.end().catch(() => undefined);
@@ -199,6 +204,9 @@ export function directTarget(databaseUrl: string, env: NodeJS.ProcessEnv): DbTar
     },
     async list(file) {
       return (await ok('pg_restore --list', runProcess(pgBin('pg_restore', env), ['--list', file], { env: toolEnv, captureStdout: true }))).stdout;
+    },
+    async readAll(file, signal) {
+      await ok('pg_restore (reading the whole archive)', runProcess(pgBin('pg_restore', env), ['-f', '/dev/null', file], { env: toolEnv, signal }));
     },
     async restore(file, db, signal) {
       await ok(
@@ -227,19 +235,36 @@ export function containerTargetFor(docker: Docker, id: string, name: string, opt
   const run = async (what: string, cmd: string[], io: { stdinFile?: string; stdoutFile?: string; capture?: boolean; signal?: AbortSignal | undefined }): Promise<string> => {
     const h = await execInContainer(docker, id, cmd, { env, stdin: io.stdinFile !== undefined });
     let out = '';
-    const tasks: Promise<unknown>[] = [];
-    if (io.stdoutFile) tasks.push(pipeline(h.stdout, createWriteStream(io.stdoutFile, { flags: 'wx', mode: 0o600 })));
+    let stdoutTask: Promise<unknown> = Promise.resolve();
+    // A failed write (a full disk) closes the exec, so the process inside stops instead of blocking.
+    if (io.stdoutFile)
+      stdoutTask = pipeline(h.stdout, createWriteStream(io.stdoutFile, { flags: 'wx', mode: 0o600 })).catch((err: unknown) => {
+        h.close();
+        throw err;
+      });
     else if (io.capture) h.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
     else h.stdout.resume();
-    if (io.stdinFile && h.stdin) tasks.push(pipeline(createReadStream(io.stdinFile), h.stdin));
+    // stdin: the tool may stop reading before the end (pg_restore --list reads only the table of
+    // contents) and exit; the write then fails with EPIPE. The exit code decides, not the write.
+    let stdinError: Error | null = null;
+    const src = io.stdinFile && h.stdin ? createReadStream(io.stdinFile, { highWaterMark: 1 << 20 }) : null;
+    const stdinTask = src && h.stdin ? pipeline(src, h.stdin).catch((err: Error) => void (stdinError = err)) : Promise.resolve();
     const onAbort = (): void => {
-      // Ending the exec session does not kill the process inside; pg_* exit when their stdout closes.
+      // Ending the exec session does not kill the process inside; pg_* exit when their stdio closes.
       h.stdout.destroy(new Error('aborted'));
+      h.close();
     };
     io.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const [r] = await Promise.all([h.done, ...tasks]);
+      const [r] = await Promise.all([h.done, stdoutTask]);
+      // The process has exited: whatever it did not read goes nowhere.
+      if (src && !src.closed) src.destroy(new Error('the process exited'));
+      await stdinTask;
       if (r.exitCode !== 0) throw new ToolError(what, { exitCode: r.exitCode, signal: null, stderr: r.stderr });
+      const readErr = stdinError as NodeJS.ErrnoException | null;
+      if (readErr && readErr.code !== undefined && /^E(ACCES|ISDIR|NOENT|IO)$/.test(readErr.code)) {
+        throw new UserError(`${what}: cannot read ${io.stdinFile}: ${readErr.message}`, { cause: readErr });
+      }
     } finally {
       io.signal?.removeEventListener('abort', onAbort);
     }
@@ -256,6 +281,9 @@ export function containerTargetFor(docker: Docker, id: string, name: string, opt
     },
     async list(file) {
       return run('pg_restore --list', ['pg_restore', '--list'], { stdinFile: file, capture: true });
+    },
+    async readAll(file, signal) {
+      await run('pg_restore (reading the whole archive)', ['pg_restore', '-f', '/dev/null'], { stdinFile: file, signal });
     },
     async restore(file, db, signal) {
       await run('pg_restore', ['pg_restore', '--single-transaction', '--exit-on-error', ...conn(db)], { stdinFile: file, signal });
@@ -322,8 +350,8 @@ async function psqlSession(docker: Docker, id: string, env: string[], conn: stri
       const out = await send(`select replace(coalesce(json_agg(q), '[]'::json)::text, E'\\n', ' ') from (${interpolate(sql, params)}) q`);
       return JSON.parse(out.trim() || '[]') as T[];
     },
-    async exec(sql: string) {
-      await send(sql);
+    async exec(sql: string, params: unknown[] = []) {
+      await send(params.length > 0 ? interpolate(sql, params) : sql);
     },
     async end() {
       if (!closed) h.stdin?.end();

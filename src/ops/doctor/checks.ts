@@ -7,6 +7,8 @@
  */
 import type { Config } from '../../config/schema.ts';
 import type { BackupFacts } from '../status-model.ts';
+import { judgeRehearsal, type Rehearsal } from '../backup/pitr/rehearsal.ts';
+import { checkScheduler, type SchedulerFacts } from './scheduler.ts';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail';
 
@@ -40,6 +42,10 @@ export interface DoctorFacts {
   disk: Array<{ path: string; usedPercent: number }>;
   memory: { usedPercent: number } | null;
   db: { ok: true; connections: number; maxConnections: number } | { ok: false; error: string };
+  /** With backups.pitr.enabled: the last restore rehearsal. */
+  pitr?: { rehearsal: Rehearsal | null };
+  /** The db-backup container, when gathered from a stack. */
+  scheduler?: SchedulerFacts;
 }
 
 const WEAK = /^(change[-_ ]?me|changeme.*|secret|password|passw0rd|admin|default|example|test|xxx+|your[-_].*|todo|replace[-_ ]?me.*)$/i;
@@ -68,6 +74,7 @@ export function checkSecrets(f: DoctorFacts): CheckResult {
     ['redisPassword', c.secrets.redisPassword, 16],
   ];
   if (c.monitoring.grafana.enabled) need.push(['grafanaAdminPassword', c.secrets.grafanaAdminPassword, 12]);
+  if (c.backups.pitr.enabled) need.push(['replicationPassword', c.secrets.replicationPassword, 16]);
   for (const [name, key, min] of need) {
     const v = f.env[key];
     if (v === undefined || v === '') problems.push(`${key} is missing`);
@@ -210,6 +217,15 @@ export function checkRestoreTest(f: DoctorFacts): CheckResult {
   return { id: 'restore-test', title, status: 'pass', why: `last test restore ${at.slice(0, 10)} (${Math.floor(days)} days ago)` };
 }
 
+/** Only with backups.pitr.enabled (null otherwise). */
+export function checkPitrRehearsal(f: DoctorFacts): CheckResult | null {
+  const max = f.config.backups.pitr.rehearsalMaxAgeDays;
+  const title = `point-in-time restore rehearsed within ${max} days`;
+  if (!f.config.backups.pitr.enabled || !f.pitr) return null;
+  const j = judgeRehearsal(f.pitr.rehearsal, max, new Date(f.now));
+  return { id: 'pitr-rehearsal', title, status: j.status, why: j.why, ...(j.status === 'pass' ? {} : { fix: 'modelship restore --to-latest --verify-only --direct --pgdata DIR (rebuilds a scratch copy, replays the WAL, checks it, swaps nothing)' }) };
+}
+
 export function checkDisk(f: DoctorFacts): CheckResult {
   const t = f.config.monitoring.alerts.diskUsedPercent;
   const title = `disk below ${t} % used`;
@@ -247,7 +263,7 @@ export function checkConnections(f: DoctorFacts): CheckResult {
 export const CHECKS = [checkSecrets, checkEnvMode, checkEnvGit, checkTls, checkCors, checkLimits, checkPublished, checkDataStores, checkFirewall, checkBackupAge, checkRestoreTest, checkDisk, checkMemory, checkConnections] as const;
 
 export function runChecks(f: DoctorFacts): { ok: boolean; summary: Record<CheckStatus, number>; checks: CheckResult[] } {
-  const checks = CHECKS.map((c) => c(f));
+  const checks = [...CHECKS.map((c) => c(f)), checkScheduler(f), checkPitrRehearsal(f)].filter((c): c is CheckResult => c !== null);
   const summary = { pass: 0, warn: 0, fail: 0 };
   for (const c of checks) summary[c.status]++;
   return { ok: summary.fail === 0, summary, checks };

@@ -15,6 +15,9 @@ import { errorMessage } from '../../util/errors.ts';
 import type { StackHandle } from '../stack.ts';
 import { backupDir, backupFacts, dbFacts } from '../status.ts';
 import { parseNft, parseUfw, type DoctorFacts, type PublishedPort } from './checks.ts';
+import { pitrLayout } from '../backup/pitr/layout.ts';
+import { readRehearsal } from '../backup/pitr/rehearsal.ts';
+import { schedulerFacts } from './scheduler.ts';
 
 async function gitTracked(file: string): Promise<boolean | null> {
   const r = await execa('git', ['ls-files', '--error-unmatch', path.basename(file)], { cwd: path.dirname(file), reject: false, timeout: 5000 });
@@ -123,7 +126,7 @@ export async function gatherFacts(h: StackHandle, now = new Date()): Promise<Doc
   const l = h.loaded;
   const envStat = await stat(l.envFile).catch(() => null);
   const dir = backupDir(h);
-  const [tracked, cert, published, fw, backup, disk, mem, db] = await Promise.all([
+  const [tracked, cert, published, fw, backup, disk, mem, db, scheduler] = await Promise.all([
     envStat ? gitTracked(l.envFile).catch(() => null) : Promise.resolve(null),
     readCert(h),
     publishedPorts(h),
@@ -135,6 +138,7 @@ export async function gatherFacts(h: StackHandle, now = new Date()): Promise<Doc
     diskUsage(['/', dir, l.dir]),
     memory(),
     database(h),
+    schedulerFacts(h.docker, h.project).catch(() => undefined),
   ]);
   const rel = path.relative(process.cwd(), l.envFile);
   return {
@@ -150,5 +154,7 @@ export async function gatherFacts(h: StackHandle, now = new Date()): Promise<Doc
     disk,
     memory: mem,
     db,
+    ...(l.config.backups.pitr.enabled ? { pitr: { rehearsal: await readRehearsal(pitrLayout(dir).rehearsal) } } : {}),
+    ...(scheduler ? { scheduler } : {}),
   };
 }

@@ -32,7 +32,7 @@ test('MODELSHIP_BACKEND values are parsed strictly', () => {
   assert.equal(parseBackendChoice('auto'), undefined);
   assert.equal(parseBackendChoice('WASM'), 'wasm');
   assert.equal(parseBackendChoice('gpu'), 'tfjs-node-gpu');
-  assert.throws(() => parseBackendChoice('webgl'), /not one of tfjs-node-gpu, tfjs-node, wasm, cpu, auto/);
+  assert.throws(() => parseBackendChoice('webgl'), /not one of tfjs-node-gpu, tfjs-node, wasm, cpu, onnx-cuda, onnx-cpu, auto/);
 });
 
 test('a forced cpu backend is really used and reported by the engine', async () => {

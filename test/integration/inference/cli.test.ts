@@ -60,7 +60,7 @@ describe('modelship classify', () => {
     assert.deepEqual(Object.keys(ok), ['input', 'task', 'model', 'version', 'backend', 'durationMs', 'predictions']);
     assert.equal(ok.task, 'image');
     assert.equal(ok.model, 'content-safety');
-    assert.match(String(ok.backend), /^(wasm|wasm-simd|cpu|tfjs-node.*)$/);
+    assert.equal(ok.backend, 'onnx-cpu', 'the bundled model runs on ONNX Runtime');
     assert.deepEqual(results[1], { input: 'photos/empty.jpg', error: 'empty file' });
     assert.deepEqual(Object.keys(results[3]!), ['input', 'error']);
     assert.match(String(results[3]!.error), /corrupt or truncated/);
@@ -138,8 +138,8 @@ describe('modelship models', () => {
     assert.equal(r.code, 0);
     const list = JSON.parse(r.stdout) as { name: string; task: string; runtime: string; license: string; labels: number }[];
     assert.deepEqual(list.map((m) => [m.name, m.task, m.runtime, m.license, m.labels]), [
-      ['content-safety', 'image-classification', 'tfjs', 'MIT', 5],
-      ['objects', 'object-detection', 'tfjs', 'MIT', 80],
+      ['content-safety', 'image-classification', 'onnx', 'MIT', 5],
+      ['objects', 'object-detection', 'onnx', 'MIT', 80],
       ['sentiment', 'text-classification', 'lexicon', 'Apache-2.0', 3],
     ]);
   });
@@ -148,8 +148,15 @@ describe('modelship models', () => {
     const r = await run(['--json', 'models', 'info', 'content-safety']);
     assert.equal(r.code, 0, r.stderr);
     const info = JSON.parse(r.stdout) as { backend: { name: string; skipped: unknown[] }; manifest: { input: { width: number } }; labels: string[] };
-    assert.match(info.backend.name, /^(wasm|wasm-simd|cpu|tfjs-node.*)$/);
+    assert.equal(info.backend.name, 'onnx-cpu', 'the provider that really runs the bundled ONNX model');
     assert.equal(info.manifest.input.width, 224);
+    const saved = env;
+    env = { ...env, MODELSHIP_BACKEND: 'wasm' };
+    const forced = await run(['--json', 'models', 'info', 'content-safety']).finally(() => {
+      env = saved;
+    });
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.match((JSON.parse(forced.stdout) as typeof info).backend.name, /^wasm/, 'a forced TF.js backend runs the TF.js files');
     assert.deepEqual(info.labels, ['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy']);
     const text = await run(['models', 'info', 'sentiment']);
     assert.match(text.stdout, /runtime\s+lexicon \(VADER rules \+ lexicon, not a neural network\)/);
@@ -175,13 +182,14 @@ describe('modelship models', () => {
 
   test('classify with a model whose weights cannot load stops at once with one clear error, not one per input', async () => {
     const dir = await copyOfContentSafety('truncated-model');
-    const bin = await readFile(path.join(dir, 'group1-shard1of1.bin'));
-    await writeFile(path.join(dir, 'group1-shard1of1.bin'), bin.subarray(0, 100_000));
+    // damaged after `models add` (which would refuse it): as when a disk or a copy goes wrong later
     assert.equal((await run(['models', 'add', dir])).code, 0);
+    const bin = await readFile(path.join(dir, 'model.onnx'));
+    await writeFile(path.join(dir, 'model.onnx'), bin.subarray(0, 100_000));
     const many = Array.from({ length: 40 }, () => path.join(fixtures, 'coffee.jpg'));
     const r = await run(['classify', ...many, '--model', 'truncated-model', '--format', 'ndjson', '--concurrency', '4']);
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /model "truncated-model" cannot be loaded, so no input can run: .*hold 100000 bytes but model\.json describes/);
+    assert.match(r.stderr, /model "truncated-model" cannot be loaded, so no input can run: .*model\.onnx/);
     assert.match(r.stderr, /modelship models verify truncated-model/);
     assert.equal(r.stdout.trim(), '', 'no per-input error lines');
   });

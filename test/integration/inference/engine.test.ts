@@ -6,7 +6,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { createEngine, type Engine } from '../../../src/inference/engine.ts';
-import type { TfjsManifest } from '../../../src/inference/manifest.ts';
 import { InputError } from '../../../src/inference/types.ts';
 
 const fixture = (name: string) => readFile(new URL(`../../fixtures/images/${name}`, import.meta.url));
@@ -196,7 +195,7 @@ describe('a lazy engine', () => {
       assert.match(lazy.backend.name, /^none/); // no worker thread, no TF.js backend yet
       const r = await lazy.classifyImage(await fixture('chelsea.jpg'));
       assert.equal(r.backend, lazy.backend.name);
-      assert.match(lazy.backend.name, /^(wasm|cpu|tfjs)/);
+      assert.match(lazy.backend.name, /^(onnx-cpu|wasm|cpu|tfjs)/); // the bundled model runs on ONNX Runtime
       assert.equal(batches, 1); // listeners registered before the pool existed still hear of batches
     } finally {
       await lazy.close();
@@ -274,15 +273,17 @@ describe('broken model files', () => {
     const path = await import('node:path');
     const { getModel } = await import('../../../src/inference/registry.ts');
     const { loadTfjsModel } = await import('../../../src/inference/tfjs-runtime.ts');
+    const { tfjsVariant } = await import('../../../src/inference/manifest.ts');
     const entry = await getModel('content-safety');
     const dir = await mkdtemp(path.join(tmpdir(), 'ms-broken-'));
     try {
       await cp(entry.dir, dir, { recursive: true });
-      const manifest = entry.manifest as TfjsManifest;
+      // the bundled model runs on ONNX Runtime; these are its TF.js files (the forced-TF.js path)
+      const manifest = tfjsVariant(entry.manifest as Parameters<typeof tfjsVariant>[0])!;
       await truncate(path.join(dir, 'group1-shard1of1.bin'), 100_000);
-      await assert.rejects(loadTfjsModel(dir, manifest), /hold 100000 bytes but model\.json describes \d+: a file is truncated or belongs to another model/);
+      await assert.rejects(loadTfjsModel(dir, manifest, 'test'), /hold 100000 bytes but model\.json describes \d+: a file is truncated or belongs to another model/);
       await rm(path.join(dir, 'group1-shard1of1.bin'));
-      await assert.rejects(loadTfjsModel(dir, manifest), /weight file group1-shard1of1\.bin is missing/);
+      await assert.rejects(loadTfjsModel(dir, manifest, 'test'), /weight file group1-shard1of1\.bin is missing/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

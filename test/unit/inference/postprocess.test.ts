@@ -50,10 +50,10 @@ test('detection rows: NaN rows dropped, bad length refused', () => {
 });
 
 test('decodeDetections maps input pixels back to the original image, labels classes, clips', () => {
-  const spec = { type: 'detections' as const, layout: 'x1y1x2y2-score-class' as const, coordinates: 'input-pixels' as const, minScore: 0.2, iouThreshold: 0.4, maxDetections: 20, classOffset: 0 };
+  const spec = { type: 'detections' as const, layout: 'x1y1x2y2-score-class' as const, coordinates: 'input-pixels' as const, minScore: 0.2, iouThreshold: 0.4, maxDetections: 20, classOffset: 0, strides: [8, 16, 32], sigmoid: false };
   // model input 512x512, original 1024x256 (fill): x scale 2, y scale 0.5
   const rows = [100, 100, 200, 300, 0.9, 15, 0, 0, 10, 10, 0.1, 0, 400, 400, 600, 600, 0.5, 0];
-  const d = decodeDetections(rows, spec, ['person', ...new Array(14).fill('x'), 'cat'], {
+  const d = decodeDetections(rows, [3, 6], spec, ['person', ...new Array(14).fill('x'), 'cat'], {
     transform: { scaleX: 2, scaleY: 0.5, offsetX: 0, offsetY: 0 },
     inputWidth: 512,
     inputHeight: 512,
@@ -64,11 +64,11 @@ test('decodeDetections maps input pixels back to the original image, labels clas
     { label: 'cat', score: 0.9, box: { x: 200, y: 50, width: 200, height: 100 } },
     { label: 'person', score: 0.5, box: { x: 800, y: 200, width: 224, height: 56 } }, // clipped at 1024 x 256
   ]);
-  const norm = decodeDetections([0.25, 0.5, 0.75, 1, 0.8, 0], { ...spec, coordinates: 'normalized' }, ['person'], {
+  const norm = decodeDetections([0.25, 0.5, 0.75, 1, 0.8, 0], [1, 6], { ...spec, coordinates: 'normalized' }, ['person'], {
     transform: { scaleX: 1, scaleY: 1, offsetX: 0, offsetY: 0 }, inputWidth: 100, inputHeight: 100, width: 100, height: 100,
   });
   assert.deepEqual(norm[0]!.box, { x: 25, y: 50, width: 50, height: 50 });
-  const offset = decodeDetections([0, 0, 10, 10, 0.8, 1], { ...spec, classOffset: -1 }, ['person'], {
+  const offset = decodeDetections([0, 0, 10, 10, 0.8, 1], [1, 6], { ...spec, classOffset: -1 }, ['person'], {
     transform: { scaleX: 1, scaleY: 1, offsetX: 0, offsetY: 0 }, inputWidth: 100, inputHeight: 100, width: 100, height: 100,
   });
   assert.equal(offset[0]!.label, 'person');

@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseVocab, splitWords, tokenize } from '../../../src/inference/tokenizer.ts';
+import { KERAS_DEFAULT_FILTERS } from '../../../src/inference/manifest.ts';
 import { compoundToPredictions, VADER_EXPONENT } from '../../../src/inference/sentiment.ts';
 
-const spec = { type: 'word-index' as const, vocab: 'v.json', maxLength: 5, oovIndex: 1, padIndex: 0, padding: 'pre' as const, truncating: 'pre' as const, lowercase: true };
+const spec = { type: 'word-index' as const, vocab: 'v.json', maxLength: 5, oovIndex: 1, padIndex: 0, padding: 'pre' as const, truncating: 'pre' as const, lowercase: true, filters: KERAS_DEFAULT_FILTERS, split: ' ' };
 const vocab = parseVocab({ the: 2, movie: 3, was: 4, great: 5 });
 
 test('splitWords lowercases and strips punctuation like Keras', () => {

@@ -1,0 +1,378 @@
+/**
+ * Point-in-time restore of a data directory on this host (`restore --direct --pgdata DIR`): the
+ * chosen base backup is copied into a new directory beside DIR, a scratch server (private socket,
+ * no TCP, trust only for that socket) replays WAL from the archive up to the target and is checked;
+ * only then is DIR renamed aside (kept) and the new directory renamed into its place.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, chown, copyFile, cp, lchown, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { UserError, errorMessage } from '../../../util/errors.ts';
+import { utcStamp } from '../naming.ts';
+import { lastLines } from '../target.ts';
+import { TABLE_COUNT_SQL } from '../backup.ts';
+import { setAsideAbandonedWal } from './abandoned-wal.ts';
+import { listBaseBackups, type Log } from './base-backup.ts';
+import type { BaseRecord } from './base-record.ts';
+import type { PitrLayout } from './layout.ts';
+import { archiveRestoreCommand, chooseBase, planWal, recoverySettings, type RestoreTarget } from './plan.ts';
+import { writeRehearsal } from './rehearsal.ts';
+import { findPgTool, toolVersion } from './tools.ts';
+import { isHistoryFile, parseLsn, parseSegmentName, segNoOf } from './wal.ts';
+import { checkReplayVersion } from './versions.ts';
+
+export interface PitrRestoreOptions {
+  layout: PitrLayout;
+  target: RestoreTarget;
+  /** The data directory to replace (direct mode). */
+  pgdata: string;
+  database: string;
+  user: string;
+  checkSql?: string | undefined;
+  verifyOnly: boolean;
+  env: NodeJS.ProcessEnv;
+  log?: Log;
+  now?: () => Date;
+  /** Longest WAL replay allowed before giving up. */
+  replayTimeoutMs?: number;
+  confirm?: (question: string) => Promise<boolean>;
+}
+
+export interface PitrRestoreResult {
+  ok: true;
+  verifyOnly: boolean;
+  base: string;
+  target: string;
+  /** Commit time of the last transaction replayed (null: none after the base backup). */
+  recoveredTo: string | null;
+  tables: number;
+  checkSql: { sql: string; result: unknown } | null;
+  durationMs: number;
+  pgdata: string | null;
+  previous: string | null;
+  walSetAside: string[];
+  warnings: string[];
+}
+
+export function describeTarget(t: RestoreTarget): string {
+  return t.kind === 'latest' ? 'latest' : t.postgres;
+}
+
+/** The check SQL passes when it runs and its first row's first column is not false/null/0. Pure. */
+export function checkSqlPassed(rows: Array<Record<string, unknown>>): boolean {
+  if (rows.length === 0) return true;
+  const v = Object.values(rows[0]!)[0];
+  return !(v === false || v === null || v === 0 || v === '0' || v === 'f' || v === 'false');
+}
+
+export interface ScratchServer {
+  socketDir: string;
+  port: number;
+  exited: Promise<{ code: number | null; signal: string | null; log: string }>;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A postgres on `dataDir` reachable only through a private unix socket, with recovery settings on its command line. */
+export async function startScratchServer(dataDir: string, settings: Record<string, string>, env: NodeJS.ProcessEnv, owner: { uid: number; gid: number } | null = null): Promise<ScratchServer> {
+  const socketDir = await mkdtemp(path.join(os.tmpdir(), 'modelship-pitr-sock-'));
+  await chmod(socketDir, 0o700);
+  const hba = path.join(socketDir, 'pg_hba.conf');
+  await writeFile(hba, 'local all all trust\n', { mode: 0o600 });
+  if (owner) await chownTree(socketDir, owner);
+  const port = await freePort();
+  const args = ['-D', dataDir];
+  const all: Record<string, string> = {
+    port: String(port),
+    listen_addresses: '',
+    unix_socket_directories: socketDir,
+    hba_file: hba,
+    archive_mode: 'off',
+    ssl: 'off',
+    logging_collector: 'off',
+    log_destination: 'stderr',
+    hot_standby: 'on',
+    ...settings,
+  };
+  for (const [k, v] of Object.entries(all)) args.push('-c', `${k}=${v}`);
+  const child = spawn(findPgTool('postgres', env), args, { env, stdio: ['ignore', 'ignore', 'pipe'], cwd: dataDir, ...(owner ? { uid: owner.uid, gid: owner.gid } : {}) });
+  let log = '';
+  child.stderr?.on('data', (b: Buffer) => {
+    log += b.toString('utf8');
+    if (log.length > 65536) log = log.slice(-65536);
+  });
+  const exited = new Promise<{ code: number | null; signal: string | null; log: string }>((resolve) => {
+    child.on('error', (err) => resolve({ code: null, signal: null, log: `${log}\n${err.message}` }));
+    child.on('close', (code, signal) => resolve({ code, signal, log }));
+  });
+  return {
+    socketDir,
+    port,
+    exited,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+      const t = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      await exited;
+      clearTimeout(t);
+      await rm(socketDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Who the restored server runs as: never root (PostgreSQL refuses); the old directory's owner, else `postgres`. */
+export async function serverOwner(pgdata: string): Promise<{ uid: number; gid: number } | null> {
+  if (process.getuid?.() !== 0) return null;
+  for (const p of [pgdata, path.dirname(pgdata)]) {
+    const st = await stat(p).catch(() => null);
+    if (st && st.uid !== 0) return { uid: st.uid, gid: st.gid };
+  }
+  const passwd = await readFile('/etc/passwd', 'utf8').catch(() => '');
+  const line = passwd.split('\n').find((l) => l.startsWith('postgres:'));
+  if (line) {
+    const [, , uid, gid] = line.split(':');
+    return { uid: Number(uid), gid: Number(gid) };
+  }
+  throw new UserError('PostgreSQL does not run as root and there is no postgres user to run the restored server as', { hint: 'run the restore as the database\'s OS user, or create a postgres user' });
+}
+
+async function chownTree(dir: string, owner: { uid: number; gid: number }): Promise<void> {
+  await chown(dir, owner.uid, owner.gid);
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) await lchown(path.join(e.parentPath, e.name), owner.uid, owner.gid);
+}
+
+/**
+ * Copies the WAL replay may need into `stage` (readable by the server's user, whatever the
+ * archive's owner): history files, and every segment from the base backup's start on, from the
+ * archive first, then from segments earlier restores set aside.
+ */
+export async function stageWal(layout: PitrLayout, base: BaseRecord, stage: string): Promise<number> {
+  await mkdir(stage, { recursive: true, mode: 0o700 });
+  const startSeg = segNoOf(parseLsn(base.startLsn), base.walSegmentSize);
+  const dirs = [layout.wal, ...(await readdir(layout.root).catch(() => [] as string[])).filter((d) => d.startsWith('wal-abandoned-')).sort().reverse().map((d) => path.join(layout.root, d))];
+  const staged = new Set<string>();
+  for (const dir of dirs) {
+    for (const f of await readdir(dir).catch(() => [] as string[])) {
+      const seg = parseSegmentName(f, base.walSegmentSize);
+      const wanted = isHistoryFile(f) || (seg !== null && seg.segNo >= startSeg && seg.timeline >= base.timeline);
+      if (!wanted) continue;
+      const key = f.replace(/\.partial$/, '');
+      if (staged.has(key)) continue;
+      // The full segment wins over the partial one in the same directory.
+      if (f.endsWith('.partial') && existsSync(path.join(dir, key))) continue;
+      staged.add(key);
+      await copyFile(path.join(dir, f), path.join(stage, key));
+    }
+  }
+  return staged.size;
+}
+
+function fatalOf(log: string): string {
+  const lines = log.split('\n').filter((l) => /FATAL|PANIC|ERROR/.test(l));
+  return lastLines(lines.join('\n') || log, 3);
+}
+
+/** Waits until the scratch server has finished recovery and been promoted. */
+export async function waitPromoted(srv: ScratchServer, user: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited: { code: number | null; log: string } | null = null;
+  void srv.exited.then((e) => (exited = e));
+  let lastErr = '';
+  while (Date.now() < deadline) {
+    if (exited) {
+      const e = exited as { code: number | null; log: string };
+      const fatal = fatalOf(e.log);
+      if (/recovery ended before configured recovery target was reached/.test(e.log)) {
+        throw new UserError('the WAL archive ends before the requested --to-time: nothing was changed', {
+          hint: 'pick an earlier --to-time, or --to-latest to recover everything the archive holds',
+        });
+      }
+      throw new UserError(`WAL replay failed, nothing was changed: ${fatal}`, { hint: 'the server log above says why; `modelship backup list` shows the base backups and the archive' });
+    }
+    const c = new pg.Client({ host: srv.socketDir, port: srv.port, user, database: 'postgres', application_name: 'modelship restore check' });
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+      const r = await c.query<{ rec: boolean }>('select pg_is_in_recovery() as rec');
+      if (r.rows[0]?.rec === false) return;
+    } catch (err) {
+      lastErr = errorMessage(err);
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new UserError(`WAL replay did not finish within ${Math.round(timeoutMs / 1000)}s; nothing was changed${lastErr ? ` (last: ${lastErr})` : ''}`);
+}
+
+export interface RestoredFacts {
+  tables: number;
+  recoveredTo: string | null;
+  checkSql: { sql: string; result: unknown } | null;
+}
+
+export async function checkRestored(q: (sql: string, db: string) => Promise<Array<Record<string, unknown>>>, database: string, checkSql: string | undefined): Promise<RestoredFacts> {
+  const dbs = await q('select datname from pg_database', 'postgres');
+  if (!dbs.some((r) => r.datname === database)) {
+    throw new UserError(`restore check failed: the recovered cluster has no database ${database}; nothing was changed`, { hint: 'is this the right backup directory?' });
+  }
+  const ts = await q('select pg_last_xact_replay_timestamp()::text as t', 'postgres');
+  const n = await q(TABLE_COUNT_SQL, database);
+  let check: RestoredFacts['checkSql'] = null;
+  if (checkSql) {
+    let rows: Array<Record<string, unknown>>;
+    try {
+      rows = await q(checkSql, database);
+    } catch (err) {
+      throw new UserError(`--check-sql failed on the recovered database: ${errorMessage(err)}; nothing was changed`);
+    }
+    if (!checkSqlPassed(rows)) throw new UserError(`--check-sql returned ${JSON.stringify(Object.values(rows[0]!)[0])} on the recovered database; nothing was changed`);
+    check = { sql: checkSql, result: rows[0] ? Object.values(rows[0])[0] : null };
+  }
+  return { tables: Number(n[0]?.n ?? 0), recoveredTo: (ts[0]?.t as string | null) ?? null, checkSql: check };
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function runningPostmaster(dir: string): Promise<number | null> {
+  const text = await readFile(path.join(dir, 'postmaster.pid'), 'utf8').catch(() => null);
+  if (!text) return null;
+  const pid = Number(text.split('\n')[0]);
+  return Number.isInteger(pid) && pid > 0 && pidAlive(pid) ? pid : null;
+}
+
+export async function chooseAndPlan(layout: PitrLayout, target: RestoreTarget): Promise<{ base: BaseRecord; data: string; warnings: string[] }> {
+  const bases = await listBaseBackups(layout);
+  const choice = chooseBase(
+    bases.map((b) => ({ name: b.name, record: b.record, ...(b.problem ? { problem: b.problem } : {}) })),
+    target,
+  );
+  if (!choice.ok) throw new UserError(choice.error, { hint: choice.hint });
+  const entry = bases.find((b) => b.name === choice.base.name)!;
+  if (!existsSync(path.join(entry.data, 'backup_manifest'))) throw new UserError(`base backup ${entry.name} has no data directory or manifest`, { hint: 'pick another (delete this one by hand)' });
+  const wal = planWal(choice.base, await readdir(layout.wal).catch(() => [] as string[]));
+  return { base: choice.base, data: entry.data, warnings: wal.warning ? [wal.warning] : [] };
+}
+
+export async function restorePitrLocal(o: PitrRestoreOptions): Promise<PitrRestoreResult> {
+  const log = o.log ?? (() => undefined);
+  const now = o.now ?? (() => new Date());
+  const t0 = performance.now();
+  const { base, data, warnings } = await chooseAndPlan(o.layout, o.target);
+  for (const w of warnings) log(`warning: ${w}`);
+  const dataMajor = Number((await readFile(path.join(data, 'PG_VERSION'), 'utf8')).trim());
+  const vc = checkReplayVersion(dataMajor, await toolVersion('postgres', o.env), `this host's postgres (${findPgTool('postgres', o.env)})`);
+  if (!vc.ok) throw new UserError(vc.error, { hint: vc.hint });
+
+  const pgdata = path.resolve(o.pgdata);
+  const parent = path.dirname(pgdata);
+  if (!existsSync(parent)) throw new UserError(`${parent} does not exist`, { hint: 'create the parent directory of --pgdata first' });
+  const stamp = utcStamp(now());
+  const scratch = `${pgdata}.restore-${stamp}`;
+  const previous = `${pgdata}.pre-restore-${stamp}`;
+  const stage = `${scratch}.wal`;
+  if (!o.verifyOnly && existsSync(pgdata)) {
+    const pid = await runningPostmaster(pgdata);
+    if (pid) throw new UserError(`a PostgreSQL server (pid ${pid}) is running on ${pgdata}`, { hint: 'stop it first (pg_ctl -D … stop -m fast); the restore is proven on a copy before anything is swapped' });
+    if (o.confirm && !(await o.confirm(`replace ${pgdata} with base ${base.name} + WAL to ${describeTarget(o.target)}? The current directory is kept as ${previous}.`))) {
+      throw new UserError('restore cancelled; nothing changed');
+    }
+  }
+  let keep = false;
+  try {
+    log(`copying base backup ${base.name} (${(base.sizeBytes / 1048576).toFixed(1)} MiB) → ${scratch}`);
+    await cp(data, scratch, { recursive: true, errorOnExist: true, force: false, preserveTimestamps: true });
+    await chmod(scratch, 0o700);
+    // A base backup from a Debian-style cluster keeps its config in /etc: the server needs a file here.
+    if (!existsSync(path.join(scratch, 'postgresql.conf'))) await writeFile(path.join(scratch, 'postgresql.conf'), '', { mode: 0o600 });
+    await rm(path.join(scratch, 'backup_manifest'), { force: true });
+    await writeFile(path.join(scratch, 'recovery.signal'), '', { mode: 0o600 });
+    const n = await stageWal(o.layout, base, stage);
+    const owner = await serverOwner(pgdata);
+    if (owner) {
+      await chownTree(scratch, owner);
+      await chownTree(stage, owner);
+    }
+    log(`replaying ${n} WAL file(s) from ${o.layout.wal} to ${describeTarget(o.target)}`);
+    const srv = await startScratchServer(scratch, recoverySettings({ target: o.target, restoreCommand: archiveRestoreCommand(stage) }), o.env, owner);
+    let facts: RestoredFacts;
+    try {
+      await waitPromoted(srv, o.user, o.replayTimeoutMs ?? 6 * 3600_000);
+      facts = await checkRestored(
+        async (sql, db) => {
+          const c = new pg.Client({ host: srv.socketDir, port: srv.port, user: o.user, database: db, application_name: 'modelship restore check' });
+          c.on('error', () => undefined);
+          await c.connect();
+          try {
+            return (await c.query(sql)).rows as Array<Record<string, unknown>>;
+          } finally {
+            await c.end().catch(() => undefined);
+          }
+        },
+        o.database,
+        o.checkSql,
+      );
+    } finally {
+      await srv.stop();
+    }
+    const durationMs = Math.round(performance.now() - t0);
+    log(`recovered to ${facts.recoveredTo ?? 'the end of the base backup'}: ${facts.tables} tables in ${o.database}${facts.checkSql ? `, --check-sql gave ${JSON.stringify(facts.checkSql.result)}` : ''}`);
+    if (o.verifyOnly) {
+      await writeRehearsal(o.layout.rehearsal, { at: now().toISOString(), ok: true, base: base.name, target: describeTarget(o.target), recoveredTo: facts.recoveredTo, tables: facts.tables, durationMs });
+      return { ok: true, verifyOnly: true, base: base.name, target: describeTarget(o.target), recoveredTo: facts.recoveredTo, tables: facts.tables, checkSql: facts.checkSql, durationMs, pgdata: null, previous: null, walSetAside: [], warnings };
+    }
+    const hadLive = existsSync(pgdata);
+    if (hadLive) {
+      const pid = await runningPostmaster(pgdata);
+      if (pid) throw new UserError(`a PostgreSQL server (pid ${pid}) started on ${pgdata} during the restore; nothing was swapped`, { hint: 'stop it and run the restore again' });
+      await rename(pgdata, previous);
+    }
+    await rename(scratch, pgdata);
+    keep = true;
+    const aside = await setAsideAbandonedWal(o.layout.wal, pgdata, path.join(o.layout.root, `wal-abandoned-${stamp}`), base.walSegmentSize);
+    if (aside.moved.length) log(`moved ${aside.moved.length} WAL segment(s) of the abandoned timeline aside to pitr/wal-abandoned-${stamp}`);
+    return {
+      ok: true,
+      verifyOnly: false,
+      base: base.name,
+      target: describeTarget(o.target),
+      recoveredTo: facts.recoveredTo,
+      tables: facts.tables,
+      checkSql: facts.checkSql,
+      durationMs,
+      pgdata,
+      previous: hadLive ? previous : null,
+      walSetAside: aside.moved,
+      warnings,
+    };
+  } catch (err) {
+    if (o.verifyOnly) {
+      await writeRehearsal(o.layout.rehearsal, { at: now().toISOString(), ok: false, base: base.name, target: describeTarget(o.target), recoveredTo: null, tables: 0, durationMs: Math.round(performance.now() - t0), error: errorMessage(err) }).catch(() => undefined);
+    }
+    throw err;
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+    if (!keep && (await stat(scratch).catch(() => null))) await rm(scratch, { recursive: true, force: true });
+  }
+}
