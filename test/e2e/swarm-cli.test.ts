@@ -3,13 +3,20 @@
  * node n3 out of the rig's swarm for a moment (it becomes the manager of its own one-node swarm),
  * joins it back with the command `join-token` printed, and leaves the rig as it found it.
  */
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import { BIN } from './helpers.ts';
-import { swarmRig, swarmRigSkip } from './swarm-rig.ts';
+import { rigExclusive, swarmRig, swarmRigSkip } from './swarm-rig.ts';
 
 const skip = await swarmRigSkip();
+let release: (() => Promise<void>) | undefined;
+before(async () => {
+  if (!skip) release = await rigExclusive();
+});
+after(async () => {
+  await release?.();
+});
 
 interface NodeJson {
   hostname: string;
@@ -98,4 +105,30 @@ test('swarm init makes a lone engine a manager; the printed join command brings 
   }
   const back = JSON.parse((await ms(rig.managerHost, ['--json', 'swarm', 'nodes'])).stdout);
   assert.deepEqual(back.nodes.map((n: NodeJson) => [n.hostname, n.state]), [['msw-n1', 'ready'], ['msw-n2', 'ready'], ['msw-n3', 'ready']]);
+});
+
+test('a stopped worker engine shows as down in `swarm nodes`, named as unavailable, and comes back', { skip, timeout: 300_000 }, async () => {
+  const rig = await swarmRig();
+  await rig.stopNode('n2');
+  try {
+    let doc: { nodes: NodeJson[]; unavailable: Array<{ hostname: string; reason: string }> } | undefined;
+    for (let i = 0; i < 120; i++) {
+      doc = JSON.parse((await ms(rig.managerHost, ['--json', 'swarm', 'nodes'])).stdout);
+      if (doc!.nodes.find((n) => n.hostname === 'msw-n2')?.state === 'down') break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    assert.deepEqual(doc!.unavailable, [{ hostname: 'msw-n2', reason: 'state down' }]);
+    const text = await ms(rig.managerHost, ['swarm', 'nodes']);
+    assert.equal(text.exitCode, 0);
+    assert.match(text.stderr, /msw-n2 takes no tasks \(state down\)/);
+  } finally {
+    await rig.startNode('n2');
+  }
+  let state = '';
+  for (let i = 0; i < 120 && state !== 'ready'; i++) {
+    const doc = JSON.parse((await ms(rig.managerHost, ['--json', 'swarm', 'nodes'])).stdout) as { nodes: NodeJson[] };
+    state = doc.nodes.find((n) => n.hostname === 'msw-n2')!.state;
+    if (state !== 'ready') await new Promise((r) => setTimeout(r, 1000));
+  }
+  assert.equal(state, 'ready');
 });

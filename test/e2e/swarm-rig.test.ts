@@ -3,12 +3,19 @@
  * every node, and containers on different nodes reach each other over the VXLAN overlay. What
  * every other swarm test stands on.
  */
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { swarmRig, swarmRigSkip, type RigNode } from './swarm-rig.ts';
+import { rigExclusive, swarmRig, swarmRigSkip, type RigNode } from './swarm-rig.ts';
 
 const IMAGE = 'modelship-standin/debian:bookworm';
 const skip = await swarmRigSkip();
+let release: (() => Promise<void>) | undefined;
+before(async () => {
+  if (!skip) release = await rigExclusive();
+});
+after(async () => {
+  await release?.();
+});
 
 interface Task {
   NodeID: string;
@@ -41,7 +48,7 @@ test('three engines in network namespaces form a swarm whose overlay spans every
   const net = await rig.manager.createNetwork({ Name: name, Driver: 'overlay', Attachable: true });
   const svc = await rig.manager.createService({
     Name: name,
-    TaskTemplate: { ContainerSpec: { Image: IMAGE, Command: ['sleep', '600'] }, Networks: [{ Target: name }] },
+    TaskTemplate: { ContainerSpec: { Image: IMAGE, Command: ['sh', '-c', 'trap "exit 0" TERM; sleep 600 & wait'] }, Networks: [{ Target: name }] },
     Mode: { Global: {} },
   });
   try {

@@ -3,9 +3,12 @@
  * dockerd in network namespaces, one manager and two workers). `swarmRig()` starts it or reuses a
  * running one (idempotent, serialised by the script's lock), so every swarm test file shares one
  * rig; scripts/test-all.sh runs `swarm-rig.sh down` after the e2e suite, which removes all of it.
+ * e2e files run side by side, and swarm tests stop nodes or count tasks per node: each takes the
+ * rig for itself with `rigExclusive()` so they never see each other's faults.
  */
 import path from 'node:path';
 import { execa } from 'execa';
+import { spawn } from 'node:child_process';
 import Docker from 'dockerode';
 
 const SCRIPT = path.join(import.meta.dirname, '../../scripts/swarm-rig.sh');
@@ -62,4 +65,24 @@ export async function swarmRig(images: string[] = []): Promise<SwarmRig> {
     startNode: (n) => run('start-node', n),
     load: (imgs) => run('load', ...imgs),
   };
+}
+
+const TEST_LOCK = '/tmp/msw.tests.lock';
+
+/**
+ * Holds the rig for one test (an exclusive flock on TEST_LOCK, waited for up to 15 minutes). The
+ * lock belongs to a child `flock … cat`: released by closing its stdin, and by the kernel if this
+ * process dies, so a crashed test file never leaves the rig locked.
+ */
+export async function rigExclusive(): Promise<() => Promise<void>> {
+  const child = spawn('flock', ['-x', '-w', '900', TEST_LOCK, 'sh', '-c', 'echo locked; exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`could not lock the swarm rig (${TEST_LOCK}): flock exited with ${code}`)));
+  });
+  return () =>
+    new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.stdin.end();
+    });
 }
