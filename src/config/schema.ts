@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { isValidCron } from './cron.ts';
 import { hubSpecProblem } from '../inference/hub/repo-ref.ts';
+import { parseTrustEntry } from '../server/proxy-trust.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Scalar types with their own rules
@@ -118,13 +119,20 @@ const Ports = z
 const Api = z
   .strictObject({
     port: Port.default(8000).describe('port the API listens on inside its container'),
-    workers: z.int().min(1).max(64).default(4).describe('inference worker threads per API container (one per core; see `modelship init` sizing)'),
+    workers: z.int().min(1).max(64).optional().describe('inference worker threads per API container (default: one per core the container may use)'),
     replicas: z.int().min(1).max(32).default(1).describe('API containers per colour (nginx balances across them; `modelship scale api=N`)'),
     maxConcurrentClassifications: z.int().min(1).max(10000).default(32).describe('inference requests queued or running per API container before 503 + Retry-After'),
     batchChunkSize: z.int().min(1).max(1000).default(32).describe('inputs per chunk when a batch job is processed'),
     requestTimeoutSeconds: z.int().min(1).max(3600).default(60),
     activeColor: z.enum(['blue', 'green']).default('blue').describe('colour rendered as active before the first deploy; afterwards the host records it'),
     memoryLimit: Size.default('2GB').describe('memory limit per API container'),
+    trustedProxies: z
+      .array(z.string().superRefine((v, ctx) => {
+        const r = parseTrustEntry(v);
+        if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: r });
+      }))
+      .default([])
+      .describe('load balancers in front of modelship whose X-Forwarded-For is believed (IPs, CIDRs, private/linklocal, host names); nginx uses them for the client address, and the API also always trusts loopback and the stack\'s own nginx'),
   })
   .prefault({});
 

@@ -42,6 +42,8 @@ export interface QueueFacts {
   active: number;
   failed: number;
   inferenceInflight: number;
+  /** Models the API reports as not loaded and warm (modelship_model_ready 0): failed to load, or still loading. */
+  modelsNotReady?: string[];
 }
 
 export interface DbFacts {
@@ -78,8 +80,18 @@ export interface StatusSnapshot {
   db: DbFacts | null;
   dbError?: string;
   backup: BackupFacts | null;
+  /** The path a client takes: a request through nginx to /health (absent when nginx is not running). */
+  edge?: EdgeStatus;
   alerts: Alert[];
   verdict: Verdict;
+}
+
+export interface EdgeStatus {
+  ok: boolean;
+  summary: string;
+  status: number | null;
+  servedBy: string | null;
+  answeredBy: string | null;
 }
 
 // --- Prometheus text format -------------------------------------------------------------------
@@ -176,7 +188,8 @@ export function trafficBetween(prev: readonly Sample[], cur: readonly Sample[], 
 export function queueFrom(samples: readonly Sample[]): QueueFacts | null {
   if (!samples.some((s) => s.name === METRIC.jobs || s.name === 'modelship_inference_queue_depth')) return null;
   const jobs = (state: string): number => sum(samples, METRIC.jobs, (l) => l.state === state);
-  return { waiting: jobs('waiting') + jobs('delayed'), active: jobs('active'), failed: jobs('failed'), inferenceInflight: sum(samples, 'modelship_inference_queue_depth') };
+  const notReady = [...new Set(samples.filter((x) => x.name === 'modelship_model_ready' && x.value === 0 && x.labels.model).map((x) => x.labels.model!))].sort();
+  return { waiting: jobs('waiting') + jobs('delayed'), active: jobs('active'), failed: jobs('failed'), inferenceInflight: sum(samples, 'modelship_inference_queue_depth'), ...(notReady.length > 0 ? { modelsNotReady: notReady } : {}) };
 }
 
 // --- container stats ---------------------------------------------------------------------------
@@ -221,11 +234,13 @@ export function evaluateAlerts(s: Omit<StatusSnapshot, 'alerts' | 'verdict'>, t:
     if (present((n) => n === svc) && running((n) => n === svc).length === 0) alerts.push({ name, severity: 'critical', message: `${svc} is not running healthy` });
     else if (!present((n) => n === svc)) alerts.push({ name, severity: 'critical', message: `${svc} has no container` });
   }
+  if (s.edge && !s.edge.ok) alerts.push({ name: 'EdgeDown', severity: 'critical', message: s.edge.summary });
   if (present((n) => n === 'worker') && running((n) => n === 'worker').length === 0) alerts.push({ name: 'WorkersDown', severity: 'critical', message: 'no queue worker is running healthy' });
   if (s.traffic) {
     if (s.traffic.errorRatePercent > t.errorRatePercent) alerts.push({ name: 'HighErrorRate', severity: 'critical', message: `${fmtPercent(s.traffic.errorRatePercent)} of responses are 5xx (threshold ${t.errorRatePercent} %)` });
     if (s.traffic.p95Seconds !== null && s.traffic.p95Seconds > t.p95LatencySeconds) alerts.push({ name: 'HighResponseTime', severity: 'warning', message: `p95 latency ${fmtSeconds(s.traffic.p95Seconds)} (threshold ${t.p95LatencySeconds} s)` });
   }
+  if (s.queue?.modelsNotReady) alerts.push({ name: 'ModelNotReady', severity: 'warning', message: `model(s) not loaded and warm: ${s.queue.modelsNotReady.join(', ')} (their requests get 503 model_unavailable; see /health/detailed, \`modelship models verify <name>\`)` });
   if (s.queue && s.queue.waiting > t.queueLength) alerts.push({ name: 'QueueBacklog', severity: 'warning', message: `${s.queue.waiting} jobs waiting (threshold ${t.queueLength})` });
   if (s.db && s.db.maxConnections > 0) {
     const pct = (s.db.connections / s.db.maxConnections) * 100;
@@ -247,7 +262,7 @@ export function evaluateAlerts(s: Omit<StatusSnapshot, 'alerts' | 'verdict'>, t:
 export function verdictOf(s: Omit<StatusSnapshot, 'verdict'>): Verdict {
   if (!s.engine.ok) return 'unreachable';
   if (s.services.length === 0) return 'empty';
-  if (s.alerts.some((a) => ['APIDown', 'NginxDown', 'DatabaseDown'].includes(a.name))) return 'down';
+  if (s.alerts.some((a) => ['APIDown', 'NginxDown', 'DatabaseDown', 'EdgeDown'].includes(a.name))) return 'down';
   if (s.services.some((r) => r.state !== 'running' || r.health === 'unhealthy' || r.health === 'starting')) return 'degraded';
   if (s.alerts.length > 0) return 'degraded';
   return 'healthy';
@@ -367,7 +382,8 @@ export function trafficLine(t: Traffic | null): string {
 }
 
 export function queueLine(q: QueueFacts | null): string {
-  return q ? `queue: ${q.waiting} waiting, ${q.active} active, ${q.failed} failed; ${q.inferenceInflight} inference in flight` : 'queue: -';
+  if (!q) return 'queue: -';
+  return `queue: ${q.waiting} waiting, ${q.active} active, ${q.failed} failed; ${q.inferenceInflight} inference in flight${q.modelsNotReady ? `; models NOT ready: ${q.modelsNotReady.join(', ')}` : ''}`;
 }
 
 export function dbLine(d: DbFacts | null, err?: string): string {

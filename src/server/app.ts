@@ -29,6 +29,10 @@ import { createMetrics, type Metrics } from './metrics.ts';
 import { decodeUtf8, parseQueryOptions, parseTexts, safeFileName, type QueryOptions } from './params.ts';
 import { retryAfterSeconds, tokenBucketStore } from './ratelimit.ts';
 import type { ServerSettings } from './settings.ts';
+import { DRAIN_LIMIT_BYTES, unreadBodyPolicy } from './admission.ts';
+import { ProxyTrust } from './proxy-trust.ts';
+import { RouteIndex } from './route-index.ts';
+import { registerV2, V2_MODEL_READY_ROUTES } from './v2/routes.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -74,8 +78,17 @@ interface Check {
 
 const OPEN_PREFIXES = ['/health', '/v2/health', '/metrics'];
 
+/** Probes: no key, no rate limit, not counted by the drain (a Kubernetes probe carries no key). */
 function isHealthRoute(url: string | undefined): boolean {
-  return url !== undefined && (url === '/v2' || OPEN_PREFIXES.some((p) => url === p || url.startsWith(`${p}/`)));
+  return url !== undefined && (url === '/v2' || V2_MODEL_READY_ROUTES.includes(url) || OPEN_PREFIXES.some((p) => url === p || url.startsWith(`${p}/`)));
+}
+
+/** Raw requests that asked `Expect: 100-continue` and were told to go on. */
+const continued = new WeakSet<object>();
+
+function expectsContinue(req: { headers: Record<string, string | string[] | undefined> }): boolean {
+  const e = req.headers.expect;
+  return typeof e === 'string' && /100-continue/i.test(e);
 }
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -116,6 +129,8 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   const stopBatchMetrics = deps.engine.onBatch((size) => metrics.batchSize.observe(size));
   const auth = new KeyAuthenticator({ staticKeys: s.staticKeys, pool, cacheMs: s.keyCacheMs });
   const drain: DrainState = { draining: false, inflight: 0, lastRequestAt: 0 };
+  const proxies = new ProxyTrust(s.trustedProxies);
+  void proxies.start();
 
   const app = Fastify({
     logger: deps.logger === undefined ? { level: s.logLevel } : deps.logger,
@@ -132,9 +147,28 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     http: { maxHeaderSize: 16 * 1024 },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    trustProxy: true,
+    // The client address (rate limit key, logs) is taken from X-Forwarded-For only past hops in
+    // api.trustedProxies: a client cannot choose its own address by sending the header.
+    trustProxy: (address: string) => proxies.trusts(address),
   });
   app.decorateRequest('apiKeyId', null);
+
+  // Expect: 100-continue: Node would answer 100 at once; the checks that can refuse the request
+  // (size, auth, rate, capacity) run first, and the 100 goes out only when the body is wanted.
+  app.server.on('checkContinue', (req, res) => app.server.emit('request', req, res));
+  app.addHook('preParsing', async (req, reply, payload) => {
+    if (expectsContinue(req.raw) && !reply.raw.headersSent) {
+      continued.add(req.raw);
+      reply.raw.writeContinue();
+    }
+    return payload;
+  });
+
+  // Routes by method, for 405 + Allow on a known path with the wrong method.
+  const routes = new RouteIndex();
+  app.addHook('onRoute', (r) => {
+    for (const m of Array.isArray(r.method) ? r.method : [r.method]) routes.add(m, r.url);
+  });
 
   // --- errors ---------------------------------------------------------------------------------
   const sendError = (req: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply => {
@@ -143,10 +177,24 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     else req.log.info({ status, code: body.code }, body.error);
     if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
     if (status === 413) reply.header('connection', 'close'); // the rest of the body is not read
+    else if (!req.raw.complete) {
+      // Refused before its body was read: drain a small one (cheap; the connection stays usable),
+      // close after a large one, and after one the client holds back (no 100 Continue was sent).
+      const policy = expectsContinue(req.raw) && continued.has(req.raw) ? unreadBodyPolicy({ ...req.headers, expect: undefined }, DRAIN_LIMIT_BYTES) : unreadBodyPolicy(req.headers, DRAIN_LIMIT_BYTES);
+      if (policy === 'close') reply.header('connection', 'close');
+    }
     return reply.code(status).send({ ...body, requestId: req.id });
   };
   app.setErrorHandler((err, req, reply) => sendError(req, reply, err));
-  app.setNotFoundHandler((req, reply) => sendError(req, reply, new ApiError(404, 'not_found', `no route ${req.method} ${req.url.split('?')[0]}`)));
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0]!;
+    const allowed = routes.allowed(path);
+    if (allowed.length > 0 && !allowed.includes(req.method)) {
+      reply.header('allow', allowed.join(', '));
+      return sendError(req, reply, new ApiError(405, 'method_not_allowed', `${req.method} is not allowed on ${path}; use ${allowed.join(' or ')}`));
+    }
+    return sendError(req, reply, new ApiError(404, 'not_found', `no route ${req.method} ${path}`));
+  });
 
   // --- CORS first: it answers preflights (which never carry a key) before auth runs, and its
   // headers are on every answer, errors included, so a browser can read a 401 or a 429.
@@ -157,6 +205,7 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   // --- hooks: request id, colour, drain, auth, metrics -----------------------------------------
   app.addHook('onClose', async () => {
     stopBatchMetrics();
+    proxies.stop();
   });
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
@@ -329,6 +378,16 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     return ac.signal;
   };
 
+  /**
+   * Refuses before the body is read (413 announced too large, 503 no capacity): a retry storm of
+   * uploads the server cannot take costs it almost nothing.
+   */
+  const beforeBody = (task: ApiTask) => async (req: FastifyRequest): Promise<void> => {
+    await checkLength(req);
+    const q = req.query as Record<string, unknown>;
+    service.admit(service.modelName(task, typeof q.model === 'string' && q.model !== '' ? q.model : undefined), 1);
+  };
+
   const imageRoute = (task: 'image' | 'detect') => async (req: FastifyRequest, reply: FastifyReply) => {
     const t0 = performance.now();
     const opts = parseQueryOptions(req.query as Record<string, unknown>);
@@ -337,9 +396,15 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     const results = await service.run(task, files.map((f) => f.data), { ...opts, signal: clientGone(reply) });
     return present(task, results, files.map((f) => f.name), t0);
   };
-  app.post('/v1/classify/image', { onRequest: checkLength }, imageRoute('image'));
-  app.post('/v1/detect', { onRequest: checkLength }, imageRoute('detect'));
-  app.post('/v1/classify/text', async (req, reply) => {
+  app.post('/v1/classify/image', { onRequest: beforeBody('image') }, imageRoute('image'));
+  app.post('/v1/detect', { onRequest: beforeBody('detect') }, imageRoute('detect'));
+  const textMedia = async (req: FastifyRequest): Promise<void> => {
+    const media = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (media !== '' && media !== 'application/json' && media !== 'text/plain') {
+      throw new ApiError(415, 'unsupported_media_type', `text classification takes application/json ({"text": "..."} or {"texts": [...]}) or text/plain; got ${media}`);
+    }
+  };
+  app.post('/v1/classify/text', { onRequest: [textMedia, beforeBody('text')] }, async (req, reply) => {
     const t0 = performance.now();
     const opts = parseQueryOptions(req.query as Record<string, unknown>);
     const body = req.body as Record<string, unknown> | undefined;
@@ -431,99 +496,28 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
   });
 
   // --- Open Inference Protocol (KServe V2) ------------------------------------------------------
-  const v2Model = async (name: string, version?: string) => {
-    const info = await service.engine.info();
-    const m = info.models.find((x) => x.name === name);
-    if (!m || (version !== undefined && version !== m.version)) throw new ApiError(404, 'model_not_found', `model ${name}${version ? ` version ${version}` : ''} not found`);
-    return m;
-  };
-  const v2Metadata = async (req: FastifyRequest) => {
-    const p = req.params as { name: string; version?: string };
-    const m = await v2Model(p.name, p.version);
-    const image = m.task !== 'text-classification';
-    return {
-      name: m.name,
-      versions: [m.version],
-      platform: `modelship_${m.runtime}`,
-      inputs: [{ name: image ? 'image' : 'text', datatype: 'BYTES', shape: [-1] }],
-      outputs: m.task === 'object-detection'
-        ? [{ name: 'detections', datatype: 'BYTES', shape: [-1] }]
-        : [{ name: 'label', datatype: 'BYTES', shape: [-1, -1] }, { name: 'score', datatype: 'FP32', shape: [-1, -1] }],
-    };
-  };
-  const v2Ready = async (req: FastifyRequest, reply: FastifyReply) => {
-    const p = req.params as { name: string; version?: string };
-    await v2Model(p.name, p.version);
-    const ready = service.warm && !drain.draining;
-    reply.code(ready ? 200 : 503);
-    return { name: p.name, ready };
-  };
-  const v2Infer = async (req: FastifyRequest, reply: FastifyReply) => {
-    const p = req.params as { name: string; version?: string };
-    const m = await v2Model(p.name, p.version);
-    const body = req.body as { id?: unknown; inputs?: unknown; parameters?: Record<string, unknown> } | undefined;
-    if (!body || typeof body !== 'object' || !Array.isArray(body.inputs) || body.inputs.length !== 1) throw new ApiError(400, 'bad_request', 'inputs must be a list with one BYTES tensor');
-    const t = body.inputs[0] as { name?: unknown; datatype?: unknown; data?: unknown };
-    if (t.datatype !== 'BYTES' || !Array.isArray(t.data)) throw new ApiError(400, 'bad_request', 'the input tensor must have datatype BYTES and a data list');
-    const flat = (t.data as unknown[]).flat(4);
-    if (flat.length === 0) throw new ApiError(400, 'bad_request', 'the input tensor has no data');
-    const task: ApiTask = m.task === 'text-classification' ? 'text' : m.task === 'object-detection' ? 'detect' : 'image';
-    const limit = task === 'text' ? s.limits.maxTexts : s.limits.maxFiles;
-    if (flat.length > limit) throw new ApiError(413, 'too_many_inputs', `${flat.length} inputs; the limit is ${limit}`);
-    const inputs = flat.map((d, i) => {
-      const v = typeof d === 'object' && d !== null && typeof (d as { b64?: unknown }).b64 === 'string' ? (d as { b64: string }).b64 : d;
-      if (typeof v !== 'string') throw new ApiError(400, 'bad_request', `input element ${i} is not a string`);
-      if (task === 'text') {
-        if (v.length > s.limits.maxTextLength) throw new ApiError(413, 'text_too_long', `input element ${i} has ${v.length} characters; the limit is ${s.limits.maxTextLength}`);
-        return v;
-      }
-      const bytes = Buffer.from(v, 'base64');
-      if (bytes.length > s.limits.maxFileSize) throw new ApiError(413, 'file_too_large', `input element ${i} is over ${s.limits.maxFileSize} bytes`);
-      return bytes;
-    });
-    const opts = parseQueryOptions({ topK: body.parameters?.top_k, threshold: body.parameters?.threshold });
-    const results = await service.run(task, inputs, { ...opts, model: m.name, signal: clientGone(reply) });
-    const errors = results.filter((r): r is { error: ApiError } => 'error' in r);
-    if (errors.length > 0) throw errors[0]!.error;
-    const ok = results as InferResult[];
-    const outputs = task === 'detect'
-      ? [{ name: 'detections', datatype: 'BYTES', shape: [ok.length], data: ok.map((r) => JSON.stringify((r as DetectionResult).detections)) }]
-      : (() => {
-          const k = Math.max(...ok.map((r) => (r as ClassificationResult).predictions.length));
-          const labels: string[] = [];
-          const scores: number[] = [];
-          for (const r of ok) {
-            const preds = (r as ClassificationResult).predictions;
-            for (let i = 0; i < k; i++) {
-              labels.push(preds[i]?.label ?? '');
-              scores.push(preds[i]?.score ?? 0);
-            }
-          }
-          return [{ name: 'label', datatype: 'BYTES', shape: [ok.length, k], data: labels }, { name: 'score', datatype: 'FP32', shape: [ok.length, k], data: scores }];
-        })();
-    return { model_name: m.name, model_version: m.version, id: typeof body.id === 'string' ? body.id : req.id, parameters: { backend: ok[0]!.backend }, outputs };
-  };
-  app.get('/v2', async () => ({ name: 'modelship', version: VERSION, extensions: [] }));
-  app.get('/v2/health/live', async () => ({ live: true }));
-  app.get('/v2/health/ready', async (_req, reply) => {
-    const r = await readiness();
-    reply.code(r.ready ? 200 : 503);
-    return { ready: r.ready };
+  await registerV2(app, {
+    service,
+    settings: s,
+    isDraining: () => drain.draining,
+    serverReady: async () => (await readiness()).ready,
+    checkLength,
+    clientGone,
   });
-  app.get('/v2/models/:name', v2Metadata);
-  app.get('/v2/models/:name/versions/:version', v2Metadata);
-  app.get('/v2/models/:name/ready', v2Ready);
-  app.get('/v2/models/:name/versions/:version/ready', v2Ready);
-  app.post('/v2/models/:name/infer', v2Infer);
-  app.post('/v2/models/:name/versions/:version/infer', v2Infer);
 
   // --- health ---------------------------------------------------------------------------------
   const started = Date.now();
-  let lastReady: { at: number; value: { ready: boolean; checks: Record<string, Check> } } | undefined;
+  let lastReady: { at: number; models: number; value: { ready: boolean; checks: Record<string, Check> } } | undefined;
   async function readiness(): Promise<{ ready: boolean; checks: Record<string, Check> }> {
-    if (lastReady && Date.now() - lastReady.at < 250 && !drain.draining) return lastReady.value;
+    if (lastReady && Date.now() - lastReady.at < 250 && lastReady.models === service.models.version && !drain.draining) return lastReady.value;
+    const modelsVersion = service.models.version;
     const checks: Record<string, Check> = {};
-    checks.models = service.warm ? { ok: true } : { ok: false, error: service.warmError ?? 'models are loading and warming up' };
+    // Ready = the default models are loaded and warm. A model that fails to load does not take the
+    // replica out of rotation (the others keep serving); it is named here, in /health/detailed,
+    // in modelship_model_ready and by `modelship status`, and its own /v2 ready probe says false.
+    const broken = service.models.broken();
+    const brokenDetail = Object.keys(broken).length > 0 ? { detail: { broken } } : {};
+    checks.models = service.warm ? { ok: true, ...brokenDetail } : { ok: false, error: service.warmError ?? 'models are loading and warming up', ...brokenDetail };
     const [db, rd] = await Promise.all([
       pool ? timed(() => pool.query('SELECT 1')) : Promise.resolve(undefined),
       redis ? (redis.status === 'ready' ? timed(() => redis.ping()) : Promise.resolve<Check>({ ok: false, error: `redis connection is ${redis.status}` })) : Promise.resolve(undefined),
@@ -532,7 +526,7 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     if (rd) checks.redis = rd;
     if (drain.draining) checks.draining = { ok: false, error: 'the server is shutting down' };
     const value = { ready: Object.values(checks).every((c) => c.ok), checks };
-    lastReady = { at: Date.now(), value };
+    lastReady = { at: Date.now(), models: modelsVersion, value };
     return value;
   }
 
@@ -576,7 +570,11 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
       workers: info.workers,
       decoder: info.decoder,
       batching: info.batching,
-      models: info.models,
+      models: info.models.map((m) => {
+        const st = service.models.get(m.name);
+        return { ...m, state: st.state, ...(st.error ? { error: st.error } : {}) };
+      }),
+      admission: { perInputMs: service.times.snapshot() },
       defaults: { image: s.models.image, text: s.models.text, detection: s.models.detection },
       queue: { inference: { inflight: service.gate.inflight, max: service.gate.max }, jobs: 'counts' in jobs ? jobs.counts : null },
       cache: { kind: cache.kind },

@@ -1,7 +1,7 @@
 /**
- * The server's side of the inference engine: an admission gate bounded by
- * `maxConcurrentClassifications` (503 + Retry-After beyond it), the result cache, timeouts and
- * the inference metrics. The engine itself (worker pool, batcher) is shared with `classify`.
+ * The server's side of the inference engine: admission (the gate bounded by
+ * `maxConcurrentClassifications` and the deadline, see admission.ts; 503 + Retry-After beyond
+ * them), the result cache, timeouts, each model's readiness and the inference metrics. The engine itself (worker pool, batcher) is shared with `classify`.
  */
 import type { Engine } from '../inference/engine.ts';
 import type { Task } from '../inference/manifest.ts';
@@ -10,6 +10,11 @@ import { formatMs } from '../util/duration.ts';
 import { ApiError, inputErrorStatus } from './errors.ts';
 import { cacheKey, type ResultCache } from './cache.ts';
 import type { Metrics } from './metrics.ts';
+import { decide, Gate, ServiceTimes } from './admission.ts';
+import { ModelStates } from './model-states.ts';
+import { warmupImage } from './sample.ts';
+
+export { Gate } from './admission.ts';
 
 export type ApiTask = 'image' | 'text' | 'detect';
 
@@ -26,32 +31,6 @@ export interface InferOptions {
 
 export type InferResult = (ClassificationResult | DetectionResult) & { cached: boolean };
 
-/** Admission gate: a request reserves one slot per input (at most `max`) or is refused at once. */
-export class Gate {
-  readonly max: number;
-  #inflight = 0;
-  readonly #onChange: (n: number) => void;
-  constructor(max: number, onChange: (n: number) => void = () => {}) {
-    this.max = max;
-    this.#onChange = onChange;
-  }
-  get inflight(): number {
-    return this.#inflight;
-  }
-  /** Reserves slots for `inputs` inputs; returns how many were reserved (parallelism), or 0 when full. */
-  tryAcquire(inputs: number): number {
-    const want = Math.max(1, Math.min(inputs, this.max));
-    if (this.#inflight + want > this.max) return 0;
-    this.#inflight += want;
-    this.#onChange(this.#inflight);
-    return want;
-  }
-  release(n: number): void {
-    this.#inflight = Math.max(0, this.#inflight - n);
-    this.#onChange(this.#inflight);
-  }
-}
-
 export interface InferenceServiceOptions {
   engine: Engine;
   cache: ResultCache;
@@ -65,6 +44,10 @@ export interface InferenceServiceOptions {
 export class InferenceService {
   readonly engine: Engine;
   readonly gate: Gate;
+  /** Measured per-input service time per model (the deadline half of admission). */
+  readonly times = new ServiceTimes();
+  /** Loaded / warm / failed, per model. */
+  readonly models: ModelStates;
   readonly #o: InferenceServiceOptions;
   #warm = false;
   #warmError: string | undefined;
@@ -73,6 +56,7 @@ export class InferenceService {
     this.#o = o;
     this.engine = o.engine;
     this.gate = new Gate(o.maxConcurrent, (n) => o.metrics.queueDepth.set(n));
+    this.models = new ModelStates((name, st) => o.metrics.modelReady.set({ model: name }, st.state === 'ready' ? 1 : 0));
     // one series per backend really in use (TF.js and ONNX Runtime providers), as models load
     const report = (b: { name: string; device: string }) => o.metrics.backendInfo.set({ backend: b.name, device: b.device }, 1);
     const known = [...o.engine.providers.values()];
@@ -93,23 +77,55 @@ export class InferenceService {
 
   /** Loads the default models and runs one input through each, so the first request is not slow. */
   async warmUp(sample: { image: Uint8Array }): Promise<void> {
+    this.#sample = sample.image;
     try {
-      await this.engine.classifyImage(sample.image, { model: this.#o.defaults.image });
-      await this.engine.classifyText('warm up', { model: this.#o.defaults.text });
+      await this.warmModel(this.#o.defaults.image, 'image');
+      await this.warmModel(this.#o.defaults.text, 'text');
       this.#warm = true;
       this.#warmError = undefined;
       // The detector is big: load it in the background, readiness does not wait for it.
-      void this.engine.detect(sample.image, { model: this.#o.defaults.detect }).catch(() => {});
+      void this.warmModel(this.#o.defaults.detect, 'detect').catch(() => {});
     } catch (err) {
       this.#warmError = (err as Error).message;
       throw err;
     }
   }
 
+  #sample: Uint8Array | undefined;
+
+  /** Loads a model and runs one sample input through it; records ready or failed. */
+  async warmModel(name: string, task: ApiTask): Promise<void> {
+    this.models.loading(name);
+    try {
+      if (task === 'text') await this.engine.classifyText('warm up', { model: name });
+      else {
+        this.#sample ??= warmupImage();
+        if (task === 'detect') await this.engine.detect(this.#sample, { model: name });
+        else await this.engine.classifyImage(this.#sample, { model: name });
+      }
+      this.models.ready(name);
+    } catch (err) {
+      this.models.failed(name, (err as Error).message);
+      throw err;
+    }
+  }
+
+  /**
+   * Admission before anything is read or run (see admission.ts): throws 503 `overloaded` when the
+   * gate is full, or when the work ahead would not let `want` more inputs of `model` finish in time.
+   */
+  admit(model: string, want: number): void {
+    const d = decide({ inflight: this.gate.inflight, max: this.gate.max, want, perInputMs: this.times.perInputMs(model), timeoutMs: this.#o.timeoutMs });
+    if (d.admit) return;
+    this.#o.metrics.rejected.inc({ reason: d.reason });
+    throw new ApiError(503, 'overloaded', d.message, { retryAfter: d.retryAfterSeconds });
+  }
+
   /** Runs `inputs` through one task, bounded by the gate. Per-input errors are returned, not thrown. */
   async run(task: ApiTask, inputs: (Uint8Array | string)[], opts: InferOptions): Promise<(InferResult | { error: ApiError })[]> {
     const model = this.modelName(task, opts.model);
     const entry = await this.engine.model(model, ENGINE_TASK[task]);
+    this.admit(model, inputs.length);
     const slots = this.gate.tryAcquire(inputs.length);
     if (slots === 0) {
       this.#o.metrics.rejected.inc({ reason: 'queue_full' });
@@ -117,7 +133,7 @@ export class InferenceService {
     }
     const stragglers: Promise<unknown>[] = [];
     try {
-      return await this.#runAll(task, model, entry.manifest.version, inputs, opts, slots, stragglers);
+      return await this.#runAll(task, model, entry.manifest.version, inputs, opts, slots, stragglers, true);
     } finally {
       // An input that timed out may still be running in a worker: its slot stays taken until
       // it ends, so the gate keeps counting work the machine really does.
@@ -130,23 +146,23 @@ export class InferenceService {
   async runUngated(task: ApiTask, inputs: (Uint8Array | string)[], opts: InferOptions): Promise<(InferResult | { error: ApiError })[]> {
     const model = this.modelName(task, opts.model);
     const entry = await this.engine.model(model, ENGINE_TASK[task]);
-    return this.#runAll(task, model, entry.manifest.version, inputs, opts, Math.max(1, inputs.length), []);
+    return this.#runAll(task, model, entry.manifest.version, inputs, opts, Math.max(1, inputs.length), [], false);
   }
 
-  async #runAll(task: ApiTask, model: string, version: string, inputs: (Uint8Array | string)[], opts: InferOptions, parallel: number, stragglers: Promise<unknown>[]): Promise<(InferResult | { error: ApiError })[]> {
+  async #runAll(task: ApiTask, model: string, version: string, inputs: (Uint8Array | string)[], opts: InferOptions, parallel: number, stragglers: Promise<unknown>[], gated: boolean): Promise<(InferResult | { error: ApiError })[]> {
     const out: (InferResult | { error: ApiError })[] = new Array(inputs.length);
     let next = 0;
     const workers = Array.from({ length: Math.min(parallel, inputs.length) }, async () => {
       while (next < inputs.length) {
         const i = next++;
-        out[i] = await this.#one(task, model, version, inputs[i]!, opts, stragglers);
+        out[i] = await this.#one(task, model, version, inputs[i]!, opts, stragglers, gated);
       }
     });
     await Promise.all(workers);
     return out;
   }
 
-  async #one(task: ApiTask, model: string, version: string, input: Uint8Array | string, opts: InferOptions, stragglers: Promise<unknown>[]): Promise<InferResult | { error: ApiError }> {
+  async #one(task: ApiTask, model: string, version: string, input: Uint8Array | string, opts: InferOptions, stragglers: Promise<unknown>[], gated: boolean): Promise<InferResult | { error: ApiError }> {
     const m = this.#o.metrics;
     const key = cacheKey({ task, model, version, content: input, options: { topK: opts.topK, threshold: opts.threshold, maxDetections: opts.maxDetections } });
     const hit = await this.#o.cache.get(key);
@@ -156,6 +172,7 @@ export class InferenceService {
     }
     if (this.#o.cache.kind !== 'off') m.cacheMisses.inc();
     const t0 = performance.now();
+    const inSystem = this.gate.inflight;
     try {
       const abort = new AbortController();
       // The result is cached even when it arrives after the timeout: the client's retry is then a hit.
@@ -165,7 +182,10 @@ export class InferenceService {
         return res;
       });
       const res = await this.#withTimeout(call, abort, stragglers);
-      m.inferenceDuration.observe({ model, task: ENGINE_TASK[task], backend: res.backend }, (performance.now() - t0) / 1000);
+      const latencyMs = performance.now() - t0;
+      m.inferenceDuration.observe({ model, task: ENGINE_TASK[task], backend: res.backend }, latencyMs / 1000);
+      if (gated) this.times.observe(model, latencyMs, inSystem);
+      this.models.ready(model);
       // Runtimes without a batcher (the lexicon model) execute one input at a time.
       if (res.backend === 'lexicon') m.batchSize.observe(1);
       return { ...res, cached: false };
@@ -176,8 +196,13 @@ export class InferenceService {
         const code = status === 413 ? 'image_too_large' : status === 415 ? 'unsupported_image' : err.code === 'empty' ? 'empty_input' : 'bad_image';
         return { error: new ApiError(status, task === 'text' && code === 'empty_input' ? 'empty_text' : code, err.message) };
       }
-      if (err instanceof ApiError) return { error: err };
+      if (err instanceof ApiError) {
+        // A timed-out input took at least the timeout: the estimate learns the machine is slower than it thought.
+        if (gated && err.code === 'timeout') this.times.observe(model, this.#o.timeoutMs, inSystem);
+        return { error: err };
+      }
       if (err instanceof ModelLoadError) {
+        this.models.failed(model, err.message);
         throw new ApiError(503, 'model_unavailable', `model ${err.model} cannot be loaded on this server: ${err.message}`, { hint: `the operator can check it with \`modelship models verify ${err.model}\`` });
       }
       throw err;

@@ -19,6 +19,8 @@ export interface Metrics {
   jobs: client.Gauge<'state'>;
   dbPool: client.Gauge<'state'>;
   backendInfo: client.Gauge<'backend' | 'device'>;
+  /** 1 when the model is loaded and warm, 0 when it is loading or failed to load. */
+  modelReady: client.Gauge<'model'>;
 }
 
 export interface MetricSources {
@@ -39,7 +41,7 @@ export function createMetrics(sources: MetricSources = {}, defaultLabels: Record
     inferenceDuration: new client.Histogram({ name: METRIC.inferenceDuration, help: 'Duration of one model call (decode + inference + post-processing) in seconds', labelNames: ['model', 'task', 'backend'], buckets: latency, registers }),
     batchSize: new client.Histogram({ name: 'modelship_inference_batch_size', help: 'Inputs per model execution (dynamic batching)', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers }),
     queueDepth: new client.Gauge({ name: 'modelship_inference_queue_depth', help: 'Inference calls queued or running in this process', registers }),
-    rejected: new client.Counter({ name: 'modelship_inference_rejected_total', help: 'Inference requests refused, by reason (queue_full, rate_limited, too_large, unsupported, bad_input, timeout, client_closed)', labelNames: ['reason'], registers }),
+    rejected: new client.Counter({ name: 'modelship_inference_rejected_total', help: 'Inference requests refused, by reason (queue_full, deadline, rate_limited, too_large, unsupported, bad_input, timeout, client_closed)', labelNames: ['reason'], registers }),
     cacheHits: new client.Counter({ name: METRIC.cacheHits, help: 'Result cache hits', registers }),
     cacheMisses: new client.Counter({ name: METRIC.cacheMisses, help: 'Result cache misses', registers }),
     jobs: new client.Gauge({
@@ -71,6 +73,7 @@ export function createMetrics(sources: MetricSources = {}, defaultLabels: Record
       },
     }),
     backendInfo: new client.Gauge({ name: 'modelship_backend_info', help: 'The inference backend that runs (value 1)', labelNames: ['backend', 'device'], registers }),
+    modelReady: new client.Gauge({ name: 'modelship_model_ready', help: 'Whether the model is loaded and warm (1) or loading / failed to load (0)', labelNames: ['model'], registers }),
   };
   return m;
 }

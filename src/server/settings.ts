@@ -9,8 +9,10 @@ export interface ServerSettings {
   host: string;
   port: number;
   color: string | undefined;
-  /** Inference worker threads (api.workers). */
-  workers: number;
+  /** Inference worker threads (api.workers); undefined: one per core. */
+  workers: number | undefined;
+  /** Peers whose X-Forwarded-For is believed: loopback, api.trustedProxies and MODELSHIP_TRUSTED_PROXIES (the stack's nginx). */
+  trustedProxies: string[];
   maxConcurrent: number;
   requestTimeoutMs: number;
   limits: {
@@ -115,7 +117,8 @@ export function resolveSettings(input: ResolveInput): ServerSettings {
     host: input.flags?.host ?? env.MODELSHIP_HOST ?? defaultHost,
     port: input.flags?.port ?? c.api.port,
     color: env.MODELSHIP_COLOR || undefined,
-    workers: intEnv(env, 'MODELSHIP_INFERENCE_WORKERS', c.api.workers),
+    workers: intEnv(env, 'MODELSHIP_INFERENCE_WORKERS', c.api.workers ?? 0) || undefined,
+    trustedProxies: [...new Set(['loopback', ...c.api.trustedProxies, ...parseKeyList(env.MODELSHIP_TRUSTED_PROXIES)])],
     maxConcurrent: c.api.maxConcurrentClassifications,
     requestTimeoutMs: c.api.requestTimeoutSeconds * 1000,
     limits: {

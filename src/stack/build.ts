@@ -162,6 +162,7 @@ export function buildStack(config: Config, _ctx: StackContext): StackSpec {
     healthcheck: health(['CMD-SHELL', 'test -s /var/run/nginx.pid && kill -0 "$(cat /var/run/nginx.pid)"'], { intervalSeconds: 10, retries: 3 }),
     stopSignal: 'SIGQUIT',
     stopGracePeriodSeconds: 30,
+    reloadsFiles: true,
   });
 
   // --- API, both colours -------------------------------------------------------------------
@@ -171,11 +172,13 @@ export function buildStack(config: Config, _ctx: StackContext): StackSpec {
       role: 'api',
       image: config.images.api,
       command: ['modelship', 'serve', '--host', '0.0.0.0', '--port', String(config.api.port)],
-      environment: { ...appEnv('api'), MODELSHIP_COLOR: color },
+      // The API believes X-Forwarded-For from the stack's nginx (found by its name on the network).
+      environment: { ...appEnv('api'), MODELSHIP_COLOR: color, MODELSHIP_TRUSTED_PROXIES: SERVICE.nginx },
       configDigest: configDigest(config, 'api'),
       envFile: true,
       mounts: [configMount, { type: 'volume', source: VOLUME.models, target: config.models.cacheDir }],
       networks: [NETWORK.frontend, NETWORK.backend],
+      gatedNetworks: [NETWORK.frontend],
       dependsOn: dataDeps,
       healthcheck: health(nodeHttpProbe(`http://127.0.0.1:${config.api.port}/health/ready`), { startPeriodSeconds: 60, intervalSeconds: 5, retries: 6 }),
       profiles: color === active ? [] : ['standby'],

@@ -36,6 +36,16 @@ export interface ServiceSpec {
   ports: PortSpec[];
   mounts: MountSpec[];
   networks: string[];
+  /**
+   * Networks of `networks` the container joins only once its health gate passed (the API's front
+   * network: nginx routes to the service name there, so an ungated container is never routed to).
+   */
+  gatedNetworks?: string[];
+  /**
+   * The service reloads its rendered files in place (nginx: `nginx -t` + graceful reload), so a
+   * change to them is a reload, never a recreate.
+   */
+  reloadsFiles?: boolean;
   dependsOn: Array<{ service: string; condition: 'service_started' | 'service_healthy' }>;
   healthcheck?: HealthcheckSpec;
   /** Compose profiles; a service with profiles is started only when one is enabled. */

@@ -42,6 +42,8 @@ export interface DoctorFacts {
   disk: Array<{ path: string; usedPercent: number }>;
   memory: { usedPercent: number } | null;
   db: { ok: true; connections: number; maxConnections: number } | { ok: false; error: string };
+  /** A request through nginx to /health against the active colour; absent when nothing is deployed. */
+  edge?: { ok: boolean; summary: string } | null;
   /** With backups.pitr.enabled: the last restore rehearsal. */
   pitr?: { rehearsal: Rehearsal | null };
   /** The db-backup container, when gathered from a stack. */
@@ -260,7 +262,14 @@ export function checkConnections(f: DoctorFacts): CheckResult {
   return { id: 'connections', title, status: 'pass', why: desc };
 }
 
-export const CHECKS = [checkSecrets, checkEnvMode, checkEnvGit, checkTls, checkCors, checkLimits, checkPublished, checkDataStores, checkFirewall, checkBackupAge, checkRestoreTest, checkDisk, checkMemory, checkConnections] as const;
+export function checkEdge(f: DoctorFacts): CheckResult {
+  const title = 'a request through nginx reaches the active colour';
+  if (f.edge === undefined || f.edge === null) return { id: 'edge', title, status: 'warn', why: 'nginx is not running: nothing to ask', fix: '`modelship deploy`' };
+  if (f.edge.ok) return { id: 'edge', title, status: 'pass', why: f.edge.summary };
+  return { id: 'edge', title, status: 'fail', why: f.edge.summary, fix: '`modelship deploy` points nginx at the active colour again (see `modelship logs nginx`)' };
+}
+
+export const CHECKS = [checkEdge, checkSecrets, checkEnvMode, checkEnvGit, checkTls, checkCors, checkLimits, checkPublished, checkDataStores, checkFirewall, checkBackupAge, checkRestoreTest, checkDisk, checkMemory, checkConnections] as const;
 
 export function runChecks(f: DoctorFacts): { ok: boolean; summary: Record<CheckStatus, number>; checks: CheckResult[] } {
   const checks = [...CHECKS.map((c) => c(f)), checkScheduler(f), checkPitrRehearsal(f)].filter((c): c is CheckResult => c !== null);

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { ConfigSchema, type ConfigInput } from '../../../src/config/schema.ts';
 import {
   checkBackupAge,
+  checkEdge,
   checkConnections,
   checkCors,
   checkDataStores,
@@ -40,6 +41,7 @@ function facts(over: Partial<DoctorFacts> = {}, cfg: ConfigInput = prod): Doctor
     disk: [{ path: '/', usedPercent: 40 }],
     memory: { usedPercent: 50 },
     db: { ok: true, connections: 10, maxConnections: 100 },
+    edge: { ok: true, summary: 'a request through nginx to /health gets HTTP 200 from api-blue' },
     ...over,
   };
 }
@@ -48,7 +50,7 @@ test('a well-kept production host passes every check', () => {
   const r = runChecks(facts());
   assert.deepEqual(r.checks.filter((c) => c.status !== 'pass').map((c) => `${c.id}: ${c.why}`), []);
   assert.equal(r.ok, true);
-  assert.equal(r.summary.pass, 14);
+  assert.equal(r.summary.pass, 15);
 });
 
 test('secrets: default, short and missing values fail, with the fix', () => {
@@ -156,10 +158,19 @@ test('disk, memory, connections against the config thresholds', () => {
   assert.equal(checkConnections(facts({ db: { ok: false, error: 'no running postgres container' } })).status, 'warn');
 });
 
+test('edge: the path a client takes is judged, not only the containers', () => {
+  assert.equal(checkEdge(facts()).status, 'pass');
+  const wrong = checkEdge(facts({ edge: { ok: false, summary: 'nginx routes to api-green but the active colour is blue (HTTP 502 on /health)' } }));
+  assert.equal(wrong.status, 'fail');
+  assert.match(wrong.why, /routes to api-green/);
+  assert.match(wrong.fix!, /modelship deploy/);
+  assert.equal(checkEdge(facts({ edge: null })).status, 'warn');
+});
+
 test('any fail makes the run fail', () => {
   const r = runChecks(facts({ memory: { usedPercent: 99 } }));
   assert.equal(r.ok, false);
-  assert.deepEqual(r.summary, { pass: 13, warn: 0, fail: 1 });
+  assert.deepEqual(r.summary, { pass: 14, warn: 0, fail: 1 });
 });
 
 test('parseUfw reads active state and ALLOW ports (v6 duplicates merged, app profiles)', () => {

@@ -9,6 +9,7 @@ import {
   parseMetrics,
   pushHistory,
   queueFrom,
+  queueLine,
   snapshotText,
   sortRows,
   sparkline,
@@ -71,6 +72,14 @@ test('trafficBetween: rates from two scrapes, health routes excluded, counter re
 test('queueFrom reads job states and the inference queue', () => {
   assert.deepEqual(queueFrom(parseMetrics(scrape(1, 0, 1, 0, 0, 0))), { waiting: 4, active: 2, failed: 1, inferenceInflight: 3 });
   assert.equal(queueFrom(parseMetrics('x 1')), null);
+});
+
+test('queueFrom names the models the API reports not ready; the queue line shows them', () => {
+  const text = 'modelship_inference_queue_depth{color="blue"} 0\nmodelship_model_ready{color="blue",model="content-safety"} 1\nmodelship_model_ready{color="blue",model="broken"} 0\n';
+  const q = queueFrom(parseMetrics(text))!;
+  assert.deepEqual(q.modelsNotReady, ['broken']);
+  assert.match(queueLine(q), /models NOT ready: broken/);
+  assert.equal(queueFrom(parseMetrics('modelship_model_ready{model="a"} 1\nmodelship_inference_queue_depth 0'))!.modelsNotReady, undefined);
 });
 
 test('cpuPercent and memoryUsed follow docker stats', () => {

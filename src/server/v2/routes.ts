@@ -1,0 +1,135 @@
+/**
+ * The Open Inference Protocol (KServe V2) routes: server and model metadata, liveness and
+ * readiness (server and per model), and infer with the binary tensor data extension. The wire
+ * format is protocol.ts; this wires it to the inference service. Registered as its own fastify
+ * context: its body parser takes any body (tritonclient sends no Content-Type; the body is JSON,
+ * or JSON then binary tensors) and every JSON answer says exactly `application/json` (the KServe
+ * client reads an error's message only then).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ClassificationResult, DetectionResult } from '../../inference/types.ts';
+import { VERSION } from '../../version.ts';
+import { ApiError } from '../errors.ts';
+import type { ApiTask, InferenceService, InferResult } from '../inference.ts';
+import { parseQueryOptions } from '../params.ts';
+import type { ServerSettings } from '../settings.ts';
+import { acceptsMediaType, decodeRequest, encodeResponse, EXTENSIONS, INFERENCE_HEADER, signature, splitBody, type OutputTensor } from './protocol.ts';
+
+export interface V2Context {
+  service: InferenceService;
+  settings: ServerSettings;
+  isDraining: () => boolean;
+  serverReady: () => Promise<boolean>;
+  /** Route-level onRequest that refuses an announced oversize body before it is read. */
+  checkLength: (req: FastifyRequest) => Promise<void>;
+  clientGone: (reply: FastifyReply) => AbortSignal;
+}
+
+/** Route patterns of the per-model readiness probes (health probes: no key, no rate limit, not counted by the drain). */
+export const V2_MODEL_READY_ROUTES = ['/v2/models/:name/ready', '/v2/models/:name/versions/:version/ready'];
+
+const TASK: Record<string, ApiTask> = { 'image-classification': 'image', 'text-classification': 'text', 'object-detection': 'detect' };
+
+export async function registerV2(app: FastifyInstance, ctx: V2Context): Promise<void> {
+  const { service, settings: s } = ctx;
+  await app.register(async (v2) => {
+    v2.removeAllContentTypeParsers();
+    v2.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: s.limits.maxJsonSize }, (_req, body, done) => done(null, body));
+    v2.addHook('onSend', async (_req, reply, payload) => {
+      const ct = reply.getHeader('content-type');
+      if (typeof ct === 'string' && ct.startsWith('application/json')) reply.header('content-type', 'application/json');
+      return payload;
+    });
+
+    const model = async (name: string, version?: string) => {
+      const info = await service.engine.info();
+      const m = info.models.find((x) => x.name === name);
+      if (!m || (version !== undefined && version !== m.version)) throw new ApiError(404, 'model_not_found', `model ${name}${version ? ` version ${version}` : ''} not found`);
+      return m;
+    };
+
+    const metadata = async (req: FastifyRequest) => {
+      const p = req.params as { name: string; version?: string };
+      const m = await model(p.name, p.version);
+      const sig = signature(m.task);
+      return { name: m.name, versions: [m.version], platform: `modelship_${m.runtime}`, inputs: sig.inputs, outputs: sig.outputs };
+    };
+
+    /** Ready = loaded and warm. An unloaded model starts loading here and says false until it is. */
+    const modelReady = async (req: FastifyRequest, reply: FastifyReply) => {
+      const p = req.params as { name: string; version?: string };
+      const m = await model(p.name, p.version);
+      const st = service.models.get(m.name);
+      if (st.state === 'ready' && !ctx.isDraining()) return { name: m.name, ready: true };
+      if (service.models.shouldLoad(m.name)) void service.warmModel(m.name, TASK[m.task]!).catch(() => {});
+      const now = service.models.get(m.name);
+      reply.code(503).header('retry-after', '5');
+      return { name: m.name, ready: false, state: ctx.isDraining() ? 'draining' : now.state, ...(now.error ? { error: now.error } : {}) };
+    };
+
+    /** Refuses before the body is read: wrong media type (415), too large (413), no capacity (503). */
+    const beforeBody = async (req: FastifyRequest) => {
+      const ct = req.headers['content-type'];
+      if (!acceptsMediaType(ct)) {
+        throw new ApiError(415, 'unsupported_media_type', `an inference request is JSON (Content-Type application/json, or none), optionally followed by binary tensors (application/octet-stream with Inference-Header-Content-Length); got ${ct}`);
+      }
+      await ctx.checkLength(req);
+      const p = req.params as { name: string };
+      service.admit(p.name, 1);
+    };
+
+    const infer = async (req: FastifyRequest, reply: FastifyReply) => {
+      const p = req.params as { name: string; version?: string };
+      const m = await model(p.name, p.version);
+      const task = TASK[m.task]!;
+      const body = req.body;
+      if (!Buffer.isBuffer(body) || body.length === 0) throw new ApiError(400, 'bad_json', 'empty request body: send the inference request as JSON');
+      const { json, binary } = splitBody(body, req.headers[INFERENCE_HEADER]);
+      const sig = signature(m.task);
+      const d = decodeRequest(json, binary, sig, m.name, { maxElements: task === 'text' ? s.limits.maxTexts : s.limits.maxFiles, maxFileSize: s.limits.maxFileSize, maxTextLength: s.limits.maxTextLength });
+      const opts = parseQueryOptions({ topK: d.parameters.top_k, threshold: d.parameters.threshold });
+      const results = await service.run(task, d.elements, { ...opts, model: m.name, signal: ctx.clientGone(reply) });
+      const failed = results.find((r): r is { error: ApiError } => 'error' in r);
+      if (failed) throw failed.error;
+      const ok = results as InferResult[];
+      const tensors = outputTensors(task, ok);
+      const out = encodeResponse({ model_name: m.name, model_version: m.version, id: d.id ?? req.id, parameters: { backend: ok[0]!.backend } }, tensors, d.outputs);
+      if (out.headerLength !== undefined) reply.header(INFERENCE_HEADER, String(out.headerLength)).type('application/octet-stream');
+      else reply.type('application/json');
+      return reply.send(out.body);
+    };
+
+    v2.get('/v2', async () => ({ name: 'modelship', version: VERSION, extensions: EXTENSIONS }));
+    v2.get('/v2/health/live', async () => ({ live: true }));
+    v2.get('/v2/health/ready', async (_req, reply) => {
+      const ready = await ctx.serverReady();
+      reply.code(ready ? 200 : 503);
+      return { ready };
+    });
+    v2.get('/v2/models/:name', metadata);
+    v2.get('/v2/models/:name/versions/:version', metadata);
+    for (const url of V2_MODEL_READY_ROUTES) v2.get(url, { config: { rateLimit: false } }, modelReady);
+    v2.post('/v2/models/:name/infer', { onRequest: beforeBody }, infer);
+    v2.post('/v2/models/:name/versions/:version/infer', { onRequest: beforeBody }, infer);
+  });
+}
+
+function outputTensors(task: ApiTask, ok: InferResult[]): OutputTensor[] {
+  if (task === 'detect') {
+    return [{ name: 'detections', datatype: 'BYTES', shape: [ok.length], data: ok.map((r) => JSON.stringify((r as DetectionResult).detections)) }];
+  }
+  const k = Math.max(...ok.map((r) => (r as ClassificationResult).predictions.length));
+  const labels: string[] = [];
+  const scores: number[] = [];
+  for (const r of ok) {
+    const preds = (r as ClassificationResult).predictions;
+    for (let i = 0; i < k; i++) {
+      labels.push(preds[i]?.label ?? '');
+      scores.push(preds[i]?.score ?? 0);
+    }
+  }
+  return [
+    { name: 'label', datatype: 'BYTES', shape: [ok.length, k], data: labels },
+    { name: 'score', datatype: 'FP32', shape: [ok.length, k], data: scores },
+  ];
+}
