@@ -63,7 +63,7 @@ export interface CreateSpec {
   Env: string[];
   Labels: Record<string, string>;
   ExposedPorts: Record<string, Record<string, never>>;
-  Healthcheck?: { Test: string[]; Interval: number; Timeout: number; Retries: number; StartPeriod: number };
+  Healthcheck?: { Test: string[]; Interval: number; Timeout: number; Retries: number; StartPeriod: number; StartInterval?: number };
   StopSignal?: string;
   User?: string;
   StopTimeout: number;
@@ -264,6 +264,7 @@ function desiredContainer(project: string, s: ServiceSpec, index: number, ctx: D
             Timeout: s.healthcheck.timeoutSeconds * NS,
             Retries: s.healthcheck.retries,
             StartPeriod: s.healthcheck.startPeriodSeconds * NS,
+            ...(s.healthcheck.startIntervalSeconds ? { StartInterval: s.healthcheck.startIntervalSeconds * NS } : {}),
           },
         }
       : {}),

@@ -4,7 +4,7 @@
 import type Docker from 'dockerode';
 import { UserError } from '../util/errors.ts';
 import { COMPOSE_LABEL, MS_LABEL } from '../docker/desired.ts';
-import { engineUnreachable, followLogs, stopAndRemove, waitReady } from '../docker/engine.ts';
+import { engineUnreachable, followLogs, probe, stopAndRemove, waitReady } from '../docker/engine.ts';
 import { acquireLock, HostStore, lockName, stateName, stateVolume, type AuditEntry, type HostState } from '../docker/host-state.ts';
 import { readServedColor } from './edge/served.ts';
 import { servingColor } from './intent.ts';
@@ -14,6 +14,11 @@ import type { ContainerRow } from './status-model.ts';
 export interface PsRow extends ContainerRow {
   createdAt: string;
   ports: string[];
+  /**
+   * Who said `health`: the engine's own healthcheck, or modelship running that same check now
+   * because the engine has not run it yet (its first run waits an interval after the start).
+   */
+  healthBy: 'engine' | 'probe' | null;
 }
 
 export interface PsReport {
@@ -70,9 +75,11 @@ export async function ps(h: StackHandle): Promise<PsReport> {
         createdAt: new Date(c.Created * 1000).toISOString(),
         uptime: c.State === 'running' ? startedText : '-',
         ports: (c.Ports ?? []).filter((p) => p.PublicPort).map((p) => `${p.IP ?? ''}:${p.PublicPort}->${p.PrivatePort}`),
+        healthBy: /\((healthy|unhealthy|health: starting)\)/.test(c.Status) ? 'engine' : null,
       };
     })
     .sort((a, b) => (a.service === b.service ? (a.container < b.container ? -1 : 1) : a.service < b.service ? -1 : 1));
+  await Promise.all(rows.filter((r) => r.health === 'starting').map((r) => confirmStarting(h.docker, r)));
   return {
     project: h.project,
     activeColor: active,
@@ -80,6 +87,26 @@ export async function ps(h: StackHandle): Promise<PsReport> {
     ...(peek.state.switching ? { switching: { from: peek.state.switching.from, to: peek.state.switching.to, operation: peek.state.switching.operation, since: peek.state.switching.startedAt } } : {}),
     containers: rows,
   };
+}
+
+/**
+ * A container whose engine health is still "starting" may well be ready: the engine runs its first
+ * check only an interval after the start (on engines before API 1.44, which have no start
+ * interval), while deploy's gate already ran the same check and passed. Run the container's own
+ * test once, as the gate does, so ps and deploy agree. A failing test leaves "starting" (failures
+ * inside the start period do not count).
+ */
+async function confirmStarting(docker: Docker, r: PsRow): Promise<void> {
+  try {
+    const test = (await docker.getContainer(r.container).inspect()).Config.Healthcheck?.Test;
+    if (!test || test[0] === 'NONE') return;
+    if ((await probe(docker, r.container, test, 3000)).ok) {
+      r.health = 'healthy';
+      r.healthBy = 'probe';
+    }
+  } catch {
+    // gone or stopping meanwhile: the engine's word stands
+  }
 }
 
 export async function serviceContainers(h: StackHandle, service: string, running = false): Promise<Docker.ContainerInfo[]> {

@@ -28,6 +28,9 @@ import { runSteps, type Step } from './progress.ts';
 import { healEdge } from './edge/heal.ts';
 import { frontAddresses, reloadNginx, switchUpstream } from './upstream.ts';
 import { ensureCertificate } from './tls-bootstrap.ts';
+import { authFailure } from './auth-failure.ts';
+import { databaseLogSince, passwordSteps } from './rotate-password.ts';
+import type { Config } from '../config/schema.ts';
 import { renderStackFiles, viewStack, type StackHandle, type StackView } from './stack.ts';
 
 export interface DeployOptions {
@@ -94,14 +97,15 @@ export async function ensureImages(h: StackHandle, view: StackView, note: (m: st
   return missing;
 }
 
-function failureReport(service: string, container: string, err: unknown, logs: string, probeOutput: string): UserError {
+function failureReport(service: string, container: string, err: unknown, logs: string, probeOutput: string, login?: { secrets: Config['secrets']; databaseLog: string }): UserError {
   const reason = err instanceof Error ? err.message : String(err);
-  const parts = [`deploy failed at ${service} (${container}): ${reason}`];
+  const auth = login ? authFailure(`${logs}\n${probeOutput}\n${login.databaseLog}`, login.secrets) : null;
+  const parts = [`deploy failed at ${service} (${container}): ${reason}${auth ? `: ${auth.cause}` : ''}`];
   parts.push(`--- last 50 log lines of ${container} ---\n${logs.trimEnd() || '(no output)'}`);
   if (probeOutput) parts.push(`--- health check output ---\n${probeOutput.trimEnd()}`);
   return new UserError(parts.join('\n'), {
-    hint: 'services that were healthy before keep running; fix the cause and run `modelship deploy` again',
-    details: { service, container, reason, logs, health: probeOutput },
+    hint: auth ? `${auth.hint}; services that were healthy before keep running` : 'services that were healthy before keep running; fix the cause and run `modelship deploy` again',
+    details: { service, container, reason, logs, health: probeOutput, ...(auth ? { cause: auth.cause } : {}) },
   });
 }
 
@@ -133,7 +137,7 @@ export async function runMigrations(docker: Docker, h: StackHandle, api: Desired
       new Promise((_, reject) => setTimeout(() => reject(new Error(`migrations still running after ${timeoutSeconds} s`)), timeoutSeconds * 1000)),
     ])) as { StatusCode: number };
     const logs = await tailLogs(docker, c.id, 50);
-    if (result.StatusCode !== 0) throw failureReport('migrate', name, new Error(`migrations exited with code ${result.StatusCode}`), logs, '');
+    if (result.StatusCode !== 0) throw failureReport('migrate', name, new Error(`migrations exited with code ${result.StatusCode}`), logs, '', { secrets: h.loaded.config.secrets, databaseLog: '' });
     return logs.trim().split('\n').pop() ?? 'done';
   } finally {
     await c.remove({ force: true }).catch(() => undefined);
@@ -209,7 +213,7 @@ export async function deploy(h: StackHandle, opts: DeployOptions): Promise<Deplo
     const apiRecreates = plan.containers.filter((a) => a.service === apiService && a.kind === 'recreate');
     const blueGreen = nginxRunning && apiRecreates.length > 0 && !opts.only;
     const applied: Plan = blueGreen ? { ...plan, containers: plan.containers.filter((a) => !(a.service === apiService && a.kind === 'recreate')) } : plan;
-    const steps = buildSteps(h, view, applied, opts);
+    const steps = [...passwordSteps(h, view), ...buildSteps(h, view, applied, opts)];
     stage = 'some services may have been changed';
     await runSteps(steps, { json: opts.json, color: opts.color });
     if (blueGreen) {
@@ -274,6 +278,7 @@ function buildSteps(h: StackHandle, view: StackView, plan: Plan, opts: DeployOpt
   }
 
   const gate = async (service: ServiceSpec, containerId: string, containerName: string, note: (m: string) => void): Promise<void> => {
+    const since = Date.now();
     try {
       await waitReady(docker, containerId, {
         timeoutMs,
@@ -285,7 +290,8 @@ function buildSteps(h: StackHandle, view: StackView, plan: Plan, opts: DeployOpt
       // Keep the failed container for inspection, but stop it flapping under its restart policy.
       await docker.getContainer(containerId).update({ RestartPolicy: { Name: 'no' } }).catch(() => undefined);
       await docker.getContainer(containerId).stop({ t: 5 }).catch(() => undefined);
-      throw failureReport(service.name, containerName, err, logs, err instanceof ContainerFailed ? err.probeOutput : '');
+      const databaseLog = service.name === SERVICE.postgres ? '' : await databaseLogSince(docker, h.project, since);
+      throw failureReport(service.name, containerName, err, logs, err instanceof ContainerFailed ? err.probeOutput : '', { secrets: view.config.secrets, databaseLog });
     }
   };
 

@@ -50,7 +50,7 @@ export interface StackContext {
 }
 
 function health(test: string[], opts: Partial<Omit<HealthcheckSpec, 'test'>> = {}): HealthcheckSpec {
-  return { test, intervalSeconds: 10, timeoutSeconds: 5, retries: 5, startPeriodSeconds: 10, ...opts };
+  return { test, intervalSeconds: 10, timeoutSeconds: 5, retries: 5, startPeriodSeconds: 10, startIntervalSeconds: 1, ...opts };
 }
 
 /** A probe that needs no curl: the image's own Node fetches the URL. */

@@ -20,6 +20,12 @@ export interface HealthcheckSpec {
   timeoutSeconds: number;
   retries: number;
   startPeriodSeconds: number;
+  /**
+   * Seconds between checks while the container is still starting (the Engine's StartInterval, API
+   * 1.44+; older engines ignore it). Lets the engine report healthy about when deploy's own gate
+   * passes, instead of a whole interval later.
+   */
+  startIntervalSeconds?: number;
 }
 
 export interface ServiceSpec {

@@ -21,14 +21,22 @@ export const STANDIN = {
   prometheus: 'modelship-standin/prometheus:2',
 };
 
+/** Stand-ins for the exporters `modelship init` enables (config key under images: → image). */
+export const STANDIN_EXPORTERS = {
+  postgresExporter: 'modelship-standin/postgres-exporter:0',
+  redisExporter: 'modelship-standin/redis-exporter:1',
+  nginxExporter: 'modelship-standin/nginx-exporter:1',
+  nodeExporter: 'modelship-standin/node-exporter:1',
+};
+
 /** Skip reason when the engine or the images are missing (never a silent pass). */
-export async function e2eSkip(): Promise<string | false> {
+export async function e2eSkip(extraImages: readonly string[] = []): Promise<string | false> {
   try {
     await docker.ping();
   } catch {
     return 'SKIPPED: no Docker Engine (scripts/test-deps.sh starts one)';
   }
-  for (const img of [API_IMAGE, ...Object.values(STANDIN)]) {
+  for (const img of [API_IMAGE, ...Object.values(STANDIN), ...extraImages]) {
     try {
       await docker.getImage(img).inspect();
     } catch {

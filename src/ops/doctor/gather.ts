@@ -13,6 +13,8 @@ import { probe } from '../../docker/engine.ts';
 import { certificatePaths } from '../../stack/names.ts';
 import { errorMessage } from '../../util/errors.ts';
 import type { StackHandle } from '../stack.ts';
+import { ps } from '../containers.ts';
+import { viewStack } from '../stack.ts';
 import { backupDir, backupFacts, dbFacts, edgeStatus } from '../status.ts';
 import { HostStore } from '../../docker/host-state.ts';
 import { parseNft, parseUfw, type DoctorFacts, type PublishedPort } from './checks.ts';
@@ -134,11 +136,25 @@ async function edgeFacts(h: StackHandle): Promise<DoctorFacts['edge']> {
   }
 }
 
+async function services(h: StackHandle): Promise<DoctorFacts['services']> {
+  try {
+    const [view, report] = await Promise.all([viewStack(h), ps(h)]);
+    return {
+      ok: true,
+      activeColor: report.activeColor,
+      expected: view.desired.containers.map((c) => ({ service: c.service, container: c.name })),
+      rows: report.containers.map(({ createdAt: _c, ports: _p, healthBy: _b, ...row }) => row),
+    };
+  } catch (err) {
+    return { ok: false, error: errorMessage(err) };
+  }
+}
+
 export async function gatherFacts(h: StackHandle, now = new Date()): Promise<DoctorFacts> {
   const l = h.loaded;
   const envStat = await stat(l.envFile).catch(() => null);
   const dir = backupDir(h);
-  const [tracked, cert, published, fw, backup, disk, mem, db, scheduler, edge] = await Promise.all([
+  const [tracked, cert, published, fw, backup, disk, mem, db, svc, scheduler, edge] = await Promise.all([
     envStat ? gitTracked(l.envFile).catch(() => null) : Promise.resolve(null),
     readCert(h),
     publishedPorts(h),
@@ -150,6 +166,7 @@ export async function gatherFacts(h: StackHandle, now = new Date()): Promise<Doc
     diskUsage(['/', dir, l.dir]),
     memory(),
     database(h),
+    services(h),
     schedulerFacts(h.docker, h.project).catch(() => undefined),
     edgeFacts(h),
   ]);
@@ -168,6 +185,7 @@ export async function gatherFacts(h: StackHandle, now = new Date()): Promise<Doc
     memory: mem,
     db,
     ...(l.config.backups.pitr.enabled ? { pitr: { rehearsal: await readRehearsal(pitrLayout(dir).rehearsal) } } : {}),
+    services: svc,
     ...(scheduler ? { scheduler } : {}),
     edge,
   };

@@ -175,3 +175,13 @@ test('dependency cycles are reported', () => {
     { name: 'b', dependsOn: [{ service: 'a', condition: 'service_started' }] },
   ] as never), /cycle: a → b → a/);
 });
+
+test('every engine healthcheck checks each second while starting (StartInterval), then at its interval', () => {
+  const d = desiredFor(yaml);
+  const checked = d.containers.filter((c) => c.create.Healthcheck);
+  assert.ok(checked.length >= 6, checked.map((c) => c.name).join(', '));
+  for (const c of checked) {
+    assert.equal(c.create.Healthcheck!.StartInterval, 1_000_000_000, c.name);
+    assert.ok(c.create.Healthcheck!.Interval >= 5_000_000_000, c.name);
+  }
+});

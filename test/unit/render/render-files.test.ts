@@ -184,7 +184,7 @@ test('nginx: renderUpstream names the colour\'s service (resolved by Docker DNS 
 interface PromConfig {
   global: Record<string, unknown>;
   rule_files: string[];
-  scrape_configs: Array<{ job_name: string; static_configs?: Array<{ targets: string[]; labels?: Record<string, string> }>; dns_sd_configs?: unknown[] }>;
+  scrape_configs: Array<{ job_name: string; static_configs?: Array<{ targets: string[]; labels?: Record<string, string> }>; dns_sd_configs?: unknown[]; relabel_configs?: unknown[] }>;
 }
 interface Rules {
   groups: Array<{ rules: Array<{ alert: string; expr: string; for: string; labels: { severity: string }; annotations: { summary: string; description: string } }> }>;
@@ -203,12 +203,15 @@ test('prometheus: intervals, jobs and thresholds come from the config', () => {
   assert.equal(prom.global.evaluation_interval, '9s');
   assert.deepEqual(prom.rule_files, ['alerts.yml']);
   const jobs = prom.scrape_configs.map((j) => j.job_name);
-  assert.deepEqual(jobs, ['prometheus', 'api', 'worker', 'scheduler', 'postgres', 'redis', 'nginx', 'node']);
-  const api = prom.scrape_configs.find((j) => j.job_name === 'api')!;
-  assert.deepEqual(api.static_configs, [
-    { targets: ['api-blue:8000'], labels: { color: 'blue' } },
-    { targets: ['api-green:8000'], labels: { color: 'green' } },
-  ]);
+  assert.deepEqual(jobs, ['prometheus', 'api-blue', 'api-green', 'worker', 'scheduler', 'postgres', 'redis', 'nginx', 'node']);
+  // Each colour through Docker's DNS, so the stopped standby colour is no target (not a down one),
+  // and both report as job="api" with their colour.
+  for (const color of ['blue', 'green']) {
+    const api = prom.scrape_configs.find((j) => j.job_name === `api-${color}`)!;
+    assert.equal(api.static_configs, undefined);
+    assert.deepEqual(api.dns_sd_configs, [{ names: [`api-${color}`], type: 'A', port: 8000, refresh_interval: '5s' }]);
+    assert.deepEqual(api.relabel_configs, [{ target_label: 'job', replacement: 'api' }, { target_label: 'color', replacement: color }]);
+  }
   assert.deepEqual(prom.scrape_configs.find((j) => j.job_name === 'worker')!.dns_sd_configs, [{ names: ['worker'], type: 'A', port: 9464, refresh_interval: '30s' }]);
 
   const rules = (parse(file(files, 'prometheus/alerts.yml')) as Rules).groups.flatMap((g) => g.rules);
@@ -233,7 +236,7 @@ test('prometheus: disabled exporters are neither scraped nor alerted on', () => 
   const config = configWith({ monitoring: { exporters: { postgres: false, redis: false, nginx: false, node: false } } });
   const files = renderPrometheus(config);
   const prom = parse(file(files, 'prometheus/prometheus.yml')) as PromConfig;
-  assert.deepEqual(prom.scrape_configs.map((j) => j.job_name), ['prometheus', 'api', 'worker', 'scheduler']);
+  assert.deepEqual(prom.scrape_configs.map((j) => j.job_name), ['prometheus', 'api-blue', 'api-green', 'worker', 'scheduler']);
   const alerts = file(files, 'prometheus/alerts.yml');
   assert.doesNotMatch(alerts, /pg_up|redis_up|nginx_up|node_/);
 });
