@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the stand-in images the e2e tests use, once, and reuses them while they are current.
 #
-#   scripts/images.sh [--force] [NAME...]     NAME: debian postgres redis nginx prometheus node
+#   scripts/images.sh [--force] [NAME...]     NAME: debian postgres redis nginx prometheus node certbot
+#                                             postgres-exporter redis-exporter nginx-exporter node-exporter
 #
 # No image registry is reachable on the build machines, so every image is made here:
 #   modelship-standin/debian:bookworm   debootstrap --variant=minbase, imported with `docker import`
@@ -11,6 +12,10 @@
 #   modelship-standin/prometheus:2      images/standin/prometheus
 #   modelship-standin/node:24           images/standin/node       (Node 24 from the npm registry)
 #   modelship-standin/certbot:2         images/standin/certbot    (Debian's certbot)
+#   modelship-standin/postgres-exporter:0  images/standin/postgres-exporter (Debian's prometheus-*-exporter,
+#   modelship-standin/redis-exporter:1     images/standin/redis-exporter     same entrypoints, env,
+#   modelship-standin/nginx-exporter:1     images/standin/nginx-exporter     ports and users as the
+#   modelship-standin/node-exporter:1      images/standin/node-exporter      official images)
 # Each carries the label org.modelship.standin.hash=<sha256 of its build context>; the images built
 # FROM the base also carry org.modelship.standin.base=<the base's hash>. An image whose labels match
 # is reused, anything else is rebuilt; --force rebuilds all without Docker's layer cache (and
@@ -29,8 +34,9 @@ BASE_TAG="$PREFIX/debian:bookworm"
 CACHE="$ROOT/.tools/standin"
 LOGS="$CACHE/logs"
 # name → tag; a name is also the folder under images/standin/.
-declare -A TAGS=([postgres]=16 [redis]=7 [nginx]=1 [prometheus]=2 [node]=24 [certbot]=2)
-ORDER=(postgres redis nginx prometheus node certbot)
+declare -A TAGS=([postgres]=16 [redis]=7 [nginx]=1 [prometheus]=2 [node]=24 [certbot]=2
+  [postgres-exporter]=0 [redis-exporter]=1 [nginx-exporter]=1 [node-exporter]=1)
+ORDER=(postgres redis nginx prometheus node certbot postgres-exporter redis-exporter nginx-exporter node-exporter)
 JOBS="${MODELSHIP_IMAGES_JOBS:-3}"
 
 say() { printf '[images] %s\n' "$*" >&2; }
@@ -41,10 +47,10 @@ wanted=()
 for a in "$@"; do
   case "$a" in
     --force|-f) force=1 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) say "unknown option: $a"; exit 2 ;;
-    debian|postgres|redis|nginx|prometheus|node|certbot) wanted+=("$a") ;;
-    *) say "unknown image: $a (debian postgres redis nginx prometheus node certbot)"; exit 2 ;;
+    debian|postgres|redis|nginx|prometheus|node|certbot|postgres-exporter|redis-exporter|nginx-exporter|node-exporter) wanted+=("$a") ;;
+    *) say "unknown image: $a (debian postgres redis nginx prometheus node certbot postgres-exporter redis-exporter nginx-exporter node-exporter)"; exit 2 ;;
   esac
 done
 [ "${#wanted[@]}" -eq 0 ] && wanted=(debian "${ORDER[@]}")

@@ -63,7 +63,7 @@ export interface CreateSpec {
   Env: string[];
   Labels: Record<string, string>;
   ExposedPorts: Record<string, Record<string, never>>;
-  Healthcheck?: { Test: string[]; Interval: number; Timeout: number; Retries: number; StartPeriod: number };
+  Healthcheck?: { Test: string[]; Interval: number; Timeout: number; Retries: number; StartPeriod: number; StartInterval?: number };
   StopSignal?: string;
   User?: string;
   StopTimeout: number;
@@ -87,6 +87,10 @@ export interface DesiredContainer {
   create: CreateSpec;
   /** Extra networks to connect after create (the engine attaches one network at create). */
   extraNetworks: Array<{ name: string; aliases: string[] }>;
+  /** Networks joined only after the health gate passed (see ServiceSpec.gatedNetworks). */
+  gatedNetworks: Array<{ name: string; aliases: string[] }>;
+  /** Digest of the rendered files a ServiceSpec.reloadsFiles service reloads in place. */
+  reloadFiles?: string;
   hash: string;
   aspects: Record<Aspect, string>;
 }
@@ -202,6 +206,7 @@ function desiredContainer(project: string, s: ServiceSpec, index: number, ctx: D
     stopGrace: s.stopGracePeriodSeconds,
     memory: s.memoryLimit ?? null,
     networks: s.networks,
+    ...(s.gatedNetworks ? { gatedNetworks: s.gatedNetworks } : {}),
     logging: stack.logging,
     // Only when set, so services without a user keep their hashes.
     ...(s.user ? { user: s.user } : {}),
@@ -219,7 +224,7 @@ function desiredContainer(project: string, s: ServiceSpec, index: number, ctx: D
   }
   const aspects: Record<Aspect, string> = {
     image: sha({ image: s.image, id: imageId }),
-    config: sha({ digest: s.configDigest ?? null, files: mountedFiles }),
+    config: sha({ digest: s.configDigest ?? null, files: s.reloadsFiles ? {} : mountedFiles }),
     env: sha(Env),
     command: sha({ entrypoint: s.entrypoint ?? null, command: s.command ?? null }),
     ports: sha(s.ports),
@@ -229,7 +234,8 @@ function desiredContainer(project: string, s: ServiceSpec, index: number, ctx: D
   };
   const hash = sha(aspects);
   const name = containerName(project, s, index);
-  const [firstNet, ...otherNets] = s.networks.map((n) => networkName(project, n));
+  const gated = new Set(s.gatedNetworks ?? []);
+  const [firstNet, ...otherNets] = s.networks.filter((n) => !gated.has(n)).map((n) => networkName(project, n));
   const aliases = [s.name];
   const Labels: Record<string, string> = {
     ...userLabels,
@@ -258,6 +264,7 @@ function desiredContainer(project: string, s: ServiceSpec, index: number, ctx: D
             Timeout: s.healthcheck.timeoutSeconds * NS,
             Retries: s.healthcheck.retries,
             StartPeriod: s.healthcheck.startPeriodSeconds * NS,
+            ...(s.healthcheck.startIntervalSeconds ? { StartInterval: s.healthcheck.startIntervalSeconds * NS } : {}),
           },
         }
       : {}),
@@ -281,6 +288,8 @@ function desiredContainer(project: string, s: ServiceSpec, index: number, ctx: D
     spec: s,
     create,
     extraNetworks: otherNets.map((n) => ({ name: n, aliases })),
+    gatedNetworks: s.networks.filter((n) => gated.has(n)).map((n) => ({ name: networkName(project, n), aliases })),
+    ...(s.reloadsFiles ? { reloadFiles: sha(mountedFiles) } : {}),
     hash,
     aspects,
   };

@@ -19,6 +19,33 @@ export function engineUnreachable(err: unknown): UserError {
   });
 }
 
+const ENGINE_GONE_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * Whether an error means the Docker Engine itself stopped answering (socket gone, connection
+ * refused or reset), as opposed to the engine answering with an error about a container.
+ */
+export function isEngineGone(err: unknown): boolean {
+  type Loose = { code?: unknown; statusCode?: unknown; message?: unknown; cause?: unknown; name?: unknown };
+  for (let e = err as Loose | undefined, depth = 0; e && depth < 5; e = e.cause as Loose | undefined, depth++) {
+    if (e.name === 'UserError' && typeof e.message === 'string' && /the Docker Engine went away/.test(e.message)) return true;
+    if (typeof e.statusCode === 'number') return false;
+    if (typeof e.code === 'string' && ENGINE_GONE_CODES.has(e.code)) return true;
+    if (typeof e.message === 'string' && /socket hang up|connect ECONNREFUSED|connect ENOENT .*docker|read ECONNRESET/.test(e.message)) return true;
+  }
+  return false;
+}
+
+/** The error for an engine that stopped answering in the middle of `operation`. */
+export function engineWentAway(err: unknown, operation: string, state: string): UserError {
+  if (err instanceof UserError && /the Docker Engine went away/.test(err.message)) return err;
+  const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
+  return new UserError(`the Docker Engine went away during ${operation} (${why}); ${state}`, {
+    hint: `start the Docker Engine again (systemctl start docker), then run \`modelship ${operation}\` again: it picks up where this one stopped`,
+    cause: err,
+  });
+}
+
 export async function actualStack(docker: Docker, project: string): Promise<ActualStack> {
   const filter = { label: [`${COMPOSE_LABEL.project}=${project}`] };
   try {
@@ -38,7 +65,14 @@ export async function actualStack(docker: Docker, project: string): Promise<Actu
 }
 
 export function toActual(c: Docker.ContainerInfo): ActualContainer {
-  return { id: c.Id, name: (c.Names[0] ?? c.Id).replace(/^\//, ''), labels: c.Labels ?? {}, state: c.State, image: c.Image };
+  return {
+    id: c.Id,
+    name: (c.Names[0] ?? c.Id).replace(/^\//, ''),
+    labels: c.Labels ?? {},
+    state: c.State,
+    image: c.Image,
+    networks: Object.keys(c.NetworkSettings?.Networks ?? {}).sort(),
+  };
 }
 
 /** Image reference → ID for the images present locally; absent ones are left out. */
@@ -90,6 +124,22 @@ export async function createAndStart(docker: Docker, d: DesiredContainer): Promi
   }
   await container.start();
   return container.id;
+}
+
+/**
+ * Joins a container to its gated networks (ServiceSpec.gatedNetworks) once its health gate passed:
+ * from then on nginx routes to it by its service name. Already joined networks are left alone.
+ */
+export async function joinGatedNetworks(docker: Docker, d: Pick<DesiredContainer, 'gatedNetworks'>, id: string): Promise<string[]> {
+  if (d.gatedNetworks.length === 0) return [];
+  const have = (await docker.getContainer(id).inspect()).NetworkSettings?.Networks ?? {};
+  const joined: string[] = [];
+  for (const n of d.gatedNetworks) {
+    if (have[n.name]) continue;
+    await docker.getNetwork(n.name).connect({ Container: id, EndpointConfig: { Aliases: n.aliases } });
+    joined.push(n.name);
+  }
+  return joined;
 }
 
 export async function stopAndRemove(docker: Docker, id: string, timeoutSeconds: number): Promise<void> {

@@ -11,6 +11,7 @@ import type Docker from 'dockerode';
 import { readArchiveFile, writeArchiveFiles } from './volume-files.ts';
 import { UserError } from '../util/errors.ts';
 import { COMPOSE_LABEL, MS_LABEL } from './desired.ts';
+import { pidAlive } from '../util/process.ts';
 
 export const lockName = (project: string): string => `${project}-modelship-lock`;
 export const stateName = (project: string): string => `${project}-modelship-state`;
@@ -23,8 +24,23 @@ export interface ColorState {
   containerId?: string;
 }
 
+/** A colour switch in progress (written before nginx is pointed at `to`, cleared with the record). */
+export interface SwitchIntent {
+  operation: 'swap' | 'rollback';
+  from: string;
+  to: string;
+  image: string;
+  previousImage: string | null;
+  /** `swap --image`: the image to pin as the release once the switch is recorded. */
+  releaseImage?: string;
+  startedAt: string;
+}
+
 export interface HostState {
   activeColor?: string;
+  switching?: SwitchIntent;
+  /** Digest of the rendered files a service reloads in place (nginx), as last loaded. */
+  reloaded?: Record<string, string>;
   previousColor?: string;
   colors: Record<string, ColorState>;
   /** The API image pinned by `swap --image` (deploy keeps it until a swap without --image). */
@@ -39,7 +55,7 @@ export interface AuditEntry {
   user: string;
   host: string;
   command: string;
-  result: 'ok' | 'failed' | 'refused';
+  result: 'started' | 'ok' | 'failed' | 'refused';
   detail?: string;
   durationMs?: number;
 }
@@ -59,6 +75,32 @@ export function whoami(): { user: string; host: string } {
 export interface Lock {
   release(): Promise<void>;
   holder: string;
+  /** Set when a lock left by a process of this host that no longer runs was broken to take this one. */
+  brokeStale?: string;
+}
+
+/**
+ * A lock is stale without asking anyone when its holder ran on this host and that process is gone
+ * (killed, or it exited while the engine was away and could not remove the lock).
+ */
+export function lockIsStale(labels: Record<string, string>, host: string, alive: (pid: number) => boolean = pidAlive): boolean {
+  const pid = Number(labels['org.modelship.lock.pid']);
+  if (labels['org.modelship.lock.host'] !== host || !Number.isInteger(pid) || pid <= 0) return false;
+  return !alive(pid);
+}
+
+/** Removes the lock container, retrying for a few seconds while the engine does not answer. */
+async function removeLock(c: Docker.Container): Promise<boolean> {
+  for (let i = 0; i < 4; i++) {
+    try {
+      await c.remove({ force: true });
+      return true;
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return true;
+      await new Promise((r) => setTimeout(r, 250 * 2 ** Math.min(i, 3)));
+    }
+  }
+  return false;
 }
 
 function internalLabels(project: string, kind: string): Record<string, string> {
@@ -77,14 +119,20 @@ export async function acquireLock(docker: Docker, project: string, operation: st
     'org.modelship.lock.holder': holder,
     'org.modelship.lock.operation': operation,
     'org.modelship.lock.since': new Date().toISOString(),
+    'org.modelship.lock.host': me.host,
+    'org.modelship.lock.pid': String(process.pid),
   };
+  let brokeStale: string | undefined;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const c = await docker.createContainer({ name: lockName(project), Image: image, Cmd: ['true'], Entrypoint: [], Labels: labels, HostConfig: { NetworkMode: 'none' } });
       return {
         holder,
+        ...(brokeStale ? { brokeStale } : {}),
         release: async () => {
-          await c.remove({ force: true }).catch(() => undefined);
+          if (!(await removeLock(c))) {
+            process.stderr.write(`warning: could not remove the lock of stack "${project}": the Docker Engine does not answer. The next modelship command on this host breaks it by itself (this process is gone by then).\n`);
+          }
         },
       };
     } catch (err) {
@@ -97,6 +145,11 @@ export async function acquireLock(docker: Docker, project: string, operation: st
         if (!existing) await new Promise((r) => setTimeout(r, 100));
       }
       const l = existing?.Config.Labels ?? {};
+      if (attempt === 0 && lockIsStale(l, me.host)) {
+        brokeStale = `${l['org.modelship.lock.holder'] ?? 'a process'} running ${l['org.modelship.lock.operation'] ?? 'an operation'} since ${l['org.modelship.lock.since'] ?? 'an unknown time'} (that process is gone)`;
+        await docker.getContainer(lockName(project)).remove({ force: true }).catch(() => undefined);
+        continue;
+      }
       if (opts.force && attempt === 0) {
         await docker.getContainer(lockName(project)).remove({ force: true }).catch(() => undefined);
         continue;

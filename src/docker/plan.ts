@@ -1,6 +1,7 @@
 /**
  * The pure diff of the desired stack against what the engine reports: which containers to create,
- * recreate (and why), start, remove, or leave alone; which networks and volumes to create.
+ * recreate (and why), start, reload in place, remove, or leave alone; which networks and volumes
+ * to create.
  */
 import { ASPECTS, COMPOSE_LABEL, MS_LABEL, type Aspect, type DesiredContainer, type DesiredStack } from './desired.ts';
 
@@ -12,6 +13,8 @@ export interface ActualContainer {
   /** running, exited, created, restarting, paused, dead */
   state: string;
   image: string;
+  /** Networks the container is attached to (engine names). */
+  networks?: string[];
 }
 
 export interface ActualStack {
@@ -24,6 +27,8 @@ export type ContainerAction =
   | { kind: 'create'; service: string; name: string; desired: DesiredContainer }
   | { kind: 'recreate'; service: string; name: string; desired: DesiredContainer; actual: ActualContainer; reasons: Aspect[] }
   | { kind: 'start'; service: string; name: string; desired: DesiredContainer; actual: ActualContainer; reason: string }
+  /** Only rendered files the service reloads in place changed (nginx: `nginx -t`, graceful reload). */
+  | { kind: 'reload'; service: string; name: string; desired: DesiredContainer; actual: ActualContainer; reason: string }
   | { kind: 'remove'; service: string; name: string; actual: ActualContainer; reason: string }
   | { kind: 'unchanged'; service: string; name: string; desired: DesiredContainer; actual: ActualContainer };
 
@@ -56,7 +61,11 @@ export function isManaged(c: ActualContainer, project: string, activeColor: stri
   return true;
 }
 
-export function planStack(desired: DesiredStack, actual: ActualStack, activeColor: string): Plan {
+/**
+ * `reloaded`: per service, the digest of the files it last loaded (host state); a service that
+ * reloads its files in place and has none recorded is reloaded once.
+ */
+export function planStack(desired: DesiredStack, actual: ActualStack, activeColor: string, reloaded: Record<string, string> = {}): Plan {
   const managed = actual.containers.filter((c) => isManaged(c, desired.project, activeColor));
   const byName = new Map(managed.map((c) => [c.name.replace(/^\//, ''), c]));
   const matched = new Set<string>();
@@ -76,6 +85,11 @@ export function planStack(desired: DesiredStack, actual: ActualStack, activeColo
       actions.push({ kind: 'recreate', service: d.service, name: d.name, desired: d, actual: a, reasons: reasons.length > 0 ? reasons : ['labels'] });
     } else if (a.state !== 'running') {
       actions.push({ kind: 'start', service: d.service, name: d.name, desired: d, actual: a, reason: `was ${a.state}` });
+    } else if (a.networks && d.gatedNetworks.some((n) => !a.networks!.includes(n.name))) {
+      // Running but never joined the network nginx routes on (a deploy stopped before its gate).
+      actions.push({ kind: 'start', service: d.service, name: d.name, desired: d, actual: a, reason: 'not on the edge network: health gate, then join' });
+    } else if (d.reloadFiles !== undefined && reloaded[d.service] !== d.reloadFiles) {
+      actions.push({ kind: 'reload', service: d.service, name: d.name, desired: d, actual: a, reason: 'rendered files changed: nginx -t, graceful reload' });
     } else {
       actions.push({ kind: 'unchanged', service: d.service, name: d.name, desired: d, actual: a });
     }
@@ -111,6 +125,8 @@ export function describeAction(a: ContainerAction): string {
       return `recreate  ${a.name}  (${a.reasons.map((r) => ASPECT_REASON[r]).join(', ')})`;
     case 'start':
       return `start     ${a.name}  (${a.reason})`;
+    case 'reload':
+      return `reload    ${a.name}  (${a.reason})`;
     case 'remove':
       return `remove    ${a.name}  (${a.reason})`;
     case 'unchanged':

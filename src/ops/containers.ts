@@ -4,20 +4,29 @@
 import type Docker from 'dockerode';
 import { UserError } from '../util/errors.ts';
 import { COMPOSE_LABEL, MS_LABEL } from '../docker/desired.ts';
-import { engineUnreachable, followLogs, stopAndRemove, waitReady } from '../docker/engine.ts';
+import { engineUnreachable, followLogs, probe, stopAndRemove, waitReady } from '../docker/engine.ts';
 import { acquireLock, HostStore, lockName, stateName, stateVolume, type AuditEntry, type HostState } from '../docker/host-state.ts';
-import type { StackHandle } from './stack.ts';
+import { readServedColor } from './edge/served.ts';
+import { servingColor } from './intent.ts';
+import { effectiveConfig, type StackHandle } from './stack.ts';
 import type { ContainerRow } from './status-model.ts';
 
 export interface PsRow extends ContainerRow {
   createdAt: string;
   ports: string[];
+  /**
+   * Who said `health`: the engine's own healthcheck, or modelship running that same check now
+   * because the engine has not run it yet (its first run waits an interval after the start).
+   */
+  healthBy: 'engine' | 'probe' | null;
 }
 
 export interface PsReport {
   project: string;
   activeColor: string | null;
   colors: HostState['colors'];
+  /** A swap or rollback recorded as in progress (or interrupted): the next command settles it. */
+  switching?: { from: string; to: string; operation: string; since: string };
   containers: PsRow[];
 }
 
@@ -45,7 +54,11 @@ export function humanDuration(ms: number): string {
 
 export async function ps(h: StackHandle): Promise<PsReport> {
   const [list, peek] = await Promise.all([listProject(h.docker, h.project), HostStore.peek(h.docker, h.project)]);
-  const active = peek.state.activeColor ?? null;
+  // The colour that serves: never one whose containers all stopped while the other runs (an
+  // interrupted swap), and a stopped container is never shown as active.
+  const runningColors = new Set(list.filter((c) => c.State === 'running' && c.Labels[MS_LABEL.internal] === undefined && c.Labels[MS_LABEL.color]).map((c) => c.Labels[MS_LABEL.color]!));
+  const served = peek.state.switching ? (await readServedColor(h, effectiveConfig(h.loaded.config, peek.state)))[0] : null;
+  const active = servingColor(peek.state, runningColors, served);
   const rows = list
     .filter((c) => c.Labels[MS_LABEL.internal] === undefined && c.Labels[COMPOSE_LABEL.oneoff] !== 'True')
     .map((c): PsRow => {
@@ -55,17 +68,45 @@ export async function ps(h: StackHandle): Promise<PsReport> {
         service: c.Labels[COMPOSE_LABEL.service] ?? '?',
         container: (c.Names[0] ?? c.Id).replace(/^\//, ''),
         color,
-        active: color !== null && color === active,
+        active: color !== null && color === active && c.State === 'running',
         state: c.State,
         health: healthOf(c.Status, c.State),
         image: c.Image,
         createdAt: new Date(c.Created * 1000).toISOString(),
         uptime: c.State === 'running' ? startedText : '-',
         ports: (c.Ports ?? []).filter((p) => p.PublicPort).map((p) => `${p.IP ?? ''}:${p.PublicPort}->${p.PrivatePort}`),
+        healthBy: /\((healthy|unhealthy|health: starting)\)/.test(c.Status) ? 'engine' : null,
       };
     })
     .sort((a, b) => (a.service === b.service ? (a.container < b.container ? -1 : 1) : a.service < b.service ? -1 : 1));
-  return { project: h.project, activeColor: active, colors: peek.state.colors, containers: rows };
+  await Promise.all(rows.filter((r) => r.health === 'starting').map((r) => confirmStarting(h.docker, r)));
+  return {
+    project: h.project,
+    activeColor: active,
+    colors: peek.state.colors,
+    ...(peek.state.switching ? { switching: { from: peek.state.switching.from, to: peek.state.switching.to, operation: peek.state.switching.operation, since: peek.state.switching.startedAt } } : {}),
+    containers: rows,
+  };
+}
+
+/**
+ * A container whose engine health is still "starting" may well be ready: the engine runs its first
+ * check only an interval after the start (on engines before API 1.44, which have no start
+ * interval), while deploy's gate already ran the same check and passed. Run the container's own
+ * test once, as the gate does, so ps and deploy agree. A failing test leaves "starting" (failures
+ * inside the start period do not count).
+ */
+async function confirmStarting(docker: Docker, r: PsRow): Promise<void> {
+  try {
+    const test = (await docker.getContainer(r.container).inspect()).Config.Healthcheck?.Test;
+    if (!test || test[0] === 'NONE') return;
+    if ((await probe(docker, r.container, test, 3000)).ok) {
+      r.health = 'healthy';
+      r.healthBy = 'probe';
+    }
+  } catch {
+    // gone or stopping meanwhile: the engine's word stands
+  }
 }
 
 export async function serviceContainers(h: StackHandle, service: string, running = false): Promise<Docker.ContainerInfo[]> {

@@ -14,6 +14,9 @@ import {
   createAndStart,
   createNetwork,
   createVolume,
+  engineWentAway,
+  isEngineGone,
+  joinGatedNetworks,
   pullImage,
   stopAndRemove,
   tailLogs,
@@ -22,8 +25,12 @@ import {
 import { acquireLock, HostStore, type Lock } from '../docker/host-state.ts';
 import { describeAction, planChanges, type ContainerAction, type Plan } from '../docker/plan.ts';
 import { runSteps, type Step } from './progress.ts';
-import { switchUpstream } from './upstream.ts';
+import { healEdge } from './edge/heal.ts';
+import { frontAddresses, reloadNginx, switchUpstream } from './upstream.ts';
 import { ensureCertificate } from './tls-bootstrap.ts';
+import { authFailure } from './auth-failure.ts';
+import { databaseLogSince, passwordSteps } from './rotate-password.ts';
+import type { Config } from '../config/schema.ts';
 import { renderStackFiles, viewStack, type StackHandle, type StackView } from './stack.ts';
 
 export interface DeployOptions {
@@ -38,13 +45,20 @@ export interface DeployOptions {
   only?: string[];
   /** The operation name recorded in the lock and the audit log. */
   operation?: string;
+  /**
+   * Asked before a running nginx is recreated (the edge drops connections while the new one
+   * starts: its ports cannot be held by two containers). Without it, deploy goes ahead.
+   */
+  confirm?: (question: string) => Promise<boolean>;
 }
 
 export interface DeployResult {
   project: string;
   changed: boolean;
-  /** E.g. that the API was released blue/green. */
+  /** E.g. that the API was released blue/green, or that the edge was healed. */
   note?: string;
+  /** Set when the plan recreates a running nginx: the edge blinks. */
+  edgeBlink?: string;
   dryRun: boolean;
   activeColor: string;
   actions: Array<{ kind: ContainerAction['kind']; service: string; container: string; detail: string }>;
@@ -83,14 +97,15 @@ export async function ensureImages(h: StackHandle, view: StackView, note: (m: st
   return missing;
 }
 
-function failureReport(service: string, container: string, err: unknown, logs: string, probeOutput: string): UserError {
+function failureReport(service: string, container: string, err: unknown, logs: string, probeOutput: string, login?: { secrets: Config['secrets']; databaseLog: string }): UserError {
   const reason = err instanceof Error ? err.message : String(err);
-  const parts = [`deploy failed at ${service} (${container}): ${reason}`];
+  const auth = login ? authFailure(`${logs}\n${probeOutput}\n${login.databaseLog}`, login.secrets) : null;
+  const parts = [`deploy failed at ${service} (${container}): ${reason}${auth ? `: ${auth.cause}` : ''}`];
   parts.push(`--- last 50 log lines of ${container} ---\n${logs.trimEnd() || '(no output)'}`);
   if (probeOutput) parts.push(`--- health check output ---\n${probeOutput.trimEnd()}`);
   return new UserError(parts.join('\n'), {
-    hint: 'services that were healthy before keep running; fix the cause and run `modelship deploy` again',
-    details: { service, container, reason, logs, health: probeOutput },
+    hint: auth ? `${auth.hint}; services that were healthy before keep running` : 'services that were healthy before keep running; fix the cause and run `modelship deploy` again',
+    details: { service, container, reason, logs, health: probeOutput, ...(auth ? { cause: auth.cause } : {}) },
   });
 }
 
@@ -122,11 +137,18 @@ export async function runMigrations(docker: Docker, h: StackHandle, api: Desired
       new Promise((_, reject) => setTimeout(() => reject(new Error(`migrations still running after ${timeoutSeconds} s`)), timeoutSeconds * 1000)),
     ])) as { StatusCode: number };
     const logs = await tailLogs(docker, c.id, 50);
-    if (result.StatusCode !== 0) throw failureReport('migrate', name, new Error(`migrations exited with code ${result.StatusCode}`), logs, '');
+    if (result.StatusCode !== 0) throw failureReport('migrate', name, new Error(`migrations exited with code ${result.StatusCode}`), logs, '', { secrets: h.loaded.config.secrets, databaseLog: '' });
     return logs.trim().split('\n').pop() ?? 'done';
   } finally {
     await c.remove({ force: true }).catch(() => undefined);
   }
+}
+
+/** Why a plan recreates a running nginx (the edge drops connections meanwhile), or null. */
+export function edgeBlink(plan: Plan): string | null {
+  const a = plan.containers.find((x) => x.service === SERVICE.nginx && x.kind === 'recreate');
+  if (!a || a.kind !== 'recreate' || a.actual.state !== 'running') return null;
+  return `nginx is recreated (${a.reasons.join(', ')} changed): the edge drops connections for the few seconds its new container takes to start`;
 }
 
 export async function deploy(h: StackHandle, opts: DeployOptions): Promise<DeployResult> {
@@ -136,10 +158,12 @@ export async function deploy(h: StackHandle, opts: DeployOptions): Promise<Deplo
   if (!opts.dryRun) await renderStackFiles(h, { ...view.state, activeColor: view.activeColor });
   const scoped = (p: Plan): Plan => (opts.only ? { ...p, containers: p.containers.filter((a) => opts.only!.includes(a.service)) } : p);
   let plan = scoped(view.plan);
+  const blink = edgeBlink(plan);
   const result = (changed: boolean, note?: string): DeployResult => ({
     project: h.project,
     changed,
     ...(note ? { note } : {}),
+    ...(blink ? { edgeBlink: blink } : {}),
     dryRun: opts.dryRun,
     activeColor: view.activeColor,
     actions: summarizePlan(plan),
@@ -147,42 +171,60 @@ export async function deploy(h: StackHandle, opts: DeployOptions): Promise<Deplo
     volumes: plan.volumes,
     durationMs: Math.round(performance.now() - t0),
   });
-  if (opts.dryRun || planChanges(plan) === 0) return result(false);
+  if (opts.dryRun) return result(false);
+  // Nothing to change on the engine: the edge still has to serve the active colour.
+  const edgeDrift = planChanges(plan) === 0 && !opts.only ? await healEdge(h, view, { dryRun: true }) : null;
+  if (planChanges(plan) === 0 && !view.state.switching && !edgeDrift) return result(false);
+  if (blink && opts.confirm && !(await opts.confirm(`${blink}. Go ahead?`))) throw new UserError('nothing was changed', { hint: blink });
 
   await ensureImages(h, view, () => undefined);
   const lockImage = view.config.images.api;
   const store = new HostStore(docker, h.project, lockImage);
   const operation = opts.operation ?? 'deploy';
-  let bgNote: string | undefined;
+  const notes: string[] = [];
   const lock: Lock = await acquireLock(docker, h.project, operation, lockImage, { force: opts.force }).catch(async (err: unknown) => {
     await store.audit({ command: operation, result: 'refused', detail: err instanceof Error ? err.message : String(err) }).catch(() => undefined);
     throw err;
   });
+  let stage = 'nothing was changed yet';
   try {
+    // Written first, so a killed deploy still leaves a line in the audit log.
+    await store.audit({ command: operation, result: 'started', ...(lock.brokeStale ? { detail: `broke the stale lock of ${lock.brokeStale}` } : {}) });
+    const { swapOrRollback } = await import('./swap.ts');
+    const swapOpts = { healthTimeoutSeconds: opts.timeoutSeconds, drainTimeoutSeconds: 30, force: false, json: opts.json, color: opts.color };
     // Re-read under the lock: another operator may have changed the stack meanwhile.
     view = await viewStack(h, opts.replicas ? { replicas: opts.replicas } : {});
+    if (view.state.switching) {
+      // A swap or rollback was killed: finish it (nginx serves the new colour) or withdraw it,
+      // never silently revert it.
+      const r = await swapOrRollback(h, 'swap', { ...swapOpts, image: undefined, resumeOnly: true }, lock);
+      if (r.resumed) notes.push(r.resumed);
+      view = await viewStack(h, opts.replicas ? { replicas: opts.replicas } : {});
+      await renderStackFiles(h, { ...view.state, activeColor: view.activeColor });
+      view = await viewStack(h, opts.replicas ? { replicas: opts.replicas } : {});
+    }
     plan = scoped(view.plan);
     // A changed API is released the blue/green way (the idle colour with the new spec, gated,
-    // switched, the old one drained) instead of being recreated in place: deploy never takes the
-    // API down. Only a first deploy, or one without a running nginx, recreates in place.
+    // switched, the old one drained) instead of being recreated in place, also when nginx changes
+    // in the same deploy: deploy never takes the API down. Only a first deploy, or one without a
+    // running nginx, recreates in place.
     const apiService = SERVICE.api(view.activeColor as Color);
-    const nginxRunning = plan.containers.some((a) => a.service === SERVICE.nginx && a.kind === 'unchanged');
+    const nginxRunning = view.actual.containers.some((c) => c.labels[COMPOSE_LABEL.service] === SERVICE.nginx && c.state === 'running' && c.labels[MS_LABEL.internal] === undefined);
     const apiRecreates = plan.containers.filter((a) => a.service === apiService && a.kind === 'recreate');
     const blueGreen = nginxRunning && apiRecreates.length > 0 && !opts.only;
     const applied: Plan = blueGreen ? { ...plan, containers: plan.containers.filter((a) => !(a.service === apiService && a.kind === 'recreate')) } : plan;
-    const steps = buildSteps(h, view, applied, opts);
+    const steps = [...passwordSteps(h, view), ...buildSteps(h, view, applied, opts)];
+    stage = 'some services may have been changed';
     await runSteps(steps, { json: opts.json, color: opts.color });
     if (blueGreen) {
-      const { swapOrRollback } = await import('./swap.ts');
-      const r = await swapOrRollback(
-        h,
-        'swap',
-        { image: view.state.releaseImage, healthTimeoutSeconds: opts.timeoutSeconds, drainTimeoutSeconds: 30, force: false, json: opts.json, color: opts.color },
-        lock,
-      );
+      const r = await swapOrRollback(h, 'swap', { ...swapOpts, image: view.state.releaseImage }, lock);
       view.activeColor = r.to;
-      bgNote = `API released blue/green (${apiRecreates[0]!.kind === 'recreate' ? apiRecreates[0]!.reasons.join(', ') : ''} changed): ${r.from} → ${r.to}`;
+      notes.push(`API released blue/green (${apiRecreates[0]!.kind === 'recreate' ? apiRecreates[0]!.reasons.join(', ') : ''} changed): ${r.from} → ${r.to}`);
     }
+    // The path a client takes: nginx must answer /health from the active colour.
+    const healed = await healEdge(h, { ...view, activeColor: view.activeColor }, { dryRun: false });
+    if (healed) notes.push(healed);
+    const nginxFiles = view.desired.containers.find((c) => c.service === SERVICE.nginx)?.reloadFiles;
     await store.update((s) => {
       const api = view.desired.containers.find((c) => c.service === SERVICE.api(view.activeColor as 'blue' | 'green'));
       s.activeColor = view.activeColor;
@@ -190,14 +232,16 @@ export async function deploy(h: StackHandle, opts: DeployOptions): Promise<Deplo
         const prev = s.colors[view.activeColor];
         s.colors[view.activeColor] = { image: api.create.Image, since: prev?.image === api.create.Image && prev.since ? prev.since : new Date().toISOString() };
       }
+      if (nginxFiles !== undefined && (!opts.only || opts.only.includes(SERVICE.nginx))) s.reloaded = { ...(s.reloaded ?? {}), [SERVICE.nginx]: nginxFiles };
       s.lastDeploy = new Date().toISOString();
     });
     const changes = plan.containers.filter((a) => a.kind !== 'unchanged').map(describeAction);
-    await store.audit({ command: operation, result: 'ok', detail: changes.join('; '), durationMs: Math.round(performance.now() - t0) });
-    return result(true, bgNote);
+    await store.audit({ command: operation, result: 'ok', detail: [...notes, ...changes].join('; '), durationMs: Math.round(performance.now() - t0) });
+    return result(true, notes.join('; ') || undefined);
   } catch (err) {
-    await store.audit({ command: operation, result: 'failed', detail: err instanceof Error ? err.message.split('\n')[0]! : String(err), durationMs: Math.round(performance.now() - t0) }).catch(() => undefined);
-    throw err;
+    const final = isEngineGone(err) ? engineWentAway(err, operation, stage) : err;
+    await store.audit({ command: operation, result: 'failed', detail: final instanceof Error ? final.message.split('\n')[0]! : String(final), durationMs: Math.round(performance.now() - t0) }).catch(() => undefined);
+    throw final;
   } finally {
     await lock.release();
   }
@@ -234,6 +278,7 @@ function buildSteps(h: StackHandle, view: StackView, plan: Plan, opts: DeployOpt
   }
 
   const gate = async (service: ServiceSpec, containerId: string, containerName: string, note: (m: string) => void): Promise<void> => {
+    const since = Date.now();
     try {
       await waitReady(docker, containerId, {
         timeoutMs,
@@ -245,7 +290,8 @@ function buildSteps(h: StackHandle, view: StackView, plan: Plan, opts: DeployOpt
       // Keep the failed container for inspection, but stop it flapping under its restart policy.
       await docker.getContainer(containerId).update({ RestartPolicy: { Name: 'no' } }).catch(() => undefined);
       await docker.getContainer(containerId).stop({ t: 5 }).catch(() => undefined);
-      throw failureReport(service.name, containerName, err, logs, err instanceof ContainerFailed ? err.probeOutput : '');
+      const databaseLog = service.name === SERVICE.postgres ? '' : await databaseLogSince(docker, h.project, since);
+      throw failureReport(service.name, containerName, err, logs, err instanceof ContainerFailed ? err.probeOutput : '', { secrets: view.config.secrets, databaseLog });
     }
   };
 
@@ -286,6 +332,11 @@ function buildSteps(h: StackHandle, view: StackView, plan: Plan, opts: DeployOpt
         run: async (note) => {
           await ensureDeps(s, note);
           let id: string;
+          if (a.kind === 'reload') {
+            const r = await reloadNginx(docker, a.actual.id);
+            healthy.add(service);
+            return `${a.reason.split(':')[0]}: ${r}`;
+          }
           if (a.kind === 'start') {
             await docker.getContainer(a.actual.id).start().catch((err: { statusCode?: number }) => {
               if (err.statusCode !== 304) throw err;
@@ -305,40 +356,45 @@ function buildSteps(h: StackHandle, view: StackView, plan: Plan, opts: DeployOpt
           }
           ids.set(service, id);
           await gate(s, id, a.name, note);
+          // Gated: only now does it carry the name nginx routes to.
+          await joinGatedNetworks(docker, a.desired, id);
           healthy.add(service);
           return a.kind === 'recreate' ? `healthy (${a.reasons.join(', ')} changed)` : 'healthy';
         },
       });
     }
   }
-  // nginx learns API addresses when it loads its config: after API containers were created,
-  // recreated or are about to be removed, point it at exactly the ones that run now (before the
-  // removals, so no request goes to a container on its way out).
-  if (apiTouched) {
-    steps.push({
-      title: `nginx: point at ${apiService}`,
-      run: async () => {
-        const leaving = new Set(plan.containers.filter((a) => a.kind === 'remove' && a.service === apiService).map((a) => (a.kind === 'remove' ? a.actual.id : '')));
-        const keep = (await docker.listContainers({ filters: { label: [`com.docker.compose.project=${h.project}`, `com.docker.compose.service=${apiService}`], status: ['running'] } }))
-          .map((c) => c.Id)
-          .filter((id) => !leaving.has(id));
-        const r = await switchUpstream(docker, { project: h.project, renderDir: h.renderDir, config: view.config, color: view.activeColor as Color, containerIds: keep });
-        // The reload is asynchronous: give the old nginx workers a moment to hand over before a
-        // container they may still send to starts draining.
-        if (leaving.size > 0) await new Promise((res) => setTimeout(res, 1500));
-        return `${r.servers.join(', ')}; ${r.detail}`;
-      },
-    });
-  }
+  // nginx routes by name (Docker's DNS): created, recreated and removed API containers need no
+  // reload. The upstream file was rendered for the active colour before the steps ran.
   const removals = plan.containers.filter((a) => a.kind === 'remove');
   if (removals.length > 0) {
     steps.push({
       title: `Remove ${removals.length} container(s)`,
-      run: async () => {
-        for (const a of removals) {
-          if (a.kind !== 'remove') continue;
-          const grace = services.get(a.service)?.stopGracePeriodSeconds ?? 10;
-          await stopAndRemove(docker, a.actual.id, grace);
+      run: async (note) => {
+        // An API replica on its way out still has its name in nginx's DNS cache for a moment:
+        // nginx is pinned to the replicas that stay (their addresses, `nginx -t`, graceful reload)
+        // until it is gone, then routes by name again.
+        const leaving = new Set(removals.filter((a) => a.service === apiService && a.kind === 'remove').map((a) => (a.kind === 'remove' ? a.actual.id : '')));
+        let pinned = false;
+        if (leaving.size > 0) {
+          const stay = (await docker.listContainers({ filters: { label: [`${COMPOSE_LABEL.project}=${h.project}`, `${COMPOSE_LABEL.service}=${apiService}`], status: ['running'] } })).map((c) => c.Id).filter((id) => !leaving.has(id));
+          const addrs = await frontAddresses(docker, h.project, stay, view.config.api.port);
+          if (addrs.length > 0) {
+            note(`nginx pinned to ${addrs.join(', ')}`);
+            await switchUpstream(docker, { project: h.project, renderDir: h.renderDir, config: view.config, color: view.activeColor as Color, pinned: addrs });
+            pinned = true;
+            // The reload is asynchronous: the old nginx workers hand over first.
+            await new Promise((res) => setTimeout(res, 1500));
+          }
+        }
+        try {
+          for (const a of removals) {
+            if (a.kind !== 'remove') continue;
+            const grace = services.get(a.service)?.stopGracePeriodSeconds ?? 10;
+            await stopAndRemove(docker, a.actual.id, grace);
+          }
+        } finally {
+          if (pinned) await switchUpstream(docker, { project: h.project, renderDir: h.renderDir, config: view.config, color: view.activeColor as Color });
         }
         return removals.map((r) => r.name).join(', ');
       },

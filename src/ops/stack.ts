@@ -81,14 +81,16 @@ export async function viewStack(h: StackHandle, overrides: { replicas?: Record<s
     // While an emergency scale-down is recorded, the queue workers stay stopped.
     replicas: { ...(state.savedScale ? { worker: 0 } : {}), ...(overrides.replicas ?? {}) },
   });
-  return { state, config, activeColor, actual, images, desired, plan: planStack(desired, actual, activeColor) };
+  return { state, config, activeColor, actual, images, desired, plan: planStack(desired, actual, activeColor, state.reloaded ?? {}) };
 }
 
 /**
  * Writes the rendered files the containers mount (bind mounts point at them), for the colour and
- * release the host runs, so nginx's upstream never points at a colour that is not serving.
+ * release the host runs, so nginx's upstream never names a colour that is not serving. While a
+ * switch is recorded as in progress the upstream file is left as it is: the intent is reconciled
+ * with what nginx serves first.
  */
 export async function renderStackFiles(h: StackHandle, state: HostState): Promise<number> {
-  const report = await writeRendered(renderForDir({ ...h.loaded, config: effectiveConfig(h.loaded.config, state) }, h.renderDir), h.renderDir, [UPSTREAM_FILE]);
+  const report = await writeRendered(renderForDir({ ...h.loaded, config: effectiveConfig(h.loaded.config, state) }, h.renderDir), h.renderDir, state.switching ? [UPSTREAM_FILE] : []);
   return report.files.filter((f) => f.status !== 'unchanged').length;
 }

@@ -80,8 +80,18 @@ export interface StatusSnapshot {
   db: DbFacts | null;
   dbError?: string;
   backup: BackupFacts | null;
+  /** The path a client takes: a request through nginx to /health (absent when nginx is not running). */
+  edge?: EdgeStatus;
   alerts: Alert[];
   verdict: Verdict;
+}
+
+export interface EdgeStatus {
+  ok: boolean;
+  summary: string;
+  status: number | null;
+  servedBy: string | null;
+  answeredBy: string | null;
 }
 
 // --- Prometheus text format -------------------------------------------------------------------
@@ -224,6 +234,9 @@ export function evaluateAlerts(s: Omit<StatusSnapshot, 'alerts' | 'verdict'>, t:
     if (present((n) => n === svc) && running((n) => n === svc).length === 0) alerts.push({ name, severity: 'critical', message: `${svc} is not running healthy` });
     else if (!present((n) => n === svc)) alerts.push({ name, severity: 'critical', message: `${svc} has no container` });
   }
+  if (s.edge && !s.edge.ok) alerts.push({ name: 'EdgeDown', severity: 'critical', message: s.edge.summary });
+  const idleSick = s.services.filter((r) => idleColour(r, s.activeColor) && !isStandby(r, s.activeColor) && notRunningHealthy(r));
+  if (idleSick.length > 0) alerts.push({ name: 'StandbyUnhealthy', severity: 'warning', message: `the idle colour is ${idleSick.map((r) => `${r.container} ${r.state}${r.health === 'unhealthy' ? ' unhealthy' : ''}`).join(', ')}: a rollback to it would fail` });
   if (present((n) => n === 'worker') && running((n) => n === 'worker').length === 0) alerts.push({ name: 'WorkersDown', severity: 'critical', message: 'no queue worker is running healthy' });
   if (s.traffic) {
     if (s.traffic.errorRatePercent > t.errorRatePercent) alerts.push({ name: 'HighErrorRate', severity: 'critical', message: `${fmtPercent(s.traffic.errorRatePercent)} of responses are 5xx (threshold ${t.errorRatePercent} %)` });
@@ -245,22 +258,55 @@ export function evaluateAlerts(s: Omit<StatusSnapshot, 'alerts' | 'verdict'>, t:
 }
 
 /**
+ * The idle colour's API containers, stopped on purpose after a swap so that `rollback` is instant:
+ * healthy by design, never a reason for DEGRADED or exit 1. (A running idle colour is mid-swap or a
+ * leftover; it is judged like any other container, but only as a warning.)
+ */
+export function isStandby(r: Pick<ContainerRow, 'service' | 'color' | 'state'>, activeColor: string | null): boolean {
+  return activeColor !== null && r.color !== null && r.color !== activeColor && /^api-(blue|green)$/.test(r.service) && (r.state === 'exited' || r.state === 'created');
+}
+
+/** isStandby for one row on its own (its `active` flag says whether its colour is the active one). */
+export function standbyRow(r: Pick<ContainerRow, 'service' | 'color' | 'state' | 'active'>): boolean {
+  return !r.active && r.color !== null && /^api-(blue|green)$/.test(r.service) && (r.state === 'exited' || r.state === 'created');
+}
+
+function idleColour(r: Pick<ContainerRow, 'service' | 'color'>, activeColor: string | null): boolean {
+  return activeColor !== null && r.color !== null && r.color !== activeColor && /^api-(blue|green)$/.test(r.service);
+}
+
+/** Rows that count towards the verdict: every container except the idle colour's. */
+function judged(s: Pick<StatusSnapshot, 'services' | 'activeColor'>): ServiceRow[] {
+  return s.services.filter((r) => !idleColour(r, s.activeColor));
+}
+
+function notRunningHealthy(r: ServiceRow): boolean {
+  return r.state !== 'running' || r.health === 'unhealthy';
+}
+
+/**
  * down: the engine is unreachable, or the API, nginx or the database is not serving;
- * degraded: anything else not running healthy, or an alert fires; healthy otherwise.
+ * degraded: anything else not running healthy (the stopped standby colour excepted), or an alert
+ * fires; healthy otherwise.
  */
 export function verdictOf(s: Omit<StatusSnapshot, 'verdict'>): Verdict {
   if (!s.engine.ok) return 'unreachable';
   if (s.services.length === 0) return 'empty';
-  if (s.alerts.some((a) => ['APIDown', 'NginxDown', 'DatabaseDown'].includes(a.name))) return 'down';
-  if (s.services.some((r) => r.state !== 'running' || r.health === 'unhealthy' || r.health === 'starting')) return 'degraded';
+  if (s.alerts.some((a) => ['APIDown', 'NginxDown', 'DatabaseDown', 'EdgeDown'].includes(a.name))) return 'down';
+  if (judged(s).some((r) => notRunningHealthy(r) || r.health === 'starting')) return 'degraded';
   if (s.alerts.length > 0) return 'degraded';
   return 'healthy';
 }
 
-/** 0 healthy (or degraded only by warnings), 1 when something is down, unhealthy or unreachable. */
+/**
+ * 0: healthy, or degraded only by warnings (an old backup, a container still starting, the idle
+ * colour unhealthy while it runs); 1: a service of the stack is down or unhealthy, a critical
+ * alert fires, the engine is unreachable, or the stack has no containers. The stopped standby
+ * colour is never a reason for 1.
+ */
 export function exitCodeOf(s: StatusSnapshot): number {
   if (s.verdict === 'healthy') return 0;
-  if (s.verdict === 'degraded') return s.alerts.some((a) => a.severity === 'critical') || s.services.some((r) => r.state !== 'running' || r.health === 'unhealthy') ? 1 : 0;
+  if (s.verdict === 'degraded') return s.alerts.some((a) => a.severity === 'critical') || judged(s).some(notRunningHealthy) ? 1 : 0;
   return 1;
 }
 
@@ -356,7 +402,7 @@ export function serviceCells(r: ServiceRow): string[] {
     r.container,
     r.color ? `${r.color}${r.active ? '*' : ''}` : '',
     r.state,
-    r.health,
+    standbyRow(r) ? 'standby' : r.health,
     r.uptime,
     r.restarts === null ? '-' : String(r.restarts),
     fmtPercent(r.cpuPercent),

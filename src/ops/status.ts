@@ -14,6 +14,9 @@ import { followLogs } from '../docker/engine.ts';
 import { execInContainer } from '../docker/exec.ts';
 import { errorMessage } from '../util/errors.ts';
 import { listBackups } from './backup/backup.ts';
+import { judgeEdge } from './edge/check.ts';
+import { probeEdge } from './edge/probe.ts';
+import { colorOfService } from './edge/served.ts';
 import { VERIFY_STATE_FILE } from './backup/naming.ts';
 import { containerTargetFor } from './backup/target.ts';
 import { humanDuration, ps } from './containers.ts';
@@ -28,6 +31,7 @@ import {
   trafficBetween,
   type BackupFacts,
   type DbFacts,
+  type EdgeStatus,
   type HistoryPoint,
   type Sample,
   type ServiceRow,
@@ -223,9 +227,11 @@ export async function collectSnapshot(h: StackHandle, st: CollectorState = {}, n
   if (!st.backup || now() - st.backup.at > 30_000) {
     st.backup = { at: now(), facts: await backupFacts(backupDir(h), c.postgres.database).catch(() => null) };
   }
+  const edge = await edgeStatus(h, rows, report.activeColor);
   return finishSnapshot(
     {
       ...base,
+      ...(edge ? { edge } : {}),
       traffic,
       metricsSource,
       ...(metricsError ? { metricsError } : {}),
@@ -236,6 +242,14 @@ export async function collectSnapshot(h: StackHandle, st: CollectorState = {}, n
     },
     c.monitoring.alerts,
   );
+}
+
+/** A request through nginx to /health, judged against the active colour (null: nginx not running). */
+export async function edgeStatus(h: StackHandle, rows: ReadonlyArray<{ service: string; state: string }>, active: string | null): Promise<EdgeStatus | null> {
+  if (!rows.some((r) => r.service === 'nginx' && r.state === 'running')) return null;
+  const f = await probeEdge(h.docker, h.project, h.loaded.config);
+  const v = judgeEdge(f, colorOfService(active ? `api-${active}` : null));
+  return { ok: v.ok, summary: v.summary, status: f.status, servedBy: f.servedBy, answeredBy: f.answeredBy };
 }
 
 /** The last lines of one container's log (for the `l` key). */

@@ -1,17 +1,17 @@
 /**
- * Pointing nginx at the API containers that should serve: the upstream file lists their addresses
- * on the stack's front network, `nginx -t` checks it inside the nginx container (the previous file
- * is restored if it fails), and a graceful reload applies it. Used by swap, rollback, scale and
- * deploy.
+ * Pointing nginx at the API colour that should serve: upstream.conf names the colour's service
+ * (Docker's embedded DNS resolves it to the containers that passed their health gate), `nginx -t`
+ * checks it inside the nginx container (the previous file is restored if it fails), and a graceful
+ * reload applies it. Used by swap, rollback and deploy.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import type { Config } from '../config/schema.ts';
 import { renderUpstream } from '../render/nginx.ts';
-import { NETWORK } from '../stack/build.ts';
 import { MOUNT, SERVICE, type Color } from '../stack/names.ts';
-import { COMPOSE_LABEL, MS_LABEL, networkName, UPSTREAM_FILE } from '../docker/desired.ts';
+import { COMPOSE_LABEL, networkName, UPSTREAM_FILE } from '../docker/desired.ts';
+import { NETWORK } from '../stack/build.ts';
 import { probe } from '../docker/engine.ts';
 import { UserError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/fs-atomic.ts';
@@ -25,43 +25,39 @@ export async function reloadNginx(docker: Docker, nginxId: string): Promise<stri
   return 'configuration valid, reloaded gracefully';
 }
 
-/** `ip:port` of the running API containers of one colour, on the front network, sorted. */
-export async function apiAddresses(docker: Docker, project: string, color: Color, port: number, only?: readonly string[]): Promise<string[]> {
-  const list = await docker.listContainers({ filters: { label: [`${COMPOSE_LABEL.project}=${project}`, `${COMPOSE_LABEL.service}=${SERVICE.api(color)}`], status: ['running'] } });
-  const net = networkName(project, NETWORK.frontend);
-  return list
-    .filter((c) => c.Labels[MS_LABEL.internal] === undefined && (!only || only.includes(c.Id)))
-    .map((c) => c.NetworkSettings?.Networks?.[net]?.IPAddress)
-    .filter((ip): ip is string => Boolean(ip))
-    .sort()
-    .map((ip) => `${ip}:${port}`);
-}
-
 export async function nginxContainerId(docker: Docker, project: string): Promise<string | null> {
   const list = await docker.listContainers({ filters: { label: [`${COMPOSE_LABEL.project}=${project}`, `${COMPOSE_LABEL.service}=${SERVICE.nginx}`], status: ['running'] } });
   return list[0]?.Id ?? null;
 }
 
 /**
- * Rewrites upstream.conf for `color` with the given (or all running) API containers and reloads
- * nginx. On any failure the previous file is put back and nginx keeps what it had.
+ * Rewrites upstream.conf for `color` and reloads nginx. On any failure the previous file is put
+ * back and nginx keeps what it had.
  */
 export async function switchUpstream(
   docker: Docker,
-  opts: { project: string; renderDir: string; config: Config; color: Color; containerIds?: readonly string[] },
-): Promise<{ servers: string[]; detail: string }> {
+  opts: { project: string; renderDir: string; config: Config; color: Color; pinned?: readonly string[] },
+): Promise<{ target: string; detail: string }> {
   const nginx = await nginxContainerId(docker, opts.project);
   if (!nginx) throw new UserError('nginx is not running', { hint: 'run `modelship deploy`' });
-  const servers = await apiAddresses(docker, opts.project, opts.color, opts.config.api.port, opts.containerIds);
-  if (servers.length === 0) throw new UserError(`no running ${SERVICE.api(opts.color)} container to send traffic to; nginx left as it was`);
   const file = path.join(opts.renderDir, UPSTREAM_FILE);
   const before = await readFile(file, 'utf8').catch(() => null);
-  await writeFileAtomic(file, renderUpstream(opts.config, opts.color, servers).content);
+  await writeFileAtomic(file, renderUpstream(opts.config, opts.color, opts.pinned).content);
   try {
     const detail = await reloadNginx(docker, nginx);
-    return { servers, detail };
+    return { target: opts.pinned ? opts.pinned.join(', ') : `${SERVICE.api(opts.color)}:${opts.config.api.port}`, detail };
   } catch (err) {
     if (before !== null) await writeFileAtomic(file, before);
     throw err;
   }
+}
+
+/** `ip:port` on the front network of the given running containers (for a pinned upstream). */
+export async function frontAddresses(docker: Docker, project: string, ids: readonly string[], port: number): Promise<string[]> {
+  const out: string[] = [];
+  for (const id of ids) {
+    const ip = (await docker.getContainer(id).inspect()).NetworkSettings?.Networks?.[networkName(project, NETWORK.frontend)]?.IPAddress;
+    if (ip) out.push(`${ip}:${port}`);
+  }
+  return out.sort();
 }

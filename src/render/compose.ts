@@ -57,6 +57,8 @@ function serviceToCompose(s: ServiceSpec, stack: StackSpec, paths: ComposePaths)
       timeout: `${h.timeoutSeconds}s`,
       retries: h.retries,
       start_period: `${h.startPeriodSeconds}s`,
+      // start_interval (the Engine's StartInterval) is left out: Compose before 2.20 and the
+      // Compose Specification schema as published reject it. deploy sets it through the API.
     };
   }
   out.restart = s.restart;

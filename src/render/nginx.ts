@@ -1,11 +1,12 @@
 /**
  * nginx: the public edge of the stack. `nginx/nginx.conf` holds everything that changes only with
  * the config; `nginx/upstream.conf` holds the one thing a blue/green swap changes (which API colour
- * receives traffic), so a swap rewrites that file alone and reloads nginx. Pure: Config → text.
+ * receives traffic, by service name), so a swap rewrites that file alone and reloads nginx.
+ * Pure: Config → text.
  */
 import { parseSize } from '../config/analyze.ts';
 import type { Config } from '../config/schema.ts';
-import { certificatePaths, INTERNAL_PORT, MOUNT, NGINX_STATUS_PATH, NGINX_UPSTREAM, SERVICE, type Color } from '../stack/names.ts';
+import { certificatePaths, INTERNAL_PORT, MOUNT, NGINX_STATUS_PATH, SERVICE, type Color } from '../stack/names.ts';
 import type { RenderedFile } from './types.ts';
 import { parseTrustEntry, type TrustEntry } from '../server/proxy-trust.ts';
 
@@ -52,21 +53,38 @@ export function renderNginx(config: Config): RenderedFile[] {
   ];
 }
 
+/** How long nginx keeps an address from Docker's embedded DNS: the longest a stale address can live. */
+export const RESOLVER_VALID_SECONDS = 2;
+
+/** On the internal status listener: the service nginx routes to now, as plain text (always 200). */
+export const EDGE_ROUTE_PATH = '/modelship/route';
+
+/** The upstream block a pinned upstream.conf defines (see renderUpstream). */
+export const PINNED_UPSTREAM = 'modelship_pinned';
+
+/** The nginx variable that names where requests go (`api-<colour>:<port>`), set in upstream.conf. */
+export const UPSTREAM_VAR = '$modelship_upstream';
+
 /**
- * `nginx/upstream.conf` for one colour. `servers` replaces the default `api-<color>:<port>` server
- * list (for example to point at addresses directly); it must be non-empty when given.
+ * `nginx/upstream.conf` for one colour: the *name* of the colour's API service, never addresses.
+ * proxy_pass takes it through a variable, so nginx resolves it with Docker's embedded DNS at request
+ * time (re-resolved every RESOLVER_VALID_SECONDS): an API container that comes back on another
+ * address after a restart of itself, of nginx or of the engine is found again without a reload, and
+ * nginx starts even while no API container runs. Only API containers that passed the health gate
+ * carry the name on the front network (they join it after the gate), so nothing ungated is routed to.
+ * Works on nginx 1.22 (no `resolve` on upstream servers there) as well as on current releases.
  */
-export function renderUpstream(config: Config, color: Color, servers?: readonly string[]): RenderedFile {
-  const list = servers ?? [`${SERVICE.api(color)}:${config.api.port}`];
-  if (list.length === 0) throw new Error('renderUpstream: servers must name at least one server');
+export function renderUpstream(config: Config, color: Color, pinned?: readonly string[]): RenderedFile {
+  if (pinned && pinned.length === 0) throw new Error('renderUpstream: pinned must name at least one address');
   const lines = [
     HEADER,
     `# modelship active color: ${color}`,
     '# A blue/green swap rewrites only this file, then reloads nginx.',
-    `upstream ${NGINX_UPSTREAM} {`,
-    `    zone ${NGINX_UPSTREAM} 64k;`,
-    ...list.map((s) => `    server ${s} max_fails=3 fail_timeout=10s;`),
-    '    keepalive 32;',
+    // Pinned: for the seconds an API replica is removed, nginx sends only to the ones that stay
+    // (DNS would still name the leaving one until its record expires).
+    ...(pinned ? [`upstream ${PINNED_UPSTREAM} {`, ...pinned.map((a) => `    server ${a} max_fails=0;`), '}', ''] : []),
+    `map $host ${UPSTREAM_VAR} {`,
+    `    default ${pinned ? PINNED_UPSTREAM : `${SERVICE.api(color)}:${config.api.port}`};`,
     '}',
     '',
     '# The colour serving this request, sent back as X-Served-By.',
@@ -76,6 +94,12 @@ export function renderUpstream(config: Config, color: Color, servers?: readonly 
     '',
   ];
   return { path: 'nginx/upstream.conf', content: lines.join('\n') };
+}
+
+/** The colour an upstream.conf routes to (null when the text names none). */
+export function upstreamColor(text: string): Color | null {
+  const m = /^# modelship active color: (blue|green)$/m.exec(text);
+  return m ? (m[1] as Color) : null;
 }
 
 function renderNginxConf(config: Config): string {
@@ -114,8 +138,8 @@ function renderNginxConf(config: Config): string {
     'tcp_nodelay on;',
     'keepalive_timeout 65s;',
     '',
-    '# Docker\'s embedded DNS: names are re-resolved every 10 s, never cached for the TTL of a dead container.',
-    'resolver 127.0.0.11 valid=10s ipv6=off;',
+    `# Docker's embedded DNS: the API's name is re-resolved every ${RESOLVER_VALID_SECONDS} s, never cached for the TTL of a dead container.`,
+    `resolver 127.0.0.11 valid=${RESOLVER_VALID_SECONDS}s ipv6=off;`,
     'resolver_timeout 5s;',
     '',
     '# One JSON object per request (read by promtail/Loki).',
@@ -153,7 +177,7 @@ function renderNginxConf(config: Config): string {
     push(1, 'gzip off;', '');
   }
   push(1,
-    '# Upstream to the active API colour (rewritten by `modelship swap`).',
+    '# Where requests go: the active API colour by name (rewritten by `modelship swap`).',
     `include ${MOUNT.nginxUpstream};`,
     '',
   );
@@ -234,6 +258,11 @@ function renderNginxConf(config: Config): string {
     `    location = ${NGINX_STATUS_PATH} {`,
     '        stub_status;',
     '    }',
+    '    # Where the edge routes now (read by modelship status/doctor/deploy from inside nginx).',
+    `    location = ${EDGE_ROUTE_PATH} {`,
+    '        default_type text/plain;',
+    '        return 200 "$modelship_active_color\\n";',
+    '    }',
     '    location / {',
     '        return 404;',
     '    }',
@@ -302,11 +331,11 @@ function siteBody(config: Config, tls: boolean): string[] {
     '',
     '# Health: passed through without rate limiting (load balancers and uptime checks).',
     'location = /health {',
-    `    proxy_pass http://${NGINX_UPSTREAM};`,
+    `    proxy_pass http://${UPSTREAM_VAR};`,
     '    access_log off;',
     '}',
     'location ^~ /health/ {',
-    `    proxy_pass http://${NGINX_UPSTREAM};`,
+    `    proxy_pass http://${UPSTREAM_VAR};`,
     '    access_log off;',
     '}',
     '',
@@ -314,7 +343,7 @@ function siteBody(config: Config, tls: boolean): string[] {
     `    limit_req zone=modelship_req burst=${config.rateLimit.nginx.burst} nodelay;`,
     '    # Large uploads stream to the API instead of being spooled to disk first.',
     '    proxy_request_buffering off;',
-    `    proxy_pass http://${NGINX_UPSTREAM};`,
+    `    proxy_pass http://${UPSTREAM_VAR};`,
     '}',
   );
   return lines;

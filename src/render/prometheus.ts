@@ -41,6 +41,7 @@ interface ScrapeConfig {
   metrics_path?: string;
   static_configs?: Array<{ targets: string[]; labels?: Record<string, string> }>;
   dns_sd_configs?: Array<{ names: string[]; type: 'A'; port: number; refresh_interval: string }>;
+  relabel_configs?: Array<{ target_label: string; replacement: string }>;
 }
 
 function prometheusConfig(config: Config): Record<string, unknown> {
@@ -48,12 +49,20 @@ function prometheusConfig(config: Config): Record<string, unknown> {
   const target = (host: string, port: number): string => `${host}:${port}`;
   const scrape: ScrapeConfig[] = [
     { job_name: JOB.prometheus, static_configs: [{ targets: [target('localhost', INTERNAL_PORT.prometheus)] }] },
-    {
-      job_name: JOB.api,
-      metrics_path: METRICS_PATH.api,
-      // Both colours are always listed: the idle one shows up as down, which the alerts allow for.
-      static_configs: COLORS.map((color) => ({ targets: [target(SERVICE.api(color), config.api.port)], labels: { color } })),
-    },
+    // One job per colour, both named "api": Docker's DNS answers for the containers that run, so
+    // the idle colour, kept stopped for rollback, is no target at all (never a target that is down),
+    // and api.replicas > 1 gives one target per container.
+    ...COLORS.map(
+      (color): ScrapeConfig => ({
+        job_name: `${JOB.api}-${color}`,
+        metrics_path: METRICS_PATH.api,
+        dns_sd_configs: [{ names: [SERVICE.api(color)], type: 'A', port: config.api.port, refresh_interval: '5s' }],
+        relabel_configs: [
+          { target_label: 'job', replacement: JOB.api },
+          { target_label: 'color', replacement: color },
+        ],
+      }),
+    ),
     {
       job_name: JOB.worker,
       metrics_path: METRICS_PATH.worker,
@@ -104,11 +113,11 @@ function alertRules(config: Config): Record<string, unknown> {
   const service: Rule[] = [
     rule(
       'APIDown',
-      `sum(up{${api}}) == 0`,
+      `sum(up{${api}}) == 0 or absent(up{${api}})`,
       '1m',
       'critical',
       'No API colour is answering',
-      'Prometheus cannot scrape api-blue or api-green: the public API is down.',
+      'Prometheus cannot scrape api-blue or api-green (or neither runs): the public API is down.',
     ),
     rule(
       'HighErrorRate',

@@ -50,7 +50,7 @@ export interface StackContext {
 }
 
 function health(test: string[], opts: Partial<Omit<HealthcheckSpec, 'test'>> = {}): HealthcheckSpec {
-  return { test, intervalSeconds: 10, timeoutSeconds: 5, retries: 5, startPeriodSeconds: 10, ...opts };
+  return { test, intervalSeconds: 10, timeoutSeconds: 5, retries: 5, startPeriodSeconds: 10, startIntervalSeconds: 1, ...opts };
 }
 
 /** A probe that needs no curl: the image's own Node fetches the URL. */
@@ -162,6 +162,7 @@ export function buildStack(config: Config, _ctx: StackContext): StackSpec {
     healthcheck: health(['CMD-SHELL', 'test -s /var/run/nginx.pid && kill -0 "$(cat /var/run/nginx.pid)"'], { intervalSeconds: 10, retries: 3 }),
     stopSignal: 'SIGQUIT',
     stopGracePeriodSeconds: 30,
+    reloadsFiles: true,
   });
 
   // --- API, both colours -------------------------------------------------------------------
@@ -177,6 +178,7 @@ export function buildStack(config: Config, _ctx: StackContext): StackSpec {
       envFile: true,
       mounts: [configMount, { type: 'volume', source: VOLUME.models, target: config.models.cacheDir }],
       networks: [NETWORK.frontend, NETWORK.backend],
+      gatedNetworks: [NETWORK.frontend],
       dependsOn: dataDeps,
       healthcheck: health(nodeHttpProbe(`http://127.0.0.1:${config.api.port}/health/ready`), { startPeriodSeconds: 60, intervalSeconds: 5, retries: 6 }),
       profiles: color === active ? [] : ['standby'],

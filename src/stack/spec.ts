@@ -20,6 +20,12 @@ export interface HealthcheckSpec {
   timeoutSeconds: number;
   retries: number;
   startPeriodSeconds: number;
+  /**
+   * Seconds between checks while the container is still starting (the Engine's StartInterval, API
+   * 1.44+; older engines ignore it). Lets the engine report healthy about when deploy's own gate
+   * passes, instead of a whole interval later.
+   */
+  startIntervalSeconds?: number;
 }
 
 export interface ServiceSpec {
@@ -36,6 +42,16 @@ export interface ServiceSpec {
   ports: PortSpec[];
   mounts: MountSpec[];
   networks: string[];
+  /**
+   * Networks of `networks` the container joins only once its health gate passed (the API's front
+   * network: nginx routes to the service name there, so an ungated container is never routed to).
+   */
+  gatedNetworks?: string[];
+  /**
+   * The service reloads its rendered files in place (nginx: `nginx -t` + graceful reload), so a
+   * change to them is a reload, never a recreate.
+   */
+  reloadsFiles?: boolean;
   dependsOn: Array<{ service: string; condition: 'service_started' | 'service_healthy' }>;
   healthcheck?: HealthcheckSpec;
   /** Compose profiles; a service with profiles is started only when one is enabled. */

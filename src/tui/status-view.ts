@@ -16,6 +16,7 @@ import {
   SERVICE_HEADER,
   serviceCells,
   sparkline,
+  standbyRow,
   trafficLine,
   type ServiceRow,
   type Verdict,
@@ -41,6 +42,7 @@ export function filterRows(rows: readonly ServiceRow[], filter: string): Service
 }
 
 function rowColor(r: ServiceRow): string | undefined {
+  if (standbyRow(r)) return 'gray';
   if (r.state !== 'running' || r.health === 'unhealthy') return 'red';
   if (r.health === 'starting') return 'yellow';
   return undefined;

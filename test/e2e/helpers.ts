@@ -7,7 +7,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
+import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
+import tar from 'tar-stream';
+import { pidAlive } from '../../src/util/process.ts';
 
 export const ROOT = path.join(import.meta.dirname, '../..');
 export const BIN = path.join(ROOT, 'bin/modelship.js');
@@ -21,14 +24,22 @@ export const STANDIN = {
   prometheus: 'modelship-standin/prometheus:2',
 };
 
+/** Stand-ins for the exporters `modelship init` enables (config key under images: → image). */
+export const STANDIN_EXPORTERS = {
+  postgresExporter: 'modelship-standin/postgres-exporter:0',
+  redisExporter: 'modelship-standin/redis-exporter:1',
+  nginxExporter: 'modelship-standin/nginx-exporter:1',
+  nodeExporter: 'modelship-standin/node-exporter:1',
+};
+
 /** Skip reason when the engine or the images are missing (never a silent pass). */
-export async function e2eSkip(): Promise<string | false> {
+export async function e2eSkip(extraImages: readonly string[] = []): Promise<string | false> {
   try {
     await docker.ping();
   } catch {
     return 'SKIPPED: no Docker Engine (scripts/test-deps.sh starts one)';
   }
-  for (const img of [API_IMAGE, ...Object.values(STANDIN)]) {
+  for (const img of [API_IMAGE, ...Object.values(STANDIN), ...extraImages]) {
     try {
       await docker.getImage(img).inspect();
     } catch {
@@ -48,15 +59,6 @@ function portFree(port: number): Promise<boolean> {
 
 /** Where concurrent e2e processes reserve their port ranges (one file per base, holding the pid). */
 const PORT_RESERVATIONS = path.join(os.tmpdir(), 'modelship-e2e-ports');
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Reserves `base` for this process across concurrently running test files: an exclusive create of
@@ -201,4 +203,15 @@ export function steadyTraffic(url: string): { stop(): Promise<{ ok: number; fail
       return { ok, failures, retried };
     },
   };
+}
+
+/** Builds a one-file image (a Dockerfile, no context) on the test engine: stand-in releases for swap tests. */
+export async function buildImage(tag: string, dockerfile: string): Promise<void> {
+  const pack = tar.pack();
+  pack.entry({ name: 'Dockerfile' }, dockerfile);
+  pack.finalize();
+  const ctx = new PassThrough();
+  pack.pipe(ctx);
+  const stream = await docker.buildImage(ctx as unknown as NodeJS.ReadableStream, { t: tag });
+  await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
 }

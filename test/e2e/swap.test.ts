@@ -7,11 +7,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import autocannon from 'autocannon';
-import tar from 'tar-stream';
 import { execInContainer } from '../../src/docker/exec.ts';
-import { API_IMAGE, ROOT, cleanup, docker, e2eSkip, ms, projectContainers, stackDir } from './helpers.ts';
+import { API_IMAGE, buildImage as build, ROOT, cleanup, docker, e2eSkip, ms, projectContainers, stackDir } from './helpers.ts';
 
 const skip = await e2eSkip();
 const NEVER_READY = 'modelship-test/api-never-ready:1';
@@ -22,16 +20,6 @@ const s = await stackDir(
 );
 let key = '';
 const photo = readFileSync(path.join(ROOT, 'test/fixtures/images/coffee.jpg'));
-
-async function build(tag: string, dockerfile: string): Promise<void> {
-  const pack = tar.pack();
-  pack.entry({ name: 'Dockerfile' }, dockerfile);
-  pack.finalize();
-  const ctx = new PassThrough();
-  pack.pipe(ctx);
-  const stream = await docker.buildImage(ctx as unknown as NodeJS.ReadableStream, { t: tag });
-  await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
-}
 
 async function apiContainer(): Promise<string> {
   const list = await projectContainers(s.project, false);

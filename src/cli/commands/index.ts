@@ -25,6 +25,7 @@ const MODULES: Array<{ commands: readonly string[]; load: () => Promise<CommandM
   { commands: ['keys'], load: () => import('./keys.ts') },
   { commands: ['status'], load: () => import('./status.ts') },
   { commands: ['doctor'], load: () => import('./doctor.ts') },
+  { commands: ['swarm'], load: () => import('./swarm.ts') },
 ];
 
 /** Global options that take a value, so their value is not mistaken for the command name. */

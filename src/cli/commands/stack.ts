@@ -3,7 +3,8 @@ import { action, type CommandContext, type RunEnvironment } from '../context.ts'
 import { formatProblem, loadConfig } from '../../config/load.ts';
 import { buildImage } from '../../ops/build.ts';
 import { audit, down, logs, ps, restart } from '../../ops/containers.ts';
-import { deploy } from '../../ops/deploy.ts';
+import { deploy, edgeBlink } from '../../ops/deploy.ts';
+import { confirm } from './db-flags.ts';
 import { scale } from '../../ops/scale.ts';
 import { update } from '../../ops/update.ts';
 import { openStack, viewStack, type StackHandle } from '../../ops/stack.ts';
@@ -74,6 +75,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
             networks: p.networks,
             volumes: p.volumes,
             containers: p.containers.map((a) => ({ action: a.kind, service: a.service, container: a.name, ...(a.kind === 'recreate' ? { reasons: a.reasons } : {}), ...('reason' in a ? { reason: a.reason } : {}) })),
+            ...(edgeBlink(p) ? { edgeBlink: edgeBlink(p) } : {}),
             missingImages: [...new Set(v.desired.containers.map((c) => c.create.Image))].filter((i) => !v.images[i]),
           });
           return;
@@ -83,6 +85,8 @@ export function register(program: Command, runEnv: RunEnvironment): void {
         for (const a of p.containers) ctx.out.out(describeAction(a));
         const missing = [...new Set(v.desired.containers.map((c) => c.create.Image))].filter((i) => !v.images[i]);
         for (const m of missing) ctx.out.warn(`image ${m} is not on the engine: deploy will try to pull it`);
+        const blink = edgeBlink(p);
+        if (blink) ctx.out.warn(`${blink}; deploy asks first (--yes to confirm in scripts)`);
         ctx.out.info(planChanges(p) === 0 ? 'nothing to do: the stack matches the config' : `${planChanges(p)} change(s)`);
       }),
     );
@@ -98,7 +102,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
       action(runEnv, async (ctx, opts: { dryRun: boolean; timeout: string; force: boolean; host?: string }) => {
         const timeoutSeconds = parseDurationSeconds(opts.timeout, '--timeout');
         const h = await stack(ctx, opts.host);
-        const r = await deploy(h, { dryRun: opts.dryRun, timeoutSeconds, force: opts.force, json: ctx.out.json, color: ctx.global.color });
+        const r = await deploy(h, { dryRun: opts.dryRun, timeoutSeconds, force: opts.force, json: ctx.out.json, color: ctx.global.color, confirm: (q) => confirm(ctx, q) });
         if (ctx.out.json) {
           ctx.out.data({ ok: true, ...r });
           return;
@@ -108,6 +112,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
           for (const n of r.networks) ctx.out.out(`create    network ${n}`);
           for (const v of r.volumes) ctx.out.out(`create    volume ${v}`);
           for (const a of r.actions) ctx.out.out(`${a.kind.padEnd(9)} ${a.container}${a.detail ? `  (${a.detail})` : ''}`);
+          if (r.edgeBlink) ctx.out.warn(r.edgeBlink);
           ctx.out.info(changes.length + r.networks.length + r.volumes.length === 0 ? 'dry run: nothing to do' : 'dry run: nothing was changed');
         } else if (!r.changed) {
           ctx.out.out(`nothing to do: stack ${r.project} already matches the config (${r.actions.length} containers checked in ${r.durationMs} ms)`);
@@ -115,7 +120,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
           if (r.note) ctx.out.info(r.note);
           const count = (k: string): number => r.actions.filter((a) => a.kind === k).length;
           ctx.out.out(
-            `deployed ${r.project} in ${(r.durationMs / 1000).toFixed(1)} s: ${count('create')} created, ${count('recreate')} recreated, ${count('start')} started, ${count('remove')} removed, ${count('unchanged')} unchanged; active colour ${r.activeColor}`,
+            `deployed ${r.project} in ${(r.durationMs / 1000).toFixed(1)} s: ${count('create')} created, ${count('recreate')} recreated, ${count('start')} started, ${count('reload') ? `${count('reload')} reloaded, ` : ''}${count('remove')} removed, ${count('unchanged')} unchanged; active colour ${r.activeColor}`,
           );
         }
       }),
@@ -146,6 +151,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
           const col = r.colors[r.activeColor];
           ctx.out.info(`active colour: ${r.activeColor}${col ? ` (${col.image} since ${col.since})` : ''}`);
         }
+        if (r.switching) ctx.out.warn(`a ${r.switching.operation} ${r.switching.from} → ${r.switching.to} was interrupted (${r.switching.since}): the next swap, rollback or deploy settles it from what nginx serves`);
       }),
     );
 

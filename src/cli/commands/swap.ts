@@ -11,6 +11,8 @@ function print(ctx: CommandContext, r: SwapResult): void {
     return;
   }
   const t = r.timingsMs;
+  if (r.brokeStaleLock) ctx.out.warn(`broke the stale lock of ${r.brokeStaleLock}`);
+  if (r.resumed) ctx.out.info(r.resumed);
   ctx.out.out(`${r.operation === 'swap' ? 'swapped' : 'rolled back'}: ${r.from} → ${r.to} now serving ${r.image} (${(t.total / 1000).toFixed(1)} s)`);
   ctx.out.info(
     `image check ${t.imageCheck} ms, start ${t.start} ms, health gate ${t.healthGate} ms, switch ${t.switch} ms, drain ${t.drain} ms, workers ${t.workers} ms; ${r.from} is stopped and kept: \`modelship rollback\` returns to it`,

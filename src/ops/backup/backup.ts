@@ -26,6 +26,7 @@ import {
 } from './naming.ts';
 import { planOrphans, planRetention, type DirFile, type RetentionDecision, type RetentionPolicy } from './retention.ts';
 import { hintFor, ToolError, type DbTarget, type SqlSession } from './target.ts';
+import { pidAlive } from '../../util/process.ts';
 
 export type Log = (line: string) => void;
 
@@ -60,15 +61,6 @@ async function exists(p: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Removes temp files left by dead runs of this host (a crash or kill -9 mid-dump). */
@@ -154,7 +146,7 @@ export async function takeBackup(target: DbTarget, o: BackupOptions): Promise<Ba
   const log = o.log ?? (() => undefined);
   const now = o.now ?? (() => new Date());
   // Before pg_dump runs: the directory must take a new file (full disk, /proc, wrong owner).
-  const probe = await probeWritableDir(o.dir);
+  await probeWritableDir(o.dir);
   for (const f of await sweepStaleTemps(o.dir)) log(`removed a temp file left by a dead run: ${f}`);
 
   const lock = await acquireBackupLock(target, {
@@ -176,12 +168,6 @@ export async function takeBackup(target: DbTarget, o: BackupOptions): Promise<Ba
     const serverVersion = String((await session.query<{ v: string }>('select current_setting($1) as v', ['server_version']))[0]?.v ?? '');
     const tablesBefore = await tableCount(session);
     const pgDumpVersion = await target.dumpVersion();
-    const dbBytes = Number((await session.query<{ b: string }>('select pg_database_size(current_database())::text as b'))[0]?.b ?? 0);
-    // Custom-format archives are compressed: far smaller than the database. Only an obviously full disk is refused here.
-    if (probe.freeBytes !== null && probe.freeBytes < 1024 * 1024 && dbBytes > probe.freeBytes) {
-      throw new UserError(`backup failed before pg_dump ran: ${o.dir} has ${formatBytes(probe.freeBytes)} free, the database is ${formatBytes(dbBytes)}`, { hint: fsHint('ENOSPC', o.dir) });
-    }
-
     let started = now();
     let final = path.join(o.dir, backupFileName(target.database, started));
     // Two backups in the same second (an emergency one beside a scheduled one): take the next second.
@@ -198,7 +184,12 @@ export async function takeBackup(target: DbTarget, o: BackupOptions): Promise<Ba
       await target.dump(tmp, o.signal);
     } catch (err) {
       if (o.signal?.aborted) throw new UserError('backup interrupted: no backup file was kept', { cause: err });
-      if (err instanceof ToolError) throw new UserError(`backup failed, no backup file was kept: ${err.message}`, { hint: hintFor(err.failure.stderr), cause: err });
+      if (err instanceof ToolError) {
+        // pg_dump writing the file itself (--direct): name the file and the disk, as for our own writes.
+        const code = /No space left on device/i.test(err.failure.stderr) ? 'ENOSPC' : /Disk quota exceeded/i.test(err.failure.stderr) ? 'EDQUOT' : /Read-only file system/i.test(err.failure.stderr) ? 'EROFS' : /could not open output file.*Permission denied/i.test(err.failure.stderr) ? 'EACCES' : null;
+        if (code) throw new UserError(`backup failed, no backup file was kept: writing ${tmp}: ${err.message}`, { hint: fsHint(code, o.dir), cause: err });
+        throw new UserError(`backup failed, no backup file was kept: ${err.message}`, { hint: hintFor(err.failure.stderr), cause: err });
+      }
       if (isFsCode(err, 'ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS', 'EIO')) throw fsError(err, 'backup failed, no backup file was kept: writing', tmp);
       const msg = errorMessage(err);
       throw new UserError(`backup failed, no backup file was kept: ${msg}`, { hint: hintFor(msg), cause: err });

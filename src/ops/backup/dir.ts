@@ -31,7 +31,7 @@ export function fsHint(code: string | undefined, dir: string): string | undefine
   switch (code) {
     case 'ENOSPC':
     case 'EDQUOT':
-      return `the disk holding ${dir} is full: free space (older backups go through \`modelship backup prune\`) or point --dir / backups.dir at a bigger disk`;
+      return `the backup disk is full (${dir}): free space (older backups go through \`modelship backup prune\`) or point --dir / backups.dir at a bigger disk`;
     case 'EACCES':
     case 'EPERM':
       return `${dir} is not writable by ${whoAmI()}: \`chown ${process.getuid?.() ?? '<uid>'} ${dir}\` (or chmod it), or point --dir / backups.dir elsewhere`;

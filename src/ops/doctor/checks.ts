@@ -6,7 +6,7 @@
  * stores and backups fail everywhere.
  */
 import type { Config } from '../../config/schema.ts';
-import type { BackupFacts } from '../status-model.ts';
+import { isStandby, type BackupFacts, type ContainerRow } from '../status-model.ts';
 import { judgeRehearsal, type Rehearsal } from '../backup/pitr/rehearsal.ts';
 import { checkScheduler, type SchedulerFacts } from './scheduler.ts';
 
@@ -42,8 +42,12 @@ export interface DoctorFacts {
   disk: Array<{ path: string; usedPercent: number }>;
   memory: { usedPercent: number } | null;
   db: { ok: true; connections: number; maxConnections: number } | { ok: false; error: string };
+  /** A request through nginx to /health against the active colour; absent when nothing is deployed. */
+  edge?: { ok: boolean; summary: string } | null;
   /** With backups.pitr.enabled: the last restore rehearsal. */
   pitr?: { rehearsal: Rehearsal | null };
+  /** The containers deploy would run (active colour, enabled profiles) and what the engine has. */
+  services: { ok: true; activeColor: string | null; expected: Array<{ service: string; container: string }>; rows: ContainerRow[] } | { ok: false; error: string };
   /** The db-backup container, when gathered from a stack. */
   scheduler?: SchedulerFacts;
 }
@@ -260,7 +264,45 @@ export function checkConnections(f: DoctorFacts): CheckResult {
   return { id: 'connections', title, status: 'pass', why: desc };
 }
 
-export const CHECKS = [checkSecrets, checkEnvMode, checkEnvGit, checkTls, checkCors, checkLimits, checkPublished, checkDataStores, checkFirewall, checkBackupAge, checkRestoreTest, checkDisk, checkMemory, checkConnections] as const;
+export function checkServices(f: DoctorFacts): CheckResult {
+  const title = 'every service of the stack runs and is healthy';
+  if (!f.services.ok) return { id: 'services', title, status: 'fail', why: `could not read the containers: ${f.services.error}`, fix: 'run where the Docker Engine is reachable (or pass --host)' };
+  const { expected, rows, activeColor } = f.services;
+  if (rows.length === 0) return { id: 'services', title, status: 'fail', why: 'the stack has no containers', fix: 'modelship deploy' };
+  const byName = new Map(rows.map((r) => [r.container, r]));
+  const broken: string[] = [];
+  const starting: string[] = [];
+  for (const e of expected) {
+    const r = byName.get(e.container);
+    if (!r) broken.push(`${e.container} is missing`);
+    else if (r.state !== 'running') broken.push(`${e.container} is ${r.state}`);
+    else if (r.health === 'unhealthy') broken.push(`${e.container} is unhealthy`);
+    else if (r.health === 'starting') starting.push(e.container);
+  }
+  const standby = rows.filter((r) => isStandby(r, activeColor)).map((r) => r.container);
+  const note = standby.length ? `; standby ${standby.join(', ')} stopped for rollback` : '';
+  const services = [...new Set(broken.map((b) => expected.find((e) => b.startsWith(`${e.container} `))?.service).filter(Boolean))];
+  if (broken.length) {
+    return {
+      id: 'services',
+      title,
+      status: 'fail',
+      why: broken.join('; ') + note,
+      fix: `${services.map((s) => `modelship logs ${s} --tail 50`).join(', ')} for the cause, then \`modelship deploy\` (starts and gates what is missing or stopped)`,
+    };
+  }
+  if (starting.length) return { id: 'services', title, status: 'warn', why: `still starting: ${starting.join(', ')}${note}`, fix: 'wait, then `modelship ps`; `modelship logs SERVICE` if it stays there' };
+  return { id: 'services', title, status: 'pass', why: `${expected.length} container(s) running healthy${note}` };
+}
+
+export function checkEdge(f: DoctorFacts): CheckResult {
+  const title = 'a request through nginx reaches the active colour';
+  if (f.edge === undefined || f.edge === null) return { id: 'edge', title, status: 'warn', why: 'nginx is not running: nothing to ask', fix: '`modelship deploy`' };
+  if (f.edge.ok) return { id: 'edge', title, status: 'pass', why: f.edge.summary };
+  return { id: 'edge', title, status: 'fail', why: f.edge.summary, fix: '`modelship deploy` points nginx at the active colour again (see `modelship logs nginx`)' };
+}
+
+export const CHECKS = [checkEdge, checkServices, checkSecrets, checkEnvMode, checkEnvGit, checkTls, checkCors, checkLimits, checkPublished, checkDataStores, checkFirewall, checkBackupAge, checkRestoreTest, checkDisk, checkMemory, checkConnections] as const;
 
 export function runChecks(f: DoctorFacts): { ok: boolean; summary: Record<CheckStatus, number>; checks: CheckResult[] } {
   const checks = [...CHECKS.map((c) => c(f)), checkScheduler(f), checkPitrRehearsal(f)].filter((c): c is CheckResult => c !== null);

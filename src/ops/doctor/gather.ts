@@ -13,7 +13,10 @@ import { probe } from '../../docker/engine.ts';
 import { certificatePaths } from '../../stack/names.ts';
 import { errorMessage } from '../../util/errors.ts';
 import type { StackHandle } from '../stack.ts';
-import { backupDir, backupFacts, dbFacts } from '../status.ts';
+import { ps } from '../containers.ts';
+import { viewStack } from '../stack.ts';
+import { backupDir, backupFacts, dbFacts, edgeStatus } from '../status.ts';
+import { HostStore } from '../../docker/host-state.ts';
 import { parseNft, parseUfw, type DoctorFacts, type PublishedPort } from './checks.ts';
 import { pitrLayout } from '../backup/pitr/layout.ts';
 import { readRehearsal } from '../backup/pitr/rehearsal.ts';
@@ -122,11 +125,36 @@ async function database(h: StackHandle): Promise<DoctorFacts['db']> {
   }
 }
 
+async function edgeFacts(h: StackHandle): Promise<DoctorFacts['edge']> {
+  try {
+    const { state } = await HostStore.peek(h.docker, h.project);
+    const list = await h.docker.listContainers({ filters: { label: [`${COMPOSE_LABEL.project}=${h.project}`] } });
+    const edge = await edgeStatus(h, list.map((c) => ({ service: c.Labels[COMPOSE_LABEL.service] ?? '', state: c.State })), state.activeColor ?? h.loaded.config.api.activeColor);
+    return edge ? { ok: edge.ok, summary: edge.summary } : null;
+  } catch (err) {
+    return { ok: false, summary: `could not ask nginx: ${errorMessage(err)}` };
+  }
+}
+
+async function services(h: StackHandle): Promise<DoctorFacts['services']> {
+  try {
+    const [view, report] = await Promise.all([viewStack(h), ps(h)]);
+    return {
+      ok: true,
+      activeColor: report.activeColor,
+      expected: view.desired.containers.map((c) => ({ service: c.service, container: c.name })),
+      rows: report.containers.map(({ createdAt: _c, ports: _p, healthBy: _b, ...row }) => row),
+    };
+  } catch (err) {
+    return { ok: false, error: errorMessage(err) };
+  }
+}
+
 export async function gatherFacts(h: StackHandle, now = new Date()): Promise<DoctorFacts> {
   const l = h.loaded;
   const envStat = await stat(l.envFile).catch(() => null);
   const dir = backupDir(h);
-  const [tracked, cert, published, fw, backup, disk, mem, db, scheduler] = await Promise.all([
+  const [tracked, cert, published, fw, backup, disk, mem, db, svc, scheduler, edge] = await Promise.all([
     envStat ? gitTracked(l.envFile).catch(() => null) : Promise.resolve(null),
     readCert(h),
     publishedPorts(h),
@@ -138,7 +166,9 @@ export async function gatherFacts(h: StackHandle, now = new Date()): Promise<Doc
     diskUsage(['/', dir, l.dir]),
     memory(),
     database(h),
+    services(h),
     schedulerFacts(h.docker, h.project).catch(() => undefined),
+    edgeFacts(h),
   ]);
   const rel = path.relative(process.cwd(), l.envFile);
   return {
@@ -155,6 +185,8 @@ export async function gatherFacts(h: StackHandle, now = new Date()): Promise<Doc
     memory: mem,
     db,
     ...(l.config.backups.pitr.enabled ? { pitr: { rehearsal: await readRehearsal(pitrLayout(dir).rehearsal) } } : {}),
+    services: svc,
     ...(scheduler ? { scheduler } : {}),
+    edge,
   };
 }

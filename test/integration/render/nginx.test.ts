@@ -6,10 +6,9 @@
  *   ACME webroot, pid file, logs) are rewritten into a temp directory;
  * - the certificates are a throwaway self-signed pair made with `openssl req -x509`;
  * - `user nginx;` is dropped: the host has no `nginx` account (the official image does);
- * - the upstream is rendered with `renderUpstream(config, color, ['127.0.0.1:<port>'])`, because
- *   nginx resolves upstream server names when it loads the config and `api-blue`/`api-green` exist
- *   only in the stack's Docker network. The production upstream text is checked separately below.
- * The `resolver 127.0.0.11` line is kept as rendered.
+ * The upstream file is the production one as rendered: it names `api-<colour>:<port>` through a
+ * variable, which nginx resolves at request time (Docker's DNS), not when it loads the config, so
+ * `nginx -t` passes outside the stack's network too. The `resolver 127.0.0.11` line is kept.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,13 +31,13 @@ function selfSigned(dir: string): { cert: string; key: string } {
   return { cert, key };
 }
 
-function nginxTest(config: Config, color: (typeof COLORS)[number]): { status: number | null; output: string; conf: string } {
+function nginxTest(config: Config, color: (typeof COLORS)[number], pinned?: string[]): { status: number | null; output: string; conf: string } {
   const dir = mkdtempSync(join(tmpdir(), 'modelship-nginx-'));
   try {
     for (const sub of ['logs', 'certs', 'webroot', 'modelship']) mkdirSync(join(dir, sub));
     const files = renderNginx(config);
     let conf = files.find((f) => f.path === 'nginx/nginx.conf')!.content;
-    const upstream = renderUpstream(config, color, ['127.0.0.1:65500']).content;
+    const upstream = renderUpstream(config, color, pinned).content;
     writeFileSync(join(dir, 'modelship', 'upstream.conf'), upstream);
 
     const real = certificatePaths(config);
@@ -69,7 +68,9 @@ for (const [mode, make] of Object.entries(TLS_MODES)) {
       assert.equal(r.status, 0, `nginx -t failed:\n${r.output}`);
       assert.match(r.output, /test is successful/);
       assert.doesNotMatch(r.output, /\[warn\]|\[emerg\]/, `nginx -t warned:\n${r.output}`);
-      assert.match(r.conf, /resolver 127\.0\.0\.11 valid=10s/);
+      assert.match(r.conf, /resolver 127\.0\.0\.11 valid=2s/);
+      const p = nginxTest(config, color, ['127.0.0.1:65500', '127.0.0.1:65501']);
+      assert.equal(p.status, 0, `nginx -t failed on the pinned upstream:\n${p.output}`);
     }
   });
 }
@@ -90,7 +91,7 @@ test('the production upstream names the active colour service on api.port', () =
   for (const color of COLORS) {
     const config = TLS_MODES.letsencrypt();
     const text = renderUpstream(config, color).content;
-    assert.match(text, new RegExp(`server api-${color}:${config.api.port} `));
+    assert.match(text, new RegExp(`default api-${color}:${config.api.port};`));
     assert.doesNotMatch(text, new RegExp(`api-${color === 'blue' ? 'green' : 'blue'}`));
   }
 });

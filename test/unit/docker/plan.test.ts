@@ -27,10 +27,22 @@ function desiredFor(y: string, over: Partial<DesiredContext> = {}): DesiredStack
 /** What the engine would report after applying `d` exactly. */
 function applied(d: DesiredStack): ActualStack {
   return {
-    containers: d.containers.map((c): ActualContainer => ({ id: `id-${c.name}`, name: c.name, labels: c.create.Labels, state: 'running', image: c.create.Image })),
+    containers: d.containers.map((c): ActualContainer => ({
+      id: `id-${c.name}`,
+      name: c.name,
+      labels: c.create.Labels,
+      state: 'running',
+      image: c.create.Image,
+      networks: [c.create.HostConfig.NetworkMode, ...c.extraNetworks.map((n) => n.name), ...c.gatedNetworks.map((n) => n.name)].sort(),
+    })),
     networks: d.networks.map((n) => n.name),
     volumes: d.volumes.map((v) => v.name),
   };
+}
+
+/** The file digests the host records after applying `d` (what nginx loaded). */
+function loaded(d: DesiredStack): Record<string, string> {
+  return Object.fromEntries(d.containers.filter((c) => c.reloadFiles !== undefined).map((c) => [c.service, c.reloadFiles!]));
 }
 
 test('an empty engine: create every network, volume and container, in dependency order', () => {
@@ -48,22 +60,56 @@ test('an empty engine: create every network, volume and container, in dependency
 
 test('the same config against its own result: nothing to do', () => {
   const d = desiredFor(yaml);
-  assert.equal(planChanges(planStack(d, applied(d), 'blue')), 0);
+  assert.equal(planChanges(planStack(d, applied(d), 'blue', loaded(d))), 0);
 });
 
 test('one setting changes one service, with the reason', () => {
   const before = applied(desiredFor(yaml));
-  const p = planStack(desiredFor(`${yaml}redis: {maxmemory: 128mb}\n`), before, 'blue');
+  const p = planStack(desiredFor(`${yaml}redis: {maxmemory: 128mb}\n`), before, 'blue', loaded(desiredFor(yaml)));
   const changed = p.containers.filter((a) => a.kind !== 'unchanged');
   assert.deepEqual(changed.map((a) => [a.service, a.kind, a.kind === 'recreate' ? a.reasons : null]), [['redis', 'recreate', ['command']]]);
 });
 
-test('an API setting recreates the API and not the worker; a nginx setting recreates nginx only', () => {
+test('an API setting recreates the API and not the worker; a nginx setting reloads nginx in place', () => {
   const before = applied(desiredFor(yaml));
-  const api = planStack(desiredFor(`${yaml}cors: {origins: [https://x.example.com]}\n`), before, 'blue');
+  const was = loaded(desiredFor(yaml));
+  const api = planStack(desiredFor(`${yaml}cors: {origins: [https://x.example.com]}\n`), before, 'blue', was);
   assert.deepEqual(api.containers.filter((a) => a.kind !== 'unchanged').map((a) => [a.service, a.kind === 'recreate' ? a.reasons : a.kind]), [['api-blue', ['config']]]);
-  const edge = planStack(desiredFor(`${yaml}rateLimit: {nginx: {ratePerSecond: 50}}\n`), before, 'blue');
-  assert.deepEqual(edge.containers.filter((a) => a.kind !== 'unchanged').map((a) => a.service), ['nginx']);
+  const edge = planStack(desiredFor(`${yaml}rateLimit: {nginx: {ratePerSecond: 50}}\n`), before, 'blue', was);
+  assert.deepEqual(edge.containers.filter((a) => a.kind !== 'unchanged').map((a) => [a.service, a.kind]), [['nginx', 'reload']]);
+});
+
+test('a key both nginx and the API read (api.requestTimeoutSeconds): the API is recreated, nginx only reloads', () => {
+  const before = applied(desiredFor(yaml));
+  const p = planStack(desiredFor(`${yaml}api: {requestTimeoutSeconds: 45}\n`), before, 'blue', loaded(desiredFor(yaml)));
+  const changes = p.containers.filter((a) => a.kind !== 'unchanged').map((a) => [a.service, a.kind]);
+  assert.deepEqual(changes.sort(), [['api-blue', 'recreate'], ['nginx', 'reload']]);
+});
+
+test('nginx with no recorded file digest is reloaded once; an image change still recreates it', () => {
+  const d = desiredFor(yaml);
+  const p = planStack(d, applied(d), 'blue', {});
+  assert.deepEqual(p.containers.filter((a) => a.kind !== 'unchanged').map((a) => [a.service, a.kind]), [['nginx', 'reload']]);
+  const config = configFrom(yaml);
+  const retag = desiredFor(yaml, { imageIds: { ...Object.fromEntries(d.containers.map((c) => [c.create.Image, `sha256:${c.create.Image.length}`])), [config.images.nginx]: 'sha256:new' } });
+  const r = planStack(retag, applied(d), 'blue', loaded(d));
+  assert.deepEqual(r.containers.filter((a) => a.kind !== 'unchanged').map((a) => [a.service, a.kind]), [['nginx', 'recreate']]);
+});
+
+test('the API joins the front network (where nginx routes by name) only after its gate', () => {
+  const d = desiredFor(yaml);
+  const api = d.containers.find((c) => c.service === 'api-blue')!;
+  assert.equal(api.create.HostConfig.NetworkMode, 'testing_backend', 'created on the back network');
+  assert.deepEqual(Object.keys(api.create.NetworkingConfig.EndpointsConfig), ['testing_backend']);
+  assert.deepEqual(api.extraNetworks, []);
+  assert.deepEqual(api.gatedNetworks, [{ name: 'testing_frontend', aliases: ['api-blue'] }]);
+  // Running but never joined (a deploy stopped between start and gate): gate, then join.
+  const actual = applied(d);
+  actual.containers = actual.containers.map((c) => (c.name === api.name ? { ...c, networks: ['testing_backend'] } : c));
+  const p = planStack(d, actual, 'blue', loaded(d));
+  const a = p.containers.find((x) => x.name === api.name)!;
+  assert.equal(a.kind, 'start');
+  assert.match(a.kind === 'start' ? a.reason : '', /not on the edge network/);
 });
 
 test('a secret rotated in .env recreates the services that read it', () => {
@@ -79,7 +125,7 @@ test('a retagged image (same tag, new ID) recreates its users', () => {
   const d = desiredFor(yaml);
   const before = applied(d);
   const config = configFrom(yaml);
-  const p = planStack(desiredFor(yaml, { imageIds: { ...Object.fromEntries(d.containers.map((c) => [c.create.Image, `sha256:${c.create.Image.length}`])), [config.images.redis]: 'sha256:new' } }), before, 'blue');
+  const p = planStack(desiredFor(yaml, { imageIds: { ...Object.fromEntries(d.containers.map((c) => [c.create.Image, `sha256:${c.create.Image.length}`])), [config.images.redis]: 'sha256:new' } }), before, 'blue', loaded(d));
   assert.deepEqual(p.containers.filter((a) => a.kind !== 'unchanged').map((a) => a.service), ['redis']);
 });
 
@@ -101,7 +147,7 @@ test('a stopped container is started, a removed service is removed, the idle col
     { id: 'o', name: 'testing-old', labels: { 'com.docker.compose.project': 'testing', 'com.docker.compose.service': 'old-thing' }, state: 'running', image: 'x:1' },
     { id: 'x', name: 'other-postgres', labels: { 'com.docker.compose.project': 'other', 'com.docker.compose.service': 'postgres' }, state: 'running', image: 'x:1' },
   );
-  const p = planStack(d, actual, 'blue');
+  const p = planStack(d, actual, 'blue', loaded(d));
   const changes = p.containers.filter((a) => a.kind !== 'unchanged').map((a) => [a.name, a.kind]);
   assert.deepEqual(changes, [['testing-prometheus', 'start'], ['testing-old', 'remove']]);
 });
@@ -128,4 +174,14 @@ test('dependency cycles are reported', () => {
     { name: 'a', dependsOn: [{ service: 'b', condition: 'service_started' }] },
     { name: 'b', dependsOn: [{ service: 'a', condition: 'service_started' }] },
   ] as never), /cycle: a → b → a/);
+});
+
+test('every engine healthcheck checks each second while starting (StartInterval), then at its interval', () => {
+  const d = desiredFor(yaml);
+  const checked = d.containers.filter((c) => c.create.Healthcheck);
+  assert.ok(checked.length >= 6, checked.map((c) => c.name).join(', '));
+  for (const c of checked) {
+    assert.equal(c.create.Healthcheck!.StartInterval, 1_000_000_000, c.name);
+    assert.ok(c.create.Healthcheck!.Interval >= 5_000_000_000, c.name);
+  }
 });

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { ConfigSchema, type ConfigInput } from '../../../src/config/schema.ts';
 import {
   checkBackupAge,
+  checkEdge,
   checkConnections,
   checkCors,
   checkDataStores,
@@ -16,15 +17,24 @@ import {
   checkPublished,
   checkRestoreTest,
   checkSecrets,
+  checkServices,
   checkTls,
   parseNft,
   parseUfw,
   runChecks,
   type DoctorFacts,
 } from '../../../src/ops/doctor/checks.ts';
+import type { ContainerRow } from '../../../src/ops/status-model.ts';
 
 const NOW = '2026-11-26T10:00:00.000Z';
 const prod: ConfigInput = { domains: ['api.example.com'], tls: { email: 'ops@example.com' }, cors: { origins: ['https://app.example.com'] } };
+
+const SERVICES = ['nginx', 'api-blue', 'worker', 'postgres', 'redis', 'prometheus'];
+
+function svcRow(service: string, over: Partial<ContainerRow> = {}): ContainerRow {
+  const color = /^api-(blue|green)$/.exec(service)?.[1] ?? null;
+  return { service, container: `ms-${service}`, color, active: color === 'blue', state: 'running', health: 'healthy', uptime: '1h', image: 'x:1', ...over };
+}
 
 function facts(over: Partial<DoctorFacts> = {}, cfg: ConfigInput = prod): DoctorFacts {
   return {
@@ -40,6 +50,8 @@ function facts(over: Partial<DoctorFacts> = {}, cfg: ConfigInput = prod): Doctor
     disk: [{ path: '/', usedPercent: 40 }],
     memory: { usedPercent: 50 },
     db: { ok: true, connections: 10, maxConnections: 100 },
+    edge: { ok: true, summary: 'a request through nginx to /health gets HTTP 200 from api-blue' },
+    services: { ok: true, activeColor: 'blue', expected: SERVICES.map((s) => ({ service: s, container: `ms-${s}` })), rows: SERVICES.map((s) => svcRow(s)) },
     ...over,
   };
 }
@@ -48,7 +60,7 @@ test('a well-kept production host passes every check', () => {
   const r = runChecks(facts());
   assert.deepEqual(r.checks.filter((c) => c.status !== 'pass').map((c) => `${c.id}: ${c.why}`), []);
   assert.equal(r.ok, true);
-  assert.equal(r.summary.pass, 14);
+  assert.equal(r.summary.pass, 16);
 });
 
 test('secrets: default, short and missing values fail, with the fix', () => {
@@ -156,10 +168,19 @@ test('disk, memory, connections against the config thresholds', () => {
   assert.equal(checkConnections(facts({ db: { ok: false, error: 'no running postgres container' } })).status, 'warn');
 });
 
+test('edge: the path a client takes is judged, not only the containers', () => {
+  assert.equal(checkEdge(facts()).status, 'pass');
+  const wrong = checkEdge(facts({ edge: { ok: false, summary: 'nginx routes to api-green but the active colour is blue (HTTP 502 on /health)' } }));
+  assert.equal(wrong.status, 'fail');
+  assert.match(wrong.why, /routes to api-green/);
+  assert.match(wrong.fix!, /modelship deploy/);
+  assert.equal(checkEdge(facts({ edge: null })).status, 'warn');
+});
+
 test('any fail makes the run fail', () => {
   const r = runChecks(facts({ memory: { usedPercent: 99 } }));
   assert.equal(r.ok, false);
-  assert.deepEqual(r.summary, { pass: 13, warn: 0, fail: 1 });
+  assert.deepEqual(r.summary, { pass: 15, warn: 0, fail: 1 });
 });
 
 test('parseUfw reads active state and ALLOW ports (v6 duplicates merged, app profiles)', () => {
@@ -192,4 +213,28 @@ test('parseNft reads accepted dports of the input chain and its drop policy', ()
 }`;
   assert.deepEqual(parseNft(text), { active: true, openPorts: [22, 80, 443, 51820] });
   assert.equal(parseNft('table inet filter {\n chain input {\n type filter hook input priority 0; policy accept;\n }\n}').active, false);
+});
+
+test('services: every container deploy would run is running healthy; the stopped standby colour passes', () => {
+  assert.equal(checkServices(facts()).status, 'pass');
+  const swapped = facts({
+    services: {
+      ok: true,
+      activeColor: 'green',
+      expected: SERVICES.map((s) => (s === 'api-blue' ? 'api-green' : s)).map((s) => ({ service: s, container: `ms-${s}` })),
+      rows: [...SERVICES.filter((s) => s !== 'api-blue').map((s) => svcRow(s)), svcRow('api-green', { active: true }), svcRow('api-blue', { active: false, state: 'exited', health: '-' })],
+    },
+  });
+  const ok = checkServices(swapped);
+  assert.equal(ok.status, 'pass');
+  assert.match(ok.why, /standby ms-api-blue stopped for rollback/);
+  const rows = SERVICES.filter((s) => s !== 'redis').map((s) => svcRow(s, s === 'worker' ? { state: 'exited', health: '-' } : s === 'prometheus' ? { health: 'unhealthy' } : {}));
+  const bad = checkServices(facts({ services: { ok: true, activeColor: 'blue', expected: SERVICES.map((s) => ({ service: s, container: `ms-${s}` })), rows } }));
+  assert.equal(bad.status, 'fail');
+  assert.equal(bad.why, 'ms-worker is exited; ms-redis is missing; ms-prometheus is unhealthy');
+  assert.match(bad.fix!, /modelship logs worker --tail 50, modelship logs redis --tail 50, modelship logs prometheus --tail 50/);
+  const starting = checkServices(facts({ services: { ok: true, activeColor: 'blue', expected: [{ service: 'nginx', container: 'ms-nginx' }], rows: [svcRow('nginx', { health: 'starting' })] } }));
+  assert.equal(starting.status, 'warn');
+  assert.equal(checkServices(facts({ services: { ok: true, activeColor: null, expected: [{ service: 'nginx', container: 'ms-nginx' }], rows: [] } })).why, 'the stack has no containers');
+  assert.equal(checkServices(facts({ services: { ok: false, error: 'connect ENOENT /var/run/docker.sock' } })).status, 'fail');
 });

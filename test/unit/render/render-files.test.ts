@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { parse } from 'yaml';
 import { analyzeConfig } from '../../../src/config/analyze.ts';
 import type { Config } from '../../../src/config/schema.ts';
-import { renderNginx, renderUpstream, nginxSize } from '../../../src/render/nginx.ts';
+import { renderNginx, renderUpstream, nginxSize, upstreamColor } from '../../../src/render/nginx.ts';
 import { renderPrometheus } from '../../../src/render/prometheus.ts';
 import { renderGrafana, dashboardPanels } from '../../../src/render/grafana.ts';
 import { renderLoki } from '../../../src/render/loki.ts';
@@ -117,7 +117,7 @@ test('nginx: config values reach nginx.conf', () => {
   assert.match(conf, /ssl_protocols TLSv1\.2 TLSv1\.3;/);
   assert.match(conf, /proxy_set_header X-Request-Id \$request_id;/);
   assert.match(conf, /add_header X-Served-By \$modelship_active_color always;/);
-  assert.match(conf, /resolver 127\.0\.0\.11 valid=10s/);
+  assert.match(conf, /resolver 127\.0\.0\.11 valid=2s/);
   assert.match(conf, /log_format \S+ escape=json/);
   assert.match(conf, /listen 8080;[\s\S]*stub_status;/);
   // /health is proxied without limit_req.
@@ -126,7 +126,7 @@ test('nginx: config values reach nginx.conf', () => {
   assert.doesNotMatch(health[1]!, /limit_req/);
   assert.match(health[1]!, /proxy_pass/);
   const upstream = file(files, 'nginx/upstream.conf');
-  assert.match(upstream, /server api-green:8123 /);
+  assert.match(upstream, /default api-green:8123;/);
   assert.match(upstream, /default api-green;/);
 });
 
@@ -143,7 +143,7 @@ test('nginx: TLS modes', () => {
   const off = file(renderNginx(TLS_MODES.off()), 'nginx/nginx.conf');
   assert.doesNotMatch(off, /ssl_|listen 443|Strict-Transport-Security|return 301/);
   assert.match(off, /acme-challenge/, 'ACME location served over plain HTTP too');
-  assert.match(off, /proxy_pass http:\/\/modelship_api;/);
+  assert.match(off, /proxy_pass http:\/\/\$modelship_upstream;/);
 
   const port = file(renderNginx(configWith({ ports: { https: 8443 } })), 'nginx/nginx.conf');
   assert.match(port, /return 301 https:\/\/\$host:8443\$request_uri;/);
@@ -155,14 +155,27 @@ test('nginx: TLS modes', () => {
   assert.doesNotMatch(noHsts, /Strict-Transport-Security/);
 });
 
-test('nginx: renderUpstream swaps colour and accepts explicit servers', () => {
+test('nginx: renderUpstream names the colour\'s service (resolved by Docker DNS at request time), never addresses', () => {
   const config = sampleConfig();
-  assert.match(renderUpstream(config, 'blue').content, /server api-blue:8000 /);
-  assert.match(renderUpstream(config, 'green').content, /server api-green:8000 /);
-  const custom = renderUpstream(config, 'green', ['10.0.0.5:8000', '10.0.0.6:8000']).content;
-  assert.match(custom, /server 10\.0\.0\.5:8000 [\s\S]*server 10\.0\.0\.6:8000 /);
-  assert.throws(() => renderUpstream(config, 'blue', []));
+  for (const color of ['blue', 'green'] as const) {
+    const text = renderUpstream(config, color).content;
+    assert.match(text, new RegExp(`map \\$host \\$modelship_upstream \\{\\n    default api-${color}:8000;`));
+    assert.match(text, new RegExp(`default api-${color};`));
+    assert.doesNotMatch(text, /\d+\.\d+\.\d+\.\d+/, 'no IP address');
+    assert.equal(upstreamColor(text), color);
+  }
+  assert.equal(upstreamColor('upstream modelship_api { server 10.0.0.5:8000; }'), null);
   assert.equal(renderUpstream(config, 'blue').path, 'nginx/upstream.conf');
+  // Pinned while an API replica is removed: only the addresses that stay, by an upstream block.
+  const pinned = renderUpstream(config, 'blue', ['10.0.0.5:8000', '10.0.0.6:8000']).content;
+  assert.match(pinned, /upstream modelship_pinned \{\n {4}server 10\.0\.0\.5:8000 max_fails=0;\n {4}server 10\.0\.0\.6:8000 max_fails=0;\n\}/);
+  assert.match(pinned, /default modelship_pinned;/);
+  assert.equal(upstreamColor(pinned), 'blue');
+  assert.throws(() => renderUpstream(config, 'blue', []));
+  const conf = file(renderNginx(config), 'nginx/nginx.conf');
+  assert.match(conf, /resolver 127\.0\.0\.11 valid=2s ipv6=off;/);
+  assert.equal((conf.match(/proxy_pass http:\/\/\$modelship_upstream;/g) ?? []).length, 3, 'every location proxies through the variable');
+  assert.doesNotMatch(conf, /upstream modelship_api/);
   assert.equal(nginxSize('500MB'), '500m');
   assert.equal(nginxSize('512KB'), '512k');
   assert.equal(nginxSize('1GiB'), '1024m');
@@ -171,7 +184,7 @@ test('nginx: renderUpstream swaps colour and accepts explicit servers', () => {
 interface PromConfig {
   global: Record<string, unknown>;
   rule_files: string[];
-  scrape_configs: Array<{ job_name: string; static_configs?: Array<{ targets: string[]; labels?: Record<string, string> }>; dns_sd_configs?: unknown[] }>;
+  scrape_configs: Array<{ job_name: string; static_configs?: Array<{ targets: string[]; labels?: Record<string, string> }>; dns_sd_configs?: unknown[]; relabel_configs?: unknown[] }>;
 }
 interface Rules {
   groups: Array<{ rules: Array<{ alert: string; expr: string; for: string; labels: { severity: string }; annotations: { summary: string; description: string } }> }>;
@@ -190,12 +203,15 @@ test('prometheus: intervals, jobs and thresholds come from the config', () => {
   assert.equal(prom.global.evaluation_interval, '9s');
   assert.deepEqual(prom.rule_files, ['alerts.yml']);
   const jobs = prom.scrape_configs.map((j) => j.job_name);
-  assert.deepEqual(jobs, ['prometheus', 'api', 'worker', 'scheduler', 'postgres', 'redis', 'nginx', 'node']);
-  const api = prom.scrape_configs.find((j) => j.job_name === 'api')!;
-  assert.deepEqual(api.static_configs, [
-    { targets: ['api-blue:8000'], labels: { color: 'blue' } },
-    { targets: ['api-green:8000'], labels: { color: 'green' } },
-  ]);
+  assert.deepEqual(jobs, ['prometheus', 'api-blue', 'api-green', 'worker', 'scheduler', 'postgres', 'redis', 'nginx', 'node']);
+  // Each colour through Docker's DNS, so the stopped standby colour is no target (not a down one),
+  // and both report as job="api" with their colour.
+  for (const color of ['blue', 'green']) {
+    const api = prom.scrape_configs.find((j) => j.job_name === `api-${color}`)!;
+    assert.equal(api.static_configs, undefined);
+    assert.deepEqual(api.dns_sd_configs, [{ names: [`api-${color}`], type: 'A', port: 8000, refresh_interval: '5s' }]);
+    assert.deepEqual(api.relabel_configs, [{ target_label: 'job', replacement: 'api' }, { target_label: 'color', replacement: color }]);
+  }
   assert.deepEqual(prom.scrape_configs.find((j) => j.job_name === 'worker')!.dns_sd_configs, [{ names: ['worker'], type: 'A', port: 9464, refresh_interval: '30s' }]);
 
   const rules = (parse(file(files, 'prometheus/alerts.yml')) as Rules).groups.flatMap((g) => g.rules);
@@ -220,7 +236,7 @@ test('prometheus: disabled exporters are neither scraped nor alerted on', () => 
   const config = configWith({ monitoring: { exporters: { postgres: false, redis: false, nginx: false, node: false } } });
   const files = renderPrometheus(config);
   const prom = parse(file(files, 'prometheus/prometheus.yml')) as PromConfig;
-  assert.deepEqual(prom.scrape_configs.map((j) => j.job_name), ['prometheus', 'api', 'worker', 'scheduler']);
+  assert.deepEqual(prom.scrape_configs.map((j) => j.job_name), ['prometheus', 'api-blue', 'api-green', 'worker', 'scheduler']);
   const alerts = file(files, 'prometheus/alerts.yml');
   assert.doesNotMatch(alerts, /pg_up|redis_up|nginx_up|node_/);
 });

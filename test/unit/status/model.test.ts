@@ -4,6 +4,7 @@ import {
   buckets,
   cpuPercent,
   exitCodeOf,
+  isStandby,
   histogramQuantile,
   memoryUsed,
   parseMetrics,
@@ -163,4 +164,30 @@ test('plain snapshot and watch line', () => {
   assert.match(text, /alerts: none/);
   assert.match(snapshotText(snapshot({ engine: { ok: false, error: 'gone' }, services: [] })).join('\n'), /UNREACHABLE[\s\S]*Docker Engine unreachable: gone/);
   assert.equal(watchLine(snapshot()), `${AT}  healthy  6/6 up  12.5 req/s  err 0.4%  p95 180ms  alerts -`);
+});
+
+test('the stopped standby colour after a swap is healthy by design: no DEGRADED, exit 0', () => {
+  // What `swap` leaves: green active and serving, blue kept stopped for an instant rollback.
+  const services = [...SERVICES.filter((s) => s !== 'api-blue').map((s) => row(s)), row('api-green', { active: true }), row('api-blue', { active: false, state: 'exited', health: '-', uptime: '-' })];
+  const s = snapshot({ activeColor: 'green', services });
+  assert.deepEqual(s.alerts, []);
+  assert.equal(s.verdict, 'healthy');
+  assert.equal(exitCodeOf(s), 0);
+  assert.match(snapshotText(s).join('\n'), /api-blue +demo-api-blue +blue +exited +standby/);
+  // The same stack with the ACTIVE colour stopped is an outage.
+  const outage = snapshot({ activeColor: 'blue', services: services.map((r) => (r.service === 'api-green' ? { ...r, active: false, state: 'exited', health: '-' } : r)) });
+  assert.equal(outage.verdict, 'down');
+  assert.equal(exitCodeOf(outage), 1);
+  // The idle colour running unhealthy (a leftover of a failed swap): a warning, rollback would fail.
+  const sick = snapshot({ activeColor: 'green', services: services.map((r) => (r.service === 'api-blue' ? { ...r, state: 'running', health: 'unhealthy' } : r)) });
+  assert.deepEqual(sick.alerts.map((a) => [a.name, a.severity]), [['StandbyUnhealthy', 'warning']]);
+  assert.equal(sick.verdict, 'degraded');
+  assert.equal(exitCodeOf(sick), 0);
+  // Anything else stopped still exits 1 (a stopped worker, a stopped redis).
+  const worker = snapshot({ activeColor: 'green', services: services.map((r) => (r.service === 'worker' ? { ...r, state: 'exited', health: '-' } : r)) });
+  assert.equal(exitCodeOf(worker), 1);
+  // Before any swap there is no active colour recorded: nothing is treated as standby.
+  assert.equal(isStandby({ service: 'api-blue', color: 'blue', state: 'exited' }, null), false);
+  assert.equal(isStandby({ service: 'api-blue', color: 'blue', state: 'exited' }, 'green'), true);
+  assert.equal(isStandby({ service: 'api-blue', color: 'blue', state: 'restarting' }, 'green'), false);
 });

@@ -14,6 +14,7 @@ import { BASE_FORMAT, manifestWalRanges, parseBackupLabel, parseBaseRecord, type
 import { baseName, baseTempName, isBaseName, parseBaseTempName, type PitrLayout } from './layout.ts';
 import { findPgTool, runTool, toolVersion, type ReplicationConn } from './tools.ts';
 import { checkToolVersion } from './versions.ts';
+import { pidAlive } from '../../../util/process.ts';
 
 export type Log = (line: string) => void;
 
@@ -38,15 +39,6 @@ export async function dirSize(dir: string): Promise<number> {
     if (e.isFile()) total += (await stat(path.join(e.parentPath, e.name))).size;
   }
   return total;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export async function sweepBaseTemps(layout: PitrLayout): Promise<string[]> {

@@ -23,6 +23,7 @@ import { writeRehearsal } from './rehearsal.ts';
 import { findPgTool, toolVersion } from './tools.ts';
 import { isHistoryFile, parseLsn, parseSegmentName, segNoOf } from './wal.ts';
 import { checkReplayVersion } from './versions.ts';
+import { pidAlive } from '../../../util/process.ts';
 
 export interface PitrRestoreOptions {
   layout: PitrLayout;
@@ -244,15 +245,6 @@ export async function checkRestored(q: (sql: string, db: string) => Promise<Arra
     check = { sql: checkSql, result: rows[0] ? Object.values(rows[0])[0] : null };
   }
   return { tables: Number(n[0]?.n ?? 0), recoveredTo: (ts[0]?.t as string | null) ?? null, checkSql: check };
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function runningPostmaster(dir: string): Promise<number | null> {
