@@ -66,15 +66,26 @@ export async function startPrivateEngine(name: string, images: string[], opts: {
   ];
   let child: ChildProcess | undefined;
   const docker = new Docker({ socketPath: socket });
-  const up = async (): Promise<void> => {
+  const startOnce = async (): Promise<'up' | 'exited'> => {
     const fd = openSync(log, 'a');
     child = spawn('dockerd', args, { stdio: ['ignore', fd, fd], detached: false });
-    for (let i = 0; i < 300; i++) {
-      if (child.exitCode !== null) throw new Error(`private dockerd exited with ${child.exitCode}; see ${log}`);
-      if (existsSync(socket) && (await docker.ping().then(() => true, () => false))) return;
+    for (let i = 0; i < 600; i++) {
+      if (child.exitCode !== null) return 'exited';
+      if (existsSync(socket) && (await docker.ping().then(() => true, () => false))) return 'up';
       await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error(`private dockerd did not answer within 30 s; see ${log}`);
+    throw new Error(`private dockerd did not answer within 60 s; see ${log}`);
+  };
+  // dockerd gives its own containerd a fixed few seconds to start: on a loaded machine, or with
+  // the containerd of the previous run still shutting down, that can run out. Clear what is left
+  // of this engine's containerd and try again, as an operator restarting the service would.
+  const up = async (): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      if ((await startOnce()) === 'up') return;
+      if (attempt >= 3) throw new Error(`private dockerd exited with ${child?.exitCode}; see ${log}`);
+      await execa('pkill', ['-KILL', '-f', `${path.join(root, 'exec')}/containerd`], { reject: false });
+      await new Promise((r) => setTimeout(r, 2000));
+    }
   };
   const down = async (): Promise<void> => {
     const c = child;
