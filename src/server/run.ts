@@ -54,7 +54,6 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
   await app.listen({ host: s.host, port: s.port });
   const addr = app.server.address();
   const url = typeof addr === 'object' && addr ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : String(addr);
-  await warm;
 
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => (resolveClosed = r));
@@ -98,5 +97,8 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
     process.on('uncaughtException', (err) => app.log.error({ err }, 'uncaught exception (kept running)'));
     process.on('unhandledRejection', (err) => app.log.error({ err }, 'unhandled rejection (kept running)'));
   }
+  // Warm-up ends after the handlers are in place: a SIGTERM while models load drains (exit 0)
+  // instead of killing the process with the default handler.
+  await warm;
   return { server, url, shutdown, closed };
 }
