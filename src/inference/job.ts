@@ -207,6 +207,9 @@ export async function runJob(engine: Engine, inputs: JobInput[], opts: JobOption
         stopped = true; // the other lanes take no new input
         throw err;
       });
+      // The job was stopped by a fatal error (its engine is being closed): what the other lanes
+      // still had in flight is not reported as if each input had failed on its own.
+      if (stopped) return;
       results[i] = r;
       done++;
       if ('error' in r) failed++;
