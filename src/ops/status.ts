@@ -18,7 +18,7 @@ import { judgeEdge } from './edge/check.ts';
 import { probeEdge } from './edge/probe.ts';
 import { colorOfService } from './edge/served.ts';
 import { VERIFY_STATE_FILE } from './backup/naming.ts';
-import { containerTargetFor } from './backup/target.ts';
+import { containerTargetFor } from '../postgres/container.ts';
 import { humanDuration, ps } from './containers.ts';
 import type { StackHandle } from './stack.ts';
 import {

@@ -6,7 +6,7 @@ import { backupFileStat, formatBytes, listBackups, prune, takeBackup, verifyBack
 import { loadSettings } from '../../ops/backup/context.ts';
 import { cronLine } from '../../ops/backup/naming.ts';
 import { restoreBackup } from '../../ops/backup/restore.ts';
-import { directTarget } from '../../ops/backup/target.ts';
+import { directTarget } from '../../postgres/direct.ts';
 import { UsageError, UserError } from '../../util/errors.ts';
 import { pitrRestore, registerPitr, restoreTargetOf, type PitrRestoreFlags } from './pitr.ts';
 

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import type { CommandContext } from '../context.ts';
 import { loadSettings, openTarget, type DbFlags, type OpsSettings } from '../../ops/backup/context.ts';
 import { parseWait } from '../../ops/backup/naming.ts';
-import type { DbTarget } from '../../ops/backup/target.ts';
+import type { DbTarget } from '../../postgres/session.ts';
 import { formatProblem } from '../../config/load.ts';
 import { UsageError } from '../../util/errors.ts';
 

@@ -4,9 +4,9 @@ import { openDb, withDbFlags } from './db-flags.ts';
 import { formatBytes } from '../../ops/backup/backup.ts';
 import { connectionsReport, sizeReport, slowQueries, vacuum } from '../../ops/db/maintenance.ts';
 import { migrate } from '../../db/migrate.ts';
-import type { SqlSession } from '../../ops/backup/target.ts';
+import type { SqlSession } from '../../postgres/session.ts';
 import { UserError, UsageError, errorMessage } from '../../util/errors.ts';
-import { hintFor } from '../../ops/backup/target.ts';
+import { hintFor } from '../../postgres/errors.ts';
 import type { CommandContext } from '../context.ts';
 
 interface Flags {

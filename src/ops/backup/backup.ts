@@ -25,7 +25,8 @@ import {
   tempFileFor,
 } from './naming.ts';
 import { planOrphans, planRetention, type DirFile, type RetentionDecision, type RetentionPolicy } from './retention.ts';
-import { hintFor, ToolError, type DbTarget, type SqlSession } from './target.ts';
+import { hintFor, ToolError } from '../../postgres/errors.ts';
+import type { DbTarget, SqlSession } from '../../postgres/session.ts';
 import { pidAlive } from '../../util/process.ts';
 
 export type Log = (line: string) => void;

@@ -14,7 +14,9 @@ import {
   tempFileFor,
   utcStamp,
 } from '../../../src/ops/backup/naming.ts';
-import { interpolate, quoteIdent, quoteLiteral, redactUrl, splitPassword, withDatabase, databaseOf, hintFor } from '../../../src/ops/backup/target.ts';
+import { interpolate, quoteIdent, quoteLiteral } from '../../../src/postgres/quote.ts';
+import { redactUrl, splitPassword, withDatabase, databaseOf } from '../../../src/postgres/url.ts';
+import { hintFor } from '../../../src/postgres/errors.ts';
 import { resolveDatabaseUrl } from '../../../src/ops/backup/context.ts';
 import { derivedDbName } from '../../../src/ops/backup/restore.ts';
 import { parseMigrationName } from '../../../src/db/migrate.ts';

@@ -12,7 +12,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { UserError, errorMessage } from '../../../util/errors.ts';
 import { utcStamp } from '../naming.ts';
-import { lastLines } from '../target.ts';
+import { lastLines } from '../../../postgres/errors.ts';
 import { TABLE_COUNT_SQL } from '../backup.ts';
 import { setAsideAbandonedWal } from './abandoned-wal.ts';
 import { listBaseBackups, type Log } from './base-backup.ts';
