@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.ts';
 import { loadSettings, openTarget, type DbFlags, type OpsSettings } from '../../ops/backup/context.ts';
-import { parseWait } from '../../ops/backup/naming.ts';
+import { parseDurationMs } from '../../util/duration.ts';
 import type { DbTarget } from '../../postgres/session.ts';
 import { formatProblem } from '../../config/load.ts';
 import { UsageError } from '../../util/errors.ts';
@@ -25,7 +25,7 @@ export async function openDb(ctx: CommandContext, flags: DbFlags): Promise<{ set
 
 export function waitMs(text: string | undefined, fallback = 0): number {
   if (text === undefined) return fallback;
-  const ms = parseWait(text);
+  const ms = parseDurationMs(text);
   if (ms === null) throw new UsageError(`--wait ${text}: expected a duration such as 0s, 30s, 10m or 1h`);
   return ms;
 }
