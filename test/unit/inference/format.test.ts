@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CSV_HEADER, csvField, csvRows, progressBar, summaryLine, tableLines } from '../../../src/inference/format.ts';
-import { sniffImage } from '../../../src/inference/job.ts';
+import { sniffImage } from '../../../src/inference/sniff.ts';
 import { readFile } from 'node:fs/promises';
 
 const ok = { input: 'a,b.jpg', task: 'image' as const, model: 'm', version: '1', backend: 'wasm-simd', durationMs: 12.5, predictions: [{ label: 'Neutral', score: 0.9 }, { label: 'Porn', score: 0.1 }] };
