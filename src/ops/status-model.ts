@@ -6,6 +6,7 @@
  */
 import type { Config } from '../config/schema.ts';
 import { METRIC } from '../stack/metrics.ts';
+import { formatBytes } from '../util/size.ts';
 
 export type Verdict = 'healthy' | 'degraded' | 'down' | 'empty' | 'unreachable';
 
@@ -360,15 +361,7 @@ export function sparkline(values: ReadonlyArray<number | null>, width = 30): str
 // --- formatting --------------------------------------------------------------------------------
 
 export function fmtBytes(n: number | null): string {
-  if (n === null) return '-';
-  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < u.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v >= 100 || i === 0 ? v.toFixed(0) : v.toFixed(1)}${u[i]}`;
+  return n === null ? '-' : formatBytes(n);
 }
 
 export function fmtPercent(n: number | null): string {

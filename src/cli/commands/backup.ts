@@ -2,12 +2,13 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { action, type CommandContext, type RunEnvironment } from '../context.ts';
 import { confirm, openDb, waitMs, withDbFlags, withSignals } from './db-flags.ts';
-import { backupFileStat, formatBytes, listBackups, prune, takeBackup, verifyBackup, type BackupResult } from '../../ops/backup/backup.ts';
+import { backupFileStat, listBackups, prune, takeBackup, verifyBackup, type BackupResult } from '../../ops/backup/backup.ts';
 import { loadSettings } from '../../ops/backup/context.ts';
 import { cronLine } from '../../ops/backup/naming.ts';
 import { restoreBackup } from '../../ops/backup/restore.ts';
 import { directTarget } from '../../postgres/direct.ts';
 import { UsageError, UserError } from '../../util/errors.ts';
+import { formatBytes } from '../../util/size.ts';
 import { pitrRestore, registerPitr, restoreTargetOf, type PitrRestoreFlags } from './pitr.ts';
 
 interface Flags {

@@ -7,6 +7,7 @@ import { resolveConvertTarget, convertModelDirectory } from '../../inference/con
 import { VERSION } from '../../version.ts';
 import type { Task } from '../../inference/manifest.ts';
 import { UsageError } from '../../util/errors.ts';
+import { formatBytes } from '../../util/size.ts';
 
 const TASKS: readonly Task[] = ['image-classification', 'text-classification', 'object-detection'];
 
@@ -16,9 +17,8 @@ function parseTask(t: string | undefined): Task | undefined {
   return t as Task;
 }
 
-function formatBytes(n: number | undefined): string {
-  if (n === undefined) return 'size unknown';
-  return n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} kB` : `${n} B`;
+function sizeOf(n: number | undefined): string {
+  return n === undefined ? 'size unknown' : formatBytes(n);
 }
 
 function pad(rows: string[][]): string[] {
@@ -129,8 +129,8 @@ export function register(program: Command, runEnv: RunEnvironment): void {
         const opts = { env, copy: flags.copy, force: flags.force, variant: flags.variant, name: flags.name, task };
         const onEvent = (e: { kind: string; file?: string; size?: number | undefined; bytes?: number; reason?: string; message?: string }) => {
           if (e.kind === 'info') out.info(e.message ?? '');
-          else if (e.kind === 'start') out.info(`downloading ${e.file} (${formatBytes(e.size)})`);
-          else if (e.kind === 'resume') out.info(`resuming ${e.file} at ${formatBytes(e.bytes)} of ${formatBytes(e.size)}`);
+          else if (e.kind === 'start') out.info(`downloading ${e.file} (${sizeOf(e.size)})`);
+          else if (e.kind === 'resume') out.info(`resuming ${e.file} at ${sizeOf(e.bytes)} of ${sizeOf(e.size)}`);
           else if (e.kind === 'retry') out.warn(`${e.file}: ${e.reason}; retrying`);
           else if (e.kind === 'cached') out.info(`${e.file}: already in the Hub cache`);
         };

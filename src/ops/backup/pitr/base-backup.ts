@@ -16,6 +16,7 @@ import { baseName, baseTempName, isBaseName, parseBaseTempName, type PitrLayout 
 import { findPgTool, runTool, toolVersion, type ReplicationConn } from './tools.ts';
 import { checkToolVersion } from './versions.ts';
 import { pidAlive } from '../../../util/process.ts';
+import { formatBytes } from '../../../util/size.ts';
 
 export type Log = (line: string) => void;
 
@@ -155,7 +156,7 @@ export async function takeBaseBackup(o: BaseBackupOptions): Promise<BaseRecord> 
     await rename(tmp, path.join(o.layout.base, name));
     await syncDir(o.layout.base);
     done = true;
-    log(`base backup ${name}: ${(record.sizeBytes / 1048576).toFixed(1)} MiB in ${(record.durationMs / 1000).toFixed(1)}s, verified (pg_verifybackup${verify.walParsed ? '' : ', WAL not parsed: no pg_waldump'})`);
+    log(`base backup ${name}: ${formatBytes(record.sizeBytes)} in ${(record.durationMs / 1000).toFixed(1)}s, verified (pg_verifybackup${verify.walParsed ? '' : ', WAL not parsed: no pg_waldump'})`);
     return record;
   } finally {
     if (!done) await rm(tmp, { recursive: true, force: true });
