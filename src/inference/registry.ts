@@ -1,4 +1,5 @@
-import { cp, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, stat } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/fs-atomic.ts';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,9 +88,7 @@ export async function writeUserRegistry(env: NodeJS.ProcessEnv, reg: UserRegistr
   const dir = dataDir(env);
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, 'models.json');
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(reg, null, 2)}\n`);
-  await rename(tmp, file);
+  await writeFileAtomic(file, `${JSON.stringify(reg, null, 2)}\n`);
 }
 
 export async function bundledNames(bundledDir: string): Promise<string[]> {
