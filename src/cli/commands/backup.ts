@@ -1,7 +1,9 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { action, type CommandContext, type RunEnvironment } from '../context.ts';
-import { confirm, openDb, waitMs, withDbFlags, withSignals } from './db-flags.ts';
+import { openDb, waitMs, withDbFlags } from './db-flags.ts';
+import { confirm } from '../prompt.ts';
+import { withSignals } from '../signals.ts';
 import { backupFileStat, listBackups, prune, takeBackup, verifyBackup, type BackupResult } from '../../ops/backup/backup.ts';
 import { loadSettings } from '../../ops/backup/context.ts';
 import { cronLine } from '../../ops/backup/naming.ts';

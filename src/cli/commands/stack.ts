@@ -4,7 +4,8 @@ import { formatProblem, loadConfig } from '../../config/load.ts';
 import { buildImage } from '../../ops/build.ts';
 import { audit, down, logs, ps, restart } from '../../ops/containers.ts';
 import { deploy, edgeBlink } from '../../ops/deploy.ts';
-import { confirm } from './db-flags.ts';
+import { ask, confirm } from '../prompt.ts';
+import { withSignals } from '../signals.ts';
 import { scale } from '../../ops/scale.ts';
 import { update } from '../../ops/update.ts';
 import { openStack, viewStack, type StackHandle } from '../../ops/stack.ts';
@@ -168,19 +169,16 @@ export function register(program: Command, runEnv: RunEnvironment): void {
         const h = await stack(ctx, opts.host);
         const tail = opts.tail === undefined ? undefined : Number(opts.tail);
         if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) throw new UsageError(`--tail ${opts.tail}: expected a whole number`);
-        const abort = new AbortController();
-        const stop = (): void => abort.abort();
-        process.once('SIGINT', stop);
-        try {
-          await logs(
-            h,
-            { ...(service ? { service } : {}), follow: opts.follow, ...(opts.since ? { since: opts.since } : {}), ...(opts.grep ? { grep: opts.grep } : {}), ...(tail !== undefined ? { tail } : {}) },
-            (container, line) => (ctx.out.json ? ctx.out.out(JSON.stringify({ container, line })) : ctx.out.out(`${ctx.out.c.cyan(container)} | ${line}`)),
-            abort.signal,
-          );
-        } finally {
-          process.off('SIGINT', stop);
-        }
+        await withSignals(
+          (signal) =>
+            logs(
+              h,
+              { ...(service ? { service } : {}), follow: opts.follow, ...(opts.since ? { since: opts.since } : {}), ...(opts.grep ? { grep: opts.grep } : {}), ...(tail !== undefined ? { tail } : {}) },
+              (container, line) => (ctx.out.json ? ctx.out.out(JSON.stringify({ container, line })) : ctx.out.out(`${ctx.out.c.cyan(container)} | ${line}`)),
+              signal,
+            ),
+          { signals: ['SIGINT'] },
+        );
       }),
     );
 
@@ -228,11 +226,10 @@ export function register(program: Command, runEnv: RunEnvironment): void {
       action(runEnv, async (ctx, opts: { volumes: boolean; force: boolean; host?: string }) => {
         const h = await stack(ctx, opts.host);
         if (opts.volumes && !ctx.global.yes) {
-          if (!process.stdin.isTTY) throw new UsageError('down --volumes deletes the database and every volume of the stack', 'add --yes to confirm (no terminal to ask on)');
-          const { createInterface } = await import('node:readline/promises');
-          const rl = createInterface({ input: process.stdin, output: process.stderr });
-          const answer = await rl.question(`Delete every volume of stack ${h.project}, including the database? Type the project name to confirm: `);
-          rl.close();
+          const answer = await ask(
+            `Delete every volume of stack ${h.project}, including the database? Type the project name to confirm: `,
+            () => new UsageError('down --volumes deletes the database and every volume of the stack', 'add --yes to confirm (no terminal to ask on)'),
+          );
           if (answer.trim() !== h.project) throw new UserError('not confirmed: nothing was deleted');
         }
         const r = await down(h, { volumes: opts.volumes, force: opts.force });
