@@ -7,6 +7,7 @@
 import type { Config } from '../config/schema.ts';
 import { METRIC } from '../stack/metrics.ts';
 import { formatBytes } from '../util/size.ts';
+import { columns } from '../util/table.ts';
 
 export type Verdict = 'healthy' | 'degraded' | 'down' | 'empty' | 'unreachable';
 
@@ -382,11 +383,6 @@ export function fmtAge(iso: string | null, now: number): string {
   return `${Math.round(s / 86400)}d ago`;
 }
 
-function pad(rows: string[][]): string[] {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
-}
-
 export const SERVICE_HEADER = ['SERVICE', 'CONTAINER', 'COLOUR', 'STATE', 'HEALTH', 'UPTIME', 'RESTARTS', 'CPU', 'MEM', 'IMAGE'];
 
 export function serviceCells(r: ServiceRow): string[] {
@@ -436,7 +432,7 @@ export function snapshotText(s: StatusSnapshot): string[] {
     lines.push('no containers: run `modelship deploy`');
     return lines;
   }
-  lines.push('', ...pad([SERVICE_HEADER, ...s.services.map(serviceCells)]), '');
+  lines.push('', ...columns([SERVICE_HEADER, ...s.services.map(serviceCells)]), '');
   lines.push(s.traffic ? trafficLine(s.traffic) : `traffic: ${s.metricsError ? `unreadable (${s.metricsError})` : 'needs two scrapes (use --watch)'}`);
   lines.push(queueLine(s.queue), dbLine(s.db, s.dbError), backupLine(s.backup, now));
   lines.push(s.alerts.length === 0 ? 'alerts: none' : `alerts: ${s.alerts.map((a) => `${a.name} (${a.message})`).join('; ')}`);

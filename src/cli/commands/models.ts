@@ -8,6 +8,7 @@ import { VERSION } from '../../version.ts';
 import type { Task } from '../../inference/manifest.ts';
 import { UsageError } from '../../util/errors.ts';
 import { formatBytes } from '../../util/size.ts';
+import { columns } from '../../util/table.ts';
 
 const TASKS: readonly Task[] = ['image-classification', 'text-classification', 'object-detection'];
 
@@ -19,11 +20,6 @@ function parseTask(t: string | undefined): Task | undefined {
 
 function sizeOf(n: number | undefined): string {
   return n === undefined ? 'size unknown' : formatBytes(n);
-}
-
-function pad(rows: string[][]): string[] {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
 }
 
 export function register(program: Command, runEnv: RunEnvironment): void {
@@ -45,7 +41,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
             if ('error' in m) rows.push([m.name, 'BROKEN', '', '', '', '', `${m.source}: ${m.error.split('\n')[0]}`]);
             else rows.push([m.name, m.manifest.task, m.manifest.runtime, m.manifest.version, String(m.labels.length), m.manifest.license.spdx, m.source]);
           }
-          for (const l of pad(rows)) out.out(l);
+          for (const l of columns(rows)) out.out(l);
         }
         return all.some((m) => 'error' in m) ? 1 : 0;
       }),

@@ -13,6 +13,7 @@ import { describeAction, planChanges } from '../../docker/plan.ts';
 import { connectDocker } from '../../docker/client.ts';
 import { parseDurationSeconds } from '../../util/duration.ts';
 import { UsageError, UserError } from '../../util/errors.ts';
+import { columns } from '../../util/table.ts';
 
 const HOST_FLAG = ['-H, --host <url>', 'Docker Engine to use (unix://, tcp://, ssh://; default DOCKER_HOST)'] as const;
 
@@ -20,11 +21,6 @@ async function stack(ctx: CommandContext, host?: string): Promise<StackHandle> {
   const loaded = await loadConfig(ctx.global.config, ctx.global.envFile);
   for (const w of loaded.warnings) ctx.out.warn(formatProblem(w, false));
   return openStack(loaded, ctx.env, host);
-}
-
-function table(rows: string[][]): string[] {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
 }
 
 export function register(program: Command, runEnv: RunEnvironment): void {
@@ -147,7 +143,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
         for (const c of r.containers) {
           rows.push([c.service, c.container, c.color ? `${c.color}${c.active ? ' (active)' : ''}` : '', c.state, c.health, c.uptime, c.image, c.ports.join(',')]);
         }
-        for (const l of table(rows)) ctx.out.out(l);
+        for (const l of columns(rows)) ctx.out.out(l);
         if (r.activeColor) {
           const col = r.colors[r.activeColor];
           ctx.out.info(`active colour: ${r.activeColor}${col ? ` (${col.image} since ${col.since})` : ''}`);
