@@ -7,20 +7,8 @@
 import React from 'react';
 import { Box, Text, useInput } from 'ink';
 import type { FeedState } from '../ops/status.ts';
-import {
-  backupLine,
-  dbLine,
-  fmtPercent,
-  fmtSeconds,
-  queueLine,
-  SERVICE_HEADER,
-  serviceCells,
-  sparkline,
-  standbyRow,
-  trafficLine,
-  type ServiceRow,
-  type Verdict,
-} from '../ops/status-model.ts';
+import { fmtPercent, fmtSeconds, standbyRow, type ServiceRow, type Verdict } from '../ops/status-model.ts';
+import { backupLine, dbLine, queueLine, SERVICE_HEADER, serviceCells, sparkline, trafficLine } from '../cli/format/status.ts';
 import { columns } from '../util/table.ts';
 
 const h = React.createElement;

@@ -6,7 +6,7 @@ import { UsageError } from '../../util/errors.ts';
 import { action, type RunEnvironment } from '../context.ts';
 import { createEngine, defaultWorkers } from '../../inference/engine.ts';
 import { collectInputs, runJob, type JobResult } from '../../inference/job.ts';
-import { CSV_HEADER, csvRows, progressBar, summaryLine, tableLines, type OutputFormat } from '../../inference/format.ts';
+import { CSV_HEADER, csvRows, progressBar, summaryLine, tableLines, type OutputFormat } from '../format/classify.ts';
 import type { CliTask } from '../../inference/types.ts';
 
 interface ClassifyFlags {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CSV_HEADER, csvRows, progressBar, summaryLine, tableLines } from '../../../src/inference/format.ts';
+import { CSV_HEADER, csvRows, progressBar, summaryLine, tableLines } from '../../../src/cli/format/classify.ts';
 import { sniffImage } from '../../../src/inference/sniff.ts';
 import { readFile } from 'node:fs/promises';
 import { csvCell } from '../../../src/util/csv.ts';

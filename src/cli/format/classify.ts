@@ -1,7 +1,6 @@
-import { csvCell, csvLine } from '../util/csv.ts';
-import type { JobResult, JobSummary } from './job.ts';
-
 /** Pure renderers for `modelship classify` output formats. */
+import { csvCell, csvLine } from '../../util/csv.ts';
+import type { JobResult, JobSummary } from '../../inference/job.ts';
 
 export type OutputFormat = 'table' | 'json' | 'ndjson' | 'csv';
 
