@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { action, type RunEnvironment } from '../context.ts';
 import { createEngine } from '../../inference/engine.ts';
-import { addModel, getModel, listModels } from '../../inference/registry.ts';
+import { addModel, listModels } from '../../inference/registry.ts';
+import { getModel } from '../../inference/model-lookup.ts';
 import { verifyModel } from '../../inference/verify.ts';
 import { resolveConvertTarget, convertModelDirectory } from '../../inference/convert/convert-model.ts';
 import { VERSION } from '../../version.ts';
@@ -110,7 +111,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
     .action(
       action(runEnv, async ({ out, env, cwd }, source: string, flags: { copy: boolean; force: boolean; variant?: string; name?: string; task?: string }) => {
         const path = await import('node:path');
-        const { isHubSpec } = await import('../../inference/hub/repo-ref.ts');
+        const { isHubSpec } = await import('../../config/hub-ref.ts');
         const hf = await import('../../inference/hf-registry.ts');
         const task = parseTask(flags.task);
         const hubSource = isHubSpec(source);

@@ -11,15 +11,9 @@ import { isStandby, type BackupFacts, type ContainerRow } from '../status-model.
 import { judgeRehearsal, type Rehearsal } from '../backup/pitr/rehearsal.ts';
 import { checkScheduler, type SchedulerFacts } from './scheduler.ts';
 
-export type CheckStatus = 'pass' | 'warn' | 'fail';
+import type { CheckResult, CheckStatus } from './result.ts';
 
-export interface CheckResult {
-  id: string;
-  title: string;
-  status: CheckStatus;
-  why: string;
-  fix?: string;
-}
+export type { CheckResult, CheckStatus };
 
 export interface PublishedPort {
   service: string;
