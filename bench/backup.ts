@@ -19,7 +19,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { takeBackup } from '../src/ops/backup/backup.ts';
-import { containerTarget, directTarget } from '../src/ops/backup/target.ts';
+import { containerTarget } from '../src/postgres/container.ts';
+import { directTarget } from '../src/postgres/direct.ts';
 
 const admin = process.env.DATABASE_URL_TEST ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
 const mb = Number(process.env.BENCH_DB_MB ?? 1024);

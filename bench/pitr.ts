@@ -12,7 +12,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { makeCluster, PG_BIN } from '../test/integration/pitr/cluster.ts';
-import { directTarget } from '../src/ops/backup/target.ts';
+import { directTarget } from '../src/postgres/direct.ts';
 import { pitrLayout } from '../src/ops/backup/pitr/layout.ts';
 import { takeBaseBackup } from '../src/ops/backup/pitr/base-backup.ts';
 import { WalReceiver } from '../src/ops/backup/pitr/receiver.ts';

@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import { ConfigSchema, type Config } from './schema.ts';
 import { parseDotenv } from './dotenv.ts';
 import { closest } from './did-you-mean.ts';
+import { parseSize } from '../util/size.ts';
 
 export interface Problem {
   severity: 'error' | 'warning';
@@ -403,16 +404,4 @@ function semanticProblems(config: Config, file: string, locate: Locate, envInput
     }
   }
   return problems;
-}
-
-/**
- * Bytes in a size string. MB and friends are read as binary multiples (1MB = 1024 KB) the way
- * nginx, Docker and most operators read them; KiB/MiB are accepted too.
- */
-export function parseSize(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([a-z]+)$/i.exec(text.trim());
-  if (!m) throw new Error(`not a size: ${text}`);
-  const unit = m[2]!.toLowerCase();
-  if (!/^(b|[kmgt](i?b)?)$/.test(unit)) throw new Error(`unknown size unit: ${m[2]}`);
-  return Math.round(Number(m[1]) * 1024 ** 'bkmgt'.indexOf(unit[0]!));
 }

@@ -5,8 +5,8 @@
  */
 import { z } from 'zod';
 import { isValidCron } from './cron.ts';
-import { hubSpecProblem } from '../inference/hub/repo-ref.ts';
-import { parseTrustEntry } from '../server/proxy-trust.ts';
+import { hubSpecProblem } from './hub-ref.ts';
+import { parseTrustEntry } from './trusted-proxies.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Scalar types with their own rules

@@ -8,7 +8,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError, errorMessage } from '../util/errors.ts';
-import { interpolate, type SqlSession } from '../ops/backup/target.ts';
+import { interpolate } from '../postgres/quote.ts';
+import type { SqlSession } from '../postgres/session.ts';
 
 export const MIGRATE_LOCK = [0x6d6f646c, 0x6d696772] as const; // 'modl', 'migr'
 

@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import { sha } from '../util/hash.ts';
+import { parseSizeOr } from '../util/size.ts';
 export { canonical, sha } from '../util/hash.ts';
 import type { MountSpec, ServiceSpec, StackSpec } from '../stack/spec.ts';
 
@@ -117,13 +118,6 @@ export function networkName(project: string, key: string): string {
 
 export function volumeName(project: string, key: string): string {
   return `${project}_${key}`;
-}
-
-function memoryBytes(limit: string | undefined): number | undefined {
-  if (!limit) return undefined;
-  const m = /^(\d+)([kmg])$/.exec(limit);
-  if (!m) return undefined;
-  return Number(m[1]) * 1024 ** { k: 1, m: 2, g: 3 }[m[2] as 'k' | 'm' | 'g'];
 }
 
 function bindSource(m: Extract<MountSpec, { type: 'bind' }>, ctx: DesiredContext): string {
@@ -247,7 +241,7 @@ function desiredContainer(project: string, s: ServiceSpec, index: number, ctx: D
     [MS_LABEL.hash]: hash,
     ...Object.fromEntries(ASPECTS.map((a) => [`${MS_LABEL.aspectPrefix}${a}`, aspects[a]])),
   };
-  const memory = memoryBytes(s.memoryLimit);
+  const memory = parseSizeOr(s.memoryLimit);
   const create: CreateSpec = {
     name,
     Image: s.image,

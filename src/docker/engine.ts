@@ -5,6 +5,7 @@
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { UserError } from '../util/errors.ts';
+import { withTimeout } from '../util/timeout.ts';
 import { execInContainer } from './exec.ts';
 import { COMPOSE_LABEL, type DesiredContainer } from './desired.ts';
 import type { ActualContainer, ActualStack } from './plan.ts';
@@ -171,15 +172,11 @@ export async function probe(docker: Docker, id: string, test: string[], timeoutM
   h.stdout.on('data', (b: Buffer) => {
     out = (out + b.toString('utf8')).slice(-4000);
   });
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<ProbeResult>((resolve) => {
-    timer = setTimeout(() => resolve({ ok: false, output: `probe timed out after ${timeoutMs} ms` }), timeoutMs);
-  });
-  try {
-    return await Promise.race([h.done.then((r) => ({ ok: r.exitCode === 0, output: `${out}${r.stderr}`.trim() })), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return withTimeout(
+    h.done.then((r) => ({ ok: r.exitCode === 0, output: `${out}${r.stderr}`.trim() })),
+    timeoutMs,
+    (): ProbeResult => ({ ok: false, output: `probe timed out after ${timeoutMs} ms` }),
+  );
 }
 
 /** The exit code of a crash-looping container's next exit, if it comes within a few seconds. */

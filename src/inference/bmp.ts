@@ -1,4 +1,5 @@
 import { InputError } from './types.ts';
+import { isBmp } from './sniff.ts';
 
 /**
  * Windows bitmaps (BMP/DIB), which libvips cannot read without ImageMagick: every variant
@@ -14,10 +15,6 @@ export interface Bitmap {
   rgba: Uint8Array;
   /** Whether the file carries alpha (a 32-bit image with an alpha mask). */
   hasAlpha: boolean;
-}
-
-export function isBmp(buf: Uint8Array): boolean {
-  return buf.length >= 26 && buf[0] === 0x42 && buf[1] === 0x4d;
 }
 
 /** Reads width and height from the header (OS/2 core headers have 16-bit sizes). */

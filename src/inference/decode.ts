@@ -4,8 +4,8 @@ import type { Metadata } from 'sharp';
 import type sharpFn from 'sharp';
 import type * as PngJs from 'pngjs';
 import type * as JpegJs from 'jpeg-js';
-import { decodeBmp, isBmp, type Bitmap } from './bmp.ts';
-import { unsupportedFormat } from './sniff.ts';
+import { decodeBmp, type Bitmap } from './bmp.ts';
+import { imageFormat, isBmp, unsupportedFormat } from './sniff.ts';
 import { cmykToRgb, gridTiff, isIdentityTable, rgbToRgb, TABLE_GRID, type TableSpace } from './icc-table.ts';
 import { applyOrientation, jpegExifOrientation, resizeBilinear, shorterSideSize, type ResizeSpec } from './preprocess.ts';
 import { InputError } from './types.ts';
@@ -222,8 +222,9 @@ async function decodeWithJs(buf: Uint8Array, spec: ResizeSpec, limits: DecodeLim
   const notes: string[] = ['decoded with the pure-JS fallback (sharp unavailable)'];
   let rgba: Uint8Array, w: number, h: number;
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  const isJpeg = b[0] === 0xff && b[1] === 0xd8;
-  const isPng = b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+  const format = imageFormat(b);
+  const isJpeg = format === 'jpeg';
+  const isPng = format === 'png';
   if (isPng) {
     // IHDR is the first chunk: width/height at bytes 16..24, checked before inflating.
     if (b.length < 24) throw new InputError('corrupt', 'corrupt or truncated PNG header');

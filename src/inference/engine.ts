@@ -8,12 +8,13 @@ import { decodeImage, decoderName, DEFAULT_LIMITS, type DecodeLimits } from './d
 import { tfjsVariant, type ModelManifest, type NetworkManifest, type Task } from './manifest.ts';
 import { decodeDetections, rankPredictions, toScores } from './postprocess.ts';
 import { resizeGeometry } from './preprocess.ts';
-import { DEFAULT_MODEL, getModel, listModels, type ModelEntry, type RegistryOptions } from './registry.ts';
+import { DEFAULT_MODEL, listModels, type ModelEntry, type RegistryOptions } from './registry.ts';
+import { getModel } from './model-lookup.ts';
 import { classifySentiment } from './sentiment.ts';
 import { parseVocab, tokenize } from './tokenizer.ts';
 import { loadHfEncoder, type HfTextEncoder, type HfTokenizerSpec } from './hf-tokenizer.ts';
 import { WorkerPool } from './pool.ts';
-import { isHubSpec } from './hub/repo-ref.ts';
+import { isHubSpec } from '../config/hub-ref.ts';
 import { InputError, type BackendInfo, type ClassificationResult, type DetectionResult } from './types.ts';
 
 /**

@@ -6,7 +6,7 @@ import { isHfLayout } from './hf-layout.ts';
 import { listRepoFiles, loadHfModel } from './hf-model.ts';
 import { fetchHubSnapshot, type FetchOptions, type HubSnapshot } from './hub/snapshot.ts';
 import { hubCacheDir } from './hub/cache.ts';
-import { formatHubRef, parseHubRef } from './hub/repo-ref.ts';
+import { formatHubRef, parseHubRef } from '../config/hub-ref.ts';
 import type { Task } from './manifest.ts';
 import { BUNDLED_MODELS_DIR, bundledNames, checkModelFiles, dataDir, loadModelRef, readUserRegistry, writeUserRegistry, type ModelEntry, type RegistryOptions, type UserModelRef } from './registry.ts';
 

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { UserError } from '../util/errors.ts';
 import type { Engine } from './engine.ts';
 import { InputError, ModelLoadError, type CliTask, type Detection, type Prediction } from './types.ts';
+import { SNIFF_BYTES, sniffImage } from './sniff.ts';
 
 /**
  * `modelship classify` as a library call: expand the inputs, run them through the engine with a
@@ -59,21 +60,6 @@ export interface JobSummary {
 const IMAGE_EXT = new Set(['.jpg', '.jpeg', '.jpe', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.heic', '.heif', '.jxl', '.svg', '.bmp', '.dib']);
 const TEXT_EXT = new Set(['.txt', '.text', '.md', '.csv', '.tsv', '']);
 
-/** Recognises image files by their first bytes (used for directory walks). */
-export function sniffImage(head: Uint8Array): boolean {
-  const b = head;
-  const ascii = (o: number, s: string) => [...s].every((c, i) => b[o + i] === c.charCodeAt(0));
-  return (
-    (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) || // JPEG
-    (b[0] === 0x89 && ascii(1, 'PNG')) ||
-    ascii(0, 'GIF8') ||
-    (ascii(0, 'RIFF') && ascii(8, 'WEBP')) ||
-    (b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a && b[3] === 0) || // TIFF LE
-    (b[0] === 0x4d && b[1] === 0x4d && b[2] === 0 && b[3] === 0x2a) || // TIFF BE
-    (ascii(4, 'ftyp') && ['avif', 'avis', 'heic', 'heix', 'mif1', 'msf1'].some((brand) => ascii(8, brand)))
-  );
-}
-
 async function walk(dir: string): Promise<string[]> {
   const out: string[] = [];
   const entries = await readdir(dir, { withFileTypes: true });
@@ -92,9 +78,9 @@ async function isImageFile(file: string): Promise<boolean> {
     // no known extension: look at the bytes
     const fh = await open(file, 'r');
     try {
-      const head = new Uint8Array(16);
-      await fh.read(head, 0, 16, 0);
-      return sniffImage(head);
+      const head = new Uint8Array(SNIFF_BYTES);
+      const { bytesRead } = await fh.read(head, 0, SNIFF_BYTES, 0);
+      return sniffImage(head.subarray(0, bytesRead));
     } finally {
       await fh.close();
     }

@@ -2,6 +2,7 @@ import type { ClassificationOutputSpec, DetectionOutputSpec } from './manifest.t
 import type { BoxTransform } from './preprocess.ts';
 import type { Detection, Prediction } from './types.ts';
 import { decodeYolo } from './yolo.ts';
+import type { RawBox } from './types.ts';
 
 /** Pure output decoding: probabilities → ranked labels, raw detections → boxes after NMS. */
 
@@ -41,14 +42,6 @@ export function rankPredictions(scores: ArrayLike<number>, labels: readonly stri
   return opts.topK && opts.topK > 0 ? kept.slice(0, opts.topK) : kept;
 }
 
-export interface RawBox {
-  x1: number;
-  y1: number;
-  x2: number;
-  y2: number;
-  score: number;
-  cls: number;
-}
 
 export function iou(a: RawBox, b: RawBox): number {
   const ix = Math.max(0, Math.min(a.x2, b.x2) - Math.max(a.x1, b.x1));

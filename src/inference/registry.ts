@@ -1,12 +1,11 @@
-import { cp, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, stat } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/fs-atomic.ts';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { closest } from '../config/did-you-mean.ts';
 import { UserError } from '../util/errors.ts';
 import { loadManifest, type ModelManifest, type Task } from './manifest.ts';
 import { loadHfModel } from './hf-model.ts';
-import { isHubSpec } from './hub/repo-ref.ts';
 
 /**
  * Where models come from: the bundled `models/` directory of the package, plus models registered
@@ -87,9 +86,7 @@ export async function writeUserRegistry(env: NodeJS.ProcessEnv, reg: UserRegistr
   const dir = dataDir(env);
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, 'models.json');
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(reg, null, 2)}\n`);
-  await rename(tmp, file);
+  await writeFileAtomic(file, `${JSON.stringify(reg, null, 2)}\n`);
 }
 
 export async function bundledNames(bundledDir: string): Promise<string[]> {
@@ -120,18 +117,6 @@ export async function listModels(opts: RegistryOptions = {}): Promise<(ModelEntr
     }
   }
   return out;
-}
-
-export async function getModel(name: string, opts: RegistryOptions = {}): Promise<ModelEntry> {
-  if (isHubSpec(name)) return (await import('./hf-registry.ts')).resolveHubModel(name, opts);
-  const all = await listModels(opts);
-  const found = all.find((m) => m.name === name);
-  if (!found) {
-    const guess = closest(name, all.map((m) => m.name));
-    throw new UserError(`unknown model "${name}"`, { hint: guess ? `did you mean "${guess}"? (modelship models list)` : 'see `modelship models list`', exitCode: 2 });
-  }
-  if ('error' in found) throw new UserError(`model "${name}" is broken: ${found.error}`, { hint: found.hint ?? `fix ${found.dir}/manifest.json` });
-  return found;
 }
 
 /** Checks that the files a manifest refers to exist. */

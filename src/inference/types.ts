@@ -75,3 +75,12 @@ export class InputError extends Error {
     this.code = code;
   }
 }
+
+export interface RawBox {
+  x1: number;
+  y1: number;
+  x2: number;
+  y2: number;
+  score: number;
+  cls: number;
+}

@@ -1,5 +1,5 @@
 import type { DetectionOutputSpec } from './manifest.ts';
-import type { RawBox } from './postprocess.ts';
+import type { RawBox } from './types.ts';
 
 /**
  * Pure decoding of YOLO-family detector outputs into boxes in model-input pixels (x1,y1,x2,y2).

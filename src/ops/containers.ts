@@ -3,6 +3,7 @@
  */
 import type Docker from 'dockerode';
 import { UserError } from '../util/errors.ts';
+import { parseSince } from '../util/duration.ts';
 import { COMPOSE_LABEL, MS_LABEL } from '../docker/desired.ts';
 import { engineUnreachable, followLogs, probe, stopAndRemove, waitReady } from '../docker/engine.ts';
 import { acquireLock, HostStore, lockName, stateName, stateVolume, type AuditEntry, type HostState } from '../docker/host-state.ts';
@@ -115,14 +116,6 @@ export async function serviceContainers(h: StackHandle, service: string, running
     (c) => c.Labels[COMPOSE_LABEL.service] === service && c.Labels[MS_LABEL.internal] === undefined && c.Labels[COMPOSE_LABEL.oneoff] !== 'True' && (!running || c.State === 'running'),
   );
   return found.sort((a, b) => ((a.Names[0] ?? '') < (b.Names[0] ?? '') ? -1 : 1));
-}
-
-export function parseSince(text: string, now = Date.now()): number {
-  const m = /^(\d+)(s|m|h|d)$/.exec(text.trim());
-  if (m) return Math.floor((now - Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 's' | 'm' | 'h' | 'd'] * 1000) / 1000);
-  const t = Date.parse(text);
-  if (Number.isNaN(t)) throw new UserError(`--since ${text}: expected a duration like 10m, 2h, 1d or a timestamp`, { exitCode: 2 });
-  return Math.floor(t / 1000);
 }
 
 export async function logs(

@@ -6,6 +6,7 @@
  */
 import type Docker from 'dockerode';
 import { UserError } from '../util/errors.ts';
+import { withTimeout } from '../util/timeout.ts';
 import { SERVICE, type Color } from '../stack/names.ts';
 import type { ServiceSpec } from '../stack/spec.ts';
 import { COMPOSE_LABEL, MS_LABEL, type DesiredContainer } from '../docker/desired.ts';
@@ -132,10 +133,7 @@ export async function runMigrations(docker: Docker, h: StackHandle, api: Desired
   try {
     for (const n of api.extraNetworks) await docker.getNetwork(n.name).connect({ Container: c.id });
     await c.start();
-    const result = (await Promise.race([
-      c.wait(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error(`migrations still running after ${timeoutSeconds} s`)), timeoutSeconds * 1000)),
-    ])) as { StatusCode: number };
+    const result = (await withTimeout(c.wait(), timeoutSeconds * 1000, `migrations still running after ${timeoutSeconds} s`)) as { StatusCode: number };
     const logs = await tailLogs(docker, c.id, 50);
     if (result.StatusCode !== 0) throw failureReport('migrate', name, new Error(`migrations exited with code ${result.StatusCode}`), logs, '', { secrets: h.loaded.config.secrets, databaseLog: '' });
     return logs.trim().split('\n').pop() ?? 'done';

@@ -16,7 +16,8 @@ import { COMPOSE_LABEL, MS_LABEL } from '../docker/desired.ts';
 import { demuxBuffer } from '../docker/engine.ts';
 import { SERVICE } from '../stack/names.ts';
 import { errorMessage, UserError } from '../util/errors.ts';
-import { containerTargetFor, quoteIdent, quoteLiteral } from './backup/target.ts';
+import { containerTargetFor } from '../postgres/container.ts';
+import { quoteIdent, quoteLiteral } from '../postgres/quote.ts';
 import type { Step } from './progress.ts';
 import type { StackHandle, StackView } from './stack.ts';
 

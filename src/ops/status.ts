@@ -13,12 +13,13 @@ import { MS_LABEL } from '../docker/desired.ts';
 import { followLogs } from '../docker/engine.ts';
 import { execInContainer } from '../docker/exec.ts';
 import { errorMessage } from '../util/errors.ts';
+import { withTimeout } from '../util/timeout.ts';
 import { listBackups } from './backup/backup.ts';
 import { judgeEdge } from './edge/check.ts';
 import { probeEdge } from './edge/probe.ts';
 import { colorOfService } from './edge/served.ts';
 import { VERIFY_STATE_FILE } from './backup/naming.ts';
-import { containerTargetFor } from './backup/target.ts';
+import { containerTargetFor } from '../postgres/container.ts';
 import { humanDuration, ps } from './containers.ts';
 import type { StackHandle } from './stack.ts';
 import {
@@ -40,17 +41,6 @@ import {
   type Traffic,
 } from './status-model.ts';
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-      timer.unref();
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
 /** What the collector remembers between polls (rates need the previous scrape). */
 export interface CollectorState {
   prevMetrics?: { at: number; samples: Sample[] };
@@ -62,8 +52,8 @@ export interface CollectorState {
 async function containerDetails(docker: Docker, name: string, running: boolean): Promise<Pick<ServiceRow, 'restarts' | 'cpuPercent' | 'memBytes' | 'memLimitBytes'> & { startedAt?: string }> {
   const c = docker.getContainer(name);
   const [info, stats] = await Promise.all([
-    withTimeout(c.inspect(), 3000, 'inspect').catch(() => null),
-    running ? withTimeout(c.stats({ stream: false }) as Promise<StatsLike>, 4000, 'stats').catch(() => null) : Promise.resolve(null),
+    withTimeout(c.inspect(), 3000, 'inspect: no answer within 3000 ms').catch(() => null),
+    running ? withTimeout(c.stats({ stream: false }) as Promise<StatsLike>, 4000, 'stats: no answer within 4000 ms').catch(() => null) : Promise.resolve(null),
   ]);
   return {
     ...(info && running ? { startedAt: info.State.StartedAt } : {}),
@@ -82,7 +72,7 @@ export async function readApiMetrics(h: StackHandle, container: string): Promise
   const x = await execInContainer(h.docker, container, ['node', '-e', script]);
   let out = '';
   x.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
-  const r = await withTimeout(x.done, 5000, 'metrics probe');
+  const r = await withTimeout(x.done, 5000, 'metrics probe: no answer within 5000 ms');
   if (r.exitCode !== 0) throw new Error(r.stderr.split('\n')[0] || `metrics probe exited ${r.exitCode}`);
   return out;
 }
@@ -123,9 +113,9 @@ const DB_SQL = `select pg_database_size(current_database())::text as size,
 export async function dbFacts(h: StackHandle, postgres: string): Promise<DbFacts> {
   const c = h.loaded.config;
   const target = containerTargetFor(h.docker, postgres, postgres, { database: c.postgres.database, user: c.postgres.user, password: h.loaded.env[c.secrets.postgresPassword] });
-  const s = await withTimeout(target.connect({ appName: 'modelship status' }), 5000, 'psql');
+  const s = await withTimeout(target.connect({ appName: 'modelship status' }), 5000, 'psql: no answer within 5000 ms');
   try {
-    const row = (await withTimeout(s.query<{ size: string; conns: number; max: string; ro: string }>(DB_SQL), 5000, 'database query'))[0];
+    const row = (await withTimeout(s.query<{ size: string; conns: number; max: string; ro: string }>(DB_SQL), 5000, 'database query: no answer within 5000 ms'))[0];
     return { sizeBytes: Number(row?.size ?? 0), connections: Number(row?.conns ?? 0), maxConnections: Number(row?.max ?? 0), poolSize: c.postgres.poolSize, readOnly: row?.ro === 'true' };
   } finally {
     await s.end().catch(() => undefined);
@@ -156,13 +146,13 @@ export async function collectSnapshot(h: StackHandle, st: CollectorState = {}, n
   const at = new Date(now()).toISOString();
   const empty = { at, project: h.project, activeColor: null, services: [], traffic: null, metricsSource: null, queue: null, db: null, backup: null } as const;
   try {
-    await withTimeout(h.docker.ping(), 3000, 'ping');
+    await withTimeout(h.docker.ping(), 3000, 'ping: no answer within 3000 ms');
   } catch (err) {
     return finishSnapshot({ ...empty, services: [], engine: { ok: false, error: errorMessage(err) } }, c.monitoring.alerts);
   }
   let report;
   try {
-    report = await withTimeout(ps(h), 8000, 'container list');
+    report = await withTimeout(ps(h), 8000, 'container list: no answer within 8000 ms');
   } catch (err) {
     return finishSnapshot({ ...empty, services: [], engine: { ok: false, error: errorMessage(err) } }, c.monitoring.alerts);
   }

@@ -4,11 +4,11 @@
  * receives traffic, by service name), so a swap rewrites that file alone and reloads nginx.
  * Pure: Config → text.
  */
-import { parseSize } from '../config/analyze.ts';
+import { parseSize } from '../util/size.ts';
 import type { Config } from '../config/schema.ts';
 import { certificatePaths, INTERNAL_PORT, MOUNT, NGINX_STATUS_PATH, SERVICE, type Color } from '../stack/names.ts';
 import type { RenderedFile } from './types.ts';
-import { parseTrustEntry, type TrustEntry } from '../server/proxy-trust.ts';
+import { parseTrustEntry, type TrustEntry } from '../config/trusted-proxies.ts';
 
 const HEADER = '# Rendered by `modelship render` from modelship.config.yaml. Do not edit: change the config and render again.';
 

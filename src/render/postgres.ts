@@ -3,7 +3,7 @@
  * volume) and, with backups.pitr.enabled, the server settings WAL streaming needs and a pg_hba.conf
  * that lets the replication role in. Pure.
  */
-import { parseSize } from '../config/analyze.ts';
+import { parseSize } from '../util/size.ts';
 import type { Config } from '../config/schema.ts';
 import type { RenderedFile } from './types.ts';
 

@@ -5,7 +5,7 @@
  */
 import { stringify } from 'yaml';
 import type { Config } from '../config/schema.ts';
-import { parseSize } from '../config/analyze.ts';
+import { parseSize } from '../util/size.ts';
 import { METRIC } from '../stack/metrics.ts';
 import { COLORS, INTERNAL_PORT, METRICS_PATH, SERVICE } from '../stack/names.ts';
 import type { RenderedFile } from './types.ts';

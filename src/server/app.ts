@@ -33,6 +33,7 @@ import { DRAIN_LIMIT_BYTES, unreadBodyPolicy } from './admission.ts';
 import { ProxyTrust } from './proxy-trust.ts';
 import { RouteIndex } from './route-index.ts';
 import { registerV2, V2_MODEL_READY_ROUTES } from './v2/routes.ts';
+import { withTimeout } from '../util/timeout.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -95,19 +96,11 @@ const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 
 async function timed(fn: () => Promise<unknown>, timeoutMs = 1000): Promise<Check> {
   const t0 = performance.now();
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      fn(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
+    await withTimeout(fn(), timeoutMs, `no answer within ${timeoutMs} ms`);
     return { ok: true, latencyMs: Math.round((performance.now() - t0) * 10) / 10 };
   } catch (err) {
     return { ok: false, latencyMs: Math.round((performance.now() - t0) * 10) / 10, error: (err as Error).message };
-  } finally {
-    clearTimeout(timer);
   }
 }
 
@@ -547,7 +540,7 @@ export async function buildServer(deps: ServerDeps): Promise<Server> {
     if (queue) {
       const t0 = performance.now();
       try {
-        jobs = { ok: true, latencyMs: Math.round(performance.now() - t0), counts: await Promise.race([jobCounts(queue), new Promise<never>((_, rej) => setTimeout(() => rej(new Error('no answer within 1000 ms')), 1000).unref())]) };
+        jobs = { ok: true, latencyMs: Math.round(performance.now() - t0), counts: await withTimeout(jobCounts(queue), 1000, 'no answer within 1000 ms') };
       } catch (err) {
         jobs = { ok: false, error: (err as Error).message };
       }

@@ -1,16 +1,6 @@
 /** CSV output of job results. RFC 4180 quoting; cells that a spreadsheet would run as a formula are prefixed with '. Pure. */
 import type { JobResultRow } from '../queue/store.ts';
-
-export function csvCell(v: unknown): string {
-  if (v === null || v === undefined) return '';
-  let s = typeof v === 'number' ? String(v) : String(v);
-  if (typeof v === 'string' && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-export function csvLine(cells: unknown[]): string {
-  return `${cells.map(csvCell).join(',')}\r\n`;
-}
+import { csvLine } from '../util/csv.ts';
 
 interface Pred {
   label: string;

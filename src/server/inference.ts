@@ -7,6 +7,7 @@ import type { Engine } from '../inference/engine.ts';
 import type { Task } from '../inference/manifest.ts';
 import { InputError, ModelLoadError, type ClassificationResult, type DetectionResult } from '../inference/types.ts';
 import { formatMs } from '../util/duration.ts';
+import { withTimeout } from '../util/timeout.ts';
 import { ApiError, inputErrorStatus } from './errors.ts';
 import { cacheKey, type ResultCache } from './cache.ts';
 import type { Metrics } from './metrics.ts';
@@ -221,17 +222,12 @@ export class InferenceService {
    * if it has not started; one already running goes on and is listed in `stragglers`.
    */
   #withTimeout<T>(p: Promise<T>, abort: AbortController, stragglers: Promise<unknown>[]): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const t = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        this.#o.metrics.rejected.inc({ reason: 'timeout' });
-        const err = new ApiError(504, 'timeout', `inference took longer than the request timeout (${formatMs(this.#o.timeoutMs)}); retry later or raise api.requestTimeoutSeconds`);
-        abort.abort(err);
-        stragglers.push(p.catch(() => undefined));
-        reject(err);
-      }, this.#o.timeoutMs);
-      timer.unref();
+    return withTimeout(p, this.#o.timeoutMs, () => {
+      this.#o.metrics.rejected.inc({ reason: 'timeout' });
+      const err = new ApiError(504, 'timeout', `inference took longer than the request timeout (${formatMs(this.#o.timeoutMs)}); retry later or raise api.requestTimeoutSeconds`);
+      abort.abort(err);
+      stragglers.push(p.catch(() => undefined));
+      throw err;
     });
-    return Promise.race([p, t]).finally(() => clearTimeout(timer));
   }
 }

@@ -2,7 +2,7 @@
  * Everything the API server and the queue worker need, resolved from the config (or its defaults
  * when there is no config file) and the process environment. Pure: the caller reads files and env.
  */
-import { parseSize } from '../config/analyze.ts';
+import { parseSize } from '../util/size.ts';
 import { ConfigSchema, type Config } from '../config/schema.ts';
 
 export interface ServerSettings {

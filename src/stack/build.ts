@@ -2,7 +2,7 @@
  * Config → desired stack. Pure: the same config always yields the same spec, in the same order.
  */
 import type { Config } from '../config/schema.ts';
-import { parseSize } from '../config/analyze.ts';
+import { parseSize } from '../util/size.ts';
 import { COLORS, INTERNAL_PORT, MOUNT, SERVICE, type Color } from './names.ts';
 import type { HealthcheckSpec, MountSpec, ServiceSpec, StackSpec } from './spec.ts';
 import { sha } from '../util/hash.ts';

@@ -2,6 +2,7 @@
  * The swarm's nodes as a table: role, state, address, labels and how many of the stack's tasks
  * each runs. Pure: takes what the engine's /nodes and /tasks return.
  */
+import { columns } from '../util/table.ts';
 
 export interface EngineNode {
   ID: string;
@@ -73,9 +74,7 @@ export function nodeTable(rows: readonly NodeRow[]): string[] {
       .map(([k, v]) => (v === '' ? k : `${k}=${v}`))
       .join(',') || '-',
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]! + 2))).join('');
-  return [line(header), ...body.map(line)];
+  return columns([header, ...body]);
 }
 
 /** Nodes that cannot take tasks now, with why: what `status` and `deploy` warn about. */

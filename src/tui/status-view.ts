@@ -7,20 +7,9 @@
 import React from 'react';
 import { Box, Text, useInput } from 'ink';
 import type { FeedState } from '../ops/status.ts';
-import {
-  backupLine,
-  dbLine,
-  fmtPercent,
-  fmtSeconds,
-  queueLine,
-  SERVICE_HEADER,
-  serviceCells,
-  sparkline,
-  standbyRow,
-  trafficLine,
-  type ServiceRow,
-  type Verdict,
-} from '../ops/status-model.ts';
+import { fmtPercent, fmtSeconds, standbyRow, type ServiceRow, type Verdict } from '../ops/status-model.ts';
+import { backupLine, dbLine, queueLine, SERVICE_HEADER, serviceCells, sparkline, trafficLine } from '../cli/format/status.ts';
+import { columns } from '../util/table.ts';
 
 const h = React.createElement;
 
@@ -59,17 +48,15 @@ export const HELP_LINES = [
 ];
 
 function table(rows: ServiceRow[], selected: number): React.ReactElement {
-  const cells = [SERVICE_HEADER, ...rows.map(serviceCells)];
-  const widths = SERVICE_HEADER.map((_, i) => Math.max(...cells.map((c) => (c[i] ?? '').length)));
-  const line = (c: string[]): string => c.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]!))).join('  ');
+  const [head, ...lines] = columns([SERVICE_HEADER, ...rows.map(serviceCells)]);
   return h(
     Box,
     { flexDirection: 'column' },
-    h(Text, { bold: true, wrap: 'truncate-end' }, `  ${line(SERVICE_HEADER)}`),
+    h(Text, { bold: true, wrap: 'truncate-end' }, `  ${head}`),
     ...rows.map((r, i) => {
       const color = rowColor(r);
       // The marker keeps the selection visible without colour (NO_COLOR, screen captures).
-      return h(Text, { key: r.container, wrap: 'truncate-end', inverse: i === selected, ...(color ? { color } : {}) }, `${i === selected ? '›' : ' '} ${line(serviceCells(r))}`);
+      return h(Text, { key: r.container, wrap: 'truncate-end', inverse: i === selected, ...(color ? { color } : {}) }, `${i === selected ? '›' : ' '} ${lines[i]}`);
     }),
   );
 }

@@ -3,10 +3,18 @@ import { open, rename, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
-export async function writeFileAtomic(file: string, content: string | Uint8Array, mode = 0o644): Promise<void> {
-  const dir = path.dirname(file);
-  await mkdir(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+/** `.NAME.<random>.tmp` beside `file`: same directory (so the rename is atomic), hidden, unique. */
+export function tempPathFor(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/**
+ * Writes `content` under a temp name beside `file`, fsynced, and returns that name; the caller
+ * renames it into place (several files at once, as a backup and its manifest) or removes it. On
+ * failure nothing is left behind.
+ */
+export async function writeTemp(file: string, content: string | Uint8Array, mode = 0o644): Promise<string> {
+  const tmp = tempPathFor(file);
   let fh;
   try {
     fh = await open(tmp, 'wx', mode);
@@ -15,9 +23,21 @@ export async function writeFileAtomic(file: string, content: string | Uint8Array
     await fh.sync();
     await fh.close();
     fh = undefined;
-    await rename(tmp, file);
   } catch (err) {
     await fh?.close().catch(() => undefined);
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  return tmp;
+}
+
+export async function writeFileAtomic(file: string, content: string | Uint8Array, mode = 0o644): Promise<void> {
+  const dir = path.dirname(file);
+  await mkdir(dir, { recursive: true });
+  const tmp = await writeTemp(file, content, mode);
+  try {
+    await rename(tmp, file);
+  } catch (err) {
     await rm(tmp, { force: true });
     throw err;
   }

@@ -1,14 +1,18 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { action, type CommandContext, type RunEnvironment } from '../context.ts';
-import { confirm, openDb, waitMs, withDbFlags, withSignals } from './db-flags.ts';
-import { backupFileStat, formatBytes, listBackups, prune, takeBackup, verifyBackup, type BackupResult } from '../../ops/backup/backup.ts';
+import { openDb, waitMs, withDbFlags } from './db-flags.ts';
+import { confirm } from '../prompt.ts';
+import { withSignals } from '../signals.ts';
+import { backupFileStat, listBackups, prune, takeBackup, verifyBackup, type BackupResult } from '../../ops/backup/backup.ts';
 import { loadSettings } from '../../ops/backup/context.ts';
 import { cronLine } from '../../ops/backup/naming.ts';
 import { restoreBackup } from '../../ops/backup/restore.ts';
-import { directTarget } from '../../ops/backup/target.ts';
+import { directTarget } from '../../postgres/direct.ts';
 import { UsageError, UserError } from '../../util/errors.ts';
+import { formatBytes } from '../../util/size.ts';
 import { pitrRestore, registerPitr, restoreTargetOf, type PitrRestoreFlags } from './pitr.ts';
+import { columns } from '../../util/table.ts';
 
 interface Flags {
   direct?: boolean;
@@ -95,8 +99,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
           b.tag ?? '',
         ]);
         const head = ['FILE', 'SIZE', 'TABLES', 'VERIFIED (UTC)', 'RESTORE-TESTED', 'TAG'];
-        const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-        for (const r of [head, ...rows]) ctx.out.out(r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd());
+        for (const l of columns([head, ...rows])) ctx.out.out(l);
         if (temps.length) ctx.out.warn(`${temps.length} temp file${temps.length === 1 ? '' : 's'} from an unfinished run: ${temps.join(', ')} (removed by the next backup on this host)`);
       }),
     );

@@ -1,12 +1,12 @@
 import { createWriteStream } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../../util/fs-atomic.ts';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../../util/errors.ts';
 import { action, type RunEnvironment } from '../context.ts';
 import { createEngine, defaultWorkers } from '../../inference/engine.ts';
 import { collectInputs, runJob, type JobResult } from '../../inference/job.ts';
-import { CSV_HEADER, csvRows, progressBar, summaryLine, tableLines, type OutputFormat } from '../../inference/format.ts';
+import { CSV_HEADER, csvRows, progressBar, summaryLine, tableLines, type OutputFormat } from '../format/classify.ts';
 import type { CliTask } from '../../inference/types.ts';
 
 interface ClassifyFlags {
@@ -102,11 +102,8 @@ export function register(program: Command, runEnv: RunEnvironment): void {
           // CSV in input order, like JSON (ndjson is the streaming format, in completion order).
           else if (format === 'csv') text = [CSV_HEADER.join(','), ...results.flatMap(csvRows)].join('\n') + '\n';
           if (text !== undefined) {
-            if (outFile) {
-              const tmp = `${outFile}.${process.pid}.tmp`;
-              await writeFile(tmp, text);
-              await rename(tmp, outFile);
-            } else write(text);
+            if (outFile) await writeFileAtomic(outFile, text);
+            else write(text);
           }
           if (stream) await new Promise<void>((resolve, reject) => stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
           out.info(summaryLine(summary, unit));

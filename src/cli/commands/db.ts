@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
 import { action, type RunEnvironment } from '../context.ts';
 import { openDb, withDbFlags } from './db-flags.ts';
-import { formatBytes } from '../../ops/backup/backup.ts';
+import { formatBytes } from '../../util/size.ts';
 import { connectionsReport, sizeReport, slowQueries, vacuum } from '../../ops/db/maintenance.ts';
 import { migrate } from '../../db/migrate.ts';
-import type { SqlSession } from '../../ops/backup/target.ts';
+import type { SqlSession } from '../../postgres/session.ts';
 import { UserError, UsageError, errorMessage } from '../../util/errors.ts';
-import { hintFor } from '../../ops/backup/target.ts';
+import { hintFor } from '../../postgres/errors.ts';
 import type { CommandContext } from '../context.ts';
 
 interface Flags {

@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { action, type RunEnvironment } from '../context.ts';
-import { openDb, withDbFlags, withSignals } from './db-flags.ts';
+import { openDb, withDbFlags } from './db-flags.ts';
+import { withSignals } from '../signals.ts';
 import { printBackup } from './backup.ts';
 import { takeBackup } from '../../ops/backup/backup.ts';
 import { readOnlyStatus, setReadOnly } from '../../ops/db/emergency.ts';
-import { hintFor } from '../../ops/backup/target.ts';
+import { hintFor } from '../../postgres/errors.ts';
 import { UsageError, UserError, errorMessage } from '../../util/errors.ts';
 import { loadConfig } from '../../config/load.ts';
 import { openStack } from '../../ops/stack.ts';

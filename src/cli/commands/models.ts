@@ -1,12 +1,15 @@
 import type { Command } from 'commander';
 import { action, type RunEnvironment } from '../context.ts';
 import { createEngine } from '../../inference/engine.ts';
-import { addModel, getModel, listModels } from '../../inference/registry.ts';
+import { addModel, listModels } from '../../inference/registry.ts';
+import { getModel } from '../../inference/model-lookup.ts';
 import { verifyModel } from '../../inference/verify.ts';
 import { resolveConvertTarget, convertModelDirectory } from '../../inference/convert/convert-model.ts';
 import { VERSION } from '../../version.ts';
 import type { Task } from '../../inference/manifest.ts';
 import { UsageError } from '../../util/errors.ts';
+import { formatBytes } from '../../util/size.ts';
+import { columns } from '../../util/table.ts';
 
 const TASKS: readonly Task[] = ['image-classification', 'text-classification', 'object-detection'];
 
@@ -16,14 +19,8 @@ function parseTask(t: string | undefined): Task | undefined {
   return t as Task;
 }
 
-function formatBytes(n: number | undefined): string {
-  if (n === undefined) return 'size unknown';
-  return n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} kB` : `${n} B`;
-}
-
-function pad(rows: string[][]): string[] {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+function sizeOf(n: number | undefined): string {
+  return n === undefined ? 'size unknown' : formatBytes(n);
 }
 
 export function register(program: Command, runEnv: RunEnvironment): void {
@@ -45,7 +42,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
             if ('error' in m) rows.push([m.name, 'BROKEN', '', '', '', '', `${m.source}: ${m.error.split('\n')[0]}`]);
             else rows.push([m.name, m.manifest.task, m.manifest.runtime, m.manifest.version, String(m.labels.length), m.manifest.license.spdx, m.source]);
           }
-          for (const l of pad(rows)) out.out(l);
+          for (const l of columns(rows)) out.out(l);
         }
         return all.some((m) => 'error' in m) ? 1 : 0;
       }),
@@ -114,7 +111,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
     .action(
       action(runEnv, async ({ out, env, cwd }, source: string, flags: { copy: boolean; force: boolean; variant?: string; name?: string; task?: string }) => {
         const path = await import('node:path');
-        const { isHubSpec } = await import('../../inference/hub/repo-ref.ts');
+        const { isHubSpec } = await import('../../config/hub-ref.ts');
         const hf = await import('../../inference/hf-registry.ts');
         const task = parseTask(flags.task);
         const hubSource = isHubSpec(source);
@@ -129,8 +126,8 @@ export function register(program: Command, runEnv: RunEnvironment): void {
         const opts = { env, copy: flags.copy, force: flags.force, variant: flags.variant, name: flags.name, task };
         const onEvent = (e: { kind: string; file?: string; size?: number | undefined; bytes?: number; reason?: string; message?: string }) => {
           if (e.kind === 'info') out.info(e.message ?? '');
-          else if (e.kind === 'start') out.info(`downloading ${e.file} (${formatBytes(e.size)})`);
-          else if (e.kind === 'resume') out.info(`resuming ${e.file} at ${formatBytes(e.bytes)} of ${formatBytes(e.size)}`);
+          else if (e.kind === 'start') out.info(`downloading ${e.file} (${sizeOf(e.size)})`);
+          else if (e.kind === 'resume') out.info(`resuming ${e.file} at ${sizeOf(e.bytes)} of ${sizeOf(e.size)}`);
           else if (e.kind === 'retry') out.warn(`${e.file}: ${e.reason}; retrying`);
           else if (e.kind === 'cached') out.info(`${e.file}: already in the Hub cache`);
         };

@@ -2,8 +2,10 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { action, type CommandContext, type RunEnvironment } from '../context.ts';
-import { confirm, openDb, withDbFlags, withSignals } from './db-flags.ts';
-import { formatBytes } from '../../ops/backup/backup.ts';
+import { openDb, withDbFlags } from './db-flags.ts';
+import { confirm } from '../prompt.ts';
+import { withSignals } from '../signals.ts';
+import { formatBytes } from '../../util/size.ts';
 import { loadSettings, type DbFlags } from '../../ops/backup/context.ts';
 import { listBaseBackups } from '../../ops/backup/pitr/base-backup.ts';
 import type { RestoreTarget } from '../../ops/backup/pitr/plan.ts';

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { action, type RunEnvironment } from '../context.ts';
 import { openDb, waitMs, withDbFlags } from './db-flags.ts';
+import { withSignals } from '../signals.ts';
 import { listBackups, takeBackup, verifyBackup } from '../../ops/backup/backup.ts';
 import { restoreBackup } from '../../ops/backup/restore.ts';
 import { runScheduler, type Job } from '../../ops/backup/schedule.ts';
@@ -103,30 +104,28 @@ export function register(program: Command, runEnv: RunEnvironment): void {
         const newest = (await listBackups(settings.dir, target.database)).backups.find((b) => b.verified);
         const pitr = await startScheduledPitr(settings, opts, ctx.env, target, jsonLine, opts.baseSchedule);
         if (pitr) jobs.push(...pitr.jobs);
-        const ac = new AbortController();
-        const stop = (sig: string) => () => {
-          ctx.out.info(JSON.stringify({ time: new Date().toISOString(), level: 'info', event: 'signal', signal: sig }));
-          ac.abort();
-        };
-        const onTerm = stop('SIGTERM');
-        const onInt = stop('SIGINT');
-        process.on('SIGTERM', onTerm);
-        process.on('SIGINT', onInt);
+        const onSignal = (sig: string): void => ctx.out.info(JSON.stringify({ time: new Date().toISOString(), level: 'info', event: 'signal', signal: sig }));
         try {
-          await runScheduler({
-            jobs,
-            metricsPort: port,
-            log: jsonLine,
-            problems,
-            signal: ac.signal,
-            lastBackupSuccess: newest?.verifiedAt ? Date.parse(newest.createdAt) / 1000 : undefined,
-            runOnStart: [...(opts.backupOnStart ? ['backup'] : []), ...(pitr?.runOnStart ?? [])],
-            ...(pitr ? { extendMetrics: pitr.extendMetrics } : {}),
-          });
+          await withSignals(
+            async (signal) => {
+              try {
+                await runScheduler({
+                  jobs,
+                  metricsPort: port,
+                  log: jsonLine,
+                  problems,
+                  signal,
+                  lastBackupSuccess: newest?.verifiedAt ? Date.parse(newest.createdAt) / 1000 : undefined,
+                  runOnStart: [...(opts.backupOnStart ? ['backup'] : []), ...(pitr?.runOnStart ?? [])],
+                  ...(pitr ? { extendMetrics: pitr.extendMetrics } : {}),
+                });
+              } finally {
+                await pitr?.stop(); // still under the handlers: a signal now does not kill the receiver halfway
+              }
+            },
+            { signals: ['SIGTERM', 'SIGINT'], onSignal, persistent: true },
+          );
         } finally {
-          await pitr?.stop();
-          process.removeListener('SIGTERM', onTerm);
-          process.removeListener('SIGINT', onInt);
           await target.close();
         }
       }),

@@ -4,7 +4,8 @@ import { formatProblem, loadConfig } from '../../config/load.ts';
 import { buildImage } from '../../ops/build.ts';
 import { audit, down, logs, ps, restart } from '../../ops/containers.ts';
 import { deploy, edgeBlink } from '../../ops/deploy.ts';
-import { confirm } from './db-flags.ts';
+import { ask, confirm } from '../prompt.ts';
+import { withSignals } from '../signals.ts';
 import { scale } from '../../ops/scale.ts';
 import { update } from '../../ops/update.ts';
 import { openStack, viewStack, type StackHandle } from '../../ops/stack.ts';
@@ -12,6 +13,7 @@ import { describeAction, planChanges } from '../../docker/plan.ts';
 import { connectDocker } from '../../docker/client.ts';
 import { parseDurationSeconds } from '../../util/duration.ts';
 import { UsageError, UserError } from '../../util/errors.ts';
+import { columns } from '../../util/table.ts';
 
 const HOST_FLAG = ['-H, --host <url>', 'Docker Engine to use (unix://, tcp://, ssh://; default DOCKER_HOST)'] as const;
 
@@ -19,11 +21,6 @@ async function stack(ctx: CommandContext, host?: string): Promise<StackHandle> {
   const loaded = await loadConfig(ctx.global.config, ctx.global.envFile);
   for (const w of loaded.warnings) ctx.out.warn(formatProblem(w, false));
   return openStack(loaded, ctx.env, host);
-}
-
-function table(rows: string[][]): string[] {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
 }
 
 export function register(program: Command, runEnv: RunEnvironment): void {
@@ -146,7 +143,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
         for (const c of r.containers) {
           rows.push([c.service, c.container, c.color ? `${c.color}${c.active ? ' (active)' : ''}` : '', c.state, c.health, c.uptime, c.image, c.ports.join(',')]);
         }
-        for (const l of table(rows)) ctx.out.out(l);
+        for (const l of columns(rows)) ctx.out.out(l);
         if (r.activeColor) {
           const col = r.colors[r.activeColor];
           ctx.out.info(`active colour: ${r.activeColor}${col ? ` (${col.image} since ${col.since})` : ''}`);
@@ -168,19 +165,16 @@ export function register(program: Command, runEnv: RunEnvironment): void {
         const h = await stack(ctx, opts.host);
         const tail = opts.tail === undefined ? undefined : Number(opts.tail);
         if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) throw new UsageError(`--tail ${opts.tail}: expected a whole number`);
-        const abort = new AbortController();
-        const stop = (): void => abort.abort();
-        process.once('SIGINT', stop);
-        try {
-          await logs(
-            h,
-            { ...(service ? { service } : {}), follow: opts.follow, ...(opts.since ? { since: opts.since } : {}), ...(opts.grep ? { grep: opts.grep } : {}), ...(tail !== undefined ? { tail } : {}) },
-            (container, line) => (ctx.out.json ? ctx.out.out(JSON.stringify({ container, line })) : ctx.out.out(`${ctx.out.c.cyan(container)} | ${line}`)),
-            abort.signal,
-          );
-        } finally {
-          process.off('SIGINT', stop);
-        }
+        await withSignals(
+          (signal) =>
+            logs(
+              h,
+              { ...(service ? { service } : {}), follow: opts.follow, ...(opts.since ? { since: opts.since } : {}), ...(opts.grep ? { grep: opts.grep } : {}), ...(tail !== undefined ? { tail } : {}) },
+              (container, line) => (ctx.out.json ? ctx.out.out(JSON.stringify({ container, line })) : ctx.out.out(`${ctx.out.c.cyan(container)} | ${line}`)),
+              signal,
+            ),
+          { signals: ['SIGINT'] },
+        );
       }),
     );
 
@@ -228,11 +222,10 @@ export function register(program: Command, runEnv: RunEnvironment): void {
       action(runEnv, async (ctx, opts: { volumes: boolean; force: boolean; host?: string }) => {
         const h = await stack(ctx, opts.host);
         if (opts.volumes && !ctx.global.yes) {
-          if (!process.stdin.isTTY) throw new UsageError('down --volumes deletes the database and every volume of the stack', 'add --yes to confirm (no terminal to ask on)');
-          const { createInterface } = await import('node:readline/promises');
-          const rl = createInterface({ input: process.stdin, output: process.stderr });
-          const answer = await rl.question(`Delete every volume of stack ${h.project}, including the database? Type the project name to confirm: `);
-          rl.close();
+          const answer = await ask(
+            `Delete every volume of stack ${h.project}, including the database? Type the project name to confirm: `,
+            () => new UsageError('down --volumes deletes the database and every volume of the stack', 'add --yes to confirm (no terminal to ask on)'),
+          );
           if (answer.trim() !== h.project) throw new UserError('not confirmed: nothing was deleted');
         }
         const r = await down(h, { volumes: opts.volumes, force: opts.force });

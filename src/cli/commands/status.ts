@@ -3,9 +3,11 @@ import { action, type RunEnvironment } from '../context.ts';
 import { formatProblem, loadConfig } from '../../config/load.ts';
 import { openStack } from '../../ops/stack.ts';
 import { collectSnapshot, type CollectorState } from '../../ops/status.ts';
-import { exitCodeOf, snapshotText, watchLine } from '../../ops/status-model.ts';
+import { exitCodeOf } from '../../ops/status-model.ts';
+import { snapshotText, watchLine } from '../format/status.ts';
 import { parseDurationSeconds } from '../../util/duration.ts';
 import { UsageError } from '../../util/errors.ts';
+import { withSignals } from '../signals.ts';
 
 export function register(program: Command, runEnv: RunEnvironment): void {
   program
@@ -36,13 +38,9 @@ export function register(program: Command, runEnv: RunEnvironment): void {
           return exitCodeOf(snap);
         }
         // --watch: a line (or a compact JSON document) per interval until SIGINT/SIGTERM.
-        const abort = new AbortController();
-        const stop = (): void => abort.abort();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
         let last = 0;
-        try {
-          while (!abort.signal.aborted) {
+        await withSignals(async (signal) => {
+          while (!signal.aborted) {
             const t0 = Date.now();
             const snap = await collectSnapshot(h, st);
             last = exitCodeOf(snap);
@@ -50,16 +48,13 @@ export function register(program: Command, runEnv: RunEnvironment): void {
             const wait = Math.max(0, intervalSeconds * 1000 - (Date.now() - t0));
             await new Promise<void>((resolve) => {
               const t = setTimeout(resolve, wait);
-              abort.signal.addEventListener('abort', () => {
+              signal.addEventListener('abort', () => {
                 clearTimeout(t);
                 resolve();
               }, { once: true });
             });
           }
-        } finally {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-        }
+        });
         return last;
       }),
     );

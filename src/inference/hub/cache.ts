@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { writeFileAtomic } from '../../util/fs-atomic.ts';
 import { UserError } from '../../util/errors.ts';
-import { isCommitHash, repoFolderName } from './repo-ref.ts';
+import { isCommitHash, repoFolderName } from '../../config/hub-ref.ts';
 
 /**
  * The Hugging Face Hub cache, laid out as huggingface_hub lays it out so that Python tools and

@@ -7,7 +7,7 @@ import type { RepoCache } from './cache.ts';
 import { safeEtag } from './cache.ts';
 import { hubHttpError, hubRequest, type HubSettings } from './http.ts';
 import { resolveUrl, type RepoFile } from './info.ts';
-import { formatHubRef, type HubRef } from './repo-ref.ts';
+import { formatHubRef, type HubRef } from '../../config/hub-ref.ts';
 
 /**
  * One file from the Hub into the cache: resumed from its `.incomplete` with a Range request,

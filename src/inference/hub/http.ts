@@ -4,7 +4,7 @@ import { request, type Dispatcher } from 'undici';
 import { UserError } from '../../util/errors.ts';
 import { VERSION } from '../../version.ts';
 import { hfHome } from './cache.ts';
-import { formatHubRef, type HubRef } from './repo-ref.ts';
+import { formatHubRef, type HubRef } from '../../config/hub-ref.ts';
 
 /**
  * HTTP to the Hub (or a mirror named by HF_ENDPOINT): the settings from the environment, requests

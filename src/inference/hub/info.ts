@@ -1,7 +1,7 @@
 import { UserError } from '../../util/errors.ts';
 import { safeRepoPath } from './cache.ts';
 import { hubHttpError, hubRequest, readBody, type HubSettings } from './http.ts';
-import { formatHubRef, isCommitHash, type HubRef } from './repo-ref.ts';
+import { formatHubRef, isCommitHash, type HubRef } from '../../config/hub-ref.ts';
 
 /** One file of a Hub repository at a commit, as the model info API lists it. */
 export interface RepoFile {

@@ -7,7 +7,7 @@ import { hubCacheDir, RepoCache } from './cache.ts';
 import { downloadFile, type DownloadEvent, type DownloadResult } from './download.ts';
 import { hubSettings, type HubSettings } from './http.ts';
 import { fetchRepoInfo, type RepoInfo } from './info.ts';
-import { formatHubRef, parseHubRef, type HubRef } from './repo-ref.ts';
+import { formatHubRef, parseHubRef, type HubRef } from '../../config/hub-ref.ts';
 
 /**
  * `hf:ORG/NAME[@REV]` → a complete snapshot folder in the Hub cache holding exactly the files the

@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import { link, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { syncDir, writeFileAtomic } from '../../util/fs-atomic.ts';
+import { syncDir, writeFileAtomic, writeTemp } from '../../util/fs-atomic.ts';
 import { fsError, fsHint, isFsCode, probeWritableDir } from './dir.ts';
 import { UserError, errorMessage } from '../../util/errors.ts';
 import { acquireBackupLock, describeHolder, type LockHolder } from './lock.ts';
@@ -25,7 +25,8 @@ import {
   tempFileFor,
 } from './naming.ts';
 import { planOrphans, planRetention, type DirFile, type RetentionDecision, type RetentionPolicy } from './retention.ts';
-import { hintFor, ToolError, type DbTarget, type SqlSession } from './target.ts';
+import { hintFor, ToolError } from '../../postgres/errors.ts';
+import type { DbTarget, SqlSession } from '../../postgres/session.ts';
 import { pidAlive } from '../../util/process.ts';
 
 export type Log = (line: string) => void;
@@ -114,22 +115,12 @@ class Written {
 }
 
 /** Writes `content` under a temp name beside `final`, fsynced; returns the temp path. */
-async function writeTemp(final: string, content: string): Promise<string> {
-  const tmp = path.join(path.dirname(final), `.${path.basename(final)}.${randomBytes(6).toString('hex')}.tmp`);
-  let fh;
+async function writeTempOrFail(final: string, content: string): Promise<string> {
   try {
-    fh = await open(tmp, 'wx', 0o644);
-    await fh.writeFile(content);
-    await fh.sync();
+    return await writeTemp(final, content);
   } catch (err) {
-    await fh?.close().catch(() => undefined);
-    fh = undefined;
-    await rm(tmp, { force: true });
-    throw fsError(err, 'backup failed, no backup file was kept: writing', tmp);
-  } finally {
-    await fh?.close();
+    throw fsError(err, 'backup failed, no backup file was kept: writing', (err as NodeJS.ErrnoException).path ?? final);
   }
-  return tmp;
 }
 
 /** link(2) never replaces a file that appeared under the same name (another backup). */
@@ -245,9 +236,9 @@ export async function takeBackup(target: DbTarget, o: BackupOptions): Promise<Ba
     // leaves either a complete backup or no .dump at all (sidecars without a dump are swept).
     let manifest = manifestFor(final);
     for (let i = 0; ; i++) {
-      const shaTmp = await writeTemp(shaFileFor(final), shaLine(sha256, final));
+      const shaTmp = await writeTempOrFail(shaFileFor(final), shaLine(sha256, final));
       temps.push(shaTmp);
-      const manTmp = await writeTemp(manifestFileFor(final), manifestText(manifest));
+      const manTmp = await writeTempOrFail(manifestFileFor(final), manifestText(manifest));
       temps.push(manTmp);
       try {
         await linkNoReplace(shaTmp, shaFileFor(final));
@@ -500,17 +491,6 @@ export async function prune(dir: string, policy: RetentionPolicy, o: { database?
     if (decisions.some((d) => d.action === 'delete')) await syncDir(dir);
   }
   return decisions;
-}
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
 }
 
 export { DUMP_EXT };

@@ -8,7 +8,9 @@ import path from 'node:path';
 import { loadConfig, type LoadedConfig } from '../../config/load.ts';
 import { UserError } from '../../util/errors.ts';
 import type { RetentionPolicy } from './retention.ts';
-import { containerTarget, directTarget, type DbTarget } from './target.ts';
+import { containerTarget } from '../../postgres/container.ts';
+import { directTarget } from '../../postgres/direct.ts';
+import type { DbTarget } from '../../postgres/session.ts';
 
 export interface DbFlags {
   direct?: boolean;

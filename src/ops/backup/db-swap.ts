@@ -3,7 +3,8 @@
  * (`ALTER DATABASE … SET`, emergency read-only mode among them; pg_dump archives do not hold them),
  * and the single-statement swap. The SQL builders are pure.
  */
-import { quoteIdent, quoteLiteral, type SqlSession } from './target.ts';
+import { quoteIdent, quoteLiteral } from '../../postgres/quote.ts';
+import type { SqlSession } from '../../postgres/session.ts';
 
 export interface DatabaseSetting {
   /** Empty for a setting of the database itself; a role name for `ALTER ROLE … IN DATABASE`. */

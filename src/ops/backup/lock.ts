@@ -6,7 +6,8 @@
  */
 import os from 'node:os';
 import { UserError, errorMessage } from '../../util/errors.ts';
-import { hintFor, type DbTarget, type SqlSession } from './target.ts';
+import { hintFor } from '../../postgres/errors.ts';
+import type { DbTarget, SqlSession } from '../../postgres/session.ts';
 
 /** 'modl' as a 32-bit key: the lock's first key; the second is hashtext('backup:<db>'). */
 export const LOCK_CLASS = 0x6d6f646c;

@@ -98,13 +98,3 @@ export function cronLine(i: CronLineInput): string {
     `${i.schedule.trim().split(/\s+/).join(' ')} ${cmd} >> ${shellQuote(i.logFile)} 2>&1`,
   ].join('\n');
 }
-
-/** Parses `--wait 0s|30s|5m|1h` (a bare number is seconds). */
-export function parseWait(text: string): number | null {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) return null;
-  const n = Number(m[1]);
-  const unit = m[2] ?? 's';
-  const mult = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000;
-  return Math.round(n * mult);
-}

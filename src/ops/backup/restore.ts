@@ -10,7 +10,9 @@ import { manifestText } from './manifest.ts';
 import { manifestFileFor, utcStamp, VERIFY_STATE_FILE } from './naming.ts';
 import { backupFileStat, tableCount, verifyBackup, type Log, type VerifyResult } from './backup.ts';
 import { copyDatabaseSettingsSql, databaseSettings, swapDatabasesSql } from './db-swap.ts';
-import { hintFor, quoteIdent, ToolError, type DbTarget, type SqlSession } from './target.ts';
+import { hintFor, ToolError } from '../../postgres/errors.ts';
+import { quoteIdent } from '../../postgres/quote.ts';
+import type { DbTarget, SqlSession } from '../../postgres/session.ts';
 
 export interface RestoreOptions {
   file: string;

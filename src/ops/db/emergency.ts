@@ -3,7 +3,8 @@
  * so new ones pick the setting up. Idempotent. It is not a security boundary: any session may turn
  * it off for itself; it stops the application's ordinary writes.
  */
-import { quoteIdent, type SqlSession } from '../backup/target.ts';
+import { quoteIdent } from '../../postgres/quote.ts';
+import type { SqlSession } from '../../postgres/session.ts';
 
 export interface ReadOnlyStatus {
   database: string;

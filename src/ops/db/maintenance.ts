@@ -1,6 +1,6 @@
 /** VACUUM and the database reports (size, connections, slow queries). node-postgres or the container's psql. */
 import { UserError, errorMessage } from '../../util/errors.ts';
-import type { SqlSession } from '../backup/target.ts';
+import type { SqlSession } from '../../postgres/session.ts';
 
 export async function vacuum(s: SqlSession, o: { analyze: boolean; table?: string | undefined }): Promise<{ ok: true; statement: string; durationMs: number }> {
   let target = '';

@@ -6,19 +6,14 @@
  * stores and backups fail everywhere.
  */
 import type { Config } from '../../config/schema.ts';
+import { parseSizeOr } from '../../util/size.ts';
 import { isStandby, type BackupFacts, type ContainerRow } from '../status-model.ts';
 import { judgeRehearsal, type Rehearsal } from '../backup/pitr/rehearsal.ts';
 import { checkScheduler, type SchedulerFacts } from './scheduler.ts';
 
-export type CheckStatus = 'pass' | 'warn' | 'fail';
+import type { CheckResult, CheckStatus } from './result.ts';
 
-export interface CheckResult {
-  id: string;
-  title: string;
-  status: CheckStatus;
-  why: string;
-  fix?: string;
-}
+export type { CheckResult, CheckStatus };
 
 export interface PublishedPort {
   service: string;
@@ -55,15 +50,6 @@ export interface DoctorFacts {
 const WEAK = /^(change[-_ ]?me|changeme.*|secret|password|passw0rd|admin|default|example|test|xxx+|your[-_].*|todo|replace[-_ ]?me.*)$/i;
 const PUBLIC_IPS = new Set(['0.0.0.0', '::', '']);
 const DAY = 86_400_000;
-
-function sizeBytes(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(I?B?)$/i.exec(text.trim());
-  if (!m) return NaN;
-  const n = Number(m[1]);
-  const pow = ['', 'K', 'M', 'G', 'T'].indexOf(m[2]!.toUpperCase());
-  const base = /i/i.test(m[3] ?? '') || m[3] === '' ? 1024 : 1000;
-  return n * base ** pow;
-}
 
 function prodOnly(c: Config, status: CheckStatus): CheckStatus {
   return status === 'fail' && c.environment !== 'production' ? 'warn' : status;
@@ -145,8 +131,8 @@ export function checkLimits(f: DoctorFacts): CheckResult {
   const title = 'rate limiting and upload limits on';
   const problems: string[] = [];
   if (!c.rateLimit.enabled) problems.push('rateLimit.enabled is false');
-  const req = sizeBytes(c.limits.maxRequestSize);
-  const file = sizeBytes(c.limits.maxFileSize);
+  const req = parseSizeOr(c.limits.maxRequestSize) ?? NaN;
+  const file = parseSizeOr(c.limits.maxFileSize) ?? NaN;
   if (req > 2 * 1024 ** 3) problems.push(`limits.maxRequestSize ${c.limits.maxRequestSize} is above 2GiB`);
   if (file > req) problems.push(`limits.maxFileSize ${c.limits.maxFileSize} is above limits.maxRequestSize ${c.limits.maxRequestSize}`);
   if (problems.length) return { id: 'limits', title, status: prodOnly(c, 'fail'), why: problems.join('; '), fix: 'rateLimit: {enabled: true} and limits: {maxFileSize: 50MB, maxRequestSize: 500MB} in the config' };

@@ -6,7 +6,7 @@
 import type Docker from 'dockerode';
 import { COMPOSE_LABEL } from '../../docker/desired.ts';
 import { SERVICE } from '../../stack/names.ts';
-import type { CheckResult } from './checks.ts';
+import type { CheckResult } from './result.ts';
 
 export interface SchedulerFacts {
   present: boolean;

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { containerTarget } from '../../../src/ops/backup/target.ts';
+import { containerTarget } from '../../../src/postgres/container.ts';
 import { takeBackup, verifyBackup } from '../../../src/ops/backup/backup.ts';
 import { restoreBackup } from '../../../src/ops/backup/restore.ts';
 import { readOnlyStatus, setReadOnly } from '../../../src/ops/db/emergency.ts';

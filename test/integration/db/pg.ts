@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { withDatabase } from '../../../src/ops/backup/target.ts';
+import { withDatabase } from '../../../src/postgres/url.ts';
 
 export const ADMIN_URL = process.env.DATABASE_URL_TEST ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
 export const CLI_SRC = fileURLToPath(new URL('./modelship-src.ts', import.meta.url));

@@ -6,7 +6,7 @@ import pg from 'pg';
 import { runCli } from '../../helpers/cli.ts';
 import { runScheduler } from '../../../src/ops/backup/schedule.ts';
 import { migrate } from '../../../src/db/migrate.ts';
-import { directTarget } from '../../../src/ops/backup/target.ts';
+import { directTarget } from '../../../src/postgres/direct.ts';
 import { createDb, dropDbs, randomName, seed, spawnCli, sql, tempDir, urlFor, waitFor } from './pg.ts';
 
 const db = randomName('mst_ro');

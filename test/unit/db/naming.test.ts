@@ -8,13 +8,15 @@ import {
   parseShaLine,
   parseTempFileName,
   parseUtcStamp,
-  parseWait,
   shaFileFor,
   shaLine,
   tempFileFor,
   utcStamp,
 } from '../../../src/ops/backup/naming.ts';
-import { interpolate, quoteIdent, quoteLiteral, redactUrl, splitPassword, withDatabase, databaseOf, hintFor } from '../../../src/ops/backup/target.ts';
+import { interpolate, quoteIdent, quoteLiteral } from '../../../src/postgres/quote.ts';
+import { redactUrl, splitPassword, withDatabase, databaseOf } from '../../../src/postgres/url.ts';
+import { hintFor } from '../../../src/postgres/errors.ts';
+import { parseDurationMs } from '../../../src/util/duration.ts';
 import { resolveDatabaseUrl } from '../../../src/ops/backup/context.ts';
 import { derivedDbName } from '../../../src/ops/backup/restore.ts';
 import { parseMigrationName } from '../../../src/db/migrate.ts';
@@ -58,14 +60,14 @@ test('sha256 lines are sha256sum-compatible', () => {
 });
 
 test('--wait durations', () => {
-  assert.equal(parseWait('0s'), 0);
-  assert.equal(parseWait('30'), 30_000);
-  assert.equal(parseWait('1.5s'), 1500);
-  assert.equal(parseWait('10m'), 600_000);
-  assert.equal(parseWait('1h'), 3_600_000);
-  assert.equal(parseWait('250ms'), 250);
-  assert.equal(parseWait('soon'), null);
-  assert.equal(parseWait('-1s'), null);
+  assert.equal(parseDurationMs('0s'), 0);
+  assert.equal(parseDurationMs('30'), 30_000);
+  assert.equal(parseDurationMs('1.5s'), 1500);
+  assert.equal(parseDurationMs('10m'), 600_000);
+  assert.equal(parseDurationMs('1h'), 3_600_000);
+  assert.equal(parseDurationMs('250ms'), 250);
+  assert.equal(parseDurationMs('soon'), null);
+  assert.equal(parseDurationMs('-1s'), null);
 });
 
 test('the crontab line runs the backup with the config, UTC, and logs', () => {

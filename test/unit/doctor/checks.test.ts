@@ -238,3 +238,7 @@ test('services: every container deploy would run is running healthy; the stopped
   assert.equal(checkServices(facts({ services: { ok: true, activeColor: null, expected: [{ service: 'nginx', container: 'ms-nginx' }], rows: [] } })).why, 'the stack has no containers');
   assert.equal(checkServices(facts({ services: { ok: false, error: 'connect ENOENT /var/run/docker.sock' } })).status, 'fail');
 });
+
+test('limits: doctor reads sizes as the config does (2100MB is over 2GiB; its own parser read MB as 10⁶ bytes)', () => {
+  assert.match(checkLimits(facts({}, { ...prod, limits: { maxFileSize: '50MB', maxRequestSize: '2100MB' } })).why, /maxRequestSize 2100MB is above 2GiB/);
+});

@@ -1,13 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CSV_HEADER, csvField, csvRows, progressBar, summaryLine, tableLines } from '../../../src/inference/format.ts';
-import { sniffImage } from '../../../src/inference/job.ts';
+import { CSV_HEADER, csvRows, progressBar, summaryLine, tableLines } from '../../../src/cli/format/classify.ts';
+import { sniffImage } from '../../../src/inference/sniff.ts';
 import { readFile } from 'node:fs/promises';
+import { csvCell } from '../../../src/util/csv.ts';
 
 const ok = { input: 'a,b.jpg', task: 'image' as const, model: 'm', version: '1', backend: 'wasm-simd', durationMs: 12.5, predictions: [{ label: 'Neutral', score: 0.9 }, { label: 'Porn', score: 0.1 }] };
 
 test('csv: one row per prediction, quoting where needed, errors as one row', () => {
-  assert.equal(csvField('say "hi", ok'), '"say ""hi"", ok"');
+  assert.equal(csvCell('say "hi", ok'), '"say ""hi"", ok"');
   assert.deepEqual(csvRows(ok), ['"a,b.jpg",image,m,1,wasm-simd,12.5,1,Neutral,0.9,,,,,', '"a,b.jpg",image,m,1,wasm-simd,12.5,2,Porn,0.1,,,,,']);
   assert.deepEqual(csvRows({ input: 'x.jpg', error: 'empty file' }), ['x.jpg,,,,,,,,,,,,,empty file']);
   const det = csvRows({ ...ok, task: 'detect', predictions: undefined, detections: [{ label: 'cat', score: 0.5, box: { x: 1, y: 2, width: 3, height: 4 } }] });
@@ -35,4 +36,9 @@ test('sniffImage recognises real image headers and refuses text', async () => {
   assert.ok(sniffImage(png.subarray(0, 16)));
   assert.ok(sniffImage(gif.subarray(0, 16)));
   assert.equal(sniffImage(new TextEncoder().encode('hello world, no image')), false);
+});
+
+test('bug: classify --format csv guards formula cells as the server CSV does (one csvCell)', () => {
+  const [row] = csvRows({ ...ok, input: '=HYPERLINK("http://x")', predictions: [{ label: 'Neutral', score: 1 }] });
+  assert.match(row!, /^"'=HYPERLINK\(""http:\/\/x""\)",image,/);
 });

@@ -10,13 +10,10 @@ import {
   parseMetrics,
   pushHistory,
   queueFrom,
-  queueLine,
-  snapshotText,
   sortRows,
-  sparkline,
   trafficBetween,
-  watchLine,
 } from '../../../src/ops/status-model.ts';
+import { queueLine, snapshotText, sparkline, watchLine } from '../../../src/cli/format/status.ts';
 import { AT, row, SERVICES, snapshot } from './fixtures.ts';
 
 const scrape = (reqs: number, errs: number, fast: number, slow: number, hits: number, misses: number): string => `

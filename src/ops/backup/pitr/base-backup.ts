@@ -9,12 +9,14 @@ import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { syncDir, writeFileAtomic } from '../../../util/fs-atomic.ts';
 import { UserError, errorMessage } from '../../../util/errors.ts';
-import { hintFor, ToolError, type SqlSession } from '../target.ts';
+import { hintFor, ToolError } from '../../../postgres/errors.ts';
+import type { SqlSession } from '../../../postgres/session.ts';
 import { BASE_FORMAT, manifestWalRanges, parseBackupLabel, parseBaseRecord, type BaseRecord } from './base-record.ts';
 import { baseName, baseTempName, isBaseName, parseBaseTempName, type PitrLayout } from './layout.ts';
 import { findPgTool, runTool, toolVersion, type ReplicationConn } from './tools.ts';
 import { checkToolVersion } from './versions.ts';
 import { pidAlive } from '../../../util/process.ts';
+import { formatBytes } from '../../../util/size.ts';
 
 export type Log = (line: string) => void;
 
@@ -154,7 +156,7 @@ export async function takeBaseBackup(o: BaseBackupOptions): Promise<BaseRecord> 
     await rename(tmp, path.join(o.layout.base, name));
     await syncDir(o.layout.base);
     done = true;
-    log(`base backup ${name}: ${(record.sizeBytes / 1048576).toFixed(1)} MiB in ${(record.durationMs / 1000).toFixed(1)}s, verified (pg_verifybackup${verify.walParsed ? '' : ', WAL not parsed: no pg_waldump'})`);
+    log(`base backup ${name}: ${formatBytes(record.sizeBytes)} in ${(record.durationMs / 1000).toFixed(1)}s, verified (pg_verifybackup${verify.walParsed ? '' : ', WAL not parsed: no pg_waldump'})`);
     return record;
   } finally {
     if (!done) await rm(tmp, { recursive: true, force: true });

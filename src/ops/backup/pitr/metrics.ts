@@ -1,7 +1,7 @@
 /** The PITR gauges of `modelship schedule`, read fresh on every scrape (server state and files on disk). */
 import { Gauge, type Registry } from 'prom-client';
 import { METRIC } from '../../../stack/metrics.ts';
-import type { SqlSession } from '../target.ts';
+import type { SqlSession } from '../../../postgres/session.ts';
 import type { WalReceiver } from './receiver.ts';
 import { pitrStatus } from './service.ts';
 import type { PitrSettings } from './settings.ts';

@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { errorMessage } from '../../../util/errors.ts';
-import { lastLines } from '../target.ts';
+import { lastLines } from '../../../postgres/errors.ts';
 import { findPgTool, runTool, type ReplicationConn } from './tools.ts';
 
 export interface ReceiverStatus {

@@ -12,7 +12,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { UserError, errorMessage } from '../../../util/errors.ts';
 import { utcStamp } from '../naming.ts';
-import { lastLines } from '../target.ts';
+import { lastLines } from '../../../postgres/errors.ts';
 import { TABLE_COUNT_SQL } from '../backup.ts';
 import { setAsideAbandonedWal } from './abandoned-wal.ts';
 import { listBaseBackups, type Log } from './base-backup.ts';
@@ -24,6 +24,7 @@ import { findPgTool, toolVersion } from './tools.ts';
 import { isHistoryFile, parseLsn, parseSegmentName, segNoOf } from './wal.ts';
 import { checkReplayVersion } from './versions.ts';
 import { pidAlive } from '../../../util/process.ts';
+import { formatBytes } from '../../../util/size.ts';
 
 export interface PitrRestoreOptions {
   layout: PitrLayout;
@@ -293,7 +294,7 @@ export async function restorePitrLocal(o: PitrRestoreOptions): Promise<PitrResto
   }
   let keep = false;
   try {
-    log(`copying base backup ${base.name} (${(base.sizeBytes / 1048576).toFixed(1)} MiB) → ${scratch}`);
+    log(`copying base backup ${base.name} (${formatBytes(base.sizeBytes)}) → ${scratch}`);
     await cp(data, scratch, { recursive: true, errorOnExist: true, force: false, preserveTimestamps: true });
     await chmod(scratch, 0o700);
     // A base backup from a Debian-style cluster keeps its config in /etc: the server needs a file here.

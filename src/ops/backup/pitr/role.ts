@@ -3,7 +3,8 @@
  * Needs the stack's superuser (POSTGRES_USER is one in the official image).
  */
 import { UserError, errorMessage } from '../../../util/errors.ts';
-import { quoteIdent, quoteLiteral, type SqlSession } from '../target.ts';
+import { quoteIdent, quoteLiteral } from '../../../postgres/quote.ts';
+import type { SqlSession } from '../../../postgres/session.ts';
 
 export async function ensureReplicationRole(s: SqlSession, user: string, password: string): Promise<'created' | 'updated'> {
   const rows = await s.query<{ n: number }>('select count(*)::int as n from pg_roles where rolname = $1', [user]);

@@ -7,7 +7,7 @@ import type { Registry } from 'prom-client';
 import { errorMessage } from '../../../util/errors.ts';
 import type { DbFlags, OpsSettings } from '../context.ts';
 import type { Job } from '../schedule.ts';
-import type { DbTarget, SqlSession } from '../target.ts';
+import type { DbTarget, SqlSession } from '../../../postgres/session.ts';
 import { listBaseBackups } from './base-backup.ts';
 import { registerPitrMetrics } from './metrics.ts';
 import { WalReceiver } from './receiver.ts';

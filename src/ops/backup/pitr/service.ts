@@ -6,7 +6,7 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../../../util/errors.ts';
 import { resolveDatabaseUrl, type DbFlags, type OpsSettings } from '../context.ts';
-import type { DbTarget, SqlSession } from '../target.ts';
+import type { DbTarget, SqlSession } from '../../../postgres/session.ts';
 import { listBaseBackups, takeBaseBackup, type Log } from './base-backup.ts';
 import type { BaseRecord } from './base-record.ts';
 import { readRehearsal, type Rehearsal } from './rehearsal.ts';

@@ -1,5 +1,5 @@
 /** The point-in-time recovery settings every PITR command needs, from the config and `.env`. */
-import { parseSize } from '../../../config/analyze.ts';
+import { parseSize } from '../../../util/size.ts';
 import { UserError } from '../../../util/errors.ts';
 import type { OpsSettings } from '../context.ts';
 import { pitrLayout, type PitrLayout } from './layout.ts';

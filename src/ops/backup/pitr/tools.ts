@@ -5,7 +5,9 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../../util/errors.ts';
-import { ToolError, runProcess, splitPassword, type ProcResult } from '../target.ts';
+import { ToolError } from '../../../postgres/errors.ts';
+import { runProcess, type ProcResult } from '../../../postgres/tools.ts';
+import { splitPassword } from '../../../postgres/url.ts';
 
 /**
  * MODELSHIP_PG_BIN, else PATH, else the newest /usr/lib/postgresql/N/bin (Debian installs

@@ -1,4 +1,4 @@
-import { UsageError } from '../../util/errors.ts';
+import { UsageError } from '../util/errors.ts';
 
 /**
  * `hf:ORG/NAME[@REVISION]`: a model repository on the Hugging Face Hub (or a mirror of it).

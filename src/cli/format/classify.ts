@@ -1,25 +1,21 @@
-import type { JobResult, JobSummary } from './job.ts';
-
 /** Pure renderers for `modelship classify` output formats. */
+import { csvCell, csvLine } from '../../util/csv.ts';
+import type { JobResult, JobSummary } from '../../inference/job.ts';
 
 export type OutputFormat = 'table' | 'json' | 'ndjson' | 'csv';
 
 export const CSV_HEADER = ['input', 'task', 'model', 'version', 'backend', 'durationMs', 'rank', 'label', 'score', 'x', 'y', 'width', 'height', 'error'];
 
-export function csvField(v: unknown): string {
-  const s = v === undefined || v === null ? '' : String(v);
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
 
 /** One CSV row per prediction or detection; a failed input is one row with `error`. */
 export function csvRows(r: JobResult): string[] {
-  if ('error' in r) return [[r.input, '', '', '', '', '', '', '', '', '', '', '', '', r.error].map(csvField).join(',')];
+  if ('error' in r) return [[r.input, '', '', '', '', '', '', '', '', '', '', '', '', r.error].map(csvCell).join(',')];
   const base = [r.input, r.task, r.model, r.version, r.backend, r.durationMs];
   const rows: unknown[][] = [];
   if (r.detections) r.detections.forEach((d, i) => rows.push([...base, i + 1, d.label, d.score, d.box.x, d.box.y, d.box.width, d.box.height, '']));
   else (r.predictions ?? []).forEach((p, i) => rows.push([...base, i + 1, p.label, p.score, '', '', '', '', '']));
   if (rows.length === 0) rows.push([...base, '', '', '', '', '', '', '', '']);
-  return rows.map((row) => row.map(csvField).join(','));
+  return rows.map((row) => csvLine(row, ''));
 }
 
 function short(n: number): string {
