@@ -9,26 +9,9 @@ import { sha } from '../util/hash.ts';
 export { canonical, sha } from '../util/hash.ts';
 import type { MountSpec, ServiceSpec, StackSpec } from '../stack/spec.ts';
 
-export const COMPOSE_LABEL = {
-  project: 'com.docker.compose.project',
-  service: 'com.docker.compose.service',
-  number: 'com.docker.compose.container-number',
-  oneoff: 'com.docker.compose.oneoff',
-  configHash: 'com.docker.compose.config-hash',
-  network: 'com.docker.compose.network',
-  volume: 'com.docker.compose.volume',
-  version: 'com.docker.compose.version',
-} as const;
-
-export const MS_LABEL = {
-  project: 'org.modelship.project',
-  service: 'org.modelship.service',
-  role: 'org.modelship.role',
-  color: 'org.modelship.color',
-  hash: 'org.modelship.hash',
-  aspectPrefix: 'org.modelship.hash.',
-  internal: 'org.modelship.internal',
-} as const;
+// The labels live with the other names; re-exported for the adapters that already import them here.
+export { COMPOSE_LABEL, MS_LABEL } from '../stack/names.ts';
+import { COMPOSE_LABEL, MS_LABEL } from '../stack/names.ts';
 
 /** Rendered file that blue/green switches rewrite (never a reason to recreate nginx). */
 export const UPSTREAM_FILE = 'nginx/upstream.conf';
