@@ -164,15 +164,7 @@ export function desiredStack(stack: StackSpec, ctx: DesiredContext): DesiredStac
   return { project: p, containers, networks, volumes, order: topoOrder(services), services };
 }
 
-function desiredContainer(project: string, s: ServiceSpec, index: number, ctx: DesiredContext, stack: StackSpec): DesiredContainer {
-  const env: Record<string, string> = {};
-  if (s.envFile) Object.assign(env, ctx.envFileValues);
-  Object.assign(env, s.environment);
-  const Env = Object.keys(env).sort().map((k) => `${k}=${env[k]}`);
-  const binds = s.mounts.map((m) => {
-    const src = m.type === 'volume' ? volumeName(project, m.source) : bindSource(m, ctx);
-    return `${src}:${m.target}${m.readOnly ? ':ro' : ''}`;
-  });
+function portBindings(s: ServiceSpec): Pick<CreateSpec, 'ExposedPorts'> & Pick<CreateSpec['HostConfig'], 'PortBindings'> {
   const PortBindings: CreateSpec['HostConfig']['PortBindings'] = {};
   const ExposedPorts: CreateSpec['ExposedPorts'] = {};
   for (const port of s.ports) {
@@ -180,8 +172,28 @@ function desiredContainer(project: string, s: ServiceSpec, index: number, ctx: D
     ExposedPorts[key] = {};
     (PortBindings[key] ??= []).push({ HostIp: port.hostIp, HostPort: String(port.host) });
   }
-  const imageId = ctx.imageIds[s.image] ?? 'missing';
-  const userLabels = { ...s.labels };
+  return { ExposedPorts, PortBindings };
+}
+
+/**
+ * The files a service reads: rendered files under its bind mounts (the resolved app config is
+ * covered by the service's own config digest, so unrelated settings do not restart it).
+ */
+function mountedFiles(s: ServiceSpec, ctx: DesiredContext): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const m of s.mounts) {
+    if (m.type !== 'bind' || m.base !== 'render' || m.source === 'app') continue;
+    for (const f of ctx.renderedFiles ?? []) {
+      // The upstream file is switched by swap/rollback with a graceful nginx reload, not a restart.
+      if (f.path === UPSTREAM_FILE) continue;
+      if (f.path === m.source || f.path.startsWith(`${m.source}/`)) files[f.path] = sha(f.content);
+    }
+  }
+  return files;
+}
+
+/** One hash per aspect, so the plan can say exactly why a container is recreated. */
+function aspectHashes(s: ServiceSpec, ctx: DesiredContext, stack: StackSpec, parts: { Env: string[]; binds: string[]; files: Record<string, string> }): Record<Aspect, string> {
   const runtime = {
     healthcheck: s.healthcheck ?? null,
     restart: s.restart,
@@ -194,34 +206,48 @@ function desiredContainer(project: string, s: ServiceSpec, index: number, ctx: D
     // Only when set, so services without a user keep their hashes.
     ...(s.user ? { user: s.user } : {}),
   };
-  // The files a service reads: rendered files under its bind mounts (the resolved app config is
-  // covered by the service's own config digest, so unrelated settings do not restart it).
-  const mountedFiles: Record<string, string> = {};
-  for (const m of s.mounts) {
-    if (m.type !== 'bind' || m.base !== 'render' || m.source === 'app') continue;
-    for (const f of ctx.renderedFiles ?? []) {
-      // The upstream file is switched by swap/rollback with a graceful nginx reload, not a restart.
-      if (f.path === UPSTREAM_FILE) continue;
-      if (f.path === m.source || f.path.startsWith(`${m.source}/`)) mountedFiles[f.path] = sha(f.content);
-    }
-  }
-  const aspects: Record<Aspect, string> = {
-    image: sha({ image: s.image, id: imageId }),
-    config: sha({ digest: s.configDigest ?? null, files: s.reloadsFiles ? {} : mountedFiles }),
-    env: sha(Env),
+  return {
+    image: sha({ image: s.image, id: ctx.imageIds[s.image] ?? 'missing' }),
+    config: sha({ digest: s.configDigest ?? null, files: s.reloadsFiles ? {} : parts.files }),
+    env: sha(parts.Env),
     command: sha({ entrypoint: s.entrypoint ?? null, command: s.command ?? null }),
     ports: sha(s.ports),
-    mounts: sha(binds),
-    labels: sha(userLabels),
+    mounts: sha(parts.binds),
+    labels: sha({ ...s.labels }),
     runtime: sha(runtime),
   };
+}
+
+function healthcheckCreate(h: NonNullable<ServiceSpec['healthcheck']>): NonNullable<CreateSpec['Healthcheck']> {
+  return {
+    Test: h.test,
+    Interval: h.intervalSeconds * NS,
+    Timeout: h.timeoutSeconds * NS,
+    Retries: h.retries,
+    StartPeriod: h.startPeriodSeconds * NS,
+    ...(h.startIntervalSeconds ? { StartInterval: h.startIntervalSeconds * NS } : {}),
+  };
+}
+
+function desiredContainer(project: string, s: ServiceSpec, index: number, ctx: DesiredContext, stack: StackSpec): DesiredContainer {
+  const env: Record<string, string> = {};
+  if (s.envFile) Object.assign(env, ctx.envFileValues);
+  Object.assign(env, s.environment);
+  const Env = Object.keys(env).sort().map((k) => `${k}=${env[k]}`);
+  const binds = s.mounts.map((m) => {
+    const src = m.type === 'volume' ? volumeName(project, m.source) : bindSource(m, ctx);
+    return `${src}:${m.target}${m.readOnly ? ':ro' : ''}`;
+  });
+  const { ExposedPorts, PortBindings } = portBindings(s);
+  const files = mountedFiles(s, ctx);
+  const aspects = aspectHashes(s, ctx, stack, { Env, binds, files });
   const hash = sha(aspects);
   const name = containerName(project, s, index);
   const gated = new Set(s.gatedNetworks ?? []);
   const [firstNet, ...otherNets] = s.networks.filter((n) => !gated.has(n)).map((n) => networkName(project, n));
   const aliases = [s.name];
   const Labels: Record<string, string> = {
-    ...userLabels,
+    ...s.labels,
     [COMPOSE_LABEL.project]: project,
     [COMPOSE_LABEL.service]: s.name,
     [COMPOSE_LABEL.number]: String(index),
@@ -239,18 +265,7 @@ function desiredContainer(project: string, s: ServiceSpec, index: number, ctx: D
     Env,
     Labels,
     ExposedPorts,
-    ...(s.healthcheck
-      ? {
-          Healthcheck: {
-            Test: s.healthcheck.test,
-            Interval: s.healthcheck.intervalSeconds * NS,
-            Timeout: s.healthcheck.timeoutSeconds * NS,
-            Retries: s.healthcheck.retries,
-            StartPeriod: s.healthcheck.startPeriodSeconds * NS,
-            ...(s.healthcheck.startIntervalSeconds ? { StartInterval: s.healthcheck.startIntervalSeconds * NS } : {}),
-          },
-        }
-      : {}),
+    ...(s.healthcheck ? { Healthcheck: healthcheckCreate(s.healthcheck) } : {}),
     ...(s.stopSignal ? { StopSignal: s.stopSignal } : {}),
     ...(s.user ? { User: s.user } : {}),
     StopTimeout: s.stopGracePeriodSeconds,
@@ -272,7 +287,7 @@ function desiredContainer(project: string, s: ServiceSpec, index: number, ctx: D
     create,
     extraNetworks: otherNets.map((n) => ({ name: n, aliases })),
     gatedNetworks: s.networks.filter((n) => gated.has(n)).map((n) => ({ name: networkName(project, n), aliases })),
-    ...(s.reloadsFiles ? { reloadFiles: sha(mountedFiles) } : {}),
+    ...(s.reloadsFiles ? { reloadFiles: sha(files) } : {}),
     hash,
     aspects,
   };

@@ -16,8 +16,13 @@ export interface UpdateResult {
   deploy: DeployResult;
 }
 
+/** The images the host's stack runs: the API release `swap --image` pinned, not the config's images.api. */
+export async function imagesToPull(h: StackHandle): Promise<string[]> {
+  return [...new Set((await hostStack(h)).spec.services.map((s) => s.image))];
+}
+
 export async function update(h: StackHandle, opts: { timeoutSeconds: number; force: boolean; json: boolean; color: boolean }): Promise<UpdateResult> {
-  const refs = [...new Set((await hostStack(h)).spec.services.map((s) => s.image))];
+  const refs = await imagesToPull(h);
   const before = await imageIds(h.docker, refs);
   const pulled: string[] = [];
   const failed: UpdateResult['failed'] = [];
