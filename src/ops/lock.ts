@@ -61,7 +61,13 @@ export async function withStackLock<T>(
   okDetail: (result: T) => OkDetail = () => undefined,
 ): Promise<T> {
   const outer = heldRun(target.project);
-  if (outer) return fn({ ...outer, nested: true });
+  if (outer) {
+    // Joined: no lines of its own, but an engine that went away is still worded for this
+    // command's stage (the outer command keeps a message that already says so).
+    return fn({ ...outer, nested: true }).catch((err: unknown) => {
+      throw spec.leftState && isEngineGone(err) ? engineWentAway(err, spec.operation, spec.leftState()) : err;
+    });
+  }
   const t0 = performance.now();
   const command = spec.command ?? spec.operation;
   const store = new HostStore(target.docker, target.project, spec.image);
