@@ -8,13 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
 import { UserError } from '../util/errors.ts';
+import { serviceContainers } from './engine.ts';
 import { sshAgent } from './ssh-transport.ts';
-
-export const LABEL = {
-  project: 'org.modelship.project',
-  service: 'org.modelship.service',
-  role: 'org.modelship.role',
-} as const;
 
 export function dockerOptions(env: NodeJS.ProcessEnv): Docker.DockerOptions {
   const host = env.DOCKER_HOST;
@@ -56,7 +51,7 @@ export function connectDocker(env: NodeJS.ProcessEnv = process.env): Docker {
 export async function findServiceContainer(docker: Docker, project: string, service: string): Promise<Docker.ContainerInfo> {
   let list: Docker.ContainerInfo[];
   try {
-    list = await docker.listContainers({ filters: { label: [`${LABEL.project}=${project}`, `${LABEL.service}=${service}`], status: ['running'] } });
+    list = await serviceContainers(docker, project, service, { running: true });
   } catch (err) {
     throw new UserError(`cannot reach the Docker Engine: ${(err as Error).message}`, {
       hint: 'is Docker running and DOCKER_HOST right? For a database outside the stack use --direct (DATABASE_URL or --database-url)',

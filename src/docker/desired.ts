@@ -10,26 +10,9 @@ import { parseSizeOr } from '../util/size.ts';
 export { canonical, sha } from '../util/hash.ts';
 import type { MountSpec, ServiceSpec, StackSpec } from '../stack/spec.ts';
 
-export const COMPOSE_LABEL = {
-  project: 'com.docker.compose.project',
-  service: 'com.docker.compose.service',
-  number: 'com.docker.compose.container-number',
-  oneoff: 'com.docker.compose.oneoff',
-  configHash: 'com.docker.compose.config-hash',
-  network: 'com.docker.compose.network',
-  volume: 'com.docker.compose.volume',
-  version: 'com.docker.compose.version',
-} as const;
-
-export const MS_LABEL = {
-  project: 'org.modelship.project',
-  service: 'org.modelship.service',
-  role: 'org.modelship.role',
-  color: 'org.modelship.color',
-  hash: 'org.modelship.hash',
-  aspectPrefix: 'org.modelship.hash.',
-  internal: 'org.modelship.internal',
-} as const;
+// The labels live with the other names; re-exported for the adapters that already import them here.
+export { COMPOSE_LABEL, MS_LABEL } from '../stack/names.ts';
+import { COMPOSE_LABEL, MS_LABEL } from '../stack/names.ts';
 
 /** Rendered file that blue/green switches rewrite (never a reason to recreate nginx). */
 export const UPSTREAM_FILE = 'nginx/upstream.conf';
@@ -175,15 +158,7 @@ export function desiredStack(stack: StackSpec, ctx: DesiredContext): DesiredStac
   return { project: p, containers, networks, volumes, order: topoOrder(services), services };
 }
 
-function desiredContainer(project: string, s: ServiceSpec, index: number, ctx: DesiredContext, stack: StackSpec): DesiredContainer {
-  const env: Record<string, string> = {};
-  if (s.envFile) Object.assign(env, ctx.envFileValues);
-  Object.assign(env, s.environment);
-  const Env = Object.keys(env).sort().map((k) => `${k}=${env[k]}`);
-  const binds = s.mounts.map((m) => {
-    const src = m.type === 'volume' ? volumeName(project, m.source) : bindSource(m, ctx);
-    return `${src}:${m.target}${m.readOnly ? ':ro' : ''}`;
-  });
+function portBindings(s: ServiceSpec): Pick<CreateSpec, 'ExposedPorts'> & Pick<CreateSpec['HostConfig'], 'PortBindings'> {
   const PortBindings: CreateSpec['HostConfig']['PortBindings'] = {};
   const ExposedPorts: CreateSpec['ExposedPorts'] = {};
   for (const port of s.ports) {
@@ -191,8 +166,28 @@ function desiredContainer(project: string, s: ServiceSpec, index: number, ctx: D
     ExposedPorts[key] = {};
     (PortBindings[key] ??= []).push({ HostIp: port.hostIp, HostPort: String(port.host) });
   }
-  const imageId = ctx.imageIds[s.image] ?? 'missing';
-  const userLabels = { ...s.labels };
+  return { ExposedPorts, PortBindings };
+}
+
+/**
+ * The files a service reads: rendered files under its bind mounts (the resolved app config is
+ * covered by the service's own config digest, so unrelated settings do not restart it).
+ */
+function mountedFiles(s: ServiceSpec, ctx: DesiredContext): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const m of s.mounts) {
+    if (m.type !== 'bind' || m.base !== 'render' || m.source === 'app') continue;
+    for (const f of ctx.renderedFiles ?? []) {
+      // The upstream file is switched by swap/rollback with a graceful nginx reload, not a restart.
+      if (f.path === UPSTREAM_FILE) continue;
+      if (f.path === m.source || f.path.startsWith(`${m.source}/`)) files[f.path] = sha(f.content);
+    }
+  }
+  return files;
+}
+
+/** One hash per aspect, so the plan can say exactly why a container is recreated. */
+function aspectHashes(s: ServiceSpec, ctx: DesiredContext, stack: StackSpec, parts: { Env: string[]; binds: string[]; files: Record<string, string> }): Record<Aspect, string> {
   const runtime = {
     healthcheck: s.healthcheck ?? null,
     restart: s.restart,
@@ -205,34 +200,48 @@ function desiredContainer(project: string, s: ServiceSpec, index: number, ctx: D
     // Only when set, so services without a user keep their hashes.
     ...(s.user ? { user: s.user } : {}),
   };
-  // The files a service reads: rendered files under its bind mounts (the resolved app config is
-  // covered by the service's own config digest, so unrelated settings do not restart it).
-  const mountedFiles: Record<string, string> = {};
-  for (const m of s.mounts) {
-    if (m.type !== 'bind' || m.base !== 'render' || m.source === 'app') continue;
-    for (const f of ctx.renderedFiles ?? []) {
-      // The upstream file is switched by swap/rollback with a graceful nginx reload, not a restart.
-      if (f.path === UPSTREAM_FILE) continue;
-      if (f.path === m.source || f.path.startsWith(`${m.source}/`)) mountedFiles[f.path] = sha(f.content);
-    }
-  }
-  const aspects: Record<Aspect, string> = {
-    image: sha({ image: s.image, id: imageId }),
-    config: sha({ digest: s.configDigest ?? null, files: s.reloadsFiles ? {} : mountedFiles }),
-    env: sha(Env),
+  return {
+    image: sha({ image: s.image, id: ctx.imageIds[s.image] ?? 'missing' }),
+    config: sha({ digest: s.configDigest ?? null, files: s.reloadsFiles ? {} : parts.files }),
+    env: sha(parts.Env),
     command: sha({ entrypoint: s.entrypoint ?? null, command: s.command ?? null }),
     ports: sha(s.ports),
-    mounts: sha(binds),
-    labels: sha(userLabels),
+    mounts: sha(parts.binds),
+    labels: sha({ ...s.labels }),
     runtime: sha(runtime),
   };
+}
+
+function healthcheckCreate(h: NonNullable<ServiceSpec['healthcheck']>): NonNullable<CreateSpec['Healthcheck']> {
+  return {
+    Test: h.test,
+    Interval: h.intervalSeconds * NS,
+    Timeout: h.timeoutSeconds * NS,
+    Retries: h.retries,
+    StartPeriod: h.startPeriodSeconds * NS,
+    ...(h.startIntervalSeconds ? { StartInterval: h.startIntervalSeconds * NS } : {}),
+  };
+}
+
+function desiredContainer(project: string, s: ServiceSpec, index: number, ctx: DesiredContext, stack: StackSpec): DesiredContainer {
+  const env: Record<string, string> = {};
+  if (s.envFile) Object.assign(env, ctx.envFileValues);
+  Object.assign(env, s.environment);
+  const Env = Object.keys(env).sort().map((k) => `${k}=${env[k]}`);
+  const binds = s.mounts.map((m) => {
+    const src = m.type === 'volume' ? volumeName(project, m.source) : bindSource(m, ctx);
+    return `${src}:${m.target}${m.readOnly ? ':ro' : ''}`;
+  });
+  const { ExposedPorts, PortBindings } = portBindings(s);
+  const files = mountedFiles(s, ctx);
+  const aspects = aspectHashes(s, ctx, stack, { Env, binds, files });
   const hash = sha(aspects);
   const name = containerName(project, s, index);
   const gated = new Set(s.gatedNetworks ?? []);
   const [firstNet, ...otherNets] = s.networks.filter((n) => !gated.has(n)).map((n) => networkName(project, n));
   const aliases = [s.name];
   const Labels: Record<string, string> = {
-    ...userLabels,
+    ...s.labels,
     [COMPOSE_LABEL.project]: project,
     [COMPOSE_LABEL.service]: s.name,
     [COMPOSE_LABEL.number]: String(index),
@@ -250,18 +259,7 @@ function desiredContainer(project: string, s: ServiceSpec, index: number, ctx: D
     Env,
     Labels,
     ExposedPorts,
-    ...(s.healthcheck
-      ? {
-          Healthcheck: {
-            Test: s.healthcheck.test,
-            Interval: s.healthcheck.intervalSeconds * NS,
-            Timeout: s.healthcheck.timeoutSeconds * NS,
-            Retries: s.healthcheck.retries,
-            StartPeriod: s.healthcheck.startPeriodSeconds * NS,
-            ...(s.healthcheck.startIntervalSeconds ? { StartInterval: s.healthcheck.startIntervalSeconds * NS } : {}),
-          },
-        }
-      : {}),
+    ...(s.healthcheck ? { Healthcheck: healthcheckCreate(s.healthcheck) } : {}),
     ...(s.stopSignal ? { StopSignal: s.stopSignal } : {}),
     ...(s.user ? { User: s.user } : {}),
     StopTimeout: s.stopGracePeriodSeconds,
@@ -283,7 +281,7 @@ function desiredContainer(project: string, s: ServiceSpec, index: number, ctx: D
     create,
     extraNetworks: otherNets.map((n) => ({ name: n, aliases })),
     gatedNetworks: s.networks.filter((n) => gated.has(n)).map((n) => ({ name: networkName(project, n), aliases })),
-    ...(s.reloadsFiles ? { reloadFiles: sha(mountedFiles) } : {}),
+    ...(s.reloadsFiles ? { reloadFiles: sha(files) } : {}),
     hash,
     aspects,
   };

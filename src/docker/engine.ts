@@ -7,7 +7,8 @@ import type Docker from 'dockerode';
 import { UserError } from '../util/errors.ts';
 import { withTimeout } from '../util/timeout.ts';
 import { execInContainer } from './exec.ts';
-import { COMPOSE_LABEL, type DesiredContainer } from './desired.ts';
+import type { DesiredContainer } from './desired.ts';
+import { COMPOSE_LABEL, MS_LABEL } from '../stack/names.ts';
 import type { ActualContainer, ActualStack } from './plan.ts';
 import { SshTransportError } from './ssh-transport.ts';
 
@@ -63,6 +64,32 @@ export async function actualStack(docker: Docker, project: string): Promise<Actu
   } catch (err) {
     throw engineUnreachable(err);
   }
+}
+
+/**
+ * Whether labels belong to a container of a stack service (of `service`, when given): never one of
+ * modelship's own (lock, state) and never a one-off (migrations). Pure.
+ */
+export function isServiceContainer(labels: Record<string, string>, service?: string): boolean {
+  return labels[MS_LABEL.internal] === undefined && labels[COMPOSE_LABEL.oneoff] !== 'True' && (service === undefined || labels[COMPOSE_LABEL.service] === service);
+}
+
+/** The containers of `service` among ones already listed, sorted by name (`running`: only those). Pure. */
+export function containersOf<T extends { name: string; state: string; labels: Record<string, string> }>(containers: readonly T[], service: string, running = false): T[] {
+  return containers.filter((c) => isServiceContainer(c.labels, service) && (!running || c.state === 'running')).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/**
+ * The one engine query for "the containers of service S of stack P" (`running`: only running
+ * ones), sorted by name. Engine errors pass through for the caller to word.
+ */
+export async function serviceContainers(docker: Docker, project: string, service: string, opts: { running?: boolean } = {}): Promise<Docker.ContainerInfo[]> {
+  const list = await docker.listContainers({
+    all: !opts.running,
+    filters: { label: [`${COMPOSE_LABEL.project}=${project}`, `${COMPOSE_LABEL.service}=${service}`], ...(opts.running ? { status: ['running'] } : {}) },
+  });
+  const name = (c: Docker.ContainerInfo): string => c.Names[0] ?? '';
+  return list.filter((c) => isServiceContainer(c.Labels ?? {})).sort((a, b) => (name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0));
 }
 
 export function toActual(c: Docker.ContainerInfo): ActualContainer {

@@ -10,7 +10,7 @@ import os from 'node:os';
 import type Docker from 'dockerode';
 import { readArchiveFile, writeArchiveFiles } from './volume-files.ts';
 import { UserError } from '../util/errors.ts';
-import { COMPOSE_LABEL, MS_LABEL } from './desired.ts';
+import { COMPOSE_LABEL, LOCK_LABEL, MS_LABEL } from '../stack/names.ts';
 import { pidAlive } from '../util/process.ts';
 
 export const lockName = (project: string): string => `${project}-modelship-lock`;
@@ -84,8 +84,8 @@ export interface Lock {
  * (killed, or it exited while the engine was away and could not remove the lock).
  */
 export function lockIsStale(labels: Record<string, string>, host: string, alive: (pid: number) => boolean = pidAlive): boolean {
-  const pid = Number(labels['org.modelship.lock.pid']);
-  if (labels['org.modelship.lock.host'] !== host || !Number.isInteger(pid) || pid <= 0) return false;
+  const pid = Number(labels[LOCK_LABEL.pid]);
+  if (labels[LOCK_LABEL.host] !== host || !Number.isInteger(pid) || pid <= 0) return false;
   return !alive(pid);
 }
 
@@ -116,11 +116,11 @@ export async function acquireLock(docker: Docker, project: string, operation: st
   const holder = `${me.user}@${me.host} pid ${process.pid}`;
   const labels = {
     ...internalLabels(project, 'lock'),
-    'org.modelship.lock.holder': holder,
-    'org.modelship.lock.operation': operation,
-    'org.modelship.lock.since': new Date().toISOString(),
-    'org.modelship.lock.host': me.host,
-    'org.modelship.lock.pid': String(process.pid),
+    [LOCK_LABEL.holder]: holder,
+    [LOCK_LABEL.operation]: operation,
+    [LOCK_LABEL.since]: new Date().toISOString(),
+    [LOCK_LABEL.host]: me.host,
+    [LOCK_LABEL.pid]: String(process.pid),
   };
   let brokeStale: string | undefined;
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -146,7 +146,7 @@ export async function acquireLock(docker: Docker, project: string, operation: st
       }
       const l = existing?.Config.Labels ?? {};
       if (attempt === 0 && lockIsStale(l, me.host)) {
-        brokeStale = `${l['org.modelship.lock.holder'] ?? 'a process'} running ${l['org.modelship.lock.operation'] ?? 'an operation'} since ${l['org.modelship.lock.since'] ?? 'an unknown time'} (that process is gone)`;
+        brokeStale = `${l[LOCK_LABEL.holder] ?? 'a process'} running ${l[LOCK_LABEL.operation] ?? 'an operation'} since ${l[LOCK_LABEL.since] ?? 'an unknown time'} (that process is gone)`;
         await docker.getContainer(lockName(project)).remove({ force: true }).catch(() => undefined);
         continue;
       }
@@ -154,10 +154,10 @@ export async function acquireLock(docker: Docker, project: string, operation: st
         await docker.getContainer(lockName(project)).remove({ force: true }).catch(() => undefined);
         continue;
       }
-      const since = l['org.modelship.lock.since'];
+      const since = l[LOCK_LABEL.since];
       const age = since ? ` (${Math.round((Date.now() - Date.parse(since)) / 1000)} s ago)` : '';
       throw new UserError(
-        `stack "${project}" is locked by ${l['org.modelship.lock.holder'] ?? 'someone'} running ${l['org.modelship.lock.operation'] ?? 'an operation'} since ${since ?? 'an unknown time'}${age}`,
+        `stack "${project}" is locked by ${l[LOCK_LABEL.holder] ?? 'someone'} running ${l[LOCK_LABEL.operation] ?? 'an operation'} since ${since ?? 'an unknown time'}${age}`,
         { hint: 'wait for it to finish; if that process is gone, break the stale lock with --force' },
       );
     }

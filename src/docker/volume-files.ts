@@ -5,6 +5,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import tar from 'tar-stream';
+import { MS_LABEL } from '../stack/names.ts';
 
 export async function readArchiveFile(container: Docker.Container, file: string): Promise<string | null> {
   let stream: Readable;
@@ -60,7 +61,7 @@ export async function withVolume<T>(docker: Docker, volume: string, mountPoint: 
     Image: image,
     Entrypoint: [],
     Cmd: ['true'],
-    Labels: { 'org.modelship.internal': 'volume-files' },
+    Labels: { [MS_LABEL.internal]: 'volume-files' },
     HostConfig: { Binds: [`${volume}:${mountPoint}`], NetworkMode: 'none' },
   });
   try {

@@ -15,6 +15,7 @@ import tar from 'tar-stream';
 import { UserError } from '../util/errors.ts';
 import { PACKAGE_ROOT } from '../util/paths.ts';
 import { VERSION } from '../version.ts';
+import { MS_LABEL } from '../stack/names.ts';
 import { engineUnreachable } from '../docker/engine.ts';
 
 export const CONTEXT_ENTRIES = ['package.json', 'package-lock.json', 'bin', 'dist', 'templates', 'models', 'migrations'] as const;
@@ -96,7 +97,7 @@ export async function buildImage(docker: Docker, opts: BuildOptions): Promise<Bu
     stream = await docker.buildImage(context as unknown as NodeJS.ReadableStream, {
       t: tags,
       buildargs: opts.baseImage ? { BASE_IMAGE: opts.baseImage } : {},
-      labels: { 'org.modelship.image': 'api', 'org.modelship.version': VERSION, ...(commit ? { 'org.modelship.commit': commit } : {}) },
+      labels: { [MS_LABEL.image]: 'api', [MS_LABEL.version]: VERSION, ...(commit ? { [MS_LABEL.commit]: commit } : {}) },
       nocache: opts.noCache === true,
       rm: true,
       forcerm: true,

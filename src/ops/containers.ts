@@ -4,12 +4,13 @@
 import type Docker from 'dockerode';
 import { UserError } from '../util/errors.ts';
 import { parseSince } from '../util/duration.ts';
-import { COMPOSE_LABEL, MS_LABEL } from '../docker/desired.ts';
-import { engineUnreachable, followLogs, probe, stopAndRemove, waitReady } from '../docker/engine.ts';
-import { acquireLock, HostStore, lockName, stateName, stateVolume, type AuditEntry, type HostState } from '../docker/host-state.ts';
+import { COMPOSE_LABEL, MS_LABEL } from '../stack/names.ts';
+import { engineUnreachable, followLogs, isServiceContainer, probe, serviceContainers as engineServiceContainers, stopAndRemove, waitReady } from '../docker/engine.ts';
+import { HostStore, lockName, stateName, type AuditEntry, type HostState } from '../docker/host-state.ts';
 import { readServedColor } from './edge/served.ts';
 import { servingColor } from './intent.ts';
-import { effectiveConfig, type StackHandle } from './stack.ts';
+import { withStackLock } from './lock.ts';
+import { effectiveConfig, hostStack, type StackHandle } from './stack.ts';
 import type { ContainerRow } from './status-model.ts';
 
 export interface PsRow extends ContainerRow {
@@ -61,7 +62,7 @@ export async function ps(h: StackHandle): Promise<PsReport> {
   const served = peek.state.switching ? (await readServedColor(h, effectiveConfig(h.loaded.config, peek.state)))[0] : null;
   const active = servingColor(peek.state, runningColors, served);
   const rows = list
-    .filter((c) => c.Labels[MS_LABEL.internal] === undefined && c.Labels[COMPOSE_LABEL.oneoff] !== 'True')
+    .filter((c) => isServiceContainer(c.Labels))
     .map((c): PsRow => {
       const color = c.Labels[MS_LABEL.color] ?? null;
       const startedText = /^Up /.test(c.Status) ? c.Status.replace(/^Up\s+/, '').replace(/\s*\(.*\)$/, '') : '-';
@@ -111,11 +112,11 @@ async function confirmStarting(docker: Docker, r: PsRow): Promise<void> {
 }
 
 export async function serviceContainers(h: StackHandle, service: string, running = false): Promise<Docker.ContainerInfo[]> {
-  const list = await listProject(h.docker, h.project);
-  const found = list.filter(
-    (c) => c.Labels[COMPOSE_LABEL.service] === service && c.Labels[MS_LABEL.internal] === undefined && c.Labels[COMPOSE_LABEL.oneoff] !== 'True' && (!running || c.State === 'running'),
-  );
-  return found.sort((a, b) => ((a.Names[0] ?? '') < (b.Names[0] ?? '') ? -1 : 1));
+  try {
+    return await engineServiceContainers(h.docker, h.project, service, { running });
+  } catch (err) {
+    throw engineUnreachable(err);
+  }
 }
 
 export async function logs(
@@ -156,24 +157,26 @@ export async function logs(
   );
 }
 
-export async function restart(h: StackHandle, service: string, timeoutSeconds: number): Promise<string[]> {
+export async function restart(h: StackHandle, service: string, opts: { timeoutSeconds: number; force: boolean }): Promise<string[]> {
   const list = await serviceContainers(h, service);
   if (list.length === 0) throw new UserError(`no container of service "${service}" in stack "${h.project}"`, { hint: 'see `modelship ps`' });
-  const spec = h.spec.services.find((s) => s.name === service);
-  const lock = await acquireLock(h.docker, h.project, `restart ${service}`, h.loaded.config.images.api);
-  try {
-    const names: string[] = [];
-    // One at a time, so a scaled service keeps serving while it restarts.
-    for (const c of list) {
-      await h.docker.getContainer(c.Id).restart({ t: spec?.stopGracePeriodSeconds ?? 10 });
-      await waitReady(h.docker, c.Id, { timeoutMs: timeoutSeconds * 1000, test: spec?.healthcheck?.test });
-      names.push((c.Names[0] ?? c.Id).replace(/^\//, ''));
-    }
-    await new HostStore(h.docker, h.project, h.loaded.config.images.api).audit({ command: `restart ${service}`, result: 'ok', detail: names.join(', ') });
-    return names;
-  } finally {
-    await lock.release();
-  }
+  const host = await hostStack(h);
+  const spec = host.spec.services.find((s) => s.name === service);
+  return withStackLock(
+    h,
+    { operation: `restart ${service}`, image: host.config.images.api, force: opts.force },
+    async () => {
+      const names: string[] = [];
+      // One at a time, so a scaled service keeps serving while it restarts.
+      for (const c of list) {
+        await h.docker.getContainer(c.Id).restart({ t: spec?.stopGracePeriodSeconds ?? 10 });
+        await waitReady(h.docker, c.Id, { timeoutMs: opts.timeoutSeconds * 1000, test: spec?.healthcheck?.test });
+        names.push((c.Names[0] ?? c.Id).replace(/^\//, ''));
+      }
+      return names;
+    },
+    (names) => names.join(', '),
+  );
 }
 
 export interface DownReport {
@@ -182,54 +185,54 @@ export interface DownReport {
   volumes: string[];
 }
 
-export async function down(h: StackHandle, opts: { volumes: boolean; force: boolean }): Promise<DownReport> {
+/** Front to back: nginx first (no new requests), then the app tier, the data last. */
+function downTier(c: Docker.ContainerInfo): number {
+  const role = c.Labels[MS_LABEL.role];
+  return role === 'edge' ? 0 : role === 'database' || role === 'cache' ? 2 : 1;
+}
+
+async function removeAll(h: StackHandle, volumes: boolean): Promise<DownReport> {
   const docker = h.docker;
-  const lock = await acquireLock(docker, h.project, opts.volumes ? 'down --volumes' : 'down', h.loaded.config.images.api, { force: opts.force }).catch(async (err: unknown) => {
-    // No image to hold the lock with: nothing of the stack can be running either, carry on.
-    if ((err as { statusCode?: number }).statusCode === 404) return null;
-    throw err;
-  });
   const report: DownReport = { containers: [], networks: [], volumes: [] };
-  try {
-    const list = await listProject(docker, h.project);
-    // Front to back: nginx first (no new requests), then the app tier in parallel, the data last.
-    const tier = (c: Docker.ContainerInfo): number => {
-      const role = c.Labels[MS_LABEL.role];
-      return role === 'edge' ? 0 : role === 'database' || role === 'cache' ? 2 : 1;
-    };
-    const victims = list.filter((c) => {
-      const name = (c.Names[0] ?? c.Id).replace(/^\//, '');
-      return name !== lockName(h.project) && (opts.volumes || name !== stateName(h.project));
-    });
-    for (const t of [0, 1, 2]) {
-      await Promise.all(
-        victims.filter((c) => tier(c) === t).map(async (c) => {
-          const grace = h.spec.services.find((s) => s.name === c.Labels[COMPOSE_LABEL.service])?.stopGracePeriodSeconds ?? 10;
-          await stopAndRemove(docker, c.Id, grace);
-          report.containers.push((c.Names[0] ?? c.Id).replace(/^\//, ''));
-        }),
-      );
-    }
-    report.containers.sort();
-    const nets = await docker.listNetworks({ filters: { label: [`${COMPOSE_LABEL.project}=${h.project}`] } });
-    for (const n of nets) {
-      await docker.getNetwork(n.Id).remove().catch(() => undefined);
-      report.networks.push(n.Name);
-    }
-    if (opts.volumes) {
-      const vols = (await docker.listVolumes({ filters: { label: [`${COMPOSE_LABEL.project}=${h.project}`] } })).Volumes ?? [];
-      for (const v of vols) {
-        await docker.getVolume(v.Name).remove();
-        report.volumes.push(v.Name);
-      }
-    } else {
-      await new HostStore(docker, h.project, h.loaded.config.images.api).audit({ command: 'down', result: 'ok', detail: `${report.containers.length} container(s) removed` }).catch(() => undefined);
-    }
-  } finally {
-    await lock?.release();
+  const spec = (await hostStack(h)).spec;
+  const victims = (await listProject(docker, h.project)).filter((c) => {
+    const name = (c.Names[0] ?? c.Id).replace(/^\//, '');
+    return name !== lockName(h.project) && (volumes || name !== stateName(h.project));
+  });
+  for (const t of [0, 1, 2]) {
+    await Promise.all(
+      victims.filter((c) => downTier(c) === t).map(async (c) => {
+        const grace = spec.services.find((s) => s.name === c.Labels[COMPOSE_LABEL.service])?.stopGracePeriodSeconds ?? 10;
+        await stopAndRemove(docker, c.Id, grace);
+        report.containers.push((c.Names[0] ?? c.Id).replace(/^\//, ''));
+      }),
+    );
   }
-  void stateVolume;
+  report.containers.sort();
+  const nets = await docker.listNetworks({ filters: { label: [`${COMPOSE_LABEL.project}=${h.project}`] } });
+  for (const n of nets) {
+    await docker.getNetwork(n.Id).remove().catch(() => undefined);
+    report.networks.push(n.Name);
+  }
+  if (volumes) {
+    const vols = (await docker.listVolumes({ filters: { label: [`${COMPOSE_LABEL.project}=${h.project}`] } })).Volumes ?? [];
+    for (const v of vols) {
+      await docker.getVolume(v.Name).remove();
+      report.volumes.push(v.Name);
+    }
+  }
   return report;
+}
+
+export async function down(h: StackHandle, opts: { volumes: boolean; force: boolean }): Promise<DownReport> {
+  const image = (await hostStack(h)).config.images.api;
+  return withStackLock(
+    h,
+    // `--volumes` deletes the volume the audit log lives in: no lines then.
+    { operation: opts.volumes ? 'down --volumes' : 'down', image, force: opts.force, noAudit: opts.volumes, unlessImageMissing: true },
+    () => removeAll(h, opts.volumes),
+    (r) => `${r.containers.length} container(s) removed`,
+  );
 }
 
 export async function audit(h: StackHandle): Promise<AuditEntry[]> {

@@ -21,7 +21,7 @@ export function renderForDir(loaded: LoadedConfig, outDir: string): RenderedFile
   const toPosix = (p: string): string => p.split(path.sep).join('/');
   const configDir = toPosix(path.relative(outDir, loaded.dir)) || '.';
   const envFile = toPosix(path.relative(outDir, loaded.envFile));
-  return renderAll(loaded.config, { configDir, envFile, configFileName: path.basename(loaded.file) });
+  return renderAll(loaded.config, { configDir, envFile });
 }
 
 async function readOrNull(file: string): Promise<string | null> {

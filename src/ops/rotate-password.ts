@@ -12,8 +12,7 @@
  */
 import { passwordMatches, scramVerifier } from '../db/password-verifier.ts';
 import type Docker from 'dockerode';
-import { COMPOSE_LABEL, MS_LABEL } from '../docker/desired.ts';
-import { demuxBuffer } from '../docker/engine.ts';
+import { containersOf, demuxBuffer, serviceContainers } from '../docker/engine.ts';
 import { SERVICE } from '../stack/names.ts';
 import { errorMessage, UserError } from '../util/errors.ts';
 import { containerTargetFor } from '../postgres/container.ts';
@@ -26,7 +25,7 @@ export type RotationResult = 'no-database' | 'unchanged' | 'rotated';
 /** Brings the database role's password to the one in `.env`. Throws a UserError when it cannot. */
 export async function syncDatabasePassword(h: StackHandle, view: StackView): Promise<RotationResult> {
   const c = view.config;
-  const pg = view.actual.containers.find((x) => x.labels[COMPOSE_LABEL.service] === SERVICE.postgres && x.state === 'running' && x.labels[MS_LABEL.internal] === undefined);
+  const [pg] = containersOf(view.actual.containers, SERVICE.postgres, true);
   const key = c.secrets.postgresPassword;
   const password = h.loaded.env[key];
   if (!pg || password === undefined || password === '') return 'no-database';
@@ -56,7 +55,7 @@ export async function syncDatabasePassword(h: StackHandle, view: StackView): Pro
 
 /** The deploy step, first of all (before anything that logs in is recreated); none without a running postgres. */
 export function passwordSteps(h: StackHandle, view: StackView): Step[] {
-  const running = view.actual.containers.some((x) => x.labels[COMPOSE_LABEL.service] === SERVICE.postgres && x.state === 'running');
+  const running = containersOf(view.actual.containers, SERVICE.postgres, true).length > 0;
   if (!running) return [];
   return [
     {
@@ -72,7 +71,7 @@ export function passwordSteps(h: StackHandle, view: StackView): Step[] {
  */
 export async function databaseLogSince(docker: Docker, project: string, sinceMs: number): Promise<string> {
   try {
-    const [pg] = await docker.listContainers({ filters: { label: [`${COMPOSE_LABEL.project}=${project}`, `${COMPOSE_LABEL.service}=${SERVICE.postgres}`], status: ['running'] } });
+    const [pg] = await serviceContainers(docker, project, SERVICE.postgres, { running: true });
     if (!pg) return '';
     const buf = (await docker.getContainer(pg.Id).logs({ stdout: true, stderr: true, since: Math.floor(sinceMs / 1000) - 1, tail: 200, follow: false })) as unknown as Buffer;
     return demuxBuffer(buf);

@@ -4,9 +4,8 @@
  */
 import type { ServiceSpec } from '../stack/spec.ts';
 import { UsageError } from '../util/errors.ts';
-import { HostStore, type HostState } from '../docker/host-state.ts';
 import { deploy, type DeployResult } from './deploy.ts';
-import type { StackHandle } from './stack.ts';
+import { hostStack, type StackHandle } from './stack.ts';
 
 export const MAX_REPLICAS = 64;
 
@@ -35,8 +34,8 @@ export async function scale(
   assignments: readonly string[],
   opts: { timeoutSeconds: number; force: boolean; json: boolean; color: boolean },
 ): Promise<{ replicas: Record<string, number>; deploy: DeployResult }> {
-  const { state } = await HostStore.peek(h.docker, h.project).catch(() => ({ state: { colors: {} } as HostState }));
-  const replicas = parseScaleAssignments(assignments, h.spec.services, state.activeColor ?? h.loaded.config.api.activeColor);
+  const host = await hostStack(h);
+  const replicas = parseScaleAssignments(assignments, host.spec.services, host.activeColor);
   const r = await deploy(h, { dryRun: false, ...opts, replicas, only: Object.keys(replicas), operation: `scale ${assignments.join(' ')}` });
   return { replicas, deploy: r };
 }

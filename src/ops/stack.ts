@@ -1,6 +1,8 @@
 /**
  * What every stack command needs: the loaded config, a Docker connection, the rendered files on
- * disk, the desired stack, and the host's view of it (state, containers).
+ * disk, and the host's view of the stack (state, containers). There is one spec of the stack: the
+ * one the host runs (`hostStack`: the recorded active colour and the release `swap --image`
+ * pinned applied to the config), never one built from the raw config.
  */
 import path from 'node:path';
 import type Docker from 'dockerode';
@@ -13,6 +15,7 @@ import { HostStore, type HostState } from '../docker/host-state.ts';
 import { planStack, type ActualStack, type Plan } from '../docker/plan.ts';
 import { buildStack } from '../stack/build.ts';
 import type { StackSpec } from '../stack/spec.ts';
+import { SERVICE } from '../stack/names.ts';
 import { renderForDir, writeRendered } from './render.ts';
 
 export interface StackHandle {
@@ -20,7 +23,6 @@ export interface StackHandle {
   docker: Docker;
   project: string;
   renderDir: string;
-  spec: StackSpec;
 }
 
 /** The config as the host runs it: the recorded active colour and the pinned release image. */
@@ -40,7 +42,6 @@ export function openStack(loaded: LoadedConfig, env: NodeJS.ProcessEnv, host?: s
     docker,
     project: loaded.config.project,
     renderDir: path.join(loaded.dir, 'compose'),
-    spec: buildStack(loaded.config, { configFileName: path.basename(loaded.file) }),
   };
 }
 
@@ -60,27 +61,51 @@ export interface StackView {
   plan: Plan;
 }
 
-/** Reads the engine and the host state, and computes the plan. Writes nothing. */
-export async function viewStack(h: StackHandle, overrides: { replicas?: Record<string, number>; activeColor?: string } = {}): Promise<StackView> {
-  const { state } = await HostStore.peek(h.docker, h.project).catch(() => ({ state: { colors: {} } as HostState }));
+/** The host state (empty when the stack was never deployed or cannot be read). Writes nothing. */
+export async function peekState(h: StackHandle): Promise<HostState> {
+  return (await HostStore.peek(h.docker, h.project).catch(() => ({ state: { colors: {} } as HostState }))).state;
+}
+
+export interface HostStack {
+  state: HostState;
+  /** The config with the host's active colour and release image applied. */
+  config: Config;
+  activeColor: string;
+  spec: StackSpec;
+}
+
+/** The stack as the host runs it. Writes nothing. */
+export async function hostStack(h: StackHandle, overrides: { activeColor?: string } = {}): Promise<HostStack> {
+  const state = await peekState(h);
   const activeColor = overrides.activeColor ?? state.activeColor ?? h.loaded.config.api.activeColor;
   const config = effectiveConfig(h.loaded.config, { ...state, activeColor });
-  const spec = buildStack(config, { configFileName: path.basename(h.loaded.file) });
-  const [actual, images] = await Promise.all([
-    actualStack(h.docker, h.project),
-    imageIds(h.docker, spec.services.map((s) => s.image)),
-  ]);
-  const desired = desiredStack(spec, {
+  return { state, config, activeColor, spec: buildStack(config) };
+}
+
+/** The exact containers `config` asks for (the host-effective one, or a colour/image variant of it). */
+export function desiredFor(h: StackHandle, config: Config, ctx: { images: Record<string, string>; activeColor: string; replicas?: Record<string, number> }): DesiredStack {
+  return desiredStack(buildStack(config), {
     renderedFiles: renderForDir({ ...h.loaded, config }, h.renderDir),
     renderDir: h.renderDir,
     configDir: h.loaded.dir,
     envFileValues: h.loaded.env,
-    imageIds: images,
-    activeColor,
+    imageIds: ctx.images,
+    activeColor: ctx.activeColor,
     profiles: deployProfiles(),
-    // While an emergency scale-down is recorded, the queue workers stay stopped.
-    replicas: { ...(state.savedScale ? { worker: 0 } : {}), ...(overrides.replicas ?? {}) },
+    ...(ctx.replicas ? { replicas: ctx.replicas } : {}),
   });
+}
+
+/** Reads the engine and the host state, and computes the plan. Writes nothing. */
+export async function viewStack(h: StackHandle, overrides: { replicas?: Record<string, number>; activeColor?: string } = {}): Promise<StackView> {
+  const { state, config, activeColor, spec } = await hostStack(h, overrides);
+  const [actual, images] = await Promise.all([
+    actualStack(h.docker, h.project),
+    imageIds(h.docker, spec.services.map((s) => s.image)),
+  ]);
+  // While an emergency scale-down is recorded, the queue workers stay stopped.
+  const replicas = { ...(state.savedScale ? { [SERVICE.worker]: 0 } : {}), ...(overrides.replicas ?? {}) };
+  const desired = desiredFor(h, config, { images, activeColor, replicas });
   return { state, config, activeColor, actual, images, desired, plan: planStack(desired, actual, activeColor, state.reloaded ?? {}) };
 }
 

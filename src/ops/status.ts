@@ -140,6 +140,54 @@ export function backupDir(h: StackHandle): string {
   return path.resolve(h.loaded.dir, h.loaded.config.backups.dir);
 }
 
+/** Metrics: the active API container, else Prometheus. */
+async function readTraffic(h: StackHandle, rows: ServiceRow[], st: CollectorState, now: () => number): Promise<{ traffic: Traffic | null; queue: StatusSnapshot['queue']; metricsSource: StatusSnapshot['metricsSource']; metricsError?: string }> {
+  const c = h.loaded.config;
+  let traffic: Traffic | null = null;
+  let queue: StatusSnapshot['queue'] = null;
+  let metricsSource: StatusSnapshot['metricsSource'] = null;
+  let metricsError: string | undefined;
+  const api = rows.find((r) => r.active && r.state === 'running' && /^api-/.test(r.service)) ?? rows.find((r) => r.state === 'running' && /^api-/.test(r.service));
+  try {
+    if (!api) throw new Error('no running API container');
+    const samples = parseMetrics(await readApiMetrics(h, api.container));
+    const t = now();
+    if (st.prevMetrics) traffic = trafficBetween(st.prevMetrics.samples, samples, (t - st.prevMetrics.at) / 1000);
+    st.prevMetrics = { at: t, samples };
+    queue = queueFrom(samples);
+    metricsSource = 'api';
+  } catch (err) {
+    metricsError = errorMessage(err);
+    try {
+      traffic = await trafficFromPrometheus(c.monitoring.prometheus.port);
+      metricsSource = 'prometheus';
+      metricsError = undefined;
+    } catch {
+      // keep the API's error: it is the more useful one
+    }
+  }
+  return { traffic, queue, metricsSource, ...(metricsError ? { metricsError } : {}) };
+}
+
+/** Database facts change slowly: every 10 s; backup facts every 30 s. */
+async function refreshSlowFacts(h: StackHandle, rows: ServiceRow[], st: CollectorState, now: () => number): Promise<void> {
+  const c = h.loaded.config;
+  const pg = rows.find((r) => r.service === 'postgres' && r.state === 'running');
+  if (!st.db || now() - st.db.at > 10_000) {
+    if (!pg) st.db = { at: now(), facts: null, error: 'postgres is not running' };
+    else {
+      try {
+        st.db = { at: now(), facts: await dbFacts(h, pg.container) };
+      } catch (err) {
+        st.db = { at: now(), facts: null, error: errorMessage(err) };
+      }
+    }
+  }
+  if (!st.backup || now() - st.backup.at > 30_000) {
+    st.backup = { at: now(), facts: await backupFacts(backupDir(h), c.postgres.database).catch(() => null) };
+  }
+}
+
 /** One snapshot of the stack. Never throws: an unreachable engine is a snapshot too. */
 export async function collectSnapshot(h: StackHandle, st: CollectorState = {}, now = Date.now): Promise<StatusSnapshot> {
   const c = h.loaded.config;
@@ -177,46 +225,8 @@ export async function collectSnapshot(h: StackHandle, st: CollectorState = {}, n
   const base = { ...empty, engine: { ok: true }, activeColor: report.activeColor, services: rows };
   if (rows.length === 0) return finishSnapshot(base, c.monitoring.alerts);
 
-  // Metrics: the active API container, else Prometheus.
-  let traffic: Traffic | null = null;
-  let queue = null;
-  let metricsSource: StatusSnapshot['metricsSource'] = null;
-  let metricsError: string | undefined;
-  const api = rows.find((r) => r.active && r.state === 'running' && /^api-/.test(r.service)) ?? rows.find((r) => r.state === 'running' && /^api-/.test(r.service));
-  try {
-    if (!api) throw new Error('no running API container');
-    const samples = parseMetrics(await readApiMetrics(h, api.container));
-    const t = now();
-    if (st.prevMetrics) traffic = trafficBetween(st.prevMetrics.samples, samples, (t - st.prevMetrics.at) / 1000);
-    st.prevMetrics = { at: t, samples };
-    queue = queueFrom(samples);
-    metricsSource = 'api';
-  } catch (err) {
-    metricsError = errorMessage(err);
-    try {
-      traffic = await trafficFromPrometheus(c.monitoring.prometheus.port);
-      metricsSource = 'prometheus';
-      metricsError = undefined;
-    } catch {
-      // keep the API's error: it is the more useful one
-    }
-  }
-
-  // Database facts change slowly: every 10 s.
-  const pg = rows.find((r) => r.service === 'postgres' && r.state === 'running');
-  if (!st.db || now() - st.db.at > 10_000) {
-    if (!pg) st.db = { at: now(), facts: null, error: 'postgres is not running' };
-    else {
-      try {
-        st.db = { at: now(), facts: await dbFacts(h, pg.container) };
-      } catch (err) {
-        st.db = { at: now(), facts: null, error: errorMessage(err) };
-      }
-    }
-  }
-  if (!st.backup || now() - st.backup.at > 30_000) {
-    st.backup = { at: now(), facts: await backupFacts(backupDir(h), c.postgres.database).catch(() => null) };
-  }
+  const { traffic, queue, metricsSource, metricsError } = await readTraffic(h, rows, st, now);
+  await refreshSlowFacts(h, rows, st, now);
   const edge = await edgeStatus(h, rows, report.activeColor);
   return finishSnapshot(
     {
@@ -226,9 +236,9 @@ export async function collectSnapshot(h: StackHandle, st: CollectorState = {}, n
       metricsSource,
       ...(metricsError ? { metricsError } : {}),
       queue,
-      db: st.db.facts,
-      ...(st.db.error ? { dbError: st.db.error } : {}),
-      backup: st.backup.facts,
+      db: st.db!.facts,
+      ...(st.db!.error ? { dbError: st.db!.error } : {}),
+      backup: st.backup!.facts,
     },
     c.monitoring.alerts,
   );

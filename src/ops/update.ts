@@ -1,10 +1,12 @@
 /**
- * `modelship update`: pull newer versions of the pinned images, redeploy what changed, and prune
- * dangling images of modelship's own builds.
+ * `modelship update`: pull newer versions of the images the host runs (the API release `swap
+ * --image` pinned, not the config's images.api), redeploy what changed (under the stack lock, as
+ * `update` in the audit log), and prune dangling images of modelship's own builds.
  */
 import { imageIds, pullImage } from '../docker/engine.ts';
+import { MS_LABEL } from '../stack/names.ts';
 import { deploy, type DeployResult } from './deploy.ts';
-import type { StackHandle } from './stack.ts';
+import { hostStack, type StackHandle } from './stack.ts';
 
 export interface UpdateResult {
   pulled: string[];
@@ -14,8 +16,13 @@ export interface UpdateResult {
   deploy: DeployResult;
 }
 
+/** The images the host's stack runs: the API release `swap --image` pinned, not the config's images.api. */
+export async function imagesToPull(h: StackHandle): Promise<string[]> {
+  return [...new Set((await hostStack(h)).spec.services.map((s) => s.image))];
+}
+
 export async function update(h: StackHandle, opts: { timeoutSeconds: number; force: boolean; json: boolean; color: boolean }): Promise<UpdateResult> {
-  const refs = [...new Set(h.spec.services.map((s) => s.image))];
+  const refs = await imagesToPull(h);
   const before = await imageIds(h.docker, refs);
   const pulled: string[] = [];
   const failed: UpdateResult['failed'] = [];
@@ -27,6 +34,6 @@ export async function update(h: StackHandle, opts: { timeoutSeconds: number; for
   const after = await imageIds(h.docker, refs);
   const changedImages = refs.filter((r) => before[r] !== after[r] && after[r]);
   const r = await deploy(h, { dryRun: false, ...opts, operation: 'update' });
-  const pruned = await h.docker.pruneImages({ filters: { dangling: ['true'], label: ['org.modelship.image'] } }).catch(() => ({ ImagesDeleted: [] }));
+  const pruned = await h.docker.pruneImages({ filters: { dangling: ['true'], label: [MS_LABEL.image] } }).catch(() => ({ ImagesDeleted: [] }));
   return { pulled, failed, changedImages, pruned: (pruned.ImagesDeleted ?? []).length, deploy: r };
 }

@@ -10,9 +10,9 @@ import type Docker from 'dockerode';
 import type { Config } from '../config/schema.ts';
 import { renderUpstream } from '../render/nginx.ts';
 import { MOUNT, SERVICE, type Color } from '../stack/names.ts';
-import { COMPOSE_LABEL, networkName, UPSTREAM_FILE } from '../docker/desired.ts';
+import { networkName, UPSTREAM_FILE } from '../docker/desired.ts';
 import { NETWORK } from '../stack/build.ts';
-import { probe } from '../docker/engine.ts';
+import { probe, serviceContainers } from '../docker/engine.ts';
 import { UserError } from '../util/errors.ts';
 import { writeFileAtomic } from '../util/fs-atomic.ts';
 
@@ -26,7 +26,7 @@ export async function reloadNginx(docker: Docker, nginxId: string): Promise<stri
 }
 
 export async function nginxContainerId(docker: Docker, project: string): Promise<string | null> {
-  const list = await docker.listContainers({ filters: { label: [`${COMPOSE_LABEL.project}=${project}`, `${COMPOSE_LABEL.service}=${SERVICE.nginx}`], status: ['running'] } });
+  const list = await serviceContainers(docker, project, SERVICE.nginx, { running: true });
   return list[0]?.Id ?? null;
 }
 

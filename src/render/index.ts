@@ -13,12 +13,10 @@ import { renderPostgresInit } from './postgres.ts';
 import { renderPrometheus } from './prometheus.ts';
 import type { RenderedFile } from './types.ts';
 
-export interface RenderContext extends ComposePaths {
-  configFileName: string;
-}
+export type RenderContext = ComposePaths;
 
 export function renderAll(config: Config, ctx: RenderContext): RenderedFile[] {
-  const stack = buildStack(config, { configFileName: ctx.configFileName });
+  const stack = buildStack(config);
   const files: RenderedFile[] = [
     renderCompose(stack, ctx),
     ...renderPostgresInit(config),

@@ -5,7 +5,7 @@
  * Pure: Config → text.
  */
 import type { Config } from '../config/schema.ts';
-import { INTERNAL_PORT, SERVICE } from '../stack/names.ts';
+import { COMPOSE_LABEL, discoveredLabel, INTERNAL_PORT, SERVICE } from '../stack/names.ts';
 import { toYaml } from './prometheus.ts';
 import type { RenderedFile } from './types.ts';
 
@@ -73,14 +73,14 @@ function promtailConfig(config: Config): Record<string, unknown> {
             host: `unix://${DOCKER_SOCKET}`,
             refresh_interval: '10s',
             // Ask Docker only for this project's containers...
-            filters: [{ name: 'label', values: [`com.docker.compose.project=${project}`] }],
+            filters: [{ name: 'label', values: [`${COMPOSE_LABEL.project}=${project}`] }],
           },
         ],
         relabel_configs: [
           // ...and keep only those, should the filter ever be ignored.
-          { source_labels: ['__meta_docker_container_label_com_docker_compose_project'], regex: escapeRegex(project), action: 'keep' },
-          { source_labels: ['__meta_docker_container_label_com_docker_compose_project'], target_label: 'project' },
-          { source_labels: ['__meta_docker_container_label_com_docker_compose_service'], target_label: 'service' },
+          { source_labels: [discoveredLabel(COMPOSE_LABEL.project)], regex: escapeRegex(project), action: 'keep' },
+          { source_labels: [discoveredLabel(COMPOSE_LABEL.project)], target_label: 'project' },
+          { source_labels: [discoveredLabel(COMPOSE_LABEL.service)], target_label: 'service' },
           { source_labels: ['__meta_docker_container_name'], regex: '/(.*)', target_label: 'container' },
           { source_labels: ['__meta_docker_container_log_stream'], target_label: 'stream' },
         ],

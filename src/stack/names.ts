@@ -1,7 +1,8 @@
 /**
  * Names and ports shared by the rendered files and the deploy code: service names, internal ports,
- * and where config files are mounted inside containers. One place, so nginx, Prometheus, Compose
- * and the Docker adapter cannot disagree. Pure constants.
+ * Docker labels, and where config files are mounted inside containers. One place, so nginx,
+ * Prometheus, Compose and the Docker adapter cannot disagree. Pure constants; a unit test checks
+ * that no label literal appears anywhere else in src/.
  */
 import type { Config } from '../config/schema.ts';
 
@@ -25,6 +26,48 @@ export const SERVICE = {
   nginxExporter: 'nginx-exporter',
   nodeExporter: 'node-exporter',
 } as const;
+
+/** The labels Docker Compose itself sets: `docker compose ps` and friends see modelship's containers. */
+export const COMPOSE_LABEL = {
+  project: 'com.docker.compose.project',
+  service: 'com.docker.compose.service',
+  number: 'com.docker.compose.container-number',
+  oneoff: 'com.docker.compose.oneoff',
+  configHash: 'com.docker.compose.config-hash',
+  network: 'com.docker.compose.network',
+  volume: 'com.docker.compose.volume',
+  version: 'com.docker.compose.version',
+} as const;
+
+/** modelship's own labels, on containers (and, for `image`/`version`/`commit`, on built images). */
+export const MS_LABEL = {
+  project: 'org.modelship.project',
+  service: 'org.modelship.service',
+  role: 'org.modelship.role',
+  color: 'org.modelship.color',
+  hash: 'org.modelship.hash',
+  aspectPrefix: 'org.modelship.hash.',
+  /** Containers of modelship's own machinery (lock, state, volume-files), never a service. */
+  internal: 'org.modelship.internal',
+  /** On images `modelship build` made (what `update` prunes when dangling). */
+  image: 'org.modelship.image',
+  version: 'org.modelship.version',
+  commit: 'org.modelship.commit',
+} as const;
+
+/** Labels on the stack lock container: who holds it, doing what, since when. */
+export const LOCK_LABEL = {
+  holder: 'org.modelship.lock.holder',
+  operation: 'org.modelship.lock.operation',
+  since: 'org.modelship.lock.since',
+  host: 'org.modelship.lock.host',
+  pid: 'org.modelship.lock.pid',
+} as const;
+
+/** A label as Prometheus' and promtail's Docker service discovery name it (`__meta_docker_container_label_…`). */
+export function discoveredLabel(label: string): string {
+  return `__meta_docker_container_label_${label.replace(/[^a-zA-Z0-9_]/g, '_')}`;
+}
 
 /** Ports inside the stack's networks (never published unless said so). */
 export const INTERNAL_PORT = {

@@ -6,7 +6,9 @@ import { after, before, test } from 'node:test';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
-import { cleanup, docker, e2eSkip, ms, projectContainers, stackDir, steadyTraffic } from './helpers.ts';
+import { cleanup, docker, e2eSkip, ms, projectContainers, stackDir, STANDIN, steadyTraffic } from './helpers.ts';
+import { lockName } from '../../src/docker/host-state.ts';
+import { COMPOSE_LABEL, LOCK_LABEL, MS_LABEL } from '../../src/stack/names.ts';
 
 const skip = await e2eSkip();
 const s = await stackDir('deploy');
@@ -162,6 +164,23 @@ test('logs shows a service\'s lines, --grep filters', { skip }, async () => {
   assert.equal(r.exitCode, 0, r.all);
   assert.match(r.stdout, /ready to accept connections/);
   assert.doesNotMatch(r.stdout, /checkpoint/);
+});
+
+test('restart goes through the stack lock: refused while another host holds it (audited), --force breaks it', { skip }, async () => {
+  await docker.createContainer({
+    name: lockName(s.project),
+    Image: STANDIN.redis,
+    Cmd: ['true'],
+    Labels: { [COMPOSE_LABEL.project]: s.project, [MS_LABEL.project]: s.project, [MS_LABEL.internal]: 'lock', [LOCK_LABEL.holder]: 'bob@elsewhere pid 1', [LOCK_LABEL.operation]: 'deploy', [LOCK_LABEL.since]: new Date().toISOString(), [LOCK_LABEL.host]: 'elsewhere', [LOCK_LABEL.pid]: '1' },
+    HostConfig: { NetworkMode: 'none' },
+  });
+  const refused = await ms(s, ['restart', 'prometheus']);
+  assert.equal(refused.exitCode, 1, refused.all);
+  assert.match(refused.stderr, /stack ".+" is locked by bob@elsewhere pid 1 running deploy/);
+  const forced = await ms(s, ['restart', 'prometheus', '--force']);
+  assert.equal(forced.exitCode, 0, forced.all);
+  const audit = JSON.parse((await ms(s, ['audit', '--json'])).stdout) as Array<{ command: string; result: string }>;
+  assert.deepEqual(audit.filter((a) => a.command === 'restart prometheus').map((a) => a.result).slice(-3), ['refused', 'started', 'ok']);
 });
 
 test('emergency scale-down stops the workers, deploy keeps them stopped, restore-scale brings them back', { skip }, async () => {

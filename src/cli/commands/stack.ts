@@ -202,11 +202,12 @@ export function register(program: Command, runEnv: RunEnvironment): void {
     .command('restart <service>')
     .description('restart a service\'s containers one at a time, each gated on health')
     .option('--timeout <duration>', 'health timeout per container', '120s')
+    .option('--force', 'break a stale stack lock', false)
     .option(...HOST_FLAG)
     .action(
-      action(runEnv, async (ctx, service: string, opts: { timeout: string; host?: string }) => {
+      action(runEnv, async (ctx, service: string, opts: { timeout: string; force: boolean; host?: string }) => {
         const h = await stack(ctx, opts.host);
-        const names = await restart(h, service, parseDurationSeconds(opts.timeout, '--timeout'));
+        const names = await restart(h, service, { timeoutSeconds: parseDurationSeconds(opts.timeout, '--timeout'), force: opts.force });
         if (ctx.out.json) ctx.out.data({ ok: true, restarted: names });
         else ctx.out.out(`restarted ${names.join(', ')}`);
       }),

@@ -8,9 +8,9 @@ import { readFile, stat, statfs } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { COMPOSE_LABEL, MS_LABEL } from '../../docker/desired.ts';
-import { probe } from '../../docker/engine.ts';
-import { certificatePaths } from '../../stack/names.ts';
+import { COMPOSE_LABEL, MS_LABEL } from '../../stack/names.ts';
+import { probe, serviceContainers } from '../../docker/engine.ts';
+import { certificatePaths, SERVICE } from '../../stack/names.ts';
 import { errorMessage } from '../../util/errors.ts';
 import type { StackHandle } from '../stack.ts';
 import { ps } from '../containers.ts';
@@ -47,7 +47,7 @@ async function readCert(h: StackHandle): Promise<DoctorFacts['cert']> {
   // letsencrypt: the certificate lives in a volume; read it through the nginx container.
   const where = certificatePaths(c)!.cert;
   try {
-    const list = await h.docker.listContainers({ filters: { label: [`${COMPOSE_LABEL.project}=${h.project}`, `${COMPOSE_LABEL.service}=nginx`], status: ['running'] } });
+    const list = await serviceContainers(h.docker, h.project, SERVICE.nginx, { running: true });
     if (!list[0]) return { source: where, notAfter: null, error: 'nginx is not running' };
     const r = await probe(h.docker, list[0].Id, ['CMD', 'cat', where], 5000);
     if (!r.ok) return { source: where, notAfter: null, error: r.output.split('\n')[0] ?? 'unreadable' };
@@ -116,7 +116,7 @@ async function memory(): Promise<DoctorFacts['memory']> {
 
 async function database(h: StackHandle): Promise<DoctorFacts['db']> {
   try {
-    const list = await h.docker.listContainers({ filters: { label: [`${COMPOSE_LABEL.project}=${h.project}`, `${COMPOSE_LABEL.service}=postgres`], status: ['running'] } });
+    const list = await serviceContainers(h.docker, h.project, SERVICE.postgres, { running: true });
     if (!list[0]) return { ok: false, error: 'no running postgres container' };
     const f = await dbFacts(h, list[0].Id);
     return { ok: true, connections: f.connections, maxConnections: f.maxConnections };

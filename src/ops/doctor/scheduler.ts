@@ -4,7 +4,7 @@
  * the container's health log. Gathering is I/O; the check is pure.
  */
 import type Docker from 'dockerode';
-import { COMPOSE_LABEL } from '../../docker/desired.ts';
+import { serviceContainers } from '../../docker/engine.ts';
 import { SERVICE } from '../../stack/names.ts';
 import type { CheckResult } from './result.ts';
 
@@ -18,7 +18,7 @@ export interface SchedulerFacts {
 }
 
 export async function schedulerFacts(docker: Docker, project: string): Promise<SchedulerFacts> {
-  const list = await docker.listContainers({ all: true, filters: { label: [`${COMPOSE_LABEL.project}=${project}`, `${COMPOSE_LABEL.service}=${SERVICE.dbBackup}`] } });
+  const list = await serviceContainers(docker, project, SERVICE.dbBackup);
   const c = list[0];
   if (!c) return { present: false };
   const info = await docker.getContainer(c.Id).inspect();

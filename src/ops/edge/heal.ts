@@ -5,8 +5,7 @@
  * rewritten for the active colour and nginx reloads gracefully; then the edge is asked again.
  */
 import { SERVICE, type Color } from '../../stack/names.ts';
-import { COMPOSE_LABEL, MS_LABEL } from '../../docker/desired.ts';
-import { joinGatedNetworks, waitReady } from '../../docker/engine.ts';
+import { actualStack, containersOf, joinGatedNetworks, waitReady } from '../../docker/engine.ts';
 import { UserError } from '../../util/errors.ts';
 import type { StackHandle, StackView } from '../stack.ts';
 import { switchUpstream } from '../upstream.ts';
@@ -25,11 +24,10 @@ function routingProblem(v: EdgeVerdict, status: number | null): boolean {
  */
 export async function healEdge(h: StackHandle, view: StackView, opts: { dryRun: boolean }): Promise<string | null> {
   const active = view.activeColor as Color;
-  const running = (service: string) =>
-    view.actual.containers.filter((c) => c.labels[COMPOSE_LABEL.service] === service && c.state === 'running' && c.labels[MS_LABEL.internal] === undefined && c.labels[COMPOSE_LABEL.oneoff] !== 'True');
+  const running = (service: string) => containersOf(view.actual.containers, service, true);
   // Read the live containers again in apply mode: the steps before may have changed them.
-  const live = opts.dryRun ? view.actual.containers : (await h.docker.listContainers({ filters: { label: [`${COMPOSE_LABEL.project}=${h.project}`] } })).map((c) => ({ id: c.Id, labels: c.Labels ?? {}, state: c.State }));
-  const has = (service: string): boolean => live.some((c) => c.labels[COMPOSE_LABEL.service] === service && c.state === 'running' && c.labels[MS_LABEL.internal] === undefined);
+  const live = opts.dryRun ? view.actual.containers : (await actualStack(h.docker, h.project)).containers;
+  const has = (service: string): boolean => containersOf(live, service, true).length > 0;
   if (!has(SERVICE.nginx) || !has(SERVICE.api(active))) return null;
   const before = await probeEdge(h.docker, h.project, view.config);
   const verdict = judgeEdge(before, active);

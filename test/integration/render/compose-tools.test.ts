@@ -19,7 +19,7 @@ for (const [name, yaml] of Object.entries(VARIANTS)) {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'modelship-compose-'));
     const out = path.join(dir, 'compose');
     const config = configFrom(yaml);
-    for (const f of renderAll(config, { configDir: '..', envFile: '../.env', configFileName: 'modelship.config.yaml' })) {
+    for (const f of renderAll(config, { configDir: '..', envFile: '../.env' })) {
       mkdirSync(path.dirname(path.join(out, f.path)), { recursive: true });
       writeFileSync(path.join(out, f.path), f.content);
     }

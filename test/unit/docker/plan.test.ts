@@ -10,7 +10,7 @@ const yaml = `${VARIANTS.defaults}workers: {replicas: 2}\n`;
 
 function desiredFor(y: string, over: Partial<DesiredContext> = {}): DesiredStack {
   const config = configFrom(y);
-  const spec = buildStack(config, { configFileName: 'modelship.config.yaml' });
+  const spec = buildStack(config);
   const ids = Object.fromEntries(spec.services.map((s) => [s.image, `sha256:${s.image.length}`]));
   return desiredStack(spec, {
     renderDir: '/srv/app/compose',
@@ -19,7 +19,7 @@ function desiredFor(y: string, over: Partial<DesiredContext> = {}): DesiredStack
     imageIds: ids,
     activeColor: 'blue',
     profiles: ['monitoring', 'tls', 'backup'],
-    renderedFiles: renderAll(config, { configDir: '..', envFile: '../.env', configFileName: 'modelship.config.yaml' }),
+    renderedFiles: renderAll(config, { configDir: '..', envFile: '../.env' }),
     ...over,
   });
 }

@@ -4,7 +4,7 @@ import { buildStack } from '../../../src/stack/build.ts';
 import { parseScaleAssignments } from '../../../src/ops/scale.ts';
 import { configFrom, VARIANTS } from '../../helpers/config.ts';
 
-const services = buildStack(configFrom(VARIANTS.defaults!), { configFileName: 'modelship.config.yaml' }).services;
+const services = buildStack(configFrom(VARIANTS.defaults!)).services;
 
 test('scale assignments: workers and the active API colour, `api` meaning the active one', () => {
   assert.deepEqual(parseScaleAssignments(['worker=3', 'api=2'], services, 'green'), { worker: 3, 'api-green': 2 });

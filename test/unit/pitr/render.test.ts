@@ -16,7 +16,7 @@ test('backups.pitr.enabled renders the WAL settings, the slot limit and a pg_hba
   assert.match(hba, /^host\s+replication\s+repl\s+all\s+scram-sha-256$/m);
   assert.match(hba, /^host\s+all\s+all\s+all\s+scram-sha-256$/m);
   assert.ok(!/^host\s+replication\s+all\s+all/m.test(hba), 'only the named role replicates from the network');
-  const pg = buildStack(c, { configFileName: 'm.yaml' }).services.find((s) => s.name === 'postgres')!;
+  const pg = buildStack(c).services.find((s) => s.name === 'postgres')!;
   assert.ok(pg.command!.includes('hba_file=/etc/modelship/pg_hba.conf'));
   assert.ok(pg.mounts.some((m) => m.target === '/etc/modelship/pg_hba.conf' && m.readOnly));
   const files = renderPostgresInit(c).map((f) => f.path);

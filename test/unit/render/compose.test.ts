@@ -23,7 +23,7 @@ delete specSchema.$schema;
 const ajv = new Ajv2019({ strict: false, allErrors: true });
 const validateCompose = ajv.compile(specSchema);
 
-const ctx = { configDir: '..', envFile: '../.env', configFileName: 'modelship.config.yaml' };
+const ctx = { configDir: '..', envFile: '../.env' };
 
 interface ComposeService {
   ports?: string[];
