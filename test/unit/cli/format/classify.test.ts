@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CSV_HEADER, csvRows, progressBar, summaryLine, tableLines } from '../../../src/cli/format/classify.ts';
-import { sniffImage } from '../../../src/inference/sniff.ts';
+import { CSV_HEADER, csvRows, progressBar, summaryLine, tableLines } from '../../../../src/cli/format/classify.ts';
+import { sniffImage } from '../../../../src/inference/sniff.ts';
 import { readFile } from 'node:fs/promises';
-import { csvCell } from '../../../src/util/csv.ts';
+import { csvCell } from '../../../../src/util/csv.ts';
 
 const ok = { input: 'a,b.jpg', task: 'image' as const, model: 'm', version: '1', backend: 'wasm-simd', durationMs: 12.5, predictions: [{ label: 'Neutral', score: 0.9 }, { label: 'Porn', score: 0.1 }] };
 
@@ -29,9 +29,9 @@ test('progress bar and summary', () => {
 });
 
 test('sniffImage recognises real image headers and refuses text', async () => {
-  const jpg = await readFile(new URL('../../fixtures/images/chelsea.jpg', import.meta.url));
-  const png = await readFile(new URL('../../fixtures/images/camera-gray.png', import.meta.url));
-  const gif = await readFile(new URL('../../fixtures/images/animated.gif', import.meta.url));
+  const jpg = await readFile(new URL('../../../fixtures/images/chelsea.jpg', import.meta.url));
+  const png = await readFile(new URL('../../../fixtures/images/camera-gray.png', import.meta.url));
+  const gif = await readFile(new URL('../../../fixtures/images/animated.gif', import.meta.url));
   assert.ok(sniffImage(jpg.subarray(0, 16)));
   assert.ok(sniffImage(png.subarray(0, 16)));
   assert.ok(sniffImage(gif.subarray(0, 16)));
