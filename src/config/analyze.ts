@@ -43,6 +43,23 @@ export interface AnalyzeOptions {
   lenientUnknownKeys?: boolean;
 }
 
+/** The .env values, with a warning when there is no file and an error per unreadable line. */
+function readEnv(envInput: EnvInput, problems: Problem[]): Record<string, string> {
+  if (envInput.text === null) {
+    problems.push({
+      severity: 'warning', file: envInput.file, line: 1, col: 1, path: '',
+      message: `no secrets file at ${envInput.file}: the stack will not start without it`,
+      hint: 'run `modelship init` to generate one, or pass --env-file',
+    });
+    return {};
+  }
+  const parsed = parseDotenv(envInput.text);
+  for (const p of parsed.problems) {
+    problems.push({ severity: 'error', file: envInput.file, line: p.line, col: p.col, path: '', message: p.message });
+  }
+  return parsed.values;
+}
+
 export function analyzeConfig(source: Buffer | string, file: string, envInput: EnvInput | null, opts: AnalyzeOptions = {}): Analysis {
   const problems: Problem[] = [];
   const at = (line: number, col: number, path: string, message: string, extra: Partial<Problem> = {}): void => {
@@ -110,22 +127,7 @@ export function analyzeConfig(source: Buffer | string, file: string, envInput: E
   }
 
   // .env: secrets by reference must resolve.
-  let env: Record<string, string> = {};
-  if (envInput) {
-    if (envInput.text === null) {
-      problems.push({
-        severity: 'warning', file: envInput.file, line: 1, col: 1, path: '',
-        message: `no secrets file at ${envInput.file}: the stack will not start without it`,
-        hint: 'run `modelship init` to generate one, or pass --env-file',
-      });
-    } else {
-      const parsed = parseDotenv(envInput.text);
-      env = parsed.values;
-      for (const p of parsed.problems) {
-        problems.push({ severity: 'error', file: envInput.file, line: p.line, col: p.col, path: '', message: p.message });
-      }
-    }
-  }
+  const env = envInput ? readEnv(envInput, problems) : {};
 
   if (!result.success) return { config: null, problems, env };
   const config = result.data;
@@ -323,6 +325,7 @@ function yamlHint(code: string, text: string, line: number, message = ''): strin
 // ---------------------------------------------------------------------------------------------
 // Checks that span several keys.
 
+// Long because: a flat list of independent cross-field checks, each a few lines and commented; no step depends on another.
 function semanticProblems(config: Config, file: string, locate: Locate, envInput: EnvInput | null, env: Record<string, string>, hasPath: (path: string[]) => boolean): Problem[] {
   const problems: Problem[] = [];
   const err = (path: string[], message: string, extra: Partial<Problem> = {}): void => {

@@ -102,6 +102,7 @@ export function upstreamColor(text: string): Color | null {
   return m ? (m[1] as Color) : null;
 }
 
+// Long because: a template, one line of nginx.conf per entry in order; split, the file it writes could no longer be read top to bottom here.
 function renderNginxConf(config: Config): string {
   const certs = certificatePaths(config);
   const serverNames = config.domains.join(' ');

@@ -105,6 +105,7 @@ function num(n: number): string {
   return String(Number(n.toFixed(6)));
 }
 
+// Long because: a table of alert rules, one entry each (expression, duration, severity, text).
 function alertRules(config: Config): Record<string, unknown> {
   const a = config.monitoring.alerts;
   const ex = config.monitoring.exporters;

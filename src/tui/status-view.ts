@@ -61,6 +61,7 @@ function table(rows: ServiceRow[], selected: number): React.ReactElement {
   );
 }
 
+// Long because: a React component: its hooks (state, refs, input) must stay in this one function body; the tree itself is built by table() and the line helpers.
 export function StatusView(props: StatusViewProps): React.ReactElement {
   const { state } = props;
   const snap = state.snapshot;

@@ -32,6 +32,7 @@ export function printBackup(ctx: CommandContext, r: BackupResult): void {
   if (r.pruned.length) ctx.out.info(`retention removed ${r.pruned.length} old backup${r.pruned.length === 1 ? '' : 's'}: ${r.pruned.map((p) => p.file).join(', ')}`);
 }
 
+// Long because: the commander declaration of `backup` and its subcommands (flags, help text), one short action each.
 export function register(program: Command, runEnv: RunEnvironment): void {
   const backup = withDbFlags(program.command('backup'))
     .description('take a verified PostgreSQL backup (pg_dump -Fc) now; subcommands list, verify and prune them')

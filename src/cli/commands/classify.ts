@@ -29,6 +29,7 @@ function positiveInt(name: string, v: string | undefined): number | undefined {
 
 const MAX_INPUT_BYTES = 100 * 1024 * 1024;
 
+// Long because: the commander declaration of `classify` (its many flags and help text) and its one action.
 export function register(program: Command, runEnv: RunEnvironment): void {
   program
     .command('classify')

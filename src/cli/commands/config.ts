@@ -6,6 +6,7 @@ import { initProject, schemaText } from '../../ops/init.ts';
 import { checkRendered, renderForDir, writeRendered } from '../../ops/render.ts';
 import { UsageError } from '../../util/errors.ts';
 
+// Long because: the commander declaration of `config` and its subcommands, one short action each.
 export function register(program: Command, runEnv: RunEnvironment): void {
   program
     .command('init')

@@ -23,6 +23,7 @@ function sizeOf(n: number | undefined): string {
   return n === undefined ? 'size unknown' : formatBytes(n);
 }
 
+// Long because: the commander declaration of `models` and its subcommands (list, info, add, verify…), one short action each.
 export function register(program: Command, runEnv: RunEnvironment): void {
   const models = program.command('models').description('List, inspect, add and verify inference models');
 

@@ -10,6 +10,8 @@ import { UsageError, UserError, errorMessage } from '../../util/errors.ts';
 import { probeWritableDir } from '../../ops/backup/dir.ts';
 import { prepareAndDrop } from '../../ops/backup/run-as.ts';
 import { startScheduledPitr } from '../../ops/backup/pitr/scheduled.ts';
+import type { OpsSettings } from '../../ops/backup/context.ts';
+import type { DbTarget } from '../../postgres/session.ts';
 
 interface Opts {
   direct?: boolean;
@@ -23,6 +25,50 @@ interface Opts {
   wait: string;
   baseSchedule?: string;
   runAs?: string;
+}
+
+/** The database jobs on their schedules: backup (with retention), VACUUM ANALYZE, verify + a test restore of the newest. */
+function scheduledJobs(settings: OpsSettings, target: DbTarget, opts: Opts, wait: number): Job[] {
+  return [
+    {
+      name: 'backup',
+      cron: opts.backupSchedule ?? settings.schedules.backup,
+      run: async () => {
+        const r = await takeBackup(target, { dir: settings.dir, waitMs: wait, retention: settings.retention, tag: 'scheduled' });
+        return { file: r.file, sizeBytes: r.manifest.sizeBytes, tables: r.manifest.tableCount, pruned: r.pruned.map((p) => p.file) };
+      },
+    },
+    {
+      name: 'vacuum',
+      cron: opts.vacuumSchedule ?? settings.schedules.vacuum,
+      run: async () => {
+        const s = await target.connect({ appName: 'modelship schedule vacuum' });
+        try {
+          const r = await vacuum(s, { analyze: true });
+          return { statement: r.statement };
+        } finally {
+          await s.end();
+        }
+      },
+    },
+    {
+      name: 'verify',
+      cron: opts.verifySchedule ?? settings.schedules.verify,
+      run: async () => {
+        const { backups } = await listBackups(settings.dir, target.database);
+        const failed: string[] = [];
+        for (const b of backups) if (!(await verifyBackup(target, b.path)).ok) failed.push(b.file);
+        const newest = (await listBackups(settings.dir, target.database)).backups.find((b) => b.verified);
+        let restoreTested: string | null = null;
+        if (newest) {
+          await restoreBackup(target, { file: newest.path, verifyOnly: true, waitMs: wait });
+          restoreTested = newest.file;
+        }
+        if (failed.length) throw new Error(`${failed.length} backup(s) failed verification: ${failed.join(', ')}`);
+        return { checked: backups.length, restoreTested };
+      },
+    },
+  ];
 }
 
 export function register(program: Command, runEnv: RunEnvironment): void {
@@ -61,46 +107,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
             return [`${errorMessage(err)}${where}${err instanceof UserError && err.hint ? `; fix: ${err.hint}` : ''}`];
           }
         };
-        const jobs: Job[] = [
-          {
-            name: 'backup',
-            cron: opts.backupSchedule ?? settings.schedules.backup,
-            run: async () => {
-              const r = await takeBackup(target, { dir: settings.dir, waitMs: wait, retention: settings.retention, tag: 'scheduled' });
-              return { file: r.file, sizeBytes: r.manifest.sizeBytes, tables: r.manifest.tableCount, pruned: r.pruned.map((p) => p.file) };
-            },
-          },
-          {
-            name: 'vacuum',
-            cron: opts.vacuumSchedule ?? settings.schedules.vacuum,
-            run: async () => {
-              const s = await target.connect({ appName: 'modelship schedule vacuum' });
-              try {
-                const r = await vacuum(s, { analyze: true });
-                return { statement: r.statement };
-              } finally {
-                await s.end();
-              }
-            },
-          },
-          {
-            name: 'verify',
-            cron: opts.verifySchedule ?? settings.schedules.verify,
-            run: async () => {
-              const { backups } = await listBackups(settings.dir, target.database);
-              const failed: string[] = [];
-              for (const b of backups) if (!(await verifyBackup(target, b.path)).ok) failed.push(b.file);
-              const newest = (await listBackups(settings.dir, target.database)).backups.find((b) => b.verified);
-              let restoreTested: string | null = null;
-              if (newest) {
-                await restoreBackup(target, { file: newest.path, verifyOnly: true, waitMs: wait });
-                restoreTested = newest.file;
-              }
-              if (failed.length) throw new Error(`${failed.length} backup(s) failed verification: ${failed.join(', ')}`);
-              return { checked: backups.length, restoreTested };
-            },
-          },
-        ];
+        const jobs = scheduledJobs(settings, target, opts, wait);
         const newest = (await listBackups(settings.dir, target.database)).backups.find((b) => b.verified);
         const pitr = await startScheduledPitr(settings, opts, ctx.env, target, jsonLine, opts.baseSchedule);
         if (pitr) jobs.push(...pitr.jobs);

@@ -23,6 +23,7 @@ async function stack(ctx: CommandContext, host?: string): Promise<StackHandle> {
   return openStack(loaded, ctx.env, host);
 }
 
+// Long because: the commander declaration of the stack commands (build, plan, deploy, ps, logs, scale, restart, down, update, audit), one short action each.
 export function register(program: Command, runEnv: RunEnvironment): void {
   program
     .command('build')

@@ -548,6 +548,7 @@ export interface ConvertOptions {
   metadata?: Record<string, string>;
 }
 
+// Long because: the conversion pipeline in order (outputs, inputs, constants, nodes, graph), each stage a call into the op tables above.
 export function convertTfGraph(model: TfGraphModelJson, weights: Map<string, DecodedWeight>, opts: ConvertOptions): OnnxModel {
   const nodes = model.modelTopology?.node;
   if (!Array.isArray(nodes) || nodes.length === 0) throw new ConversionError('model.json has no graph nodes (modelTopology.node is empty)');

@@ -57,6 +57,7 @@ class TransferInterrupted extends Error {}
 const MAX_ATTEMPTS = 4;
 
 /** Fetches `file` at `commit` into the cache (or finds it there) and links it into the snapshot. */
+// Long because: one resumable transfer loop (HEAD for missing metadata, cached blob, retry with Range resume, verify, link); its states are shared across attempts.
 export async function downloadFile(settings: HubSettings, cache: RepoCache, ref: HubRef, commit: string, file: RepoFile, onEvent: (e: DownloadEvent) => void = () => undefined): Promise<DownloadResult> {
   const url = resolveUrl(settings, ref.repo, commit, file.path);
   const ctx = { ref, file: file.path };

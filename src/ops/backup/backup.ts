@@ -133,6 +133,129 @@ async function linkNoReplace(from: string, to: string): Promise<void> {
   }
 }
 
+/** What a failed pg_dump means for the operator: interrupted, a full or read-only disk, or the tool's own message. */
+function dumpFailure(err: unknown, tmp: string, o: BackupOptions): Error {
+  if (o.signal?.aborted) return new UserError('backup interrupted: no backup file was kept', { cause: err });
+  if (err instanceof ToolError) {
+    // pg_dump writing the file itself (--direct): name the file and the disk, as for our own writes.
+    const code = /No space left on device/i.test(err.failure.stderr) ? 'ENOSPC' : /Disk quota exceeded/i.test(err.failure.stderr) ? 'EDQUOT' : /Read-only file system/i.test(err.failure.stderr) ? 'EROFS' : /could not open output file.*Permission denied/i.test(err.failure.stderr) ? 'EACCES' : null;
+    if (code) return new UserError(`backup failed, no backup file was kept: writing ${tmp}: ${err.message}`, { hint: fsHint(code, o.dir), cause: err });
+    return new UserError(`backup failed, no backup file was kept: ${err.message}`, { hint: hintFor(err.failure.stderr), cause: err });
+  }
+  if (isFsCode(err, 'ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS', 'EIO')) return fsError(err, 'backup failed, no backup file was kept: writing', tmp);
+  const msg = errorMessage(err);
+  return new UserError(`backup failed, no backup file was kept: ${msg}`, { hint: hintFor(msg), cause: err });
+}
+
+/** The dumped file is a non-empty pg_dump custom-format archive, synced to disk. */
+async function checkArchive(tmp: string): Promise<{ size: number }> {
+  const st = await stat(tmp).catch(() => null);
+  if (!st || st.size === 0) throw new UserError('backup failed: pg_dump produced an empty archive; no backup file was kept', { hint: 'check the pg_dump output above and the server log' });
+  const head = Buffer.alloc(5);
+  const fh = await open(tmp, 'r');
+  await fh.read(head, 0, 5, 0).finally(() => fh.close());
+  if (head.toString('latin1') !== 'PGDMP') throw new UserError('backup failed: the file is not a pg_dump custom-format archive; no backup file was kept');
+  await fsyncFile(tmp).catch((err: unknown) => {
+    throw fsError(err, 'backup failed, no backup file was kept: syncing', tmp);
+  });
+  return st;
+}
+
+/**
+ * Verification: the table of contents (table count), every data block read back (pg_restore
+ * -f /dev/null), and the sha256 of exactly the bytes on disk, the latter two side by side.
+ */
+async function verifyArchive(target: DbTarget, session: SqlSession, dumpFile: string, tablesBefore: number, signal: AbortSignal | undefined): Promise<{ sha256: string; listed: number }> {
+  const verifyFail = (what: string) => (err: unknown) => {
+    if (signal?.aborted) throw new UserError('backup interrupted: no backup file was kept', { cause: err });
+    throw new UserError(`backup failed verification (${what}); no backup file was kept: ${errorMessage(err)}`, { hint: hintFor(errorMessage(err)) ?? 'the archive on disk is damaged or incomplete: run the backup again and check the disk', cause: err });
+  };
+  const listing = await target.list(dumpFile).catch(verifyFail('pg_restore --list could not read it'));
+  const [sha256] = await Promise.all([sha256File(dumpFile), target.readAll(dumpFile, signal).catch(verifyFail('pg_restore could not read every data block'))]);
+  const listed = countListedTables(listing);
+  const tablesAfter = await tableCount(session);
+  if (listed !== tablesBefore && listed !== tablesAfter) {
+    throw new UserError(`backup failed verification: the archive holds ${listed} tables, the server has ${tablesBefore}; no backup file was kept`, {
+      hint: 'tables created or dropped during the dump can cause this: run the backup again',
+    });
+  }
+  return { sha256, listed };
+}
+
+/**
+ * Commit. Everything is first written in full under temp names (a full disk fails here, with
+ * nothing under a final name). Then the checksum and the manifest get their final names and the
+ * dump is linked last: the dump's name appearing is the commit point, so a kill at any moment
+ * leaves either a complete backup or no .dump at all (sidecars without a dump are swept).
+ */
+async function commitFiles(
+  dir: string,
+  tmp: string,
+  firstFinal: string,
+  firstStarted: Date,
+  database: string,
+  manifestFor: (file: string, started: Date) => Manifest,
+  sha256: string,
+  written: Written,
+  temps: string[],
+): Promise<{ final: string; manifest: Manifest }> {
+  let final = firstFinal;
+  let started = firstStarted;
+  let manifest = manifestFor(final, started);
+  for (let i = 0; ; i++) {
+    const shaTmp = await writeTempOrFail(shaFileFor(final), shaLine(sha256, final));
+    temps.push(shaTmp);
+    const manTmp = await writeTempOrFail(manifestFileFor(final), manifestText(manifest));
+    temps.push(manTmp);
+    try {
+      await linkNoReplace(shaTmp, shaFileFor(final));
+      written.add(shaFileFor(final));
+      await linkNoReplace(manTmp, manifestFileFor(final));
+      written.add(manifestFileFor(final));
+      await syncDir(dir);
+      await linkNoReplace(tmp, final);
+      written.add(final);
+      await syncDir(dir);
+      return { final, manifest };
+    } catch (err) {
+      await written.removeAll();
+      if (!isFsCode(err, 'EEXIST') || i >= 5) throw isFsCode(err, 'EEXIST') ? new UserError(`${final} already exists`, { hint: 'another backup is being written under the same name: run again' }) : err;
+      // Another backup took this second: the next one.
+      started = new Date(started.getTime() + 1000);
+      final = path.join(dir, backupFileName(database, started));
+      manifest = manifestFor(final, started);
+    } finally {
+      for (const t of temps.splice(0)) await rm(t, { force: true }).catch(() => undefined);
+    }
+  }
+}
+
+/** Retention after a backup: the backup itself is complete and stays, so a retention problem is logged, not thrown. */
+async function pruneAfterBackup(dir: string, retention: NonNullable<BackupOptions['retention']>, database: string, log: (l: string) => void): Promise<RetentionDecision[]> {
+  try {
+    const pruned = (await prune(dir, retention, { database, dryRun: false })).filter((d) => d.action === 'delete');
+    for (const d of pruned) log(`pruned ${d.file}`);
+    return pruned;
+  } catch (err) {
+    log(`retention did not run: ${errorMessage(fsError(err, 'pruning', dir, dir))}`);
+    return [];
+  }
+}
+
+/** The backup's start time and a file name nobody has taken yet. */
+async function freeBackupName(dir: string, database: string, now: () => Date): Promise<{ started: Date; final: string }> {
+  let started = now();
+  let final = path.join(dir, backupFileName(database, started));
+  // Two backups in the same second (an emergency one beside a scheduled one): take the next second.
+  for (let i = 0; await exists(final); i++) {
+    if (i >= 5) throw new UserError(`${final} already exists`, { hint: 'another backup is being written under the same name: run again' });
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
+    started = now();
+    final = path.join(dir, backupFileName(database, started));
+  }
+  return { started, final };
+}
+
 export async function takeBackup(target: DbTarget, o: BackupOptions): Promise<BackupResult> {
   const log = o.log ?? (() => undefined);
   const now = o.now ?? (() => new Date());
@@ -159,65 +282,26 @@ export async function takeBackup(target: DbTarget, o: BackupOptions): Promise<Ba
     const serverVersion = String((await session.query<{ v: string }>('select current_setting($1) as v', ['server_version']))[0]?.v ?? '');
     const tablesBefore = await tableCount(session);
     const pgDumpVersion = await target.dumpVersion();
-    let started = now();
-    let final = path.join(o.dir, backupFileName(target.database, started));
-    // Two backups in the same second (an emergency one beside a scheduled one): take the next second.
-    for (let i = 0; await exists(final); i++) {
-      if (i >= 5) throw new UserError(`${final} already exists`, { hint: 'another backup is being written under the same name: run again' });
-      await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
-      started = now();
-      final = path.join(o.dir, backupFileName(target.database, started));
-    }
+    const named = await freeBackupName(o.dir, target.database, now);
+    const started = named.started;
+    let final = named.final;
     tmp = tempFileFor(final, os.hostname(), process.pid, randomBytes(4).toString('hex'));
     log(`dumping ${target.describe} → ${path.basename(final)}`);
     const t0 = performance.now();
-    try {
-      await target.dump(tmp, o.signal);
-    } catch (err) {
-      if (o.signal?.aborted) throw new UserError('backup interrupted: no backup file was kept', { cause: err });
-      if (err instanceof ToolError) {
-        // pg_dump writing the file itself (--direct): name the file and the disk, as for our own writes.
-        const code = /No space left on device/i.test(err.failure.stderr) ? 'ENOSPC' : /Disk quota exceeded/i.test(err.failure.stderr) ? 'EDQUOT' : /Read-only file system/i.test(err.failure.stderr) ? 'EROFS' : /could not open output file.*Permission denied/i.test(err.failure.stderr) ? 'EACCES' : null;
-        if (code) throw new UserError(`backup failed, no backup file was kept: writing ${tmp}: ${err.message}`, { hint: fsHint(code, o.dir), cause: err });
-        throw new UserError(`backup failed, no backup file was kept: ${err.message}`, { hint: hintFor(err.failure.stderr), cause: err });
-      }
-      if (isFsCode(err, 'ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS', 'EIO')) throw fsError(err, 'backup failed, no backup file was kept: writing', tmp);
-      const msg = errorMessage(err);
-      throw new UserError(`backup failed, no backup file was kept: ${msg}`, { hint: hintFor(msg), cause: err });
-    }
-    const st = await stat(tmp).catch(() => null);
-    if (!st || st.size === 0) throw new UserError('backup failed: pg_dump produced an empty archive; no backup file was kept', { hint: 'check the pg_dump output above and the server log' });
-    const head = Buffer.alloc(5);
-    const fh = await open(tmp, 'r');
-    await fh.read(head, 0, 5, 0).finally(() => fh.close());
-    if (head.toString('latin1') !== 'PGDMP') throw new UserError('backup failed: the file is not a pg_dump custom-format archive; no backup file was kept');
-    await fsyncFile(tmp).catch((err: unknown) => {
-      throw fsError(err, 'backup failed, no backup file was kept: syncing', tmp!);
+    const dumpTo = tmp;
+    await target.dump(dumpTo, o.signal).catch((err: unknown) => {
+      throw dumpFailure(err, dumpTo, o);
     });
+    const st = await checkArchive(dumpTo);
 
-    // Verification: the table of contents (table count), every data block read back (pg_restore
-    // -f /dev/null), and the sha256 of exactly the bytes on disk, the latter two side by side.
-    const dumpFile = tmp;
-    const verifyFail = (what: string) => (err: unknown) => {
-      if (o.signal?.aborted) throw new UserError('backup interrupted: no backup file was kept', { cause: err });
-      throw new UserError(`backup failed verification (${what}); no backup file was kept: ${errorMessage(err)}`, { hint: hintFor(errorMessage(err)) ?? 'the archive on disk is damaged or incomplete: run the backup again and check the disk', cause: err });
-    };
-    const listing = await target.list(dumpFile).catch(verifyFail('pg_restore --list could not read it'));
-    const [sha256] = await Promise.all([sha256File(dumpFile), target.readAll(dumpFile, o.signal).catch(verifyFail('pg_restore could not read every data block'))]);
-    const listed = countListedTables(listing);
-    const tablesAfter = await tableCount(session);
-    if (listed !== tablesBefore && listed !== tablesAfter) {
-      throw new UserError(`backup failed verification: the archive holds ${listed} tables, the server has ${tablesBefore}; no backup file was kept`, {
-        hint: 'tables created or dropped during the dump can cause this: run the backup again',
-      });
-    }
+    const { sha256, listed } = await verifyArchive(target, session, dumpTo, tablesBefore, o.signal);
     const durationMs = Math.round(performance.now() - t0);
     const verifiedAt = now().toISOString();
-    const manifestFor = (file: string): Manifest => ({
+    const manifestFor = (file: string, at: Date): Manifest => ({
       format: MANIFEST_FORMAT,
       file: path.basename(file),
       database: target.database,
-      createdAt: started.toISOString(),
+      createdAt: at.toISOString(),
       sizeBytes: st.size,
       durationMs,
       serverVersion,
@@ -230,52 +314,15 @@ export async function takeBackup(target: DbTarget, o: BackupOptions): Promise<Ba
       verifiedAt,
     });
 
-    // Commit. Everything is first written in full under temp names (a full disk fails here, with
-    // nothing under a final name). Then the checksum and the manifest get their final names and the
-    // dump is linked last: the dump's name appearing is the commit point, so a kill at any moment
-    // leaves either a complete backup or no .dump at all (sidecars without a dump are swept).
-    let manifest = manifestFor(final);
-    for (let i = 0; ; i++) {
-      const shaTmp = await writeTempOrFail(shaFileFor(final), shaLine(sha256, final));
-      temps.push(shaTmp);
-      const manTmp = await writeTempOrFail(manifestFileFor(final), manifestText(manifest));
-      temps.push(manTmp);
-      try {
-        await linkNoReplace(shaTmp, shaFileFor(final));
-        written.add(shaFileFor(final));
-        await linkNoReplace(manTmp, manifestFileFor(final));
-        written.add(manifestFileFor(final));
-        await syncDir(o.dir);
-        await linkNoReplace(tmp, final);
-        written.add(final);
-        await syncDir(o.dir);
-        break;
-      } catch (err) {
-        await written.removeAll();
-        if (!isFsCode(err, 'EEXIST') || i >= 5) throw isFsCode(err, 'EEXIST') ? new UserError(`${final} already exists`, { hint: 'another backup is being written under the same name: run again' }) : err;
-        // Another backup took this second: the next one.
-        started = new Date(started.getTime() + 1000);
-        final = path.join(o.dir, backupFileName(target.database, started));
-        manifest = manifestFor(final);
-      } finally {
-        for (const t of temps.splice(0)) await rm(t, { force: true }).catch(() => undefined);
-      }
-    }
+    const committed = await commitFiles(o.dir, dumpTo, final, started, target.database, manifestFor, sha256, written, temps);
+    final = committed.final;
+    const manifest = committed.manifest;
     written.forget();
     await rm(tmp, { force: true }).catch(() => undefined);
     tmp = null;
     await syncDir(o.dir);
 
-    let pruned: RetentionDecision[] = [];
-    if (o.retention) {
-      try {
-        pruned = (await prune(o.dir, o.retention, { database: target.database, dryRun: false })).filter((d) => d.action === 'delete');
-        for (const d of pruned) log(`pruned ${d.file}`);
-      } catch (err) {
-        // The backup itself is complete and stays: report the retention problem without failing it.
-        log(`retention did not run: ${errorMessage(fsError(err, 'pruning', o.dir, o.dir))}`);
-      }
-    }
+    const pruned = o.retention ? await pruneAfterBackup(o.dir, o.retention, target.database, log) : [];
     return { ok: true, file: path.basename(final), path: final, manifest, lock: { acquired: lock.acquired, heldBy: lock.holder }, pruned };
   } catch (err) {
     await written.removeAll();

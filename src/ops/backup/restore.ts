@@ -73,9 +73,8 @@ async function terminateOthers(s: SqlSession, db: string): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
-export async function restoreBackup(target: DbTarget, o: RestoreOptions): Promise<RestoreResult> {
-  const log = o.log ?? (() => undefined);
-  const now = o.now ?? (() => new Date());
+/** The backup passes `backup verify` (or, with --trust-unverified, the archive checks alone); else a refusal naming why. */
+async function requireVerified(target: DbTarget, o: RestoreOptions, now: () => Date, log: (l: string) => void): Promise<VerifyResult> {
   await backupFileStat(o.file);
   const verify = await verifyBackup(target, o.file, { record: true, now, trustUnverified: o.trustUnverified === true });
   if (!verify.ok) {
@@ -87,6 +86,65 @@ export async function restoreBackup(target: DbTarget, o: RestoreOptions): Promis
     });
   }
   for (const line of verify.skipped) log(`--trust-unverified: skipped ${line}`);
+  return verify;
+}
+
+/** pg_restore into the fresh database, then its table count against the manifest's (or the archive's). */
+async function restoreAndCheck(target: DbTarget, o: RestoreOptions, scratch: string, live: string, expectedTables: number, fromManifest: boolean): Promise<{ tables: number; durationMs: number }> {
+  const t0 = performance.now();
+  try {
+    await target.restore(o.file, scratch, o.signal);
+  } catch (err) {
+    const detail = err instanceof ToolError ? err.message : errorMessage(err);
+    throw new UserError(`restore failed, ${o.verifyOnly ? 'the test database was dropped' : `the live database ${live} is untouched`}: ${detail}`, {
+      hint: hintFor(detail) ?? 'the archive may need objects (roles, extensions) this server lacks: read the pg_restore error above',
+      cause: err,
+    });
+  }
+  const durationMs = Math.round(performance.now() - t0);
+  const check = await target.connect({ database: scratch, appName: 'modelship restore check' });
+  const tables = await tableCount(check).finally(() => check.end());
+  if (tables !== expectedTables) {
+    throw new UserError(
+      `restore check failed: ${tables} tables restored, the ${fromManifest ? 'manifest records' : 'archive lists'} ${expectedTables}; ${o.verifyOnly ? 'nothing changed' : `the live database ${live} is untouched`}`,
+    );
+  }
+  return { tables, durationMs };
+}
+
+/** The replaced database's own settings, copied onto the new one; what was kept, for the report. */
+async function carrySettings(s: SqlSession, live: string, scratch: string, log: (l: string) => void): Promise<string[]> {
+  const settings = await databaseSettings(s, live);
+  for (const sql of copyDatabaseSettingsSql(scratch, settings)) await s.exec(sql);
+  const kept = settings.map((x) => (x.role ? `${x.setting} (role ${x.role})` : x.setting));
+  for (const x of kept) log(`kept the database setting ${x}`);
+  return kept;
+}
+
+/** The swap itself, retried while sessions reconnect to the live database in between; returns the kept previous name. */
+async function swapIn(s: SqlSession, live: string, scratch: string, previousName: string, log: (l: string) => void): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await s.exec(swapDatabasesSql(live, scratch, previousName));
+      return previousName;
+    } catch (err) {
+      if (attempt >= 10 || !/being accessed by other users/i.test(errorMessage(err))) throw err;
+      log(`sessions reconnected to ${live} during the swap; trying again (${attempt}/10)`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+/** No live database yet: the new one just takes the name. */
+async function renameIn(s: SqlSession, scratch: string, live: string): Promise<null> {
+  await s.exec(`alter database ${quoteIdent(scratch)} rename to ${quoteIdent(live)}`);
+  return null;
+}
+
+export async function restoreBackup(target: DbTarget, o: RestoreOptions): Promise<RestoreResult> {
+  const log = o.log ?? (() => undefined);
+  const now = o.now ?? (() => new Date());
+  const verify = await requireVerified(target, o, now, log);
   const manifest = verify.manifest;
   const fileName = path.basename(o.file);
   const expectedTables = manifest?.tableCount ?? verify.tableCount ?? 0;
@@ -117,24 +175,7 @@ export async function restoreBackup(target: DbTarget, o: RestoreOptions): Promis
     log(`restoring ${fileName} into a fresh database ${scratch}`);
     await s.exec(`create database ${quoteIdent(scratch)} template template0`);
     created = true;
-    const t0 = performance.now();
-    try {
-      await target.restore(o.file, scratch, o.signal);
-    } catch (err) {
-      const detail = err instanceof ToolError ? err.message : errorMessage(err);
-      throw new UserError(`restore failed, ${o.verifyOnly ? 'the test database was dropped' : `the live database ${live} is untouched`}: ${detail}`, {
-        hint: hintFor(detail) ?? 'the archive may need objects (roles, extensions) this server lacks: read the pg_restore error above',
-        cause: err,
-      });
-    }
-    const durationMs = Math.round(performance.now() - t0);
-    const check = await target.connect({ database: scratch, appName: 'modelship restore check' });
-    const tables = await tableCount(check).finally(() => check.end());
-    if (tables !== expectedTables) {
-      throw new UserError(
-        `restore check failed: ${tables} tables restored, the ${manifest ? 'manifest records' : 'archive lists'} ${expectedTables}; ${o.verifyOnly ? 'nothing changed' : `the live database ${live} is untouched`}`,
-      );
-    }
+    const { tables, durationMs } = await restoreAndCheck(target, o, scratch, live, expectedTables, manifest !== undefined && manifest !== null);
 
     if (o.verifyOnly) {
       await dropDatabase(s, scratch);
@@ -151,35 +192,14 @@ export async function restoreBackup(target: DbTarget, o: RestoreOptions): Promis
 
     // The replaced database's own settings (emergency read-only mode, search_path, timeouts) are
     // not in a pg_dump archive: carry them over before the new database takes the name.
-    let settingsKept: string[] = [];
-    if (liveExists) {
-      const settings = await databaseSettings(s, live);
-      for (const sql of copyDatabaseSettingsSql(scratch, settings)) await s.exec(sql);
-      settingsKept = settings.map((x) => (x.role ? `${x.setting} (role ${x.role})` : x.setting));
-      for (const x of settingsKept) log(`kept the database setting ${x}`);
-    }
+    const settingsKept = liveExists ? await carrySettings(s, live, scratch, log) : [];
 
     // Swap in one statement, one transaction: end the sessions on the live database and rename both.
     // The rename takes the database's exclusive lock (new sessions wait, then reconnect to the new
     // one) and waits up to 5 s for the ended sessions to go. Nothing is committed in between, so a
     // restore killed at any moment leaves either the old database or the new one under the live
     // name, always accepting connections.
-    let previous: string | null = null;
-    if (liveExists) {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await s.exec(swapDatabasesSql(live, scratch, previousName));
-          break;
-        } catch (err) {
-          if (attempt >= 10 || !/being accessed by other users/i.test(errorMessage(err))) throw err;
-          log(`sessions reconnected to ${live} during the swap; trying again (${attempt}/10)`);
-          await new Promise((r) => setTimeout(r, 200));
-        }
-      }
-      previous = previousName;
-    } else {
-      await s.exec(`alter database ${quoteIdent(scratch)} rename to ${quoteIdent(live)}`);
-    }
+    const previous = liveExists ? await swapIn(s, live, scratch, previousName, log) : await renameIn(s, scratch, live);
     swapped = true;
     created = false;
     log(`restored ${fileName} into ${live}${previous ? `; the previous database is kept as ${previous}` : ''}`);

@@ -55,6 +55,8 @@ export interface JobState {
   lastError: string | null;
 }
 
+type SchedulerMetrics = ReturnType<typeof createSchedulerMetrics>;
+
 export function createSchedulerMetrics() {
   const registry = new Registry();
   const lastSuccess = new Gauge({ name: SCHEDULER_METRIC.lastSuccess, help: 'Unix time of the last successful, verified backup', registers: [registry] });
@@ -63,6 +65,88 @@ export function createSchedulerMetrics() {
   const jobRuns = new Counter({ name: SCHEDULER_METRIC.jobRuns, help: 'Scheduled job runs by job and result', labelNames: ['job', 'result'], registers: [registry] });
   const jobLastSuccess = new Gauge({ name: SCHEDULER_METRIC.jobLastSuccess, help: 'Unix time of the last successful run of each job', labelNames: ['job'], registers: [registry] });
   return { registry, lastSuccess, lastDuration, failures, jobRuns, jobLastSuccess };
+}
+
+/** One run of a job: its state, metrics and log line, whatever the job does. Never rejects. */
+async function runOnce(job: Job, st: JobState, m: SchedulerMetrics, log: SchedulerOptions['log']): Promise<void> {
+  const t0 = performance.now();
+  try {
+    const result = await job.run();
+    const secs = (performance.now() - t0) / 1000;
+    st.runs++;
+    st.lastSuccess = new Date().toISOString();
+    st.lastError = null;
+    m.jobRuns.inc({ job: job.name, result: 'ok' });
+    m.jobLastSuccess.set({ job: job.name }, Date.now() / 1000);
+    if (job.name === 'backup') {
+      m.lastSuccess.set(Date.now() / 1000);
+      m.lastDuration.set(secs);
+    }
+    log({ level: 'info', job: job.name, event: 'done', ok: true, durationSeconds: Math.round(secs * 1000) / 1000, ...result });
+  } catch (err) {
+    const secs = (performance.now() - t0) / 1000;
+    st.runs++;
+    st.failures++;
+    st.lastError = errorMessage(err);
+    m.jobRuns.inc({ job: job.name, result: 'error' });
+    if (job.name === 'backup') {
+      m.failures.inc();
+      m.lastDuration.set(secs);
+    }
+    log({
+      level: 'error',
+      job: job.name,
+      event: 'done',
+      ok: false,
+      durationSeconds: Math.round(secs * 1000) / 1000,
+      error: errorMessage(err),
+      ...(err instanceof UserError && err.hint ? { hint: err.hint } : {}),
+    });
+  } finally {
+    st.running = false;
+  }
+}
+
+/** The scheduler's /health (the problems, per job state) and /metrics (Prometheus) on `port`. */
+async function listenStatus(o: SchedulerOptions, port: number, m: SchedulerMetrics, currentProblems: () => Promise<string[]>, status: () => { stopping: boolean; jobs: Record<string, JobState> }): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    const url = (req.url ?? '/').split('?')[0];
+    if (url === '/health') {
+      currentProblems().then(
+        (problems) => {
+          res.writeHead(problems.length ? 503 : 200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ ok: problems.length === 0, ...(problems.length ? { problems } : {}), ...status() }));
+        },
+        (err: unknown) => {
+          res.writeHead(503, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ ok: false, problems: [`health check failed: ${errorMessage(err)}`], ...status() }));
+        },
+      );
+    } else if (url === '/metrics') {
+      m.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': m.registry.contentType });
+          res.end(text);
+        },
+        (err: unknown) => {
+          res.writeHead(500);
+          res.end(errorMessage(err));
+        },
+      );
+    } else {
+      res.writeHead(404);
+      res.end('not found\n');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'EADDRINUSE' ? new UserError(`--metrics-port ${port} is in use`, { hint: 'pick another port or stop the other scheduler' }) : err),
+    );
+    server.listen(port, o.metricsHost ?? '0.0.0.0', () => resolve());
+  });
+  const addr = server.address();
+  o.onListening?.(typeof addr === 'object' && addr ? addr.port : port);
+  return server;
 }
 
 export async function runScheduler(o: SchedulerOptions): Promise<{ states: Record<string, JobState> }> {
@@ -89,44 +173,7 @@ export async function runScheduler(o: SchedulerOptions): Promise<{ states: Recor
     st.running = true;
     st.lastStart = new Date().toISOString();
     o.log({ level: 'info', job: job.name, event: 'start', trigger });
-    const t0 = performance.now();
-    const p = (async () => {
-      try {
-        const result = await job.run();
-        const secs = (performance.now() - t0) / 1000;
-        st.runs++;
-        st.lastSuccess = new Date().toISOString();
-        st.lastError = null;
-        m.jobRuns.inc({ job: job.name, result: 'ok' });
-        m.jobLastSuccess.set({ job: job.name }, Date.now() / 1000);
-        if (job.name === 'backup') {
-          m.lastSuccess.set(Date.now() / 1000);
-          m.lastDuration.set(secs);
-        }
-        o.log({ level: 'info', job: job.name, event: 'done', ok: true, durationSeconds: Math.round(secs * 1000) / 1000, ...result });
-      } catch (err) {
-        const secs = (performance.now() - t0) / 1000;
-        st.runs++;
-        st.failures++;
-        st.lastError = errorMessage(err);
-        m.jobRuns.inc({ job: job.name, result: 'error' });
-        if (job.name === 'backup') {
-          m.failures.inc();
-          m.lastDuration.set(secs);
-        }
-        o.log({
-          level: 'error',
-          job: job.name,
-          event: 'done',
-          ok: false,
-          durationSeconds: Math.round(secs * 1000) / 1000,
-          error: errorMessage(err),
-          ...(err instanceof UserError && err.hint ? { hint: err.hint } : {}),
-        });
-      } finally {
-        st.running = false;
-      }
-    })();
+    const p = runOnce(job, st, m, o.log);
     running.add(p);
     void p.finally(() => running.delete(p));
   };
@@ -152,46 +199,7 @@ export async function runScheduler(o: SchedulerOptions): Promise<{ states: Recor
     return problems;
   };
 
-  let server: http.Server | null = null;
-  if (o.metricsPort !== undefined) {
-    server = http.createServer((req, res) => {
-      const url = (req.url ?? '/').split('?')[0];
-      if (url === '/health') {
-        currentProblems().then(
-          (problems) => {
-            res.writeHead(problems.length ? 503 : 200, { 'content-type': 'application/json' });
-            res.end(JSON.stringify({ ok: problems.length === 0, ...(problems.length ? { problems } : {}), stopping, jobs: states }));
-          },
-          (err: unknown) => {
-            res.writeHead(503, { 'content-type': 'application/json' });
-            res.end(JSON.stringify({ ok: false, problems: [`health check failed: ${errorMessage(err)}`], stopping, jobs: states }));
-          },
-        );
-      } else if (url === '/metrics') {
-        m.registry.metrics().then(
-          (text) => {
-            res.writeHead(200, { 'content-type': m.registry.contentType });
-            res.end(text);
-          },
-          (err: unknown) => {
-            res.writeHead(500);
-            res.end(errorMessage(err));
-          },
-        );
-      } else {
-        res.writeHead(404);
-        res.end('not found\n');
-      }
-    });
-    await new Promise<void>((resolve, reject) => {
-      server!.once('error', (err: NodeJS.ErrnoException) =>
-        reject(err.code === 'EADDRINUSE' ? new UserError(`--metrics-port ${o.metricsPort} is in use`, { hint: 'pick another port or stop the other scheduler' }) : err),
-      );
-      server!.listen(o.metricsPort, o.metricsHost ?? '0.0.0.0', () => resolve());
-    });
-    const addr = server.address();
-    o.onListening?.(typeof addr === 'object' && addr ? addr.port : o.metricsPort);
-  }
+  const server = o.metricsPort === undefined ? null : await listenStatus(o, o.metricsPort, m, currentProblems, () => ({ stopping, jobs: states }));
 
   o.log({
     level: 'info',

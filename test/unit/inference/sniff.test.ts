@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { collectInputs } from '../../../src/inference/job.ts';
@@ -47,4 +47,14 @@ test('imageFormat names each decoded format from its first bytes and nothing els
   assert.equal(imageFormat(bytes('\x00\x00\x00\x1cftypavif')), 'heif');
   assert.equal(imageFormat(bytes('BM' + 'x'.repeat(30))), undefined);
   assert.equal(sniffImage(bytes('%PDF-1.7')), false);
+});
+
+test('sniffImage recognises real image headers and refuses text', async () => {
+  const jpg = await readFile(new URL('../../fixtures/images/chelsea.jpg', import.meta.url));
+  const png = await readFile(new URL('../../fixtures/images/camera-gray.png', import.meta.url));
+  const gif = await readFile(new URL('../../fixtures/images/animated.gif', import.meta.url));
+  assert.ok(sniffImage(jpg.subarray(0, 16)));
+  assert.ok(sniffImage(png.subarray(0, 16)));
+  assert.ok(sniffImage(gif.subarray(0, 16)));
+  assert.equal(sniffImage(new TextEncoder().encode('hello world, no image')), false);
 });

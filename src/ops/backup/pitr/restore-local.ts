@@ -268,6 +268,47 @@ export async function chooseAndPlan(layout: PitrLayout, target: RestoreTarget): 
   return { base: choice.base, data: entry.data, warnings: wal.warning ? [wal.warning] : [] };
 }
 
+/** The scratch data directory: the base backup's copy, set up to recover, with its WAL staged beside it. */
+async function prepareScratch(layout: PitrRestoreOptions['layout'], base: Parameters<typeof stageWal>[1], data: string, scratch: string, stage: string, pgdata: string): Promise<{ walFiles: number; owner: Awaited<ReturnType<typeof serverOwner>> }> {
+  await cp(data, scratch, { recursive: true, errorOnExist: true, force: false, preserveTimestamps: true });
+  await chmod(scratch, 0o700);
+  // A base backup from a Debian-style cluster keeps its config in /etc: the server needs a file here.
+  if (!existsSync(path.join(scratch, 'postgresql.conf'))) await writeFile(path.join(scratch, 'postgresql.conf'), '', { mode: 0o600 });
+  await rm(path.join(scratch, 'backup_manifest'), { force: true });
+  await writeFile(path.join(scratch, 'recovery.signal'), '', { mode: 0o600 });
+  const walFiles = await stageWal(layout, base, stage);
+  const owner = await serverOwner(pgdata);
+  if (owner) {
+    await chownTree(scratch, owner);
+    await chownTree(stage, owner);
+  }
+  return { walFiles, owner };
+}
+
+/** A throwaway server on the scratch directory replays to the target and promotes; then what it holds is checked. */
+async function replayAndCheck(o: PitrRestoreOptions, scratch: string, stage: string, owner: Awaited<ReturnType<typeof serverOwner>>): Promise<RestoredFacts> {
+  const srv = await startScratchServer(scratch, recoverySettings({ target: o.target, restoreCommand: archiveRestoreCommand(stage) }), o.env, owner);
+  try {
+    await waitPromoted(srv, o.user, o.replayTimeoutMs ?? 6 * 3600_000);
+    return await checkRestored(
+      async (sql, db) => {
+        const c = new pg.Client({ host: srv.socketDir, port: srv.port, user: o.user, database: db, application_name: 'modelship restore check' });
+        c.on('error', () => undefined);
+        await c.connect();
+        try {
+          return (await c.query(sql)).rows as Array<Record<string, unknown>>;
+        } finally {
+          await c.end().catch(() => undefined);
+        }
+      },
+      o.database,
+      o.checkSql,
+    );
+  } finally {
+    await srv.stop();
+  }
+}
+
 export async function restorePitrLocal(o: PitrRestoreOptions): Promise<PitrRestoreResult> {
   const log = o.log ?? (() => undefined);
   const now = o.now ?? (() => new Date());
@@ -295,40 +336,9 @@ export async function restorePitrLocal(o: PitrRestoreOptions): Promise<PitrResto
   let keep = false;
   try {
     log(`copying base backup ${base.name} (${formatBytes(base.sizeBytes)}) → ${scratch}`);
-    await cp(data, scratch, { recursive: true, errorOnExist: true, force: false, preserveTimestamps: true });
-    await chmod(scratch, 0o700);
-    // A base backup from a Debian-style cluster keeps its config in /etc: the server needs a file here.
-    if (!existsSync(path.join(scratch, 'postgresql.conf'))) await writeFile(path.join(scratch, 'postgresql.conf'), '', { mode: 0o600 });
-    await rm(path.join(scratch, 'backup_manifest'), { force: true });
-    await writeFile(path.join(scratch, 'recovery.signal'), '', { mode: 0o600 });
-    const n = await stageWal(o.layout, base, stage);
-    const owner = await serverOwner(pgdata);
-    if (owner) {
-      await chownTree(scratch, owner);
-      await chownTree(stage, owner);
-    }
+    const { walFiles: n, owner } = await prepareScratch(o.layout, base, data, scratch, stage, pgdata);
     log(`replaying ${n} WAL file(s) from ${o.layout.wal} to ${describeTarget(o.target)}`);
-    const srv = await startScratchServer(scratch, recoverySettings({ target: o.target, restoreCommand: archiveRestoreCommand(stage) }), o.env, owner);
-    let facts: RestoredFacts;
-    try {
-      await waitPromoted(srv, o.user, o.replayTimeoutMs ?? 6 * 3600_000);
-      facts = await checkRestored(
-        async (sql, db) => {
-          const c = new pg.Client({ host: srv.socketDir, port: srv.port, user: o.user, database: db, application_name: 'modelship restore check' });
-          c.on('error', () => undefined);
-          await c.connect();
-          try {
-            return (await c.query(sql)).rows as Array<Record<string, unknown>>;
-          } finally {
-            await c.end().catch(() => undefined);
-          }
-        },
-        o.database,
-        o.checkSql,
-      );
-    } finally {
-      await srv.stop();
-    }
+    const facts = await replayAndCheck(o, scratch, stage, owner);
     const durationMs = Math.round(performance.now() - t0);
     log(`recovered to ${facts.recoveredTo ?? 'the end of the base backup'}: ${facts.tables} tables in ${o.database}${facts.checkSql ? `, --check-sql gave ${JSON.stringify(facts.checkSql.result)}` : ''}`);
     if (o.verifyOnly) {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compareOutputs, probeInput } from '../../../src/inference/convert/check.ts';
-import type { TfjsManifest } from '../../../src/inference/manifest.ts';
+import { compareOutputs, probeInput } from '../../../../src/inference/convert/check.ts';
+import type { TfjsManifest } from '../../../../src/inference/manifest.ts';
 
 const image = { runtime: 'tfjs', format: 'layers-model', modelFile: 'model.json', task: 'image-classification', input: { width: 4, height: 3, channels: 3, resize: 'fill', scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], dtype: 'float32' }, output: { type: 'probabilities' } } as unknown as TfjsManifest;
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fsError, fsHint } from '../../../src/ops/backup/dir.ts';
-import { UserError } from '../../../src/util/errors.ts';
+import { fsError, fsHint } from '../../../../src/ops/backup/dir.ts';
+import { UserError } from '../../../../src/util/errors.ts';
 
 const errno = (code: string, message: string) => Object.assign(new Error(message), { code });
 

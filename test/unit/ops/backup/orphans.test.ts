@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ORPHAN_GRACE_MS, planOrphans, type DirFile } from '../../../src/ops/backup/retention.ts';
-import { tempFileFor } from '../../../src/ops/backup/naming.ts';
+import { ORPHAN_GRACE_MS, planOrphans, type DirFile } from '../../../../src/ops/backup/retention.ts';
+import { tempFileFor } from '../../../../src/ops/backup/naming.ts';
 import path from 'node:path';
 
 const NOW = Date.parse('2026-11-30T12:00:00Z');

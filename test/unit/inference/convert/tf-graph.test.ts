@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { maxAbsDiff, runGraphBoth, seeded, type ConstSpec, type Feed } from '../../helpers/convert-harness.ts';
-import { convertTfGraph, type TfNode } from '../../../src/inference/convert/tf-graph.ts';
-import { ConversionError } from '../../../src/inference/convert/errors.ts';
+import { maxAbsDiff, runGraphBoth, seeded, type ConstSpec, type Feed } from '../../../helpers/convert-harness.ts';
+import { convertTfGraph, type TfNode } from '../../../../src/inference/convert/tf-graph.ts';
+import { ConversionError } from '../../../../src/inference/convert/errors.ts';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 const T = { type: 'DT_FLOAT' };

@@ -5,7 +5,7 @@ import React from 'react';
 import { cleanup, render } from 'ink-testing-library';
 import { StatusView, filterRows, type StatusViewProps } from '../../../src/tui/status-view.ts';
 import type { FeedState } from '../../../src/ops/status.ts';
-import { feed, row, SERVICES, snapshot } from './fixtures.ts';
+import { feed, row, SERVICES, snapshot } from '../ops/status-fixtures.ts';
 
 const h = React.createElement;
 // eslint-disable-next-line no-control-regex

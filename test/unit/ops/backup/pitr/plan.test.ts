@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE_FORMAT, manifestWalRanges, parseBackupLabel, parseBaseRecord, type BaseRecord } from '../../../src/ops/backup/pitr/base-record.ts';
-import { archiveRestoreCommand, chooseBase, planWal, recoverySettings } from '../../../src/ops/backup/pitr/plan.ts';
-import { parseTargetTime } from '../../../src/ops/backup/pitr/target-time.ts';
-import { checkReplayVersion, checkToolVersion, toolMajor } from '../../../src/ops/backup/pitr/versions.ts';
-import { judgeRehearsal } from '../../../src/ops/backup/pitr/rehearsal.ts';
-import { checkSqlPassed } from '../../../src/ops/backup/pitr/restore-local.ts';
+import { BASE_FORMAT, manifestWalRanges, parseBackupLabel, parseBaseRecord, type BaseRecord } from '../../../../../src/ops/backup/pitr/base-record.ts';
+import { archiveRestoreCommand, chooseBase, planWal, recoverySettings } from '../../../../../src/ops/backup/pitr/plan.ts';
+import { parseTargetTime } from '../../../../../src/ops/backup/pitr/target-time.ts';
+import { checkReplayVersion, checkToolVersion, toolMajor } from '../../../../../src/ops/backup/pitr/versions.ts';
+import { judgeRehearsal } from '../../../../../src/ops/backup/pitr/rehearsal.ts';
+import { checkSqlPassed } from '../../../../../src/ops/backup/pitr/restore-local.ts';
 
 function rec(name: string, finishedAt: string, o: Partial<BaseRecord> = {}): BaseRecord {
   return {
@@ -101,8 +101,8 @@ test('rehearsal age: none warns, old warns, failed fails, recent passes; --check
 });
 
 test('doctor: the PITR rehearsal check passes when off, judges the recorded rehearsal when on', async () => {
-  const { checkPitrRehearsal } = await import('../../../src/ops/doctor/checks.ts');
-  const { ConfigSchema } = await import('../../../src/config/schema.ts');
+  const { checkPitrRehearsal } = await import('../../../../../src/ops/doctor/checks.ts');
+  const { ConfigSchema } = await import('../../../../../src/config/schema.ts');
   const base = { now: '2026-12-01T00:00:00.000Z' } as Parameters<typeof checkPitrRehearsal>[0];
   assert.equal(checkPitrRehearsal({ ...base, config: ConfigSchema.parse({ tls: { mode: 'off' } }) }), null, 'not a check while PITR is off');
   const on = ConfigSchema.parse({ tls: { mode: 'off' }, backups: { pitr: { enabled: true, rehearsalMaxAgeDays: 3 } } });

@@ -1,7 +1,7 @@
 /** Every doctor check with a passing and a failing fixture; the firewall parsers. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigSchema, type ConfigInput } from '../../../src/config/schema.ts';
+import { ConfigSchema, type ConfigInput } from '../../../../src/config/schema.ts';
 import {
   checkBackupAge,
   checkEdge,
@@ -23,8 +23,8 @@ import {
   parseUfw,
   runChecks,
   type DoctorFacts,
-} from '../../../src/ops/doctor/checks.ts';
-import type { ContainerRow } from '../../../src/ops/status-model.ts';
+} from '../../../../src/ops/doctor/checks.ts';
+import type { ContainerRow } from '../../../../src/ops/status-model.ts';
 
 const NOW = '2026-11-26T10:00:00.000Z';
 const prod: ConfigInput = { domains: ['api.example.com'], tls: { email: 'ops@example.com' }, cors: { origins: ['https://app.example.com'] } };

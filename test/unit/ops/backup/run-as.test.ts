@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dirWritableBy, resolveUser } from '../../../src/ops/backup/run-as.ts';
+import { dirWritableBy, resolveUser } from '../../../../src/ops/backup/run-as.ts';
 
 const passwd = 'root:x:0:0:root:/root:/bin/bash\nnode:x:1000:1000::/home/node:/bin/bash\nbackup:x:34:34:backup:/var/backups:/usr/sbin/nologin\n';
 const group = 'root:x:0:\nnode:x:1000:\nbackup:x:34:\nstaff:x:50:node\n';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planPitrRetention, type BaseItem } from '../../../src/ops/backup/pitr/retention.ts';
+import { planPitrRetention, type BaseItem } from '../../../../../src/ops/backup/pitr/retention.ts';
 
 const seg = 16 * 1024 * 1024;
 const b = (name: string, day: number, startLsn: string | null, verified = true): BaseItem => ({ name, finishedAt: startLsn ? new Date(Date.UTC(2026, 10, day)) : null, verified, startLsn, walSegmentSize: seg });

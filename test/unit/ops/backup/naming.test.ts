@@ -12,15 +12,15 @@ import {
   shaLine,
   tempFileFor,
   utcStamp,
-} from '../../../src/ops/backup/naming.ts';
-import { interpolate, quoteIdent, quoteLiteral } from '../../../src/postgres/quote.ts';
-import { redactUrl, splitPassword, withDatabase, databaseOf } from '../../../src/postgres/url.ts';
-import { hintFor } from '../../../src/postgres/errors.ts';
-import { parseDurationMs } from '../../../src/util/duration.ts';
-import { resolveDatabaseUrl } from '../../../src/ops/backup/context.ts';
-import { derivedDbName } from '../../../src/ops/backup/restore.ts';
-import { parseMigrationName } from '../../../src/db/migrate.ts';
-import { describeHolder } from '../../../src/ops/backup/lock.ts';
+} from '../../../../src/ops/backup/naming.ts';
+import { interpolate, quoteIdent, quoteLiteral } from '../../../../src/postgres/quote.ts';
+import { redactUrl, splitPassword, withDatabase, databaseOf } from '../../../../src/postgres/url.ts';
+import { hintFor } from '../../../../src/postgres/errors.ts';
+import { parseDurationMs } from '../../../../src/util/duration.ts';
+import { resolveDatabaseUrl } from '../../../../src/ops/backup/context.ts';
+import { derivedDbName } from '../../../../src/ops/backup/restore.ts';
+import { parseMigrationName } from '../../../../src/db/migrate.ts';
+import { describeHolder } from '../../../../src/ops/backup/lock.ts';
 
 test('backup names use the UTC timestamp and round-trip', () => {
   const at = new Date('2026-03-09T02:05:07.900Z');

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { hubCacheDir, safeRepoPath, RepoCache } from '../../../src/inference/hub/cache.ts';
-import { contentRangeStart, normalizeEtag } from '../../../src/inference/hub/download.ts';
-import { hubHttpError, hubSettings, type HubResponse } from '../../../src/inference/hub/http.ts';
-import { infoUrl, parseRepoInfo, resolveUrl } from '../../../src/inference/hub/info.ts';
-import { defaultModelName, formatHubRef, hubSpecProblem, parseHubRef, repoFolderName } from '../../../src/config/hub-ref.ts';
+import { hubCacheDir, safeRepoPath, RepoCache } from '../../../../src/inference/hub/cache.ts';
+import { contentRangeStart, normalizeEtag } from '../../../../src/inference/hub/download.ts';
+import { hubHttpError, hubSettings, type HubResponse } from '../../../../src/inference/hub/http.ts';
+import { infoUrl, parseRepoInfo, resolveUrl } from '../../../../src/inference/hub/info.ts';
+import { defaultModelName, formatHubRef, hubSpecProblem, parseHubRef, repoFolderName } from '../../../../src/config/hub-ref.ts';
 
 test('hf:ORG/NAME[@REV] parses; malformed ones say what is wrong', () => {
   assert.deepEqual(parseHubRef('hf:Xenova/resnet-50'), { repo: 'Xenova/resnet-50', revision: 'main', explicitRevision: false });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isoWeekKey, planRetention, type RetentionItem } from '../../../src/ops/backup/retention.ts';
+import { isoWeekKey, planRetention, type RetentionItem } from '../../../../src/ops/backup/retention.ts';
 
 const DAY = 86_400_000;
 

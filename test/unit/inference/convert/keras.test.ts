@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { maxAbsDiff, runLayersBoth, seeded, cpuBackend } from '../../helpers/convert-harness.ts';
-import { convertKerasModel } from '../../../src/inference/convert/keras-layers.ts';
-import { ConversionError } from '../../../src/inference/convert/errors.ts';
+import { maxAbsDiff, runLayersBoth, seeded, cpuBackend } from '../../../helpers/convert-harness.ts';
+import { convertKerasModel } from '../../../../src/inference/convert/keras-layers.ts';
+import { ConversionError } from '../../../../src/inference/convert/errors.ts';
 
 /** Seeded random weights everywhere (BatchNorm variances positive), so every weight matters. */
 async function setRandomWeights(model: tfl.LayersModel): Promise<void> {

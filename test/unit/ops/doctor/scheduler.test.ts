@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkScheduler, schedulerReason } from '../../../src/ops/doctor/scheduler.ts';
+import { checkScheduler, schedulerReason } from '../../../../src/ops/doctor/scheduler.ts';
 
 const config = { backups: { dir: './backups' } };
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatLsn, parseHistory, parseLsn, parseSegmentName, segmentName, segNoOf, walCoverage } from '../../../src/ops/backup/pitr/wal.ts';
-import { abandonedSegments } from '../../../src/ops/backup/pitr/abandoned-wal.ts';
+import { formatLsn, parseHistory, parseLsn, parseSegmentName, segmentName, segNoOf, walCoverage } from '../../../../../src/ops/backup/pitr/wal.ts';
+import { abandonedSegments } from '../../../../../src/ops/backup/pitr/abandoned-wal.ts';
 
 test('LSNs and segment names round-trip, across the 32-bit boundary and for non-default segment sizes', () => {
   assert.equal(parseLsn('16/B374D848'), 0x16b374d848n);

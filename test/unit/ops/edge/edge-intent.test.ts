@@ -5,10 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { judgeEdge, parseProbeOutput } from '../../../src/ops/edge/check.ts';
-import { decideIntent, servingColor } from '../../../src/ops/intent.ts';
-import { lockIsStale, type HostState, type SwitchIntent } from '../../../src/docker/host-state.ts';
-import { isEngineGone, engineWentAway } from '../../../src/docker/engine.ts';
+import { judgeEdge, parseProbeOutput } from '../../../../src/ops/edge/check.ts';
+import { decideIntent, servingColor } from '../../../../src/ops/intent.ts';
+import { lockIsStale, type HostState, type SwitchIntent } from '../../../../src/docker/host-state.ts';
+import { isEngineGone, engineWentAway } from '../../../../src/docker/engine.ts';
 
 const GNU_200 = `--2026-12-01 22:00:00--  http://127.0.0.1/health
 Connecting to 127.0.0.1:80... connected.
@@ -119,7 +119,7 @@ test('an engine that stopped answering is told apart from an engine error', () =
 });
 
 test('plan: recreating a running nginx is announced as an edge blink; a reload or a stopped nginx is not', async () => {
-  const { edgeBlink } = await import('../../../src/ops/deploy.ts');
+  const { edgeBlink } = await import('../../../../src/ops/deploy.ts');
   const actual = { id: 'n', name: 'p-nginx', labels: {}, state: 'running', image: 'nginx:1' };
   const plan = (kind: 'recreate' | 'reload', state = 'running') => ({
     project: 'p', networks: [], volumes: [],

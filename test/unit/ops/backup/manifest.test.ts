@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { countListedTables, manifestText, parseManifest, MANIFEST_FORMAT, type Manifest } from '../../../src/ops/backup/manifest.ts';
+import { countListedTables, manifestText, parseManifest, MANIFEST_FORMAT, type Manifest } from '../../../../src/ops/backup/manifest.ts';
 
 const good: Manifest = {
   format: MANIFEST_FORMAT,

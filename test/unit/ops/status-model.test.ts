@@ -14,7 +14,7 @@ import {
   trafficBetween,
 } from '../../../src/ops/status-model.ts';
 import { queueLine, snapshotText, sparkline, watchLine } from '../../../src/cli/format/status.ts';
-import { AT, row, SERVICES, snapshot } from './fixtures.ts';
+import { AT, row, SERVICES, snapshot } from './status-fixtures.ts';
 
 const scrape = (reqs: number, errs: number, fast: number, slow: number, hits: number, misses: number): string => `
 # HELP http_requests_total HTTP requests answered

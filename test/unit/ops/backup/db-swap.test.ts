@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyDatabaseSettingsSql, settingSql, swapDatabasesSql } from '../../../src/ops/backup/db-swap.ts';
+import { copyDatabaseSettingsSql, settingSql, swapDatabasesSql } from '../../../../src/ops/backup/db-swap.ts';
 
 test('database settings are re-issued for the restored database, read-only mode among them', () => {
   assert.equal(settingSql('shop_restore_x', { role: '', setting: 'default_transaction_read_only=on' }), `alter database "shop_restore_x" set default_transaction_read_only = 'on'`);
