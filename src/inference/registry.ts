@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { closest } from '../config/did-you-mean.ts';
 import { UserError } from '../util/errors.ts';
+import { ModelNotFoundError } from './errors.ts';
 import { loadManifest, type ModelManifest, type Task } from './manifest.ts';
 import { loadHfModel } from './hf-model.ts';
 import { isHubSpec } from './hub/repo-ref.ts';
@@ -128,7 +129,7 @@ export async function getModel(name: string, opts: RegistryOptions = {}): Promis
   const found = all.find((m) => m.name === name);
   if (!found) {
     const guess = closest(name, all.map((m) => m.name));
-    throw new UserError(`unknown model "${name}"`, { hint: guess ? `did you mean "${guess}"? (modelship models list)` : 'see `modelship models list`', exitCode: 2 });
+    throw new ModelNotFoundError(name, `unknown model "${name}"`, { hint: guess ? `did you mean "${guess}"? (modelship models list)` : 'see `modelship models list`' });
   }
   if ('error' in found) throw new UserError(`model "${name}" is broken: ${found.error}`, { hint: found.hint ?? `fix ${found.dir}/manifest.json` });
   return found;

@@ -5,11 +5,11 @@
  */
 import http from 'node:http';
 import { createEngine, type Engine } from '../inference/engine.ts';
-import { createPool, createRedis } from '../server/connect.ts';
-import { RedisCache, NO_CACHE } from '../server/cache.ts';
-import { InferenceService } from '../server/inference.ts';
-import { createMetrics } from '../server/metrics.ts';
-import type { ServerSettings } from '../server/settings.ts';
+import { createPool, createRedis } from '../services/connect.ts';
+import { RedisCache, NO_CACHE } from '../services/cache.ts';
+import { InferenceService } from '../services/inference.ts';
+import { createMetrics } from '../services/metrics.ts';
+import type { ServerSettings } from '../services/settings.ts';
 import { createQueue, jobCounts, queuePrefix } from './queue.ts';
 import { startWorker } from './worker.ts';
 import { UserError } from '../util/errors.ts';

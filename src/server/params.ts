@@ -1,5 +1,5 @@
 /** Query/body parameter parsing for the API routes. Pure; throws ApiError 400 with the exact problem. */
-import { ApiError } from './errors.ts';
+import { ApiError } from '../services/errors.ts';
 
 export interface QueryOptions {
   model?: string | undefined;

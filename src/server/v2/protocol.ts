@@ -6,7 +6,7 @@
  * little-endian numbers) and the response with exactly the requested outputs. Pure.
  */
 import type { Task } from '../../inference/manifest.ts';
-import { ApiError } from '../errors.ts';
+import { ApiError } from '../../services/errors.ts';
 
 export const INFERENCE_HEADER = 'inference-header-content-length';
 /** Protocol extensions this server implements (listed by `GET /v2`). */

@@ -9,10 +9,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ClassificationResult, DetectionResult } from '../../inference/types.ts';
 import { VERSION } from '../../version.ts';
-import { ApiError } from '../errors.ts';
-import type { ApiTask, InferenceService, InferResult } from '../inference.ts';
+import { ApiError } from '../../services/errors.ts';
+import type { ApiTask, InferenceService, InferResult } from '../../services/inference.ts';
 import { parseQueryOptions } from '../params.ts';
-import type { ServerSettings } from '../settings.ts';
+import type { ServerSettings } from '../../services/settings.ts';
 import { acceptsMediaType, decodeRequest, encodeResponse, EXTENSIONS, INFERENCE_HEADER, signature, splitBody, type OutputTensor } from './protocol.ts';
 
 export interface V2Context {

@@ -5,9 +5,10 @@
  */
 import type { Engine } from '../inference/engine.ts';
 import type { Task } from '../inference/manifest.ts';
-import { InputError, ModelLoadError, type ClassificationResult, type DetectionResult } from '../inference/types.ts';
+import { InputError, ModelLoadError } from '../inference/errors.ts';
+import type { ClassificationResult, DetectionResult } from '../inference/types.ts';
 import { formatMs } from '../util/duration.ts';
-import { ApiError, inputErrorStatus } from './errors.ts';
+import { ApiError, inputProblem, toApiError } from './errors.ts';
 import { cacheKey, type ResultCache } from './cache.ts';
 import type { Metrics } from './metrics.ts';
 import { decide, Gate, ServiceTimes } from './admission.ts';
@@ -191,10 +192,9 @@ export class InferenceService {
       return { ...res, cached: false };
     } catch (err) {
       if (err instanceof InputError) {
-        const status = inputErrorStatus(err.code);
-        m.rejected.inc({ reason: status === 413 ? 'too_large' : status === 415 ? 'unsupported' : 'bad_input' });
-        const code = status === 413 ? 'image_too_large' : status === 415 ? 'unsupported_image' : err.code === 'empty' ? 'empty_input' : 'bad_image';
-        return { error: new ApiError(status, task === 'text' && code === 'empty_input' ? 'empty_text' : code, err.message) };
+        const problem = inputProblem(err, task);
+        m.rejected.inc({ reason: problem.status === 413 ? 'too_large' : problem.status === 415 ? 'unsupported' : 'bad_input' });
+        return { error: problem };
       }
       if (err instanceof ApiError) {
         // A timed-out input took at least the timeout: the estimate learns the machine is slower than it thought.
@@ -203,7 +203,7 @@ export class InferenceService {
       }
       if (err instanceof ModelLoadError) {
         this.models.failed(model, err.message);
-        throw new ApiError(503, 'model_unavailable', `model ${err.model} cannot be loaded on this server: ${err.message}`, { hint: `the operator can check it with \`modelship models verify ${err.model}\`` });
+        throw toApiError(err);
       }
       throw err;
     }
