@@ -11,6 +11,7 @@ import { formatMs } from '../util/duration.ts';
 import { ApiError, inputProblem, toApiError } from './errors.ts';
 import { cacheKey, type ResultCache } from './cache.ts';
 import type { Metrics } from './metrics.ts';
+import type { ServerSettings } from './settings.ts';
 import { decide, Gate, ServiceTimes } from './admission.ts';
 import { ModelStates } from './model-states.ts';
 import { warmupImage } from './sample.ts';
@@ -234,4 +235,19 @@ export class InferenceService {
     });
     return Promise.race([p, t]).finally(() => clearTimeout(timer));
   }
+}
+
+/**
+ * The service as the API server and the queue worker build it from the settings (the worker
+ * passes its own bounds: it paces itself by chunk size and allows a longer timeout).
+ */
+export function serviceFor(s: ServerSettings, deps: { engine: Engine; cache: ResultCache; metrics: Metrics; maxConcurrent?: number; timeoutMs?: number }): InferenceService {
+  return new InferenceService({
+    engine: deps.engine,
+    cache: deps.cache,
+    metrics: deps.metrics,
+    maxConcurrent: deps.maxConcurrent ?? s.maxConcurrent,
+    timeoutMs: deps.timeoutMs ?? s.requestTimeoutMs,
+    defaults: { image: s.models.image, text: s.models.text, detect: s.models.detection },
+  });
 }
