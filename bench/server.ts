@@ -26,7 +26,7 @@ import autocannon from 'autocannon';
 import Fastify from 'fastify';
 import { createEngine } from '../src/inference/engine.ts';
 import { buildServer } from '../src/server/app.ts';
-import { resolveSettings, type ServerSettings } from '../src/server/settings.ts';
+import { resolveSettings, type ServerSettings } from '../src/services/settings.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);

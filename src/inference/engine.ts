@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../util/errors.ts';
+import { WrongTaskError } from './errors.ts';
 import { DEFAULT_BATCHING, type BatchingOptions } from './batcher.ts';
 import { nativeBackendInstalled, parseBackend, type ForcedBackend } from './backend.ts';
 import { decodeImage, decoderName, DEFAULT_LIMITS, type DecodeLimits } from './decode.ts';
@@ -175,7 +176,7 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
       entries.set(n, e);
     }
     if (e.manifest.task !== task) {
-      throw new UserError(`model "${n}" does the task ${e.manifest.task}, not ${task}`, { hint: `pick a ${task} model (modelship models list)`, exitCode: 2 });
+      throw new WrongTaskError(n, `model "${n}" does the task ${e.manifest.task}, not ${task}`, { hint: `pick a ${task} model (modelship models list)` });
     }
     return e;
   }

@@ -6,6 +6,7 @@
 import { closest } from '../config/did-you-mean.ts';
 import { isHubSpec } from '../config/hub-ref.ts';
 import { UserError } from '../util/errors.ts';
+import { ModelNotFoundError } from './errors.ts';
 import { listModels, type ModelEntry, type RegistryOptions } from './registry.ts';
 
 export async function getModel(name: string, opts: RegistryOptions = {}): Promise<ModelEntry> {
@@ -14,7 +15,7 @@ export async function getModel(name: string, opts: RegistryOptions = {}): Promis
   const found = all.find((m) => m.name === name);
   if (!found) {
     const guess = closest(name, all.map((m) => m.name));
-    throw new UserError(`unknown model "${name}"`, { hint: guess ? `did you mean "${guess}"? (modelship models list)` : 'see `modelship models list`', exitCode: 2 });
+    throw new ModelNotFoundError(name, `unknown model "${name}"`, { hint: guess ? `did you mean "${guess}"? (modelship models list)` : 'see `modelship models list`' });
   }
   if ('error' in found) throw new UserError(`model "${name}" is broken: ${found.error}`, { hint: found.hint ?? `fix ${found.dir}/manifest.json` });
   return found;

@@ -56,25 +56,8 @@ export interface BackendInfo {
   note?: string;
 }
 
-/** Thrown for one input that cannot be processed; the batch goes on. */
-/** A model's files cannot be loaded: every input of that model would fail the same way. */
-export class ModelLoadError extends Error {
-  readonly model: string;
-  constructor(model: string, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'ModelLoadError';
-    this.model = model;
-  }
-}
-
-export class InputError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = 'InputError';
-    this.code = code;
-  }
-}
+// The error types live in errors.ts; re-exported here for the modules that import them from types.
+export { InputError, ModelLoadError } from './errors.ts';
 
 export interface RawBox {
   x1: number;

@@ -4,12 +4,14 @@
  * SIGKILL is re-delivered when its lock expires.
  */
 import http from 'node:http';
+import type { Redis } from 'ioredis';
+import type { Pool } from 'pg';
 import { createEngine, type Engine } from '../inference/engine.ts';
-import { createPool, createRedis } from '../server/connect.ts';
-import { RedisCache, NO_CACHE } from '../server/cache.ts';
-import { InferenceService } from '../server/inference.ts';
-import { createMetrics } from '../server/metrics.ts';
-import type { ServerSettings } from '../server/settings.ts';
+import { createPool, createRedis } from '../services/connect.ts';
+import { cacheFor } from '../services/cache.ts';
+import { serviceFor } from '../services/inference.ts';
+import { createMetrics, type Metrics } from '../services/metrics.ts';
+import type { ServerSettings } from '../services/settings.ts';
 import { createQueue, jobCounts, queuePrefix } from './queue.ts';
 import { startWorker } from './worker.ts';
 import { UserError } from '../util/errors.ts';
@@ -38,11 +40,9 @@ export async function runWorker(o: WorkerRunOptions): Promise<{ stop: () => Prom
   const queue = createQueue({ redisUrl: s.redisUrl, prefix });
   const metrics = createMetrics({ pool, jobCounts: () => jobCounts(queue) }, { role: 'worker' });
   const engine = o.engine ?? (await createEngine({ workers: s.workers, batching: s.models.batching, workerTimeoutMs: s.models.workerTimeoutMs, limits: { maxPixels: s.limits.maxImagePixels } }));
-  const cache = !s.cache.enabled ? NO_CACHE : new RedisCache(redis, s.cache.ttlSeconds, o.env.MODELSHIP_REDIS_PREFIX || 'modelship:');
-  const service = new InferenceService({
-    engine, cache, metrics, maxConcurrent: 1_000_000, timeoutMs: s.requestTimeoutMs * 10,
-    defaults: { image: s.models.image, text: s.models.text, detect: s.models.detection },
-  });
+  const cache = cacheFor(s.cache, redis, o.env.MODELSHIP_REDIS_PREFIX || 'modelship:');
+  // The worker paces itself by chunk size, and a job may take longer than one request.
+  const service = serviceFor(s, { engine, cache, metrics, maxConcurrent: 1_000_000, timeoutMs: s.requestTimeoutMs * 10 });
   engine.onBatch((size) => metrics.batchSize.observe(size));
   const lock = Number(o.env.MODELSHIP_JOB_LOCK_MS) || 30_000;
   const w = startWorker({
@@ -51,36 +51,10 @@ export async function runWorker(o: WorkerRunOptions): Promise<{ stop: () => Prom
     onEvent: (e) => o.log(JSON.stringify({ level: e.type === 'completed' ? 'info' : 'warn', msg: `job ${e.type}`, jobId: e.jobId, ...(e.error ? { error: e.error } : {}) })),
   });
 
-  let server: http.Server | undefined;
-  let metricsUrl: string | undefined;
   let stopping = false;
-  if (o.metricsPort !== undefined) {
-    server = http.createServer((req, res) => {
-      void (async () => {
-        if (req.url === '/metrics' || req.url === '/health/metrics') {
-          res.writeHead(200, { 'content-type': metrics.registry.contentType });
-          res.end(await metrics.registry.metrics());
-          return;
-        }
-        if (req.url === '/health' || req.url === '/health/ready' || req.url === '/health/live') {
-          const db = await pool.query('SELECT 1').then(() => true, () => false);
-          const rd = redis.status === 'ready';
-          const ok = (req.url === '/health/live' || (db && rd)) && !stopping;
-          res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ status: ok ? 'ok' : stopping ? 'stopping' : 'degraded', role: 'worker', checks: { database: db, redis: rd, running: w.worker.isRunning() } }));
-          return;
-        }
-        res.writeHead(404, { 'content-type': 'application/json' });
-        res.end('{"error":"not found"}');
-      })().catch(() => {
-        res.writeHead(500);
-        res.end();
-      });
-    });
-    await new Promise<void>((resolve) => server!.listen(o.metricsPort, o.metricsHost ?? '0.0.0.0', resolve));
-    const a = server.address();
-    if (a && typeof a === 'object') metricsUrl = `http://127.0.0.1:${a.port}`;
-  }
+  const health = o.metricsPort === undefined ? undefined : await startHealthServer({ port: o.metricsPort, host: o.metricsHost ?? '0.0.0.0', metrics, pool, redis, running: () => w.worker.isRunning(), stopping: () => stopping });
+  const server = health?.server;
+  const metricsUrl = health?.url;
 
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => (resolveClosed = r));
@@ -108,4 +82,44 @@ export async function runWorker(o: WorkerRunOptions): Promise<{ stop: () => Prom
   }
   o.log(JSON.stringify({ level: 'info', msg: 'worker started', concurrency: o.concurrency ?? s.worker.concurrency, backend: engine.backend.name, metrics: metricsUrl ?? null }));
   return { stop, closed, metricsUrl };
+}
+
+interface HealthServerDeps {
+  port: number;
+  host: string;
+  metrics: Metrics;
+  pool: Pool;
+  redis: Redis;
+  running: () => boolean;
+  stopping: () => boolean;
+}
+
+/** The worker's /health, /health/ready, /health/live and /metrics (a plain node:http server: no API here). */
+async function startHealthServer(d: HealthServerDeps): Promise<{ server: http.Server; url: string | undefined }> {
+  const server = http.createServer((req, res) => {
+    void (async () => {
+      if (req.url === '/metrics' || req.url === '/health/metrics') {
+        res.writeHead(200, { 'content-type': d.metrics.registry.contentType });
+        res.end(await d.metrics.registry.metrics());
+        return;
+      }
+      if (req.url === '/health' || req.url === '/health/ready' || req.url === '/health/live') {
+        const db = await d.pool.query('SELECT 1').then(() => true, () => false);
+        const rd = d.redis.status === 'ready';
+        const stopping = d.stopping();
+        const ok = (req.url === '/health/live' || (db && rd)) && !stopping;
+        res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ status: ok ? 'ok' : stopping ? 'stopping' : 'degraded', role: 'worker', checks: { database: db, redis: rd, running: d.running() } }));
+        return;
+      }
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end('{"error":"not found"}');
+    })().catch(() => {
+      res.writeHead(500);
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(d.port, d.host, resolve));
+  const a = server.address();
+  return { server, url: a && typeof a === 'object' ? `http://127.0.0.1:${a.port}` : undefined };
 }

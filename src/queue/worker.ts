@@ -5,10 +5,10 @@
  */
 import { Worker, type Job } from 'bullmq';
 import type { Pool } from 'pg';
-import type { InferenceService, InferResult } from '../server/inference.ts';
-import type { ApiError } from '../server/errors.ts';
+import type { InferenceService, InferResult } from '../services/inference.ts';
+import type { ApiError } from '../services/errors.ts';
 import { bullConnection, JOB_OPTIONS, QUEUE_NAME, type QueueJobData } from './queue.ts';
-import { markFailed, type JobTask } from './store.ts';
+import { markFailed, type JobTask } from '../services/job-store.ts';
 
 export interface ProcessDeps {
   pool: Pool;

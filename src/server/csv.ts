@@ -1,5 +1,5 @@
 /** CSV output of job results. RFC 4180 quoting; cells that a spreadsheet would run as a formula are prefixed with '. Pure. */
-import type { JobResultRow } from '../queue/store.ts';
+import type { JobResultRow } from '../services/job-store.ts';
 import { csvLine } from '../util/csv.ts';
 
 interface Pred {

@@ -3,41 +3,13 @@
  * `{"error": message, "code": code, "requestId": id, "hint"?: text}` (the `error` string also
  * satisfies the Open Inference Protocol's `{"error": msg}`). Pure.
  */
-import { InputError } from '../inference/types.ts';
-import { UserError } from '../util/errors.ts';
-
-export class ApiError extends Error {
-  readonly status: number;
-  readonly code: string;
-  readonly retryAfter: number | undefined;
-  readonly hint: string | undefined;
-  constructor(status: number, code: string, message: string, opts: { retryAfter?: number; hint?: string } = {}) {
-    super(message);
-    this.name = 'ApiError';
-    this.status = status;
-    this.code = code;
-    this.retryAfter = opts.retryAfter;
-    this.hint = opts.hint;
-  }
-}
+import { toApiError } from '../services/errors.ts';
 
 export interface ErrorBody {
   error: string;
   code: string;
   requestId: string;
   hint?: string;
-}
-
-/** Status for an engine InputError code. */
-export function inputErrorStatus(code: string): number {
-  switch (code) {
-    case 'too-large':
-      return 413;
-    case 'unsupported':
-      return 415;
-    default:
-      return 400; // corrupt, decode-failed, empty, anything new: the input is bad
-  }
 }
 
 interface FastifyLikeError {
@@ -65,18 +37,9 @@ const FASTIFY_CODES: Record<string, { status: number; code: string; message?: st
 
 /** Maps anything thrown in a request to a status and body (without the request id). */
 export function toHttpError(err: unknown, debug = false): { status: number; body: Omit<ErrorBody, 'requestId'>; retryAfter?: number } {
-  if (err instanceof ApiError) {
-    return { status: err.status, body: { error: err.message, code: err.code, ...(err.hint ? { hint: err.hint } : {}) }, ...(err.retryAfter !== undefined ? { retryAfter: err.retryAfter } : {}) };
-  }
-  if (err instanceof InputError) {
-    const status = inputErrorStatus(err.code);
-    const code = status === 413 ? 'image_too_large' : status === 415 ? 'unsupported_image' : err.code === 'empty' ? 'empty_input' : 'bad_image';
-    return { status, body: { error: err.message, code } };
-  }
-  if (err instanceof UserError) {
-    // From the engine: unknown model or a model of the wrong task.
-    const notFound = /not found|unknown model|no model/i.test(err.message);
-    return { status: notFound ? 404 : 400, body: { error: err.message, code: notFound ? 'model_not_found' : 'bad_model', ...(err.hint ? { hint: err.hint } : {}) } };
+  const api = toApiError(err);
+  if (api) {
+    return { status: api.status, body: { error: api.message, code: api.code, ...(api.hint ? { hint: api.hint } : {}) }, ...(api.retryAfter !== undefined ? { retryAfter: api.retryAfter } : {}) };
   }
   const e = err as FastifyLikeError | null;
   if (e && typeof e === 'object' && typeof e.message === 'string') {

@@ -1,5 +1,12 @@
-/** Query/body parameter parsing for the API routes. Pure; throws ApiError 400 with the exact problem. */
-import { ApiError } from './errors.ts';
+/**
+ * The request parameters of the API routes, declared as schemas (zod; fastify validates a
+ * route's `schema.querystring` / `schema.body` with them, see schema.ts) plus the pure parsers
+ * for the parts a schema cannot say. Each failure is an ApiError 400 (413 for sizes) naming
+ * the parameter, its allowed values and the value received.
+ */
+import { z } from 'zod';
+import { ApiError } from '../services/errors.ts';
+import { fromParser, fromZod, type RequestSchema } from './schema.ts';
 
 export interface QueryOptions {
   model?: string | undefined;
@@ -11,30 +18,57 @@ export interface QueryOptions {
 
 const MODEL_RE = /^[a-z0-9][a-z0-9._-]{0,99}$/i;
 
-function num(name: string, raw: unknown, opts: { int?: boolean; min: number; max: number }): number | undefined {
-  if (raw === undefined || raw === '') return undefined;
-  const n = typeof raw === 'number' ? raw : Number(raw);
-  if (!Number.isFinite(n) || (opts.int && !Number.isInteger(n)) || n < opts.min || n > opts.max) {
-    throw new ApiError(400, 'bad_parameter', `${name} must be ${opts.int ? 'a whole number' : 'a number'} from ${opts.min} to ${opts.max}, got ${JSON.stringify(raw)}`);
-  }
-  return n;
+/** An optional number parameter; an empty value (`?topK=`) counts as absent. */
+const optionalNumber = (n: z.ZodType<number>): z.ZodType<number | undefined> => z.preprocess((v) => (v === '' ? undefined : v), n.optional());
+const wholeNumber = (min: number, max: number) => optionalNumber(z.coerce.number().int().min(min).max(max));
+const modelName = z.string().regex(MODEL_RE).optional();
+const MODEL_SAYS = { text: 'model must be a model name (letters, digits, . _ -)' };
+
+/** Options of the inference and job routes; `top_k` is the Open Inference Protocol's spelling of `topK`. */
+export const inferenceQuery: RequestSchema<QueryOptions> = fromZod(
+  z.object({
+    model: modelName,
+    topK: wholeNumber(1, 1000),
+    threshold: optionalNumber(z.coerce.number().min(0).max(1)),
+    maxDetections: wholeNumber(1, 1000),
+    task: z.enum(['image', 'detect', 'text']).optional(),
+  }),
+  {
+    model: MODEL_SAYS,
+    topK: { text: 'topK must be a whole number from 1 to 1000', showValue: true },
+    threshold: { text: 'threshold must be a number from 0 to 1', showValue: true },
+    maxDetections: { text: 'maxDetections must be a whole number from 1 to 1000', showValue: true },
+    task: { text: 'task must be image, detect or text' },
+  },
+  {
+    prepare: (q) => {
+      const o = q !== null && typeof q === 'object' ? (q as Record<string, unknown>) : {};
+      return { ...o, topK: o.topK ?? o.top_k };
+    },
+    finish: (v) => ({ ...(v.model !== undefined ? { model: v.model } : {}), topK: v.topK, threshold: v.threshold, maxDetections: v.maxDetections, ...(v.task !== undefined ? { task: v.task } : {}) }),
+  },
+);
+
+/** `?format=` of a job's results. */
+export const resultsQuery: RequestSchema<{ format: 'json' | 'csv' }> = fromZod(
+  z.object({ format: z.enum(['json', 'csv']).default('json') }),
+  { format: { text: 'format must be json or csv' } },
+);
+
+/** Inference options from any record (the query string, or a V2 request's parameters). */
+export function parseQueryOptions(q: Record<string, unknown>): QueryOptions {
+  const r = inferenceQuery.parse(q);
+  if (!r.ok) throw r.error;
+  return r.value;
 }
 
-export function parseQueryOptions(q: Record<string, unknown>): QueryOptions {
-  const out: QueryOptions = {};
-  const model = q.model;
-  if (model !== undefined) {
-    if (typeof model !== 'string' || !MODEL_RE.test(model)) throw new ApiError(400, 'bad_parameter', 'model must be a model name (letters, digits, . _ -)');
-    out.model = model;
-  }
-  out.topK = num('topK', q.topK ?? q.top_k, { int: true, min: 1, max: 1000 });
-  out.threshold = num('threshold', q.threshold, { min: 0, max: 1 });
-  out.maxDetections = num('maxDetections', q.maxDetections, { int: true, min: 1, max: 1000 });
-  if (q.task !== undefined) {
-    if (q.task !== 'image' && q.task !== 'detect' && q.task !== 'text') throw new ApiError(400, 'bad_parameter', 'task must be image, detect or text');
-    out.task = q.task;
-  }
-  return out;
+/** The body of /v1/classify/text: the texts, and the model it may name. */
+export function textBody(limits: { maxTexts: number; maxTextLength: number }): RequestSchema<{ texts: string[]; model: string | undefined }> {
+  return fromParser((body) => {
+    const texts = parseTexts(body, limits);
+    const m = (body as Record<string, unknown>).model;
+    return { texts, model: typeof m === 'string' ? parseQueryOptions({ model: m }).model : undefined };
+  });
 }
 
 /** A file name safe to echo back: base name only, no control characters, at most 255 characters. */

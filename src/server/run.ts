@@ -10,9 +10,9 @@ import type { Queue } from 'bullmq';
 import { createEngine, type Engine } from '../inference/engine.ts';
 import { createQueue, queuePrefix, type QueueJobData } from '../queue/queue.ts';
 import { buildServer, type Server } from './app.ts';
-import { createPool, createRedis, waitForRedis } from './connect.ts';
-import { warmupImage } from './sample.ts';
-import type { ServerSettings } from './settings.ts';
+import { createPool, createRedis, waitForRedis } from '../services/connect.ts';
+import { warmupImage } from '../services/sample.ts';
+import type { ServerSettings } from '../services/settings.ts';
 
 export interface RunningServer {
   server: Server;

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { migrate } from '../../src/db/migrate.ts';
-import { resolveSettings, type ServerSettings } from '../../src/server/settings.ts';
+import { resolveSettings, type ServerSettings } from '../../src/services/settings.ts';
 
 export const DATABASE_URL_TEST = process.env.DATABASE_URL_TEST ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL_TEST = process.env.REDIS_URL_TEST ?? 'redis://127.0.0.1:6379';

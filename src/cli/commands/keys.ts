@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { action, type CommandContext, type RunEnvironment } from '../context.ts';
 import { openDb, withDbFlags } from './db-flags.ts';
-import { createPool, settingsFor } from '../../server/connect.ts';
+import { createPool, settingsFor } from '../../services/connect.ts';
 import { createKey, keyStoreError, listKeys, revokeKey, type KeyDb } from '../../server/keys.ts';
 import { hintFor } from '../../postgres/errors.ts';
 import { UserError, UsageError, errorMessage } from '../../util/errors.ts';

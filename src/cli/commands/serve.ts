@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { action, type RunEnvironment } from '../context.ts';
 import { startServer } from '../../server/run.ts';
-import { settingsFor } from '../../server/connect.ts';
+import { settingsFor } from '../../services/connect.ts';
 import { UsageError } from '../../util/errors.ts';
 
 /** Whether the user named a config file (then a missing file is an error, not "run on defaults"). */

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { action, type RunEnvironment } from '../context.ts';
-import { settingsFor } from '../../server/connect.ts';
+import { settingsFor } from '../../services/connect.ts';
 import { runWorker } from '../../queue/run.ts';
 import { UsageError } from '../../util/errors.ts';
 import { configExplicit, parsePort } from './serve.ts';

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { request, type Dispatcher } from 'undici';
 import { UserError } from '../../util/errors.ts';
+import { ModelNotFoundError } from '../errors.ts';
 import { VERSION } from '../../version.ts';
 import { hfHome } from './cache.ts';
 import { formatHubRef, type HubRef } from '../../config/hub-ref.ts';
@@ -177,7 +178,7 @@ export async function hubHttpError(settings: HubSettings, res: HubResponse, ctx:
     if (settings.token && res.status === 401 && code !== 'RepoNotFound') {
       return new UserError(`${ref}: the Hub refused the token from ${settings.tokenSource}${said}`, { hint: 'the token is invalid or expired: create a read token at huggingface.co/settings/tokens and set HF_TOKEN', details });
     }
-    return new UserError(`${ref}: repository not found${settings.token ? '' : ', or it is private and no token was given'}${said}`, {
+    return new ModelNotFoundError(ref, `${ref}: repository not found${settings.token ? '' : ', or it is private and no token was given'}${said}`, {
       hint: settings.token
         ? `check the spelling of ${ctx.ref.repo}; if it is private, the account of the token in ${settings.tokenSource} needs access to it`
         : `check the spelling of ${ctx.ref.repo}; for a private repository set HF_TOKEN to a read token`,

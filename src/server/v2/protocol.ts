@@ -6,7 +6,7 @@
  * little-endian numbers) and the response with exactly the requested outputs. Pure.
  */
 import type { Task } from '../../inference/manifest.ts';
-import { ApiError } from '../errors.ts';
+import { ApiError } from '../../services/errors.ts';
 
 export const INFERENCE_HEADER = 'inference-header-content-length';
 /** Protocol extensions this server implements (listed by `GET /v2`). */
@@ -202,27 +202,29 @@ export function decodeRequest(json: unknown, binary: Buffer, sig: ModelSignature
   if (binaryOffset !== binary.length) throw bad(`${binary.length - binaryOffset} bytes of binary data after the JSON are not claimed by any input's binary_data_size`);
 
   const defaultBinary = parameters.binary_data_output === true;
-  let outputs: RequestedOutput[];
-  if (json.outputs === undefined || json.outputs === null) {
-    outputs = sig.outputs.map((o) => ({ name: o.name, binary: defaultBinary }));
-  } else {
-    if (!Array.isArray(json.outputs)) throw bad('"outputs" must be a list of {"name": ...}');
-    const known = sig.outputs.map((o) => o.name);
-    const seen = new Set<string>();
-    outputs = (json.outputs as unknown[]).map((o, i) => {
-      if (!isObject(o) || typeof o.name !== 'string') throw bad(`outputs[${i}] must be an object with a "name"`);
-      if (!known.includes(o.name)) throw bad(`unknown output "${o.name}": model ${model} has outputs ${known.map((k) => `"${k}"`).join(', ')}`);
-      if (seen.has(o.name)) throw bad(`output "${o.name}" is requested twice`);
-      seen.add(o.name);
-      const p = optionalParameters(o.parameters, `output "${o.name}"`);
-      if (p.classification !== undefined && p.classification !== 0) throw bad(`output "${o.name}": the classification extension is not supported; labels come as the "label" output`);
-      if (p.shared_memory_region !== undefined) throw bad(`output "${o.name}": the shared memory extension is not supported`);
-      if (p.binary_data !== undefined && typeof p.binary_data !== 'boolean') throw bad(`output "${o.name}": binary_data must be true or false`);
-      return { name: o.name, binary: typeof p.binary_data === 'boolean' ? p.binary_data : defaultBinary };
-    });
-    if (outputs.length === 0) outputs = sig.outputs.map((o) => ({ name: o.name, binary: defaultBinary }));
-  }
+  const outputs = requestedOutputs(json.outputs, sig, model, defaultBinary);
   return { id: json.id as string | undefined, elements, outputs, parameters };
+}
+
+/** The outputs a request asks for (all of the model's when it names none), each binary or JSON. */
+function requestedOutputs(requested: unknown, sig: ModelSignature, model: string, defaultBinary: boolean): RequestedOutput[] {
+  const all = () => sig.outputs.map((o) => ({ name: o.name, binary: defaultBinary }));
+  if (requested === undefined || requested === null) return all();
+  if (!Array.isArray(requested)) throw bad('"outputs" must be a list of {"name": ...}');
+  const known = sig.outputs.map((o) => o.name);
+  const seen = new Set<string>();
+  const outputs = (requested as unknown[]).map((o, i) => {
+    if (!isObject(o) || typeof o.name !== 'string') throw bad(`outputs[${i}] must be an object with a "name"`);
+    if (!known.includes(o.name)) throw bad(`unknown output "${o.name}": model ${model} has outputs ${known.map((k) => `"${k}"`).join(', ')}`);
+    if (seen.has(o.name)) throw bad(`output "${o.name}" is requested twice`);
+    seen.add(o.name);
+    const p = optionalParameters(o.parameters, `output "${o.name}"`);
+    if (p.classification !== undefined && p.classification !== 0) throw bad(`output "${o.name}": the classification extension is not supported; labels come as the "label" output`);
+    if (p.shared_memory_region !== undefined) throw bad(`output "${o.name}": the shared memory extension is not supported`);
+    if (p.binary_data !== undefined && typeof p.binary_data !== 'boolean') throw bad(`output "${o.name}": binary_data must be true or false`);
+    return { name: o.name, binary: typeof p.binary_data === 'boolean' ? p.binary_data : defaultBinary };
+  });
+  return outputs.length === 0 ? all() : outputs;
 }
 
 function decodeText(b: Buffer, where: string, j: number): string {

@@ -12,7 +12,7 @@ import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import { createEngine, type Engine } from '../../../src/inference/engine.ts';
 import { buildServer, type Server } from '../../../src/server/app.ts';
-import { createPool, createRedis, waitForRedis } from '../../../src/server/connect.ts';
+import { createPool, createRedis, waitForRedis } from '../../../src/services/connect.ts';
 import { createKey, revokeKey } from '../../../src/server/keys.ts';
 import { cleanRedis, createTestDatabase, randomPrefix, REDIS_URL_TEST, testSettings } from '../../helpers/server.ts';
 

@@ -13,7 +13,7 @@ import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import { createEngine, type Engine } from '../../../src/inference/engine.ts';
 import { buildServer, type Server } from '../../../src/server/app.ts';
-import { createPool, createRedis, waitForRedis } from '../../../src/server/connect.ts';
+import { createPool, createRedis, waitForRedis } from '../../../src/services/connect.ts';
 import { createQueue, type QueueJobData } from '../../../src/queue/queue.ts';
 import { cleanRedis, createTestDatabase, randomPrefix, REDIS_URL_TEST, testSettings } from '../../helpers/server.ts';
 

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createEngine, type Engine } from '../../../src/inference/engine.ts';
 import { buildServer } from '../../../src/server/app.ts';
-import { createPool, createRedis, waitForRedis } from '../../../src/server/connect.ts';
+import { createPool, createRedis, waitForRedis } from '../../../src/services/connect.ts';
 import { createKey } from '../../../src/server/keys.ts';
 import { cleanRedis, createTestDatabase, randomPrefix, REDIS_URL_TEST, testSettings } from '../../helpers/server.ts';
 

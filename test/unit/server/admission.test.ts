@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decide, DEADLINE_SHARE, ServiceTimes, unreadBodyPolicy, DRAIN_LIMIT_BYTES } from '../../../src/server/admission.ts';
+import { decide, DEADLINE_SHARE, ServiceTimes } from '../../../src/services/admission.ts';
+import { unreadBodyPolicy, DRAIN_LIMIT_BYTES } from '../../../src/server/unread-body.ts';
 
 test('admission: the gate refuses beyond max, with Retry-After 1', () => {
   const d = decide({ inflight: 32, max: 32, want: 1, perInputMs: undefined, timeoutMs: 60_000 });

@@ -1,15 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InputError } from '../../../src/inference/types.ts';
-import { cacheKey, MemoryCache, stableJson } from '../../../src/server/cache.ts';
+import { cacheKey, MemoryCache, stableJson } from '../../../src/services/cache.ts';
 import { resultsCsv } from '../../../src/server/csv.ts';
 import { csvCell } from '../../../src/util/csv.ts';
-import { ApiError, inputErrorStatus, toHttpError } from '../../../src/server/errors.ts';
-import { Gate } from '../../../src/server/inference.ts';
+import { ApiError, inputErrorStatus } from '../../../src/services/errors.ts';
+import { toHttpError } from '../../../src/server/errors.ts';
+import { Gate } from '../../../src/services/inference.ts';
 import { bearer, generateKey, hashKey, keyId, keyMatches } from '../../../src/server/keys.ts';
 import { parseQueryOptions, parseTexts, safeFileName, decodeUtf8 } from '../../../src/server/params.ts';
 import { retryAfterSeconds, takeToken } from '../../../src/server/ratelimit.ts';
-import { databaseUrl, redisUrl, resolveSettings, defaultConfig, parseKeyList } from '../../../src/server/settings.ts';
+import { databaseUrl, redisUrl, resolveSettings, defaultConfig, parseKeyList } from '../../../src/services/settings.ts';
 
 test('limits: settings from defaults parse the sizes and pick a safe host', () => {
   const s = resolveSettings({ config: undefined, env: {} });

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { acceptsMediaType, decodeRequest, deserializeBytes, encodeResponse, serializeBytes, signature, splitBody } from '../../../src/server/v2/protocol.ts';
-import { ApiError } from '../../../src/server/errors.ts';
+import { ApiError } from '../../../src/services/errors.ts';
 import { ProxyTrust, isTrusted, blockListOf, normalizeAddress } from '../../../src/server/proxy-trust.ts';
 import { parseTrustEntry } from '../../../src/config/trusted-proxies.ts';
 import { RouteIndex } from '../../../src/server/route-index.ts';
-import { ModelStates, RETRY_FAILED_MS } from '../../../src/server/model-states.ts';
+import { ModelStates, RETRY_FAILED_MS } from '../../../src/services/model-states.ts';
 
 const limits = { maxElements: 10, maxFileSize: 1000, maxTextLength: 50 };
 const text = signature('text-classification');

@@ -85,3 +85,9 @@ export class RedisCache implements ResultCache {
 }
 
 export const NO_CACHE: ResultCache = { kind: 'off', get: async () => undefined, set: async () => {} };
+
+/** The cache the settings ask for: off, in Redis when there is one (shared by the replicas), else in memory. */
+export function cacheFor(s: { enabled: boolean; ttlSeconds: number }, redis: Redis | undefined, prefix: string): ResultCache {
+  if (!s.enabled) return NO_CACHE;
+  return redis ? new RedisCache(redis, s.ttlSeconds, prefix) : new MemoryCache(s.ttlSeconds);
+}

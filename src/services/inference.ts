@@ -5,12 +5,14 @@
  */
 import type { Engine } from '../inference/engine.ts';
 import type { Task } from '../inference/manifest.ts';
-import { InputError, ModelLoadError, type ClassificationResult, type DetectionResult } from '../inference/types.ts';
+import { InputError, ModelLoadError } from '../inference/errors.ts';
+import type { ClassificationResult, DetectionResult } from '../inference/types.ts';
 import { formatMs } from '../util/duration.ts';
 import { withTimeout } from '../util/timeout.ts';
-import { ApiError, inputErrorStatus } from './errors.ts';
+import { ApiError, inputProblem, toApiError } from './errors.ts';
 import { cacheKey, type ResultCache } from './cache.ts';
 import type { Metrics } from './metrics.ts';
+import type { ServerSettings } from './settings.ts';
 import { decide, Gate, ServiceTimes } from './admission.ts';
 import { ModelStates } from './model-states.ts';
 import { warmupImage } from './sample.ts';
@@ -192,10 +194,9 @@ export class InferenceService {
       return { ...res, cached: false };
     } catch (err) {
       if (err instanceof InputError) {
-        const status = inputErrorStatus(err.code);
-        m.rejected.inc({ reason: status === 413 ? 'too_large' : status === 415 ? 'unsupported' : 'bad_input' });
-        const code = status === 413 ? 'image_too_large' : status === 415 ? 'unsupported_image' : err.code === 'empty' ? 'empty_input' : 'bad_image';
-        return { error: new ApiError(status, task === 'text' && code === 'empty_input' ? 'empty_text' : code, err.message) };
+        const problem = inputProblem(err, task);
+        m.rejected.inc({ reason: problem.status === 413 ? 'too_large' : problem.status === 415 ? 'unsupported' : 'bad_input' });
+        return { error: problem };
       }
       if (err instanceof ApiError) {
         // A timed-out input took at least the timeout: the estimate learns the machine is slower than it thought.
@@ -204,7 +205,7 @@ export class InferenceService {
       }
       if (err instanceof ModelLoadError) {
         this.models.failed(model, err.message);
-        throw new ApiError(503, 'model_unavailable', `model ${err.model} cannot be loaded on this server: ${err.message}`, { hint: `the operator can check it with \`modelship models verify ${err.model}\`` });
+        throw toApiError(err);
       }
       throw err;
     }
@@ -230,4 +231,19 @@ export class InferenceService {
       throw err;
     });
   }
+}
+
+/**
+ * The service as the API server and the queue worker build it from the settings (the worker
+ * passes its own bounds: it paces itself by chunk size and allows a longer timeout).
+ */
+export function serviceFor(s: ServerSettings, deps: { engine: Engine; cache: ResultCache; metrics: Metrics; maxConcurrent?: number; timeoutMs?: number }): InferenceService {
+  return new InferenceService({
+    engine: deps.engine,
+    cache: deps.cache,
+    metrics: deps.metrics,
+    maxConcurrent: deps.maxConcurrent ?? s.maxConcurrent,
+    timeoutMs: deps.timeoutMs ?? s.requestTimeoutMs,
+    defaults: { image: s.models.image, text: s.models.text, detect: s.models.detection },
+  });
 }
