@@ -192,7 +192,8 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
   /** An ONNX model's thread plan (threading.ts): config, then MODELSHIP_ONNX_THREADS, then its manifest, then the default. */
   function planFor(e: ModelEntry): ThreadPlan | undefined {
     if (forced?.runtime === 'tfjs') return undefined;
-    return modelThreadPlan(e, { cores, workers: pool?.size ?? workers, config: opts.threads, env: onnxThreads });
+    // the configured size, not pool.size: that dips while a crashed worker is being replaced
+    return modelThreadPlan(e, { cores, workers, config: opts.threads, env: onnxThreads });
   }
 
   /** The manifest the pool runs for this model: its own, or the TF.js variant when a TF.js backend is forced. */

@@ -32,3 +32,14 @@ test('describePlan says the layout, sessions, threads and where the choice came 
   assert.equal(describePlan(planThreads('pool', 2, 2, 'config')), 'pool: 2 sessions × 1 thread (config)');
   assert.equal(describePlan(planThreads(2, 8, 8, 'env')), '2 threads per session: 4 sessions × 2 threads (env)');
 });
+
+test('the config\'s models.threads reaches the server settings, and a bad value is refused with its path', async () => {
+  const { ConfigSchema } = await import('../../../src/config/schema.ts');
+  const { resolveSettings } = await import('../../../src/server/settings.ts');
+  const c = ConfigSchema.parse({ version: 1, project: 'demo', tls: { mode: 'off' }, models: { threads: { objects: 'pool', '*': 2 } } });
+  assert.deepEqual(resolveSettings({ config: c, env: {} }).models.threads, { objects: 'pool', '*': 2 });
+  assert.deepEqual(resolveSettings({ config: undefined, env: {} }).models.threads, {});
+  const bad = ConfigSchema.safeParse({ version: 1, project: 'demo', tls: { mode: 'off' }, models: { threads: { objects: 'lots' } } });
+  assert.equal(bad.success, false);
+  assert.deepEqual(bad.error!.issues[0]!.path, ['models', 'threads', 'objects']);
+});
