@@ -88,8 +88,6 @@ export interface Engine {
   resolvedName(spec: string): string | undefined;
   /** Loads a model into a worker (one run on a blank input) and returns the backend that really runs it. */
   warm(name: string): Promise<BackendInfo>;
-  /** How an ONNX model's sessions use the cores here (undefined for a model that is not run by ONNX Runtime). */
-  threadPlan(name: string): Promise<ThreadPlan | undefined>;
   /** The TF.js backend, or the provider of the ONNX models when no TF.js model runs. */
   readonly backend: BackendInfo;
   /** The backend of each model that has run, by model name. */
@@ -311,9 +309,6 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
       return (await p.run(pm, item)).provider;
     },
 
-    async threadPlan(name) {
-      return planFor(await getModel(name, registry));
-    },
 
     resolvedName(spec) {
       return entries.get(spec)?.name ?? (isHubSpec(spec) ? undefined : spec);

@@ -137,7 +137,7 @@ export class WorkerPool {
 
   /** The ranks of the live workers holding the model (its sessions, once loaded). */
   workersOf(model: string): number[] {
-    return this.#slots.filter((s) => !s.dead && s.loaded.has(model)).map((s) => s.rank).sort();
+    return this.#slots.filter((s) => !s.dead && s.loaded.has(model)).map((s) => s.rank).sort((a, b) => a - b);
   }
 
   async #spawn(rank: number): Promise<BackendInfo | undefined> {
