@@ -1,21 +1,25 @@
 /**
  * npm run bench:classify — ONNX Runtime against TF.js-wasm and against itself, side by side in
- * one run (each measurement in a fresh child process, so its peak RSS is its own; rates are
- * medians over rounds; ratios are of medians measured in the same run).
+ * one run. The machine is shared: every figure of a model comes from one child process that
+ * alternates short timed bursts of each variant, round after round, so a neighbour's load falls on
+ * all of them alike; a ratio is the median of the per-round ratios (paired), a rate the median
+ * of its bursts.
  *
- * For every ONNX image model (the bundled ones once converted, and the shared MobileNetV2-int8
- * and YOLOX-Nano of ../shared/models):
+ * For every ONNX image model (the bundled ones, and the shared MobileNetV2-int8 and YOLOX-Nano of
+ * ../shared/models when that folder exists):
  *   bare 1        a bare `session.run` loop, one single-threaded session, on pre-decoded,
  *                 pre-normalised tensors (no decoding, no pool);
- *   bare N pool   N threads, each with its own single-threaded session (the pool's design);
+ *   bare N pool   N threads, each with its own single-threaded session;
  *   bare N intra  one session with N intra-op threads (ORT's own threading);
- *   1 worker / N workers  the whole pipeline (decode → pool → output decoding) of
- *                 `modelship classify` / `serve`, single-threaded sessions.
- * Targets (issue 14, 2 cores): pipeline ≥ 0.8× bare at the same thread count; N workers ≥ 1.7×
- * one worker; for a bundled model with TF.js files, ORT ≥ 4× TF.js-wasm (whole pipeline, bare
- * ratio beside it). Then `modelship serve` with the three default models: peak RSS < 400 MB and
- * cold start to the first result < 1.5 s.
- * Options: --images N (per run, default 64), --rounds N (default 3), --serve-only
+ *   pipe 1        the whole pipeline (decode → pool → output decoding) of `modelship classify` /
+ *                 `serve` on one worker with one single-threaded session (one core);
+ *   pipe N pool / pipe N intra   the same on N workers, with the model's sessions as `pool` or
+ *                 `intra-op` (threading.ts); `policy` is what the model runs by default.
+ * Targets (issue 14, 2 cores): pipeline ≥ 0.8× bare at the same thread count; N cores ≥ 1.7× one
+ * (pipeline, the model's policy); for a bundled model with TF.js files, ORT ≥ 4× TF.js-wasm (whole
+ * pipeline, bare ratio beside it). Then `modelship serve` with the three default models: peak RSS
+ * < 400 MB and cold start to the first result < 1.5 s.
+ * Options: --rounds N (default 5), --burst-ms N (default 2500), --only NAME, --serve-only
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -53,23 +57,20 @@ const PHOTOS = ['chelsea.jpg', 'astronaut.jpg', 'coffee.jpg', 'motorcycle.jpg', 
 const CHILD = { cwd: ROOT, env: { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' }, maxBuffer: 1 << 24 };
 
 type Task = 'image' | 'detect';
-interface BenchModel { name: string; task: Task; dir: string }
+interface BenchModel { name: string; task: Task; dir: string; tfjs: boolean; label: string }
 
 function argNumber(flag: string): number | undefined {
   const i = process.argv.indexOf(flag);
   return i >= 0 ? Number(process.argv[i + 1]) : undefined;
 }
+function argString(flag: string): string | undefined {
+  const i = process.argv.indexOf(flag);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
 
 async function photos(n: number): Promise<Buffer[]> {
   const all = await Promise.all(PHOTOS.map((f) => readFile(path.join(FIXTURES, f))));
   return Array.from({ length: n }, (_, i) => all[i % all.length]!);
-}
-
-const WARM_UP_MS = 1500;
-async function warmUp(step: () => Promise<unknown>): Promise<void> {
-  const t0 = performance.now();
-  do await step();
-  while (performance.now() - t0 < WARM_UP_MS);
 }
 
 // --- children ----------------------------------------------------------------------------------
@@ -83,7 +84,7 @@ async function preparedInputs(dir: string, n: number): Promise<{ tensors: Float3
   if (m.runtime === 'onnx') {
     const model = await L.loadOnnxModel(dir, m, { intraOpThreads: 1 });
     layout = model.imageLayout ?? 'NHWC';
-    model.dispose();
+    await model.dispose();
   }
   const per = m.input.width * m.input.height * 3;
   const tensors = await Promise.all((await photos(n)).map(async (b) => L.normalizePixels((await L.decodeImage(b, m.input)).pixels, m.input, new Float32Array(per), 0, layout)));
@@ -91,98 +92,143 @@ async function preparedInputs(dir: string, n: number): Promise<{ tensors: Float3
   return { tensors, shape, manifest: m };
 }
 
-/** One bare ORT loop in this thread: `threads` intra-op threads. */
-async function bareOrtLoop(dir: string, n: number, threads: number, ready?: () => Promise<void>): Promise<number> {
+/** Runs `step` until `ms` have passed; returns the number of steps done and the time taken. */
+async function timed(ms: number, step: () => Promise<void>): Promise<{ count: number; elapsed: number }> {
+  const t0 = performance.now();
+  let count = 0;
+  while (performance.now() - t0 < ms) {
+    await step();
+    count++;
+  }
+  return { count, elapsed: performance.now() - t0 };
+}
+
+/** A bare ORT session in this thread with `threads` intra-op threads: a burst runner. */
+async function bareSession(dir: string, threads: number): Promise<{ burst: (ms: number) => Promise<{ count: number; elapsed: number }>; close: () => Promise<void> }> {
   const L = await lib();
-  const { tensors, shape, manifest } = await preparedInputs(dir, n);
+  const { tensors, shape, manifest } = await preparedInputs(dir, PHOTOS.length);
   const ort = L.loadOrt();
   const s = await ort.InferenceSession.create(path.join(dir, (manifest as ManifestModule.OnnxManifest).modelFile), L.ortSessionOptions('cpu', { intraOpThreads: threads }));
   const name = s.inputNames[0]!;
   const feeds = tensors.map((t) => ({ [name]: new ort.Tensor('float32', t, shape) }));
-  await warmUp(async () => {
-    for (const f of feeds.slice(0, 4)) await s.run(f);
+  let i = 0;
+  const burst = (ms: number) => timed(ms, async () => {
+    const out = await s.run(feeds[i++ % feeds.length]!);
+    for (const t of Object.values(out)) t.dispose();
   });
-  await ready?.();
-  const t0 = performance.now();
-  for (const f of feeds) await s.run(f);
-  const rate = n / ((performance.now() - t0) / 1000);
-  await s.release();
-  return rate;
+  await burst(300); // first runs allocate
+  return { burst, close: () => s.release() };
 }
 
-async function bareTfjsLoop(dir: string, n: number): Promise<number> {
+/** A pool thread of the bench: one single-threaded bare session, bursts on command. */
+async function poolThread(): Promise<void> {
+  const { dir } = workerData as { dir: string };
+  const b = await bareSession(dir, 1);
+  parentPort!.on('message', (msg: { ms: number } | 'close') => {
+    if (msg === 'close') void b.close().then(() => parentPort!.postMessage('closed'));
+    else void b.burst(msg.ms).then((r) => parentPort!.postMessage(r));
+  });
+  parentPort!.postMessage('ready');
+}
+
+/** N threads each with a single-threaded session: one burst runs on all together. */
+async function barePool(dir: string, threads: number) {
+  const ws = Array.from({ length: threads }, () => new Worker(new URL(import.meta.url), { workerData: { dir } }));
+  await Promise.all(ws.map((w) => new Promise((resolve, reject) => w.once('message', resolve).once('error', reject))));
+  return {
+    burst: async (ms: number) => {
+      const rs = await Promise.all(ws.map((w) => new Promise<{ count: number; elapsed: number }>((resolve) => { w.once('message', resolve); w.postMessage({ ms }); })));
+      return { count: rs.reduce((a, r) => a + r.count, 0), elapsed: Math.max(...rs.map((r) => r.elapsed)) };
+    },
+    close: async () => {
+      await Promise.all(ws.map((w) => new Promise((resolve) => { w.once('message', resolve); w.postMessage('close'); })));
+      await Promise.all(ws.map((w) => w.terminate()));
+    },
+  };
+}
+
+async function bareTfjs(dir: string) {
   const L = await lib();
-  const { tensors, shape, manifest } = await preparedInputs(dir, n);
+  const { tensors, shape, manifest } = await preparedInputs(dir, PHOTOS.length);
   const t = L.tfjsVariant(manifest)!;
   const backend = await L.initBackend(await import('@tensorflow/tfjs-core'), 'wasm');
   const model = await L.loadTfjsModel(dir, t, backend.name);
-  await warmUp(async () => {
-    for (const x of tensors.slice(0, 4)) await model.predict({ data: x, shape });
-  });
-  const t0 = performance.now();
-  for (const x of tensors) await model.predict({ data: x, shape });
-  return n / ((performance.now() - t0) / 1000);
+  let i = 0;
+  const burst = (ms: number) => timed(ms, async () => void (await model.predict({ data: tensors[i++ % tensors.length]!, shape })));
+  await burst(300);
+  return { burst, close: async () => model.dispose() };
 }
 
-/** N threads, each with its own single-threaded session, started together. */
-async function barePool(dir: string, n: number, threads: number): Promise<number> {
-  const ws = Array.from({ length: threads }, () => new Worker(new URL(import.meta.url), { workerData: { dir, n } }));
-  try {
-    await Promise.all(ws.map((w) => new Promise((resolve, reject) => w.once('message', resolve).once('error', reject))));
-    const t0 = performance.now();
-    await Promise.all(ws.map((w) => new Promise((resolve) => { w.once('message', resolve); w.postMessage('go'); })));
-    return (threads * n) / ((performance.now() - t0) / 1000);
-  } finally {
-    await Promise.all(ws.map((w) => w.terminate()));
-  }
-}
-
-async function poolThread(): Promise<void> {
-  const { dir, n } = workerData as { dir: string; n: number };
-  await bareOrtLoop(dir, n, 1, () => new Promise<void>((resolve) => {
-    parentPort!.once('message', () => resolve());
-    parentPort!.postMessage('ready');
-  })).then((r) => parentPort!.postMessage(r));
-}
-
-async function pipeline(dataDir: string, model: BenchModel, n: number, workers: number, onnxThreads: number): Promise<{ perSec: number; backend: string }> {
+/** The whole pipeline through an engine (what classify and serve run), `lanes` inputs in flight. */
+async function pipelineRunner(dataDir: string, model: BenchModel, o: Parameters<typeof EngineModule.createEngine>[0] & { workers: number }) {
   const { createEngine } = await lib();
-  const engine = await createEngine({ workers, onnxThreads, registry: { env: { ...process.env, MODELSHIP_DATA_DIR: dataDir } } });
-  const inputs = await photos(n);
-  const run = async (xs: Buffer[]) => {
-    let next = 0;
+  const engine = await createEngine({ ...o, registry: { env: { ...process.env, MODELSHIP_DATA_DIR: dataDir } } });
+  const inputs = await photos(PHOTOS.length);
+  const one = async (b: Buffer) => {
+    if (model.task === 'image') await engine.classifyImage(b, { model: model.name });
+    else await engine.detect(b, { model: model.name });
+  };
+  let next = 0;
+  const burst = async (ms: number) => {
+    const t0 = performance.now();
+    let count = 0;
     const lane = async () => {
-      while (next < xs.length) {
-        const b = xs[next++]!;
-        if (model.task === 'image') await engine.classifyImage(b, { model: model.name });
-        else await engine.detect(b, { model: model.name });
+      while (performance.now() - t0 < ms) {
+        await one(inputs[next++ % inputs.length]!);
+        count++;
       }
     };
-    await Promise.all(Array.from({ length: workers * 2 + 1 }, lane));
+    await Promise.all(Array.from({ length: o.workers * 2 + 1 }, lane));
+    return { count, elapsed: performance.now() - t0 };
   };
-  try {
-    await warmUp(() => run(inputs.slice(0, workers * 4)));
-    const t0 = performance.now();
-    await run(inputs);
-    return { perSec: n / ((performance.now() - t0) / 1000), backend: engine.providers.get(model.name)?.name ?? engine.backend.name };
-  } finally {
-    await engine.close();
+  await burst(600); // loads the model in every worker it runs on
+  const info = await engine.info();
+  const plan = info.models.find((m) => m.name === model.name)?.threads;
+  return { burst, close: () => engine.close(), backend: engine.providers.get(model.name)?.name ?? engine.backend.name, policy: plan ? `${plan.layout} (${plan.from})` : '-' };
+}
+
+type Variant = 'bare1' | 'barePool' | 'bareIntra' | 'pipe1' | 'pipePool' | 'pipeIntra' | 'pipePolicy' | 'tfjsPipe' | 'tfjsBare';
+
+/** One model, every variant, interleaved bursts over rounds: img/s per variant per round. */
+async function modelChild(dataDir: string, model: BenchModel, rounds: number, burstMs: number): Promise<{ rates: Record<Variant, number[]>; backend: string; policy: string; peakMb: number }> {
+  const cores = os.availableParallelism();
+  const runners: Partial<Record<Variant, { burst: (ms: number) => Promise<{ count: number; elapsed: number }>; close: () => Promise<void> }>> = {};
+  runners.bare1 = await bareSession(model.dir, 1);
+  runners.barePool = await barePool(model.dir, cores);
+  runners.bareIntra = await bareSession(model.dir, cores);
+  runners.pipe1 = await pipelineRunner(dataDir, model, { workers: 1, threads: { '*': 'pool' } });
+  runners.pipePool = await pipelineRunner(dataDir, model, { workers: cores, threads: { '*': 'pool' } });
+  runners.pipeIntra = await pipelineRunner(dataDir, model, { workers: cores, threads: { '*': 'intra-op' } });
+  const policy = await pipelineRunner(dataDir, model, { workers: cores });
+  runners.pipePolicy = policy;
+  if (model.tfjs) {
+    runners.tfjsPipe = await pipelineRunner(dataDir, model, { workers: cores, backend: 'wasm' });
+    runners.tfjsBare = await bareTfjs(model.dir);
   }
+  const rates = Object.fromEntries(Object.keys(runners).map((k) => [k, [] as number[]])) as Record<Variant, number[]>;
+  try {
+    for (let r = 0; r < rounds; r++) {
+      for (const [k, run] of Object.entries(runners) as [Variant, NonNullable<(typeof runners)[Variant]>][]) {
+        // TF.js-wasm is ~5× slower: a longer burst gives it as many images
+        const b = await run.burst(k.startsWith('tfjs') ? burstMs * 2 : burstMs);
+        rates[k].push(b.count / (b.elapsed / 1000));
+      }
+    }
+  } finally {
+    for (const run of Object.values(runners)) await run.close();
+  }
+  return { rates, backend: policy.backend, policy: policy.policy, peakMb: process.resourceUsage().maxRSS / 1024 };
 }
 
 async function child(): Promise<void> {
-  const [kind, a, b, c, d, e] = process.argv.slice(3);
-  let out: unknown;
-  if (kind === 'bare-ort') out = { perSec: await bareOrtLoop(a!, Number(b), Number(c)) };
-  else if (kind === 'bare-pool') out = { perSec: await barePool(a!, Number(b), Number(c)) };
-  else if (kind === 'bare-tfjs') out = { perSec: await bareTfjsLoop(a!, Number(b)) };
-  else out = await pipeline(a!, JSON.parse(b!) as BenchModel, Number(c), Number(d), Number(e));
-  process.stdout.write(`${JSON.stringify({ ...(out as object), peakMb: process.resourceUsage().maxRSS / 1024 })}\n`);
+  const [dataDir, model, rounds, burstMs] = process.argv.slice(3);
+  const out = await modelChild(dataDir!, JSON.parse(model!) as BenchModel, Number(rounds), Number(burstMs));
+  process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
-async function inChild(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ perSec: number; peakMb: number; backend?: string }> {
+async function inChild(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Awaited<ReturnType<typeof modelChild>>> {
   const { stdout } = await promisify(execFile)(process.execPath, ['--no-wasm-dynamic-tiering', fileURLToPath(import.meta.url), '--child', ...args], { ...CHILD, env: { ...CHILD.env, ...env } });
-  return JSON.parse(stdout.trim().split('\n').pop()!) as { perSec: number; peakMb: number; backend?: string };
+  return JSON.parse(stdout.trim().split('\n').pop()!) as Awaited<ReturnType<typeof modelChild>>;
 }
 
 // --- serve ---------------------------------------------------------------------------------------
@@ -259,16 +305,24 @@ const f1 = (x: number) => x.toFixed(1);
 const spread = (xs: number[]) => (xs.length > 1 ? `${f1(median(xs))} (${f1(Math.min(...xs))}–${f1(Math.max(...xs))})` : f1(xs[0]!));
 const verdict = (ok: boolean) => (ok ? 'meets' : 'MISSES');
 
+/** Median over rounds of the per-round ratio a/b (paired: both measured in the same round). */
+function pairedRatio(a: number[], b: number[]): number {
+  return median(a.map((x, i) => x / b[i]!));
+}
+const x2 = (r: number) => `${r.toFixed(2)}×`;
+
 async function main(): Promise<void> {
   const cores = os.availableParallelism();
-  const rounds = Math.max(1, argNumber('--rounds') ?? 3);
-  const n = argNumber('--images') ?? 64;
-  console.log(`bench:classify — ${os.cpus()[0]?.model ?? 'cpu'} × ${cores}, Node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, ${rounds} rounds of ${n} images`);
-  if (os.loadavg()[0]! > cores / 2) console.log('note: the machine is busy (load above half the cores): wall-clock rates and scaling are depressed by the neighbours, ratios measured side by side less so');
+  const rounds = Math.max(1, argNumber('--rounds') ?? 5);
+  const burstMs = argNumber('--burst-ms') ?? 2500;
+  const only = argString('--only');
+  const load = () => os.loadavg().map((l) => l.toFixed(1)).join(' ');
+  console.log(`bench:classify — ${os.cpus()[0]?.model ?? 'cpu'} × ${cores}, Node ${process.version}, load average ${load()}, ${rounds} rounds of interleaved ${burstMs} ms bursts per variant`);
+  if (os.loadavg()[0]! > cores / 2) console.log('note: the machine is busy (load above half the cores): wall-clock rates and scaling are depressed by the neighbours; the paired ratios much less so');
   const L = await lib();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'ms-bench-'));
   const dirs: string[] = [];
-  const models: (BenchModel & { tfjs: boolean; label: string })[] = [];
+  const models: BenchModel[] = [];
   try {
     for (const e of await L.listModels({ env: { ...process.env, MODELSHIP_DATA_DIR: dataDir } })) {
       if ('error' in e || e.manifest.task === 'text-classification') continue;
@@ -287,42 +341,34 @@ async function main(): Promise<void> {
         const e = await L.addModel(dir, { env });
         models.push({ name: e.name, task, dir, tfjs: false, label: `${e.name} (shared)` });
       }
-    } else console.log(`missing: ${SKIP_REASON}`);
+    } else console.log(`skipped: the shared MobileNetV2-int8 and YOLOX-Nano figures (${SKIP_REASON})`);
 
-    const rows: string[][] = [['model', 'backend', 'bare 1', `bare ${cores} pool`, `bare ${cores} intra`, '1 worker', `${cores} workers`, `${cores}w/1w`, 'pipe/bare 1', `pipe/bare ${cores}`, 'threads pick', 'TF.js-wasm pipe', 'ORT/TF.js pipe', 'ORT/TF.js bare', 'peak MB']];
+    const N = String(cores);
+    const rows: string[][] = [['model', 'backend', 'bare 1', `bare ${N} pool`, `bare ${N} intra`, 'pipe 1', `pipe ${N} pool`, `pipe ${N} intra`, 'policy', `${N}c/1c`, 'pipe/bare 1', `pipe/bare ${N}`, 'faster layout (pipe; bare)', 'TF.js-wasm pipe', 'ORT/TF.js pipe', 'ORT/TF.js bare', 'peak MB']];
     const checks: string[] = [];
-    for (const m of process.argv.includes('--serve-only') ? [] : models) {
-      const r = { b1: [] as number[], bp: [] as number[], bi: [] as number[], p1: [] as number[], pn: [] as number[], tp: [] as number[], tb: [] as number[], peak: [] as number[] };
-      let backend = '';
-      for (let i = 0; i < rounds; i++) {
-        const b1 = await inChild(['bare-ort', m.dir, String(n), '1']);
-        const bp = await inChild(['bare-pool', m.dir, String(n), String(cores)]);
-        const bi = await inChild(['bare-ort', m.dir, String(n), String(cores)]);
-        const p1 = await inChild(['pipeline', dataDir, JSON.stringify(m), String(n), '1', '1']);
-        const pn = await inChild(['pipeline', dataDir, JSON.stringify(m), String(n), String(cores), '1']);
-        r.b1.push(b1.perSec); r.bp.push(bp.perSec); r.bi.push(bi.perSec); r.p1.push(p1.perSec); r.pn.push(pn.perSec);
-        r.peak.push(pn.peakMb, p1.peakMb);
-        backend = pn.backend ?? '';
-        if (m.tfjs) {
-          const tp = await inChild(['pipeline', dataDir, JSON.stringify(m), String(Math.max(8, n / 4)), String(cores), '1'], { MODELSHIP_BACKEND: 'wasm' });
-          const tb = await inChild(['bare-tfjs', m.dir, String(Math.max(8, n / 4))]);
-          r.tp.push(tp.perSec); r.tb.push(tb.perSec);
-        }
-      }
-      const scale = median(r.pn) / median(r.p1);
-      const pipe1 = median(r.p1) / median(r.b1);
-      const pipeN = median(r.pn) / median(r.bp);
-      const pick = median(r.bp) >= median(r.bi) ? `pool of ${cores} single-threaded` : `1 session × ${cores} threads`;
-      const ortVsTfjs = m.tfjs ? median(r.pn) / median(r.tp) : NaN;
-      const bareVsTfjs = m.tfjs ? median(r.b1) / median(r.tb) : NaN;
-      rows.push([m.label, backend, spread(r.b1), spread(r.bp), spread(r.bi), spread(r.p1), spread(r.pn), `${scale.toFixed(2)}×`, `${pipe1.toFixed(2)}×`, `${pipeN.toFixed(2)}×`, pick, m.tfjs ? spread(r.tp) : '-', m.tfjs ? `${ortVsTfjs.toFixed(1)}×` : '-', m.tfjs ? `${bareVsTfjs.toFixed(1)}×` : '-', f1(Math.max(...r.peak))]);
-      checks.push(`${m.label}: ${cores} workers ${verdict(scale >= 1.7)} ≥ 1.7× one worker (${scale.toFixed(2)}×; the bare model alone: ${(median(r.bp) / median(r.b1)).toFixed(2)}× on a pool of ${cores})`);
-      checks.push(`${m.label}: pipeline ${verdict(pipe1 >= 0.8 && pipeN >= 0.8)} ≥ 0.8× bare session.run at the same thread count (${pipe1.toFixed(2)}× on 1, ${pipeN.toFixed(2)}× on ${cores})`);
+    for (const m of process.argv.includes('--serve-only') ? [] : models.filter((x) => !only || x.name === only)) {
+      const loadBefore = load();
+      const { rates: r, backend, policy, peakMb } = await inChild([dataDir, JSON.stringify(m), String(rounds), String(burstMs)]);
+      const intraPolicy = policy.startsWith('intra-op');
+      const pipeN = intraPolicy ? r.pipeIntra : r.pipePool;
+      const bareN = intraPolicy ? r.bareIntra : r.barePool;
+      const scale = pairedRatio(r.pipePolicy, r.pipe1);
+      const pipe1 = pairedRatio(r.pipe1, r.bare1);
+      const pipeNr = pairedRatio(pipeN, bareN);
+      const pipeLayout = pairedRatio(r.pipeIntra, r.pipePool);
+      const bareLayout = pairedRatio(r.bareIntra, r.barePool);
+      const faster = (x: number) => (x >= 1 ? `intra-op ${x2(x)}` : `pool ${x2(1 / x)}`);
+      const ortVsTfjs = m.tfjs ? pairedRatio(r.pipePolicy, r.tfjsPipe) : NaN;
+      const bareVsTfjs = m.tfjs ? pairedRatio(r.bare1, r.tfjsBare) : NaN;
+      rows.push([m.label, backend, spread(r.bare1), spread(r.barePool), spread(r.bareIntra), spread(r.pipe1), spread(r.pipePool), spread(r.pipeIntra), policy, x2(scale), x2(pipe1), x2(pipeNr), `${faster(pipeLayout)}; ${faster(bareLayout)}`, m.tfjs ? spread(r.tfjsPipe) : '-', m.tfjs ? `${ortVsTfjs.toFixed(1)}×` : '-', m.tfjs ? `${bareVsTfjs.toFixed(1)}×` : '-', f1(peakMb)]);
+      checks.push(`${m.label} (load ${loadBefore} → ${load()}): ${cores} cores ${verdict(scale >= 1.7)} ≥ 1.7× one (${x2(scale)}, pipeline on its policy ${policy}; the bare model: pool ${x2(pairedRatio(r.barePool, r.bare1))}, intra-op ${x2(pairedRatio(r.bareIntra, r.bare1))})`);
+      checks.push(`${m.label}: pipeline ${verdict(pipe1 >= 0.8 && pipeNr >= 0.8)} ≥ 0.8× bare session.run at the same thread count (${x2(pipe1)} on 1, ${x2(pipeNr)} on ${cores})`);
       if (m.tfjs) checks.push(`${m.label}: ORT ${verdict(ortVsTfjs >= 4)} ≥ 4× TF.js-wasm, whole pipeline on ${cores} workers (${ortVsTfjs.toFixed(1)}×; bare model ${bareVsTfjs.toFixed(1)}×)`);
-      checks.push(`${m.label}: threads — ${pick} is faster here (pool ${f1(median(r.bp))} vs intra-op ${f1(median(r.bi))} img/s)`);
+      checks.push(`${m.label}: threads — pipeline ${faster(pipeLayout)} faster, bare ${faster(bareLayout)} faster; runs ${policy}`);
+      if (!m.tfjs) checks.push(`${m.label}: ${f1(median(pipeN))} img/s through the pipeline on ${cores} cores (${f1(median(r.pipe1))} on one)`);
     }
     const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
-    console.log('img/s, median (min–max) over rounds; bare = session.run on pre-decoded tensors; pool = one single-threaded session per thread; intra = one session with N intra-op threads');
+    console.log(`img/s, median (min–max) of ${rounds} bursts; ratios: median of per-round ratios; bare = session.run on pre-decoded tensors; pool = a single-threaded session per thread/worker; intra = one session with ${cores} intra-op threads; policy = the model's default (threading.ts)`);
     for (const row of rows) console.log(row.map((v, c) => v.padEnd(widths[c]!)).join('  '));
     for (const c of checks) console.log(c);
 
@@ -339,7 +385,7 @@ async function main(): Promise<void> {
       dirs.push(serveDir);
       if (config) await writeFile(path.join(serveDir, 'modelship.config.yaml'), config);
       const serves = [] as Awaited<ReturnType<typeof serveRun>>[];
-      for (let i = 0; i < rounds; i++) serves.push(await serveRun(serveDir, config ? dataDir : serveDir));
+      for (let i = 0; i < Math.min(rounds, 3); i++) serves.push(await serveRun(serveDir, config ? dataDir : serveDir));
       const cold = median(serves.map((s) => s.coldMs)), peak = Math.max(...serves.map((s) => s.peakMb));
       console.log(`serve, ${what} (${serves[0]!.backends.join(', ')}): cold start to first result ${serves.map((s) => s.coldMs.toFixed(0)).join(' / ')} ms, peak RSS ${serves.map((s) => s.peakMb.toFixed(0)).join(' / ')} MB`);
       console.log(`serve, ${what}: peak RSS ${verdict(peak < 400)} < 400 MB (${peak.toFixed(0)} MB); cold start ${verdict(cold < 1500)} < 1.5 s (median ${cold.toFixed(0)} ms)`);

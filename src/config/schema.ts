@@ -195,6 +195,11 @@ const Models = z
     detection: ModelName.default('objects').describe('default object detection model: a model name, or hf:ORG/NAME[@REVISION]'),
     batching: Batching,
     workerTimeoutSeconds: z.int().min(1).max(3600).default(120).describe('an inference worker still on one batch (model load included) after this long is deemed hung: stopped and replaced, its inputs fail'),
+    threads: z
+      .record(z.string().min(1), z.union([z.enum(['pool', 'intra-op']), z.int().min(1).max(256)]))
+      .default({})
+      .describe('ONNX Runtime thread policy by model name (`*`: every ONNX model), overriding the model\'s own: `pool` (a single-threaded session in every inference worker), `intra-op` (one session with a thread per core) or intra-op threads per session')
+      .meta({ examples: [{ objects: 'intra-op', 'content-safety': 'pool' }] }),
   })
   .prefault({});
 

@@ -88,13 +88,15 @@ export class BatchQueue<T> {
  * Picks which model's queue an idle executor should serve: among ready queues, the one whose
  * oldest item arrived first (no model starves another). Returns its key or undefined.
  * `fullOnly` considers only queues holding a whole batch: a batch queued behind a busy executor
- * must not be cut short, since more items can join it until that executor frees.
+ * must not be cut short, since more items can join it until that executor frees. `eligible`
+ * leaves out the queues this executor cannot serve (a model whose session lives elsewhere).
  */
-export function pickQueue<K, T>(queues: ReadonlyMap<K, BatchQueue<T>>, now: number, fullOnly = false): K | undefined {
+export function pickQueue<K, T>(queues: ReadonlyMap<K, BatchQueue<T>>, now: number, fullOnly = false, eligible?: (key: K) => boolean): K | undefined {
   let best: K | undefined;
   let bestAt = Infinity;
   for (const [key, q] of queues) {
     if (fullOnly ? !q.full() : !q.ready(now)) continue;
+    if (eligible && !eligible(key)) continue;
     const at = q.oldest()!;
     if (at < bestAt) {
       bestAt = at;
@@ -104,12 +106,16 @@ export function pickQueue<K, T>(queues: ReadonlyMap<K, BatchQueue<T>>, now: numb
   return best;
 }
 
-/** The earliest deadline among non-empty queues, for arming one timer. */
-export function nextDeadline<T>(queues: Iterable<BatchQueue<T>>): number | undefined {
+/**
+ * The earliest deadline among non-empty queues, for arming one timer. With `after`, only
+ * deadlines later than it: a batch whose delay has already expired and still waits is waiting
+ * for a busy executor, whose completion schedules again (a timer for it would spin).
+ */
+export function nextDeadline<T>(queues: Iterable<BatchQueue<T>>, after = -Infinity): number | undefined {
   let min: number | undefined;
   for (const q of queues) {
     const d = q.deadline();
-    if (d !== undefined && (min === undefined || d < min)) min = d;
+    if (d !== undefined && d > after && (min === undefined || d < min)) min = d;
   }
   return min;
 }

@@ -14,7 +14,8 @@ import { getModel } from './model-lookup.ts';
 import { classifySentiment } from './sentiment.ts';
 import { parseVocab, tokenize } from './tokenizer.ts';
 import { loadHfEncoder, type HfTextEncoder, type HfTokenizerSpec } from './hf-tokenizer.ts';
-import { WorkerPool } from './pool.ts';
+import { WorkerPool, type PoolModel } from './pool.ts';
+import { chooseThreads, describePlan, planThreads, type ThreadChoice, type ThreadPlan } from './threading.ts';
 import { isHubSpec } from '../config/hub-ref.ts';
 import { InputError, type BackendInfo, type ClassificationResult, type DetectionResult } from './types.ts';
 
@@ -30,8 +31,13 @@ export interface EngineOptions {
   batching?: Partial<BatchingOptions> | undefined;
   /** Force a backend (TF.js or an ONNX Runtime provider); default from MODELSHIP_BACKEND, else automatic. */
   backend?: string | undefined;
-  /** ONNX Runtime intra-op threads per session; default from MODELSHIP_ONNX_THREADS, else 1 (one single-threaded session per worker). */
+  /**
+   * ONNX Runtime intra-op threads per session for every ONNX model (overrides the manifests);
+   * default from MODELSHIP_ONNX_THREADS, else each model's own thread policy (threading.ts).
+   */
   onnxThreads?: number | undefined;
+  /** The config's `models.threads`: a thread policy by model name, `*` for every ONNX model. */
+  threads?: Readonly<Record<string, ThreadChoice>> | undefined;
   limits?: Partial<DecodeLimits> | undefined;
   registry?: RegistryOptions | undefined;
   /** Start the TF.js worker pool on first use of a TF.js model instead of at once (a lexicon-only run never loads TF.js). */
@@ -66,8 +72,8 @@ export interface EngineInfo {
   decoder: string;
   batching: BatchingOptions;
   limits: DecodeLimits;
-  /** `backend`: what really runs the model, once it has run (always for the lexicon). */
-  models: { name: string; task: Task; version: string; runtime: string; source: string; backend?: string }[];
+  /** `backend`: what really runs the model, once it has run (always for the lexicon); `threads`: an ONNX model's thread plan. */
+  models: { name: string; task: Task; version: string; runtime: string; source: string; backend?: string; threads?: ThreadPlan & { summary: string } }[];
 }
 
 export interface Engine {
@@ -97,9 +103,10 @@ export interface Engine {
 }
 
 /**
- * One worker per core: each holds single-threaded ONNX Runtime sessions (or a wasm TF.js
- * backend, which takes no threads in Node). With multi-threaded ORT sessions, cores / threads.
- * A forced native TF.js backend threads itself: one worker.
+ * One worker per core: a `pool` model has a single-threaded session in each, an `intra-op` one a
+ * session with a thread per core in one of them (threading.ts), and a wasm TF.js backend takes no
+ * threads in Node. With MODELSHIP_ONNX_THREADS=N for every model, cores / N. A forced native
+ * TF.js backend threads itself: one worker.
  */
 export function defaultWorkers(forced?: ForcedBackend, onnxThreads = 1): number {
   if (forced?.runtime === 'tfjs' && (forced.tfjs === 'tfjs-node' || forced.tfjs === 'tfjs-node-gpu') && nativeBackendInstalled()) return 1;
@@ -114,9 +121,10 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
     throw new UserError((err as Error).message, { exitCode: 2 });
   }
   const onnxThreads = opts.onnxThreads ?? parseThreads(process.env.MODELSHIP_ONNX_THREADS);
+  const cores = os.availableParallelism();
   const batching: BatchingOptions = { ...DEFAULT_BATCHING, ...opts.batching };
   const limits: DecodeLimits = { ...DEFAULT_LIMITS, ...opts.limits };
-  const workers = opts.workers ?? defaultWorkers(forced, onnxThreads);
+  const workers = opts.workers ?? defaultWorkers(forced, onnxThreads ?? 1);
   if (!Number.isInteger(workers) || workers < 1) throw new UserError(`workers must be a positive integer, got ${workers}`, { exitCode: 2 });
   // The worker pool (TF.js) starts at once, or with `lazy` on first use of a TF.js model: a run
   // that only needs the lexicon model then never loads TF.js.
@@ -133,7 +141,7 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
   const startPool = (): Promise<WorkerPool> => {
     // a request that reaches the pool after close() must not start a new one (it would keep the process alive)
     if (closed && !starting) return Promise.reject(new Error('the inference pool was closed'));
-    starting ??= WorkerPool.start({ workers, batching, forced, tfjs: tfjsEager, onnxThreads, hangTimeoutMs: opts.workerTimeoutMs }).then(
+    starting ??= WorkerPool.start({ workers, batching, forced, tfjs: tfjsEager, hangTimeoutMs: opts.workerTimeoutMs }).then(
       (p) => {
         pool = p;
         p.onBatch((size, model) => {
@@ -181,8 +189,15 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
     return e;
   }
 
+  /** An ONNX model's thread plan (threading.ts): config, then MODELSHIP_ONNX_THREADS, then its manifest, then the default. */
+  function planFor(e: ModelEntry): ThreadPlan | undefined {
+    if (forced?.runtime === 'tfjs') return undefined;
+    // the configured size, not pool.size: that dips while a crashed worker is being replaced
+    return modelThreadPlan(e, { cores, workers, config: opts.threads, env: onnxThreads });
+  }
+
   /** The manifest the pool runs for this model: its own, or the TF.js variant when a TF.js backend is forced. */
-  function poolModel(e: ModelEntry): { name: string; dir: string; manifest: NetworkManifest } {
+  function poolModel(e: ModelEntry): PoolModel {
     const m = e.manifest as NetworkManifest;
     if (forced?.runtime === 'tfjs' && m.runtime === 'onnx') {
       const t = tfjsVariant(m);
@@ -192,7 +207,8 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
     if (forced?.runtime === 'onnx' && m.runtime === 'tfjs') {
       throw new UserError(`model "${e.name}" is a TF.js model, and MODELSHIP_BACKEND/--backend forces the ONNX Runtime provider ${forced.onnx}`, { hint: `convert it (modelship models convert ${e.name} --to onnx), or unset MODELSHIP_BACKEND`, exitCode: 2 });
     }
-    return { name: e.name, dir: e.dir, manifest: m };
+    const plan = planFor(e);
+    return { name: e.name, dir: e.dir, manifest: m, ...(plan ? { threads: { sessions: plan.sessions, threadsPerSession: plan.threadsPerSession } } : {}) };
   }
 
   async function runImage(e: ModelEntry, input: Uint8Array, signal: AbortSignal | undefined) {
@@ -295,6 +311,7 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
       return (await p.run(pm, item)).provider;
     },
 
+
     resolvedName(spec) {
       return entries.get(spec)?.name ?? (isHubSpec(spec) ? undefined : spec);
     },
@@ -312,7 +329,8 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
         // Models named by hf:ORG/NAME (the config's defaults) are resolved, not registered: list them too.
         models: [...all.filter((m): m is ModelEntry => !('error' in m)), ...[...entries.values()].filter((e, i, a) => !all.some((m) => m.name === e.name) && a.findIndex((x) => x.name === e.name) === i)].map((m) => {
           const backend = m.manifest.runtime === 'lexicon' ? 'lexicon' : p.providers.get(m.name)?.name;
-          return { name: m.name, task: m.manifest.task, version: m.manifest.version, runtime: m.manifest.runtime, source: m.source, ...(backend ? { backend } : {}) };
+          const plan = planFor(m);
+          return { name: m.name, task: m.manifest.task, version: m.manifest.version, runtime: m.manifest.runtime, source: m.source, ...(backend ? { backend } : {}), ...(plan ? { threads: { ...plan, summary: describePlan(plan) } } : {}) };
         }),
       };
     },
@@ -330,15 +348,43 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
   return engine;
 }
 
+/**
+ * How an ONNX model's sessions use `cores` cores over `workers` workers: the config's choice, else
+ * MODELSHIP_ONNX_THREADS, else the manifest's, else the default (threading.ts). Undefined for a
+ * model ONNX Runtime does not run.
+ */
+export function modelThreadPlan(e: ModelEntry, o: { cores: number; workers: number; config?: Readonly<Record<string, ThreadChoice>> | undefined; env?: number | undefined }): ThreadPlan | undefined {
+  const m = e.manifest;
+  if (m.runtime !== 'onnx') return undefined;
+  const { choice, from } = chooseThreads(e.name, { config: o.config, env: o.env, manifest: m.threads });
+  return planThreads(choice, o.cores, o.workers, from);
+}
+
+/**
+ * The thread plan `serve` and `classify` use for a model on this machine with their default
+ * workers and this environment (MODELSHIP_ONNX_THREADS; the config's models.threads not applied).
+ */
+export function defaultThreadPlan(e: ModelEntry, env: NodeJS.ProcessEnv = process.env): ThreadPlan | undefined {
+  const onnxThreads = parseThreads(env.MODELSHIP_ONNX_THREADS);
+  let forced: ForcedBackend | undefined;
+  try {
+    forced = parseBackend(env.MODELSHIP_BACKEND);
+  } catch {
+    forced = undefined;
+  }
+  if (forced?.runtime === 'tfjs') return undefined;
+  return modelThreadPlan(e, { cores: os.availableParallelism(), workers: defaultWorkers(forced, onnxThreads ?? 1), env: onnxThreads });
+}
+
 /** What `engine.backend` says before any network model has run. */
 const NOT_STARTED: BackendInfo = { name: 'none (no model loaded yet)', tfBackend: 'none', device: 'cpu', skipped: [] };
 const LEXICON: BackendInfo = { name: 'lexicon', tfBackend: 'none', device: 'cpu', skipped: [], runtime: 'lexicon' };
 
-/** MODELSHIP_ONNX_THREADS: a positive integer, default 1. */
-export function parseThreads(v: string | undefined): number {
-  if (v === undefined || v.trim() === '') return 1;
+/** MODELSHIP_ONNX_THREADS: a positive integer, or undefined when unset (each model's own policy). */
+export function parseThreads(v: string | undefined): number | undefined {
+  if (v === undefined || v.trim() === '') return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new UserError(`MODELSHIP_ONNX_THREADS=${v} is not a positive integer`, { hint: 'use 1 (one single-threaded session per worker, the default) or the number of cores for one multi-threaded session', exitCode: 2 });
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new UserError(`MODELSHIP_ONNX_THREADS=${v} is not a positive integer`, { hint: 'use 1 (a single-threaded session in every worker) or the number of cores (one session with a thread per core), or unset it to let each model use its own thread policy', exitCode: 2 });
   return n;
 }
 

@@ -159,6 +159,11 @@ const onnxFormat = {
   runtime: z.literal('onnx'),
   modelFile: z.string().min(1).default('model.onnx'),
   tfjs: z.object({ format: tfjsFormatEnum, modelFile: z.string().min(1).default('model.json') }).strict().optional(),
+  /**
+   * The thread policy measured faster for this model (threading.ts): `pool` (a single-threaded
+   * session per worker), `intra-op` (one session, a thread per core) or intra-op threads per session.
+   */
+  threads: z.union([z.enum(['pool', 'intra-op']), z.int().min(1).max(256)]).optional(),
 };
 
 /** TF.js image models take NHWC: an NCHW layout there is a mistake, not a wish. */

@@ -17,12 +17,19 @@ import type { WorkerItem, WorkerOutput, WorkerRequest, WorkerResponse } from './
  * for this thread to be scheduled, hear of it and send more (on a saturated machine that round
  * trip costs milliseconds per input). A crashed worker fails only the inputs it held (at most
  * two batches) and is replaced.
+ *
+ * A model's sessions live in as many workers as its thread plan says (threading.ts): every
+ * worker for `pool`, one worker (with intra-op threads) for `intra-op`. Its inputs go only to
+ * those workers; models with fewer sessions than workers are spread over different workers, so
+ * two single-session models do not queue behind each other.
  */
 
 export interface PoolModel {
   name: string;
   dir: string;
   manifest: NetworkManifest;
+  /** Sessions of this model (workers holding it) and the intra-op threads of each (ONNX); default: every worker, 1 thread. */
+  threads?: { sessions: number; threadsPerSession: number } | undefined;
 }
 
 interface Job {
@@ -37,6 +44,8 @@ const WORKER_DEPTH = 2;
 
 interface Slot {
   worker: Worker;
+  /** Its place in the pool, 0…workers−1: a replacement takes the rank of the worker it replaces. */
+  rank: number;
   /** False until the worker has initialised its backend. */
   ready: boolean;
   /** Set once the worker failed (crashed, exited, hung): its events after that change nothing. */
@@ -61,8 +70,6 @@ export interface PoolOptions {
   forced?: ForcedBackend | undefined;
   /** Initialise TF.js in every worker at start (else on the first TF.js model). */
   tfjs?: boolean | undefined;
-  /** ONNX Runtime intra-op threads per session (default 1: one single-threaded session per worker). */
-  onnxThreads?: number | undefined;
   /**
    * A worker that has not finished its current batch after this long (model load included) is
    * deemed hung: it is stopped, its inputs fail, and a fresh worker takes its place. Default 120 s.
@@ -94,6 +101,9 @@ export class WorkerPool {
   readonly #backendListeners = new Set<(model: string, backend: BackendInfo) => void>();
   readonly #slots: Slot[] = [];
   readonly #queues = new Map<string, BatchQueue<Job>>();
+  /** The worker ranks holding each model's sessions, fixed on the model's first input. */
+  readonly #ranks = new Map<string, ReadonlySet<number>>();
+  #nextRank = 0;
   #timer: NodeJS.Timeout | undefined;
   #nextId = 1;
   #closed = false;
@@ -112,7 +122,7 @@ export class WorkerPool {
     v8.setFlagsFromString('--no-wasm-dynamic-tiering');
     const pool = new WorkerPool(options);
     try {
-      const infos = await Promise.all(Array.from({ length: Math.max(1, options.workers) }, () => pool.#spawn()));
+      const infos = await Promise.all(Array.from({ length: Math.max(1, options.workers) }, (_, rank) => pool.#spawn(rank)));
       pool.backend = infos[0];
     } catch (err) {
       await pool.close();
@@ -125,10 +135,15 @@ export class WorkerPool {
     return this.#slots.length;
   }
 
-  async #spawn(): Promise<BackendInfo | undefined> {
+  /** The ranks of the live workers holding the model (its sessions, once loaded). */
+  workersOf(model: string): number[] {
+    return this.#slots.filter((s) => !s.dead && s.loaded.has(model)).map((s) => s.rank).sort((a, b) => a - b);
+  }
+
+  async #spawn(rank: number): Promise<BackendInfo | undefined> {
     // A small young generation keeps each worker's V8 heap (and so the RSS) down; tensors live in wasm/native memory.
     const worker = new Worker(workerUrl(), { resourceLimits: { maxYoungGenerationSizeMb: 8 } });
-    const slot: Slot = { worker, ready: false, dead: false, watchdog: undefined, inflight: 0, loaded: new Set(), pending: new Map() };
+    const slot: Slot = { worker, rank, ready: false, dead: false, watchdog: undefined, inflight: 0, loaded: new Set(), pending: new Map() };
     this.#slots.push(slot);
     worker.on('message', (msg: WorkerResponse) => {
       const p = slot.pending.get(msg.id);
@@ -140,7 +155,7 @@ export class WorkerPool {
     worker.on('exit', (code) => {
       if (!this.#closed) this.#fail(slot, new Error(`inference worker exited with code ${code}`));
     });
-    const res = await this.#request(slot, { type: 'init', id: 0, forced: this.options.forced, tfjs: this.options.tfjs ?? false, onnxThreads: this.options.onnxThreads ?? 1 });
+    const res = await this.#request(slot, { type: 'init', id: 0, forced: this.options.forced, tfjs: this.options.tfjs ?? false });
     if (!res.ok) throw new Error(res.error);
     if (!('backend' in res)) throw new Error('worker init returned no backend');
     slot.ready = true;
@@ -162,7 +177,7 @@ export class WorkerPool {
     if (i >= 0) this.#slots.splice(i, 1);
     if (!this.#closed) {
       // replace the dead worker so the pool keeps its size
-      this.#spawn().then(() => this.#schedule(), () => undefined);
+      this.#spawn(slot.rank).then(() => this.#schedule(), () => undefined);
     }
   }
 
@@ -204,6 +219,7 @@ export class WorkerPool {
     if (!q) {
       q = new BatchQueue<Job>(this.options.batching);
       this.#queues.set(model.name, q);
+      this.#ranks.set(model.name, this.#place(model.threads?.sessions));
     }
     const queue = q;
     return new Promise((resolve, reject) => {
@@ -226,6 +242,19 @@ export class WorkerPool {
     });
   }
 
+  /**
+   * The ranks for a model with `sessions` sessions: every worker when it has as many (or more), else
+   * the next ranks in turn, so single-session models land on different workers.
+   */
+  #place(sessions: number | undefined): ReadonlySet<number> {
+    const w = Math.max(1, this.options.workers);
+    const s = Math.min(w, Math.max(1, sessions ?? w));
+    if (s === w) return new Set(Array.from({ length: w }, (_, i) => i));
+    const ranks = new Set(Array.from({ length: s }, (_, i) => (this.#nextRank + i) % w));
+    this.#nextRank = (this.#nextRank + s) % w;
+    return ranks;
+  }
+
   #schedule(): void {
     if (this.#timer) {
       clearTimeout(this.#timer);
@@ -233,16 +262,17 @@ export class WorkerPool {
     }
     const now = performance.now();
     // idle workers first, then one more full batch for each busy one
-    fill: for (let depth = 0; depth < WORKER_DEPTH; depth++) {
+    for (let depth = 0; depth < WORKER_DEPTH; depth++) {
       for (const slot of this.#slots) {
         if (!slot.ready || slot.inflight !== depth) continue;
-        const key = pickQueue(this.#queues, now, depth > 0);
-        if (key === undefined) continue fill;
+        const key = pickQueue(this.#queues, now, depth > 0, (name) => this.#ranks.get(name)?.has(slot.rank) ?? true);
+        if (key === undefined) continue;
         const batch = this.#queues.get(key)!.take(now, depth > 0)!;
         void this.#dispatch(slot, batch);
       }
     }
-    const deadline = nextDeadline(this.#queues.values());
+    // a batch already due waits for a busy worker of its model, whose completion schedules again
+    const deadline = nextDeadline(this.#queues.values(), now);
     if (deadline !== undefined && this.#slots.some((s) => s.ready && s.inflight < WORKER_DEPTH)) {
       this.#timer = setTimeout(() => this.#schedule(), Math.max(0, deadline - now));
     }
@@ -264,7 +294,7 @@ export class WorkerPool {
     slot.inflight++;
     if (slot.inflight === 1) this.#arm(slot); // idle until now: this batch starts at once
     const model = batch[0]!.model;
-    const load = slot.loaded.has(model.name) ? undefined : { dir: model.dir, manifest: model.manifest };
+    const load = slot.loaded.has(model.name) ? undefined : { dir: model.dir, manifest: model.manifest, threads: model.threads?.threadsPerSession ?? 1 };
     const transfer = batch.map((j) => (j.item.kind === 'pixels' ? j.item.pixels.buffer : j.item.ids.buffer) as ArrayBuffer);
     try {
       const res = await this.#request(slot, { type: 'run', id: 0, model: model.name, items: batch.map((j) => j.item), ...(load ? { load } : {}) }, uniq(transfer));

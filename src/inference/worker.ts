@@ -10,8 +10,8 @@ import { ModelLoadError, type BackendInfo } from './types.ts';
 
 /**
  * One inference worker. It holds its own copy of each model it has been asked to run, in the
- * runtime the manifest names: ONNX Runtime (a single-threaded session by default: parallelism
- * comes from one worker per core) or TF.js (whose backend it initialises on the first TF.js
+ * runtime the manifest names: ONNX Runtime (one session with the intra-op threads the model's
+ * thread plan gives it, see threading.ts) or TF.js (whose backend it initialises on the first TF.js
  * model, so a worker that only runs ONNX models never loads TF.js). Sessions and models are
  * created once and kept for the worker's life.
  */
@@ -23,8 +23,9 @@ export type WorkerItem =
   | { kind: 'tokens'; ids: Int32Array; typeIds: Int32Array | undefined; padId: number; maxLength: number };
 
 export type WorkerRequest =
-  | { type: 'init'; id: number; forced?: ForcedBackend | undefined; tfjs: boolean; onnxThreads: number }
-  | { type: 'run'; id: number; model: string; load?: { dir: string; manifest: NetworkManifest }; items: WorkerItem[] }
+  | { type: 'init'; id: number; forced?: ForcedBackend | undefined; tfjs: boolean }
+  /** `load.threads`: the ONNX Runtime intra-op threads of the model's session here (threading.ts). */
+  | { type: 'run'; id: number; model: string; load?: { dir: string; manifest: NetworkManifest; threads: number }; items: WorkerItem[] }
   /**
    * Sent by the pool's close: the worker finishes the request it is running (native session
    * work cannot be interrupted: terminating a thread while ONNX Runtime loads or runs aborts the
@@ -111,11 +112,11 @@ function tfjs(): Promise<BackendInfo> {
 
 const models = new Map<string, { model: RuntimeModel; manifest: NetworkManifest; provider: BackendInfo }>();
 
-async function load(dir: string, manifest: NetworkManifest): Promise<{ model: RuntimeModel; provider: BackendInfo }> {
+async function load(dir: string, manifest: NetworkManifest, threads: number): Promise<{ model: RuntimeModel; provider: BackendInfo }> {
   if (manifest.runtime === 'onnx') {
     const { loadOnnxModel } = await import('./onnx-runtime.ts');
     const forced = settings?.forced?.runtime === 'onnx' ? settings.forced.onnx : undefined;
-    const model = await loadOnnxModel(dir, manifest, { forced, intraOpThreads: settings?.onnxThreads ?? 1 });
+    const model = await loadOnnxModel(dir, manifest, { forced, intraOpThreads: threads });
     return { model, provider: model.providerInfo };
   }
   const backend = await tfjs();
@@ -127,8 +128,8 @@ async function run(req: Extract<WorkerRequest, { type: 'run' }>): Promise<{ outp
   let entry = models.get(req.model);
   if (!entry) {
     if (!req.load) throw new Error(`model ${req.model} is not loaded in this worker`);
-    const { dir, manifest } = req.load;
-    const loaded = await load(dir, manifest).catch((err: unknown) => {
+    const { dir, manifest, threads } = req.load;
+    const loaded = await load(dir, manifest, threads).catch((err: unknown) => {
       throw new ModelLoadError(req.model, `could not load model ${req.model} from ${dir}: ${(err as Error).message}`, { cause: err });
     });
     entry = { ...loaded, manifest };

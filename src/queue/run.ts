@@ -39,7 +39,7 @@ export async function runWorker(o: WorkerRunOptions): Promise<{ stop: () => Prom
   const prefix = queuePrefix(o.env);
   const queue = createQueue({ redisUrl: s.redisUrl, prefix });
   const metrics = createMetrics({ pool, jobCounts: () => jobCounts(queue) }, { role: 'worker' });
-  const engine = o.engine ?? (await createEngine({ workers: s.workers, batching: s.models.batching, workerTimeoutMs: s.models.workerTimeoutMs, limits: { maxPixels: s.limits.maxImagePixels } }));
+  const engine = o.engine ?? (await createEngine({ workers: s.workers, batching: s.models.batching, workerTimeoutMs: s.models.workerTimeoutMs, threads: s.models.threads, limits: { maxPixels: s.limits.maxImagePixels } }));
   const cache = cacheFor(s.cache, redis, o.env.MODELSHIP_REDIS_PREFIX || 'modelship:');
   // The worker paces itself by chunk size, and a job may take longer than one request.
   const service = serviceFor(s, { engine, cache, metrics, maxConcurrent: 1_000_000, timeoutMs: s.requestTimeoutMs * 10 });

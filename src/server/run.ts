@@ -38,7 +38,7 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
   if (!s.authRequired && s.host !== '127.0.0.1' && s.host !== 'localhost' && s.host !== '::1') o.warn(`listening on ${s.host} without authentication: anyone who can reach this port can use the API`);
   if (!s.databaseUrl || !s.redisUrl) o.warn(`running without ${[!s.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : '', !s.redisUrl ? 'Redis (REDIS_URL)' : ''].filter(Boolean).join(' and ')}: classification works with an in-process cache; /v1/jobs answers 503`);
 
-  const engine = o.engine ?? (await createEngine({ workers: s.workers, batching: s.models.batching, workerTimeoutMs: s.models.workerTimeoutMs, limits: { maxPixels: s.limits.maxImagePixels }, preload: [s.models.image, s.models.text] }));
+  const engine = o.engine ?? (await createEngine({ workers: s.workers, batching: s.models.batching, workerTimeoutMs: s.models.workerTimeoutMs, threads: s.models.threads, limits: { maxPixels: s.limits.maxImagePixels }, preload: [s.models.image, s.models.text] }));
   let pool: Pool | undefined;
   let redis: Redis | undefined;
   let queue: Queue<QueueJobData> | undefined;

@@ -29,7 +29,8 @@ export interface ServerSettings {
   cache: { enabled: boolean; ttlSeconds: number };
   compression: { enabled: boolean; minBytes: number };
   cors: { origins: string[]; credentials: boolean };
-  models: { image: string; text: string; detection: string; batching: { maxBatchSize: number; maxQueueDelayMs: number }; workerTimeoutMs: number };
+  /** `threads`: the ONNX Runtime thread policy by model name (models.threads), overriding the manifests'. */
+  models: { image: string; text: string; detection: string; batching: { maxBatchSize: number; maxQueueDelayMs: number }; workerTimeoutMs: number; threads: Record<string, 'pool' | 'intra-op' | number> };
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
   poolSize: number;
@@ -134,7 +135,7 @@ export function resolveSettings(input: ResolveInput): ServerSettings {
     cache: { enabled: c.cache.enabled, ttlSeconds: c.cache.ttlSeconds },
     compression: { enabled: c.compression.enabled, minBytes: c.compression.minBytes },
     cors: { origins: c.cors.origins, credentials: c.cors.credentials },
-    models: { image: c.models.image, text: c.models.text, detection: c.models.detection, batching: { ...c.models.batching }, workerTimeoutMs: c.models.workerTimeoutSeconds * 1000 },
+    models: { image: c.models.image, text: c.models.text, detection: c.models.detection, batching: { ...c.models.batching }, workerTimeoutMs: c.models.workerTimeoutSeconds * 1000, threads: { ...c.models.threads } },
     databaseUrl: dbUrl,
     redisUrl: redisUrl(input.config, dotenv, env),
     poolSize: c.postgres.poolSize,

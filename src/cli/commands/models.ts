@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { action, type RunEnvironment } from '../context.ts';
-import { createEngine } from '../../inference/engine.ts';
+import { createEngine, defaultThreadPlan } from '../../inference/engine.ts';
+import { describePlan } from '../../inference/threading.ts';
 import { addModel, listModels } from '../../inference/registry.ts';
 import { getModel } from '../../inference/model-lookup.ts';
 import { verifyModel } from '../../inference/verify.ts';
@@ -67,8 +68,9 @@ export function register(program: Command, runEnv: RunEnvironment): void {
             await engine.close();
           }
         }
+        const threads = defaultThreadPlan(entry, env);
         if (out.json) {
-          out.data({ name: entry.name, dir: entry.dir, source: entry.source, backend, manifest: m, labels: entry.labels });
+          out.data({ name: entry.name, dir: entry.dir, source: entry.source, backend, ...(threads ? { threads } : {}), manifest: m, labels: entry.labels });
           return 0;
         }
         const lines: [string, string][] = [
@@ -79,6 +81,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
           ['runtime', m.runtime === 'tfjs' ? `tfjs (${m.format})` : m.runtime === 'onnx' ? `onnx (${m.modelFile}${m.tfjs ? `; TF.js ${m.tfjs.format} ${m.tfjs.modelFile} for a forced TF.js backend` : ''})` : 'lexicon (VADER rules + lexicon, not a neural network)'],
           ['backend', `${backend.name} (${backend.device})${backend.note ? ` — ${backend.note}` : ''}`],
         ];
+        if (threads) lines.push(['threads', `${describePlan(threads)} on this machine; the config's models.threads overrides it in serve and worker`]);
         if ('input' in m) {
           const i = m.input;
           const fit = i.resize === 'cover' && i.shorterSide ? `shorter side ${i.shorterSide} then centre crop` : i.resize === 'contain' ? `contain (${i.align}, pad ${i.padValue})` : i.resize;

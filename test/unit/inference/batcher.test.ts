@@ -86,3 +86,17 @@ test('remove: an abandoned item leaves the queue; one already taken is not found
   assert.equal(q.remove(a), false);
   assert.equal(q.remove({ n: 1 }), false); // identity, not shape
 });
+
+test('pickQueue skips queues the executor cannot serve; nextDeadline can ignore deadlines already past', () => {
+  const a = new BatchQueue<string>({ maxBatchSize: 1, maxQueueDelayMs: 0 });
+  const b = new BatchQueue<string>({ maxBatchSize: 4, maxQueueDelayMs: 5 });
+  const queues = new Map([['a', a], ['b', b]]);
+  a.push('a1', 1);
+  b.push('b1', 3);
+  assert.equal(pickQueue(queues, 10), 'a');
+  assert.equal(pickQueue(queues, 10, false, (k) => k !== 'a'), 'b'); // a's session lives on another worker
+  assert.equal(pickQueue(queues, 10, false, () => false), undefined);
+  // a is due (deadline 1) but waits for its busy worker: no timer for it, only for b (8)
+  assert.equal(nextDeadline(queues.values(), 2), 8);
+  assert.equal(nextDeadline(queues.values(), 9), undefined);
+});
