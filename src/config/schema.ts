@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { isValidCron } from './cron.ts';
 import { hubSpecProblem } from '../inference/hub/repo-ref.ts';
-import { parseTrustEntry } from './trust-entry.ts';
+import { parseTrustEntry } from '../server/proxy-trust.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Scalar types with their own rules

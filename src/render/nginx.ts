@@ -8,7 +8,7 @@ import { parseSize } from '../config/analyze.ts';
 import type { Config } from '../config/schema.ts';
 import { certificatePaths, INTERNAL_PORT, MOUNT, NGINX_STATUS_PATH, SERVICE, type Color } from '../stack/names.ts';
 import type { RenderedFile } from './types.ts';
-import { parseTrustEntry, type TrustEntry } from '../config/trust-entry.ts';
+import { parseTrustEntry, type TrustEntry } from '../server/proxy-trust.ts';
 
 const HEADER = '# Rendered by `modelship render` from modelship.config.yaml. Do not edit: change the config and render again.';
 

@@ -2,8 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { acceptsMediaType, decodeRequest, deserializeBytes, encodeResponse, serializeBytes, signature, splitBody } from '../../../src/server/v2/protocol.ts';
 import { ApiError } from '../../../src/services/errors.ts';
-import { ProxyTrust, isTrusted, blockListOf, normalizeAddress } from '../../../src/server/proxy-trust.ts';
-import { parseTrustEntry } from '../../../src/config/trust-entry.ts';
+import { ProxyTrust, parseTrustEntry, isTrusted, blockListOf, normalizeAddress } from '../../../src/server/proxy-trust.ts';
 import { RouteIndex } from '../../../src/server/route-index.ts';
 import { ModelStates, RETRY_FAILED_MS } from '../../../src/services/model-states.ts';
 
