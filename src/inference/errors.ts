@@ -9,8 +9,9 @@ import { UserError } from '../util/errors.ts';
 /** No model of that name (bundled, registered or on the Hub). */
 export class ModelNotFoundError extends UserError {
   readonly model: string;
-  constructor(model: string, message: string, opts: { hint?: string; details?: unknown; cause?: unknown } = {}) {
-    super(message, { ...opts, exitCode: 2 });
+  /** Exit code 2 by default (a name the user typed); a Hub repository that is gone is a failure (1). */
+  constructor(model: string, message: string, opts: { hint?: string; details?: unknown; cause?: unknown; exitCode?: number } = {}) {
+    super(message, { exitCode: 2, ...opts });
     this.name = 'ModelNotFoundError';
     this.model = model;
   }

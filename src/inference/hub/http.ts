@@ -183,6 +183,7 @@ export async function hubHttpError(settings: HubSettings, res: HubResponse, ctx:
         ? `check the spelling of ${ctx.ref.repo}; if it is private, the account of the token in ${settings.tokenSource} needs access to it`
         : `check the spelling of ${ctx.ref.repo}; for a private repository set HF_TOKEN to a read token`,
       details,
+      exitCode: 1,
     });
   }
   if (res.status === 403) {

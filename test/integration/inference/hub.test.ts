@@ -119,7 +119,8 @@ describe('Hugging Face Hub through a local mirror', { concurrency: false, skip: 
     assert.equal(top['chelsea.jpg']![0]!.label, 'Egyptian Mau', JSON.stringify(top['chelsea.jpg']));
     assert.ok(top['chelsea.jpg']!.slice(1).some((p) => p.label === 'tabby cat'));
     assert.equal(top['coffee.jpg']![0]!.label, 'espresso');
-    assert.ok(top['coffee.jpg']![0]!.score > 0.9);
+    // 0.595 with sharp's linear resample of this JPEG (see onnx-models.test.ts for why not the shared README's 0.99)
+    assert.ok(top['coffee.jpg']![0]!.score > 0.45, `espresso ${top['coffee.jpg']![0]!.score}`);
     assert.equal(top['motorcycle.jpg']![0]!.label, 'moped');
     assert.equal(results[0]!.backend, 'onnx-cpu');
 
