@@ -29,6 +29,7 @@ export interface EngineServiceTask {
   DesiredState?: string;
   CreatedAt?: string;
   Status?: { State?: string; Err?: string; Message?: string; Timestamp?: string; ContainerStatus?: { ContainerID?: string } };
+  NetworksAttachments?: Array<{ Network?: { ID?: string }; Addresses?: string[] }>;
 }
 
 export interface EngineNetwork {
@@ -44,7 +45,7 @@ export interface PostgresLocation {
   serviceName: string;
   /** The service's image without a digest: the helper runs the same pg_dump/psql as the server. */
   image: string;
-  task: { id: string; slot: number | undefined; nodeId: string; hostname: string };
+  task: { id: string; slot: number | undefined; nodeId: string; hostname: string; networks: Array<{ id: string; address: string }> };
 }
 
 const time = (t: { Status?: { Timestamp?: string }; CreatedAt?: string }): number => Date.parse(t.Status?.Timestamp ?? t.CreatedAt ?? '') || 0;
@@ -89,14 +90,30 @@ export function locatePostgresTask(service: EngineService, tasks: readonly Engin
         hint: `start the Docker Engine on ${host} again (its database volume lives there); the swarm reschedules the task only where its constraints allow${pinned}`,
       });
     }
-    return { serviceId: service.ID, serviceName: name, image, task: { id: live.ID, slot: live.Slot, nodeId: live.NodeID ?? '', hostname: host } };
+    const networks = (live.NetworksAttachments ?? []).flatMap((a) => {
+      const address = a.Addresses?.[0]?.replace(/\/\d+$/, '');
+      return a.Network?.ID && address ? [{ id: a.Network.ID, address }] : [];
+    });
+    return { serviceId: service.ID, serviceName: name, image, task: { id: live.ID, slot: live.Slot, nodeId: live.NodeID ?? '', hostname: host, networks } };
   }
 
   const replicas = service.Spec?.Mode?.Replicated?.Replicas;
   if (replicas === 0) {
     throw new UserError(`the PostgreSQL service ${name} is scaled to 0 replicas: nothing runs the database`, { hint: `scale it back: \`docker service scale ${name}=1\` (or \`modelship deploy\`)` });
   }
-  const wanted = own.find((t) => t.DesiredState === 'running');
+  // The node the database last ran on is down: that is the cause, whatever the replacement task says
+  // (pinned to that node's label and volume, it usually cannot be scheduled elsewhere).
+  const placed = own.find((t) => t.NodeID);
+  const placedNode = placed ? nodeOf(placed.NodeID) : undefined;
+  const waiting = own.find((t) => t.DesiredState === 'running' || t.DesiredState === 'ready');
+  if (placed && placedNode && placedNode.Status?.State !== 'ready') {
+    const host = hostnameOf(nodes, placed.NodeID);
+    const instead = waiting && waiting !== placed && waiting.Status?.Err ? ` (its replacement: ${waiting.Status.Err})` : '';
+    throw new UserError(`the PostgreSQL task of ${name} ran on node ${host}, which is ${placedNode.Status?.State ?? 'not ready'}; no task runs now${instead}`, {
+      hint: `start the Docker Engine on ${host} again (its database volume lives there); the swarm reschedules the task only where its constraints allow${pinned}`,
+    });
+  }
+  const wanted = waiting;
   if (wanted) {
     const err = wanted.Status?.Err ?? '';
     if (/no suitable node/i.test(err)) {
@@ -111,13 +128,7 @@ export function locatePostgresTask(service: EngineService, tasks: readonly Engin
   }
   const last = own[0];
   if (last?.NodeID) {
-    const node = nodeOf(last.NodeID);
     const host = hostnameOf(nodes, last.NodeID);
-    if (node && node.Status?.State !== 'ready') {
-      throw new UserError(`the PostgreSQL task of ${name} ran on node ${host}, which is ${node.Status?.State ?? 'not ready'}; no task runs now`, {
-        hint: `start the Docker Engine on ${host} again (its database volume lives there); the swarm reschedules the task only where its constraints allow${pinned}`,
-      });
-    }
     const err = last.Status?.Err ?? last.Status?.Message ?? '';
     throw new UserError(`no PostgreSQL task of ${name} is running (the last one, on ${host}, is ${last.Status?.State ?? 'gone'}${err ? `: ${err}` : ''})`, {
       hint: `\`docker service ps ${name} --no-trunc\` shows why; the swarm starts a new one unless the restart policy stopped it`,

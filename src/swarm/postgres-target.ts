@@ -107,7 +107,10 @@ async function startHelper(docker: Docker, where: string, o: SwarmDbOptions, fou
       // A shell that sleeps and stops at once on SIGTERM (no PostgreSQL server starts in it).
       Entrypoint: ['sh', '-c', 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done'],
       Cmd: [],
-      Env: [`PGHOST=${location.serviceName}`, 'PGPORT=5432', 'PGCONNECT_TIMEOUT=10'],
+      // The task's own address on the network (not the service's virtual IP, which a container
+      // reaches only through the node's IPVS, and which dnsrr services do not have): the database is
+      // the task just located. `tasks.<service>` when the engine reported no address.
+      Env: [`PGHOST=${location.task.networks.find((n) => n.id === network.Id)?.address ?? `tasks.${location.serviceName}`}`, 'PGPORT=5432', 'PGCONNECT_TIMEOUT=10'],
       Labels: { [LABEL.project]: o.project, [LABEL.role]: HELPER_ROLE, [HELPER_LABEL.host]: host, [HELPER_LABEL.pid]: String(process.pid) },
       HostConfig: { NetworkMode: network.Name, RestartPolicy: { Name: 'no' } },
     }),
@@ -124,7 +127,7 @@ async function startHelper(docker: Docker, where: string, o: SwarmDbOptions, fou
 
 async function waitReachable(docker: Docker, id: string, o: SwarmDbOptions, found: Awaited<ReturnType<typeof locateSwarmPostgres>>): Promise<void> {
   const deadline = Date.now() + (o.reachMs ?? 60_000);
-  let last = '';
+  let last: string;
   for (;;) {
     const h = await execInContainer(docker, id, ['pg_isready', '-t', '5', '-U', o.user, '-d', o.database]);
     let out = '';

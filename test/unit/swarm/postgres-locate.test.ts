@@ -41,25 +41,33 @@ test('the stack postgres service is found by its labels; none or two are clear e
 test('the running task and its node; the image without its digest', () => {
   const tasks = [
     task('old', { NodeID: 'n1', DesiredState: 'shutdown', Status: { State: 'shutdown', Timestamp: '2026-01-01T00:00:00Z' } }),
-    task('t2', { NodeID: 'n2', Status: { State: 'running', Timestamp: '2026-01-02T00:00:00Z' } }),
+    task('t2', { NodeID: 'n2', Status: { State: 'running', Timestamp: '2026-01-02T00:00:00Z' }, NetworksAttachments: [{ Network: { ID: 'net1' }, Addresses: ['10.252.4.3/24'] }] }),
   ];
   const loc = locatePostgresTask(svc(), tasks, NODES);
-  assert.deepEqual(loc, { serviceId: 'svc1', serviceName: 'shop_postgres', image: 'modelship-standin/postgres:16', task: { id: 't2', slot: 1, nodeId: 'n2', hostname: 'db-host' } });
+  assert.deepEqual(loc, {
+    serviceId: 'svc1',
+    serviceName: 'shop_postgres',
+    image: 'modelship-standin/postgres:16',
+    task: { id: 't2', slot: 1, nodeId: 'n2', hostname: 'db-host', networks: [{ id: 'net1', address: '10.252.4.3' }] },
+  });
 });
 
 test('a task on a node that went down: name the node and say to bring it back', () => {
   const down = [node('n1', 'mgr'), node('n2', 'db-host', 'down')];
   rejects(() => locatePostgresTask(svc(), [task('t', { NodeID: 'n2', Status: { State: 'running' } })], down), /runs on node db-host, which is down/, /start the Docker Engine on db-host.*node\.labels\.modelship\.postgres==true/);
-  rejects(
-    () => locatePostgresTask(svc(), [task('t', { NodeID: 'n2', DesiredState: 'shutdown', Status: { State: 'orphaned' } })], down),
-    /ran on node db-host, which is down; no task runs now/,
-  );
+  // What a manager reports once the node is down (seen on the rig): the old task to shut down, still
+  // "running", and a replacement (desired "ready") that no other node may take.
+  const after = [
+    task('old', { NodeID: 'n2', DesiredState: 'shutdown', Status: { State: 'running', Timestamp: '2026-01-02T00:00:00Z' } }),
+    task('new', { DesiredState: 'ready', Status: { State: 'pending', Err: 'no suitable node (scheduling constraints not satisfied on 2 nodes)', Timestamp: '2026-01-02T00:00:30Z' } }),
+  ];
+  rejects(() => locatePostgresTask(svc(), after, down), /ran on node db-host, which is down; no task runs now \(its replacement: no suitable node/, /start the Docker Engine on db-host again/);
 });
 
 test('no running task: scaled to 0, unschedulable, starting, failed', () => {
   rejects(() => locatePostgresTask(svc({ Mode: { Replicated: { Replicas: 0 } } }), [], NODES), /scaled to 0 replicas/, /docker service scale shop_postgres=1/);
   rejects(
-    () => locatePostgresTask(svc(), [task('p', { Status: { State: 'pending', Err: 'no suitable node (scheduling constraints not satisfied on 2 nodes)' } })], NODES),
+    () => locatePostgresTask(svc(), [task('p', { DesiredState: 'ready', Status: { State: 'pending', Err: 'no suitable node (scheduling constraints not satisfied on 2 nodes)' } })], NODES),
     /cannot be scheduled: no suitable node/,
     /label a node .*docker node update --label-add/,
   );
