@@ -119,6 +119,7 @@ before(async () => {
 
 after(async () => {
   if (skip) return;
+  if (!s) return void (await release?.());
   try {
     if (serviceId) await rig.manager.getService(serviceId).remove().catch(() => undefined);
     // The task's container goes with the service; the secret and network only once it is gone.
