@@ -64,6 +64,12 @@ export const LOCK_LABEL = {
   pid: 'org.modelship.lock.pid',
 } as const;
 
+/** Labels on the swarm db helper container: which host and process made it (a stale one is removed). */
+export const HELPER_LABEL = {
+  host: 'org.modelship.helper.host',
+  pid: 'org.modelship.helper.pid',
+} as const;
+
 /** A label as Prometheus' and promtail's Docker service discovery name it (`__meta_docker_container_label_…`). */
 export function discoveredLabel(label: string): string {
   return `__meta_docker_container_label_${label.replace(/[^a-zA-Z0-9_]/g, '_')}`;

@@ -8,9 +8,9 @@ import path from 'node:path';
 import { loadConfig, type LoadedConfig } from '../../config/load.ts';
 import { UserError } from '../../util/errors.ts';
 import type { RetentionPolicy } from './retention.ts';
-import { containerTarget } from '../../postgres/container.ts';
 import { directTarget } from '../../postgres/direct.ts';
 import type { DbTarget } from '../../postgres/session.ts';
+import { stackPostgresTarget } from '../../swarm/postgres-target.ts';
 
 export interface DbFlags {
   direct?: boolean;
@@ -85,5 +85,7 @@ export async function openTarget(s: OpsSettings, flags: DbFlags, env: NodeJS.Pro
   }
   if (flags.databaseUrl) throw new UserError('--database-url only applies with --direct', { exitCode: 2, hint: 'add --direct' });
   const password = s.loaded ? (s.loaded.env[s.loaded.config.secrets.postgresPassword] ?? env[s.loaded.config.secrets.postgresPassword]) : undefined;
-  return containerTarget({ project: s.project, database: s.database, user: s.user, password, env });
+  // The stack's container on this engine, or its task on the swarm this engine manages.
+  const orchestrator = (s.loaded?.config as { orchestrator?: string } | undefined)?.orchestrator;
+  return stackPostgresTarget({ project: s.project, database: s.database, user: s.user, password, env, orchestrator });
 }
