@@ -157,15 +157,14 @@ async function chownTree(dir: string, owner: { uid: number; gid: number }): Prom
 }
 
 /**
- * Copies the WAL replay may need into `stage` (readable by the server's user, whatever the
- * archive's owner): history files, and every segment from the base backup's start on, from the
- * archive first, then from segments earlier restores set aside.
+ * The WAL replay may need, in the order it is looked for: history files, and every segment from
+ * the base backup's start on, from the archive first, then from segments earlier restores set
+ * aside. The full segment wins over the partial one in the same directory.
  */
-export async function stageWal(layout: PitrLayout, base: BaseRecord, stage: string): Promise<number> {
-  await mkdir(stage, { recursive: true, mode: 0o700 });
+export async function planStageWal(layout: PitrLayout, base: BaseRecord): Promise<Array<{ from: string; name: string }>> {
   const startSeg = segNoOf(parseLsn(base.startLsn), base.walSegmentSize);
   const dirs = [layout.wal, ...(await readdir(layout.root).catch(() => [] as string[])).filter((d) => d.startsWith('wal-abandoned-')).sort().reverse().map((d) => path.join(layout.root, d))];
-  const staged = new Set<string>();
+  const staged = new Map<string, string>();
   for (const dir of dirs) {
     for (const f of await readdir(dir).catch(() => [] as string[])) {
       const seg = parseSegmentName(f, base.walSegmentSize);
@@ -173,18 +172,34 @@ export async function stageWal(layout: PitrLayout, base: BaseRecord, stage: stri
       if (!wanted) continue;
       const key = f.replace(/\.partial$/, '');
       if (staged.has(key)) continue;
-      // The full segment wins over the partial one in the same directory.
       if (f.endsWith('.partial') && existsSync(path.join(dir, key))) continue;
-      staged.add(key);
-      await copyFile(path.join(dir, f), path.join(stage, key));
+      staged.set(key, path.join(dir, f));
     }
   }
-  return staged.size;
+  return [...staged].map(([name, from]) => ({ from, name }));
+}
+
+/** Copies the planned WAL into `stage` (readable by the server's user, whatever the archive's owner). */
+export async function stageWal(layout: PitrLayout, base: BaseRecord, stage: string): Promise<number> {
+  await mkdir(stage, { recursive: true, mode: 0o700 });
+  const copies = await planStageWal(layout, base);
+  for (const c of copies) await copyFile(c.from, path.join(stage, c.name));
+  return copies.length;
 }
 
 function fatalOf(log: string): string {
   const lines = log.split('\n').filter((l) => /FATAL|PANIC|ERROR/.test(l));
   return lastLines(lines.join('\n') || log, 3);
+}
+
+/** What a scratch server that exited during WAL replay says, as an error for humans. Pure. */
+export function replayFailure(log: string): UserError {
+  if (/recovery ended before configured recovery target was reached/.test(log)) {
+    return new UserError('the WAL archive ends before the requested --to-time: nothing was changed', {
+      hint: 'pick an earlier --to-time, or --to-latest to recover everything the archive holds',
+    });
+  }
+  return new UserError(`WAL replay failed, nothing was changed: ${fatalOf(log)}`, { hint: 'the server log above says why; `modelship backup list` shows the base backups and the archive' });
 }
 
 /** Waits until the scratch server has finished recovery and been promoted. */
@@ -194,16 +209,7 @@ export async function waitPromoted(srv: ScratchServer, user: string, timeoutMs: 
   void srv.exited.then((e) => (exited = e));
   let lastErr = '';
   while (Date.now() < deadline) {
-    if (exited) {
-      const e = exited as { code: number | null; log: string };
-      const fatal = fatalOf(e.log);
-      if (/recovery ended before configured recovery target was reached/.test(e.log)) {
-        throw new UserError('the WAL archive ends before the requested --to-time: nothing was changed', {
-          hint: 'pick an earlier --to-time, or --to-latest to recover everything the archive holds',
-        });
-      }
-      throw new UserError(`WAL replay failed, nothing was changed: ${fatal}`, { hint: 'the server log above says why; `modelship backup list` shows the base backups and the archive' });
-    }
+    if (exited) throw replayFailure((exited as { log: string }).log);
     const c = new pg.Client({ host: srv.socketDir, port: srv.port, user, database: 'postgres', application_name: 'modelship restore check' });
     c.on('error', () => undefined);
     try {
