@@ -137,6 +137,16 @@ test('a fresh deploy with backups.pitr.enabled streams WAL and takes a base back
   console.log(`stack --to-time ${T}: ${atT.n} rows (max ${atT.max}), committed before T: ${rowsAtT}; restore ${res2.durationMs} ms, postgres stopped ${res2.downtimeMs} ms`);
   assert.equal(atT.n, rowsAtT);
   assert.equal(atT.max, rowsAtT);
+  // A rehearsal beside the live data: nothing swapped, recorded for doctor/status/metrics.
+  const reh = await ms(s, ['--json', 'restore', '--to-latest', '--verify-only'], { timeoutMs: 540_000 });
+  assert.equal(reh.exitCode, 0, reh.all);
+  assert.equal((JSON.parse(reh.stdout) as { verifyOnly: boolean }).verifyOnly, true);
+  const still = (await query<{ n: number }>('select count(*)::int as n from t'))[0]!;
+  assert.equal(still.n, rowsAtT, 'a rehearsal changes nothing');
+  const status = JSON.parse((await ms(s, ['--json', 'status'])).stdout) as { backup: { pitr?: { lastBase: unknown; lastRehearsal: { ok: boolean } | null; archive: unknown } } | null };
+  assert.ok(status.backup?.pitr, `status has no pitr facts: ${JSON.stringify(status.backup)}`);
+  assert.ok(status.backup.pitr.lastBase, 'status shows the last base backup');
+  assert.equal(status.backup.pitr.lastRehearsal?.ok, true, 'status shows the passed rehearsal');
   const leftovers = await docker.listContainers({ all: true, filters: { label: [`org.modelship.pitr-restore=${s.project}`] } });
   assert.equal(leftovers.length, 0, 'no restore container is left behind');
 });
