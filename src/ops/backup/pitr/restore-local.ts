@@ -18,10 +18,10 @@ import { setAsideAbandonedWal } from './abandoned-wal.ts';
 import { listBaseBackups, type Log } from './base-backup.ts';
 import type { BaseRecord } from './base-record.ts';
 import type { PitrLayout } from './layout.ts';
-import { archiveRestoreCommand, chooseBase, planWal, recoverySettings, type RestoreTarget } from './plan.ts';
+import { archiveRestoreCommand, chooseBase, planWal, recoverySettings, type Lineage, type RestoreTarget } from './plan.ts';
 import { writeRehearsal } from './rehearsal.ts';
 import { findPgTool, toolVersion } from './tools.ts';
-import { isHistoryFile, parseLsn, parseSegmentName, segNoOf } from './wal.ts';
+import { isHistoryFile, parseHistory, parseLsn, parseSegmentName, segNoOf } from './wal.ts';
 import { checkReplayVersion } from './versions.ts';
 import { pidAlive } from '../../../util/process.ts';
 
@@ -260,11 +260,25 @@ async function runningPostmaster(dir: string): Promise<number | null> {
   return Number.isInteger(pid) && pid > 0 && pidAlive(pid) ? pid : null;
 }
 
+/** The newest timeline the archive has a history file for, and its ancestry (null: timeline 1 only). */
+export async function latestLineage(walDir: string): Promise<Lineage | null> {
+  const newest = (await readdir(walDir).catch(() => [] as string[])).filter(isHistoryFile).sort().at(-1);
+  if (!newest) return null;
+  const text = await readFile(path.join(walDir, newest), 'utf8').catch(() => null);
+  if (text === null) return null;
+  try {
+    return { timeline: parseInt(newest.slice(0, 8), 16), history: parseHistory(text) };
+  } catch {
+    return null;
+  }
+}
+
 export async function chooseAndPlan(layout: PitrLayout, target: RestoreTarget): Promise<{ base: BaseRecord; data: string; warnings: string[] }> {
   const bases = await listBaseBackups(layout);
   const choice = chooseBase(
     bases.map((b) => ({ name: b.name, record: b.record, ...(b.problem ? { problem: b.problem } : {}) })),
     target,
+    await latestLineage(layout.wal),
   );
   if (!choice.ok) throw new UserError(choice.error, { hint: choice.hint });
   const entry = bases.find((b) => b.name === choice.base.name)!;
