@@ -126,6 +126,16 @@ test('the build script quotes archive paths and never reuses a directory; the sc
   assert.match(s, /cp -a '\/pitr\/base\/it'\\''s\/data'\/\. restore-20261202T010203Z\//);
   assert.match(s, /^mkdir restore-20261202T010203Z restore-20261202T010203Z\.wal$/m);
   assert.match(s, /cp '\/pitr\/wal\/000000010000000000000002\.partial' restore-20261202T010203Z\.wal\/'000000010000000000000002'/);
+  // Completed (renamed) by the receiver between the plan and the copy: the full segment is taken.
+  const root = volume({ 'pitr/wal/000000010000000000000002': 'full' });
+  try {
+    const copy = s.split('\n').find((l) => l.includes('000000010000000000000002.partial'))!.replaceAll("'/pitr/", `'${root}/pitr/`).replaceAll('restore-20261202T010203Z.wal/', `${root}/staged/`);
+    mkdirSync(path.join(root, 'staged'));
+    assert.equal(sh(copy).code, 0);
+    assert.equal(read(root, 'staged/000000010000000000000002'), 'full');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
   const args = scratchServerArgs(TS, { restore_command: 'cp x %p' });
   assert.ok(args.includes("listen_addresses="));
   assert.ok(args.includes('restore_command=cp x %p'));

@@ -183,7 +183,13 @@ export async function planStageWal(layout: PitrLayout, base: BaseRecord): Promis
 export async function stageWal(layout: PitrLayout, base: BaseRecord, stage: string): Promise<number> {
   await mkdir(stage, { recursive: true, mode: 0o700 });
   const copies = await planStageWal(layout, base);
-  for (const c of copies) await copyFile(c.from, path.join(stage, c.name));
+  for (const c of copies) {
+    // The receiver renames the segment it fills once it is complete: a `.partial` gone by now is the full one.
+    await copyFile(c.from, path.join(stage, c.name)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT' || !c.from.endsWith('.partial')) throw err;
+      return copyFile(c.from.slice(0, -'.partial'.length), path.join(stage, c.name));
+    });
+  }
   return copies.length;
 }
 

@@ -76,7 +76,12 @@ export function buildScript(stamp: string, baseData: string, copies: readonly St
     `[ -f ${n.dir}/postgresql.conf ] || : > ${n.dir}/postgresql.conf`,
     `: > ${n.dir}/recovery.signal`,
     `printf 'local all all trust\\n' > ${n.hba}`,
-    ...copies.map((c) => `cp ${shq(c.from)} ${n.wal}/${shq(c.name)}`),
+    // The receiver renames the segment it fills once it is complete: a `.partial` gone by now is the full one.
+    ...copies.map((c) =>
+      c.from.endsWith('.partial')
+        ? `cp ${shq(c.from)} ${n.wal}/${shq(c.name)} 2>/dev/null || cp ${shq(c.from.slice(0, -'.partial'.length))} ${n.wal}/${shq(c.name)}`
+        : `cp ${shq(c.from)} ${n.wal}/${shq(c.name)}`,
+    ),
     `chown -R postgres:postgres ${n.dir} ${n.wal} ${n.hba}`,
     `chmod 700 ${n.dir} ${n.wal}`,
     `chmod 600 ${n.hba}`,
