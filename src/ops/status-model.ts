@@ -58,6 +58,19 @@ export interface BackupFacts {
   lastAt: string | null;
   lastVerified: boolean;
   restoreTestedAt: string | null;
+  /** Point-in-time recovery (absent when backups.pitr is off). */
+  pitr?: PitrFacts;
+}
+
+export interface PitrFacts {
+  /** The newest verified base backup. */
+  lastBase: { name: string; finishedAt: string; verified: boolean; sizeBytes: number } | null;
+  /** How far the WAL archive trails the server (null: postgres unreadable); receiver not connected → connected false. */
+  archive: { connected: boolean; lagSeconds: number | null; lagBytes: number | null } | null;
+  /** The last restore rehearsal (`restore --to-latest --verify-only`). */
+  lastRehearsal: { at: string; ok: boolean; error?: string } | null;
+  /** Off-site copies' lag (backups.remote; null until that is configured). */
+  remote: { lagSeconds: number | null } | null;
 }
 
 export interface Alert {

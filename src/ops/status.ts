@@ -20,6 +20,8 @@ import { probeEdge } from './edge/probe.ts';
 import { colorOfService } from './edge/served.ts';
 import { VERIFY_STATE_FILE } from './backup/naming.ts';
 import { containerTargetFor } from '../postgres/container.ts';
+import { pitrLayout } from './backup/pitr/layout.ts';
+import { pitrFactsOf, pitrStatus } from './backup/pitr/service.ts';
 import { humanDuration, ps } from './containers.ts';
 import type { StackHandle } from './stack.ts';
 import {
@@ -31,6 +33,7 @@ import {
   queueFrom,
   trafficBetween,
   type BackupFacts,
+  type PitrFacts,
   type DbFacts,
   type EdgeStatus,
   type HistoryPoint,
@@ -47,6 +50,7 @@ export interface CollectorState {
   lastTraffic?: Traffic | null;
   db?: { at: number; facts: DbFacts | null; error?: string };
   backup?: { at: number; facts: BackupFacts | null };
+  pitr?: { at: number; facts: PitrFacts | undefined };
 }
 
 async function containerDetails(docker: Docker, name: string, running: boolean): Promise<Pick<ServiceRow, 'restarts' | 'cpuPercent' | 'memBytes' | 'memLimitBytes'> & { startedAt?: string }> {
@@ -136,6 +140,20 @@ export async function backupFacts(dir: string, database: string): Promise<Backup
   return { lastAt: last?.createdAt ?? null, lastVerified: last?.verified ?? false, restoreTestedAt };
 }
 
+/** Base backups and the rehearsal from the backup directory; the archive's lag from the running postgres. */
+export async function pitrFacts(h: StackHandle, postgres: string | null): Promise<PitrFacts> {
+  const c = h.loaded.config;
+  const p = c.backups.pitr;
+  const target = postgres ? containerTargetFor(h.docker, postgres, postgres, { database: c.postgres.database, user: c.postgres.user, password: h.loaded.env[c.secrets.postgresPassword] }) : null;
+  const s = target ? await withTimeout(target.connect({ appName: 'modelship status' }), 5000, 'psql').catch(() => null) : null;
+  try {
+    const st = await pitrStatus({ enabled: p.enabled, slot: p.slot, layout: pitrLayout(backupDir(h)) }, s);
+    return pitrFactsOf(st, s !== null);
+  } finally {
+    await s?.end().catch(() => undefined);
+  }
+}
+
 export function backupDir(h: StackHandle): string {
   return path.resolve(h.loaded.dir, h.loaded.config.backups.dir);
 }
@@ -185,6 +203,9 @@ async function refreshSlowFacts(h: StackHandle, rows: ServiceRow[], st: Collecto
   }
   if (!st.backup || now() - st.backup.at > 30_000) {
     st.backup = { at: now(), facts: await backupFacts(backupDir(h), c.postgres.database).catch(() => null) };
+  }
+  if (c.backups.pitr.enabled && (!st.pitr || now() - st.pitr.at > 10_000)) {
+    st.pitr = { at: now(), facts: await pitrFacts(h, pg?.container ?? null).catch(() => undefined) };
   }
 }
 
@@ -238,7 +259,7 @@ export async function collectSnapshot(h: StackHandle, st: CollectorState = {}, n
       queue,
       db: st.db!.facts,
       ...(st.db!.error ? { dbError: st.db!.error } : {}),
-      backup: st.backup!.facts,
+      backup: st.backup!.facts && st.pitr?.facts ? { ...st.backup!.facts, pitr: st.pitr.facts } : st.backup!.facts,
     },
     c.monitoring.alerts,
   );

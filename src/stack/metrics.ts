@@ -26,6 +26,7 @@ export const METRIC = {
   pitrSlotLost: 'modelship_pitr_slot_lost',
   pitrLastBase: 'modelship_pitr_last_base_backup_timestamp_seconds',
   pitrLastRehearsal: 'modelship_pitr_last_rehearsal_timestamp_seconds',
+  pitrLastRehearsalOk: 'modelship_pitr_last_rehearsal_ok',
 } as const;
 
 /** Metrics from Prometheus itself and the exporters that the rendered rules and dashboard use. */

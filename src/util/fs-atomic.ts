@@ -1,5 +1,5 @@
 /** Durable file writes: temp name in the same directory, fsync, rename, fsync the directory. */
-import { open, rename, mkdir, rm } from 'node:fs/promises';
+import { open, readdir, rename, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -54,4 +54,28 @@ export async function syncDir(dir: string): Promise<void> {
   } finally {
     await d.close();
   }
+}
+
+/**
+ * fsync of every file and directory under `root` (what `pg_basebackup` does at its end unless
+ * `--no-sync`), a few at a time so the device's queue stays busy.
+ */
+export async function syncTree(root: string, parallel = 8): Promise<void> {
+  const entries = await readdir(root, { withFileTypes: true, recursive: true });
+  const files = entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+  const dirs = [root, ...entries.filter((e) => e.isDirectory()).map((e) => path.join(e.parentPath, e.name))];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < files.length) {
+      const f = await open(files[next++]!, 'r');
+      try {
+        await f.sync();
+      } finally {
+        await f.close();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, parallel) }, worker));
+  // Children's entries first, then the directories that hold them.
+  for (const d of dirs.reverse()) await syncDir(d);
 }

@@ -10,6 +10,9 @@ import { loadSettings, type DbFlags } from '../../ops/backup/context.ts';
 import { listBaseBackups } from '../../ops/backup/pitr/base-backup.ts';
 import type { RestoreTarget } from '../../ops/backup/pitr/plan.ts';
 import { restorePitrLocal } from '../../ops/backup/pitr/restore-local.ts';
+import { restorePitrStack } from '../../ops/backup/pitr/restore-stack.ts';
+import { openStack } from '../../ops/stack.ts';
+import { formatProblem } from '../../config/load.ts';
 import { baseBackupNow, pitrStatus, prunePitr, replicationFor } from '../../ops/backup/pitr/service.ts';
 import { pitrSettings } from '../../ops/backup/pitr/settings.ts';
 import { parseTargetTime } from '../../ops/backup/pitr/target-time.ts';
@@ -35,15 +38,13 @@ export function restoreTargetOf(flags: PitrRestoreFlags): RestoreTarget | null {
 
 export async function pitrRestore(ctx: CommandContext, target: RestoreTarget, flags: PitrRestoreFlags): Promise<void> {
   if (flags.targetDb) throw new UsageError('--target-db restores one database from a dump; a point-in-time restore recovers the whole cluster');
+  if (!flags.direct) {
+    await pitrRestoreStack(ctx, target, flags);
+    return;
+  }
   const { settings, target: db } = await openDb(ctx, flags);
   await db.close();
   const p = pitrSettings(settings, ctx.env);
-  if (!flags.direct) {
-    throw new UserError('a point-in-time restore of the stack\'s postgres container is not available in this version', {
-      hint: 'restore a data directory on this host with --direct --pgdata DIR (the server stopped), or a pg_dump backup with `modelship restore FILE`',
-      exitCode: 2,
-    });
-  }
   if (!flags.pgdata) throw new UsageError('--direct point-in-time restores need --pgdata DIR: the data directory to rebuild (kept aside, not deleted)');
   const r = await withSignals(() =>
     restorePitrLocal({
@@ -69,6 +70,43 @@ export async function pitrRestore(ctx: CommandContext, target: RestoreTarget, fl
     ctx.out.out(`restored ${r.pgdata} from base ${r.base} + WAL, ${to}${r.previous ? `; the previous directory is kept as ${r.previous}` : ''}`);
     ctx.out.info('start the server now, then take a base backup (`modelship backup base`): the restored server runs on a new timeline');
   }
+}
+
+/** The stack's postgres: rebuilt beside the live data in its volume, proven, then swapped in. */
+async function pitrRestoreStack(ctx: CommandContext, target: RestoreTarget, flags: PitrRestoreFlags): Promise<void> {
+  if (flags.pgdata) throw new UsageError('--pgdata applies with --direct (a data directory on this host); without it the stack\'s postgres volume is restored');
+  if (flags.databaseUrl) throw new UsageError('--database-url only applies with --direct', 'add --direct');
+  const settings = await loadSettings(ctx.global.config, ctx.global.envFile, flags, ctx.env, ctx.cwd);
+  if (!settings.loaded) throw new UserError(`no config at ${ctx.global.config}: a restore of the stack needs it`, { hint: 'run in the stack directory, or pass --config', exitCode: 2 });
+  for (const w of settings.loaded.warnings) ctx.out.warn(formatProblem(w, false));
+  const p = pitrSettings(settings, ctx.env);
+  const h = openStack(settings.loaded, ctx.env);
+  const r = await withSignals(() =>
+    restorePitrStack({
+      h,
+      layout: p.layout,
+      target,
+      database: settings.database,
+      user: settings.user,
+      checkSql: flags.checkSql,
+      verifyOnly: flags.verifyOnly === true,
+      log: (l) => ctx.out.info(l),
+      confirm: (q) => confirm(ctx, q),
+    }),
+  );
+  for (const w of r.warnings) ctx.out.warn(w);
+  if (ctx.out.json) {
+    ctx.out.data(r);
+    return;
+  }
+  const to = r.recoveredTo ? `recovered to ${r.recoveredTo}` : 'recovered to the end of the base backup';
+  if (r.verifyOnly) {
+    ctx.out.out(`restore rehearsal passed: base ${r.base} + WAL, ${to}, ${r.tables} tables, ${(r.durationMs / 1000).toFixed(1)}s (nothing swapped)`);
+    return;
+  }
+  ctx.out.out(`restored the stack's postgres from base ${r.base} + WAL, ${to}, ${r.tables} tables; postgres was stopped ${(r.downtimeMs / 1000).toFixed(1)}s for the swap`);
+  if (r.previous) ctx.out.info(`the replaced data directory is kept in volume ${r.volume} as ${r.previous} (delete it when satisfied: docker run --rm -v ${r.volume}:/v ${settings.loaded.config.images.postgres} rm -rf /v/${r.previous})`);
+  ctx.out.info('the server runs on a new timeline; db-backup was restarted to stream it. Take a base backup soon (`modelship backup base`).');
 }
 
 export function registerPitr(backup: Command, runEnv: RunEnvironment): void {

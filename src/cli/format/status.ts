@@ -9,6 +9,7 @@ import {
   standbyRow,
   type BackupFacts,
   type DbFacts,
+  type PitrFacts,
   type QueueFacts,
   type ServiceRow,
   type StatusSnapshot,
@@ -84,6 +85,16 @@ export function backupLine(b: BackupFacts | null, now: number): string {
   return `backup: last ${fmtAge(b.lastAt, now)}${b.lastAt ? (b.lastVerified ? ', verified' : ', NOT verified') : ''}; restore tested ${fmtAge(b.restoreTestedAt, now)}`;
 }
 
+export function pitrLine(p: PitrFacts | undefined, now: number): string | null {
+  if (!p) return null;
+  const base = p.lastBase ? `base backup ${fmtAge(p.lastBase.finishedAt, now)}${p.lastBase.verified ? ', verified' : ', NOT verified'}` : 'no base backup';
+  const a = p.archive;
+  const lag = !a ? 'WAL archive lag unknown' : a.connected ? `WAL archive ${fmtSeconds(a.lagSeconds)} / ${fmtBytes(a.lagBytes)} behind` : 'WAL receiver NOT streaming';
+  const reh = p.lastRehearsal ? `rehearsed ${fmtAge(p.lastRehearsal.at, now)}${p.lastRehearsal.ok ? '' : ' (FAILED)'}` : 'never rehearsed';
+  const remote = p.remote ? `; remote ${fmtSeconds(p.remote.lagSeconds)} behind` : '';
+  return `pitr: ${base}; ${lag}; ${reh}${remote}`;
+}
+
 /** The plain-text snapshot (not a TTY): a table and a few summary lines. */
 export function snapshotText(s: StatusSnapshot): string[] {
   const now = Date.parse(s.at);
@@ -99,6 +110,8 @@ export function snapshotText(s: StatusSnapshot): string[] {
   lines.push('', ...columns([SERVICE_HEADER, ...s.services.map(serviceCells)]), '');
   lines.push(s.traffic ? trafficLine(s.traffic) : `traffic: ${s.metricsError ? `unreadable (${s.metricsError})` : 'needs two scrapes (use --watch)'}`);
   lines.push(queueLine(s.queue), dbLine(s.db, s.dbError), backupLine(s.backup, now));
+  const pl = pitrLine(s.backup?.pitr, now);
+  if (pl) lines.push(pl);
   lines.push(s.alerts.length === 0 ? 'alerts: none' : `alerts: ${s.alerts.map((a) => `${a.name} (${a.message})`).join('; ')}`);
   return lines;
 }

@@ -213,7 +213,7 @@ export function checkPitrRehearsal(f: DoctorFacts): CheckResult | null {
   const title = `point-in-time restore rehearsed within ${max} days`;
   if (!f.config.backups.pitr.enabled || !f.pitr) return null;
   const j = judgeRehearsal(f.pitr.rehearsal, max, new Date(f.now));
-  return { id: 'pitr-rehearsal', title, status: j.status, why: j.why, ...(j.status === 'pass' ? {} : { fix: 'modelship restore --to-latest --verify-only --direct --pgdata DIR (rebuilds a scratch copy, replays the WAL, checks it, swaps nothing)' }) };
+  return { id: 'pitr-rehearsal', title, status: j.status, why: j.why, ...(j.status === 'pass' ? {} : { fix: 'modelship restore --to-latest --verify-only (rebuilds a scratch copy beside the live data, replays the WAL, checks it, swaps nothing)' }) };
 }
 
 export function checkDisk(f: DoctorFacts): CheckResult {

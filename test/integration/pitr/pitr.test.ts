@@ -135,6 +135,8 @@ test('restore --to-latest after the data directory is destroyed: every row commi
   await new Promise((r) => setTimeout(r, 3000));
   const m = await fetch(`http://127.0.0.1:${s1.metrics}/metrics`).then((r) => r.text());
   assert.match(m, /^modelship_pitr_wal_receiver_up 1$/m);
+  assert.match(m, /^modelship_pitr_last_rehearsal_ok 0$/m, "no rehearsal yet: 0");
+  assert.match(m, /^modelship_pitr_last_base_backup_timestamp_seconds \d+/m);
   const lagSec = Number(/^modelship_pitr_wal_lag_seconds (\S+)$/m.exec(m)?.[1]);
   assert.ok(lagSec >= 0 && lagSec < 1, `archive lag under load ${lagSec}s`);
   await new Promise((r) => setTimeout(r, 1500));

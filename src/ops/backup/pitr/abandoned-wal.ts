@@ -4,7 +4,7 @@
  * longer exists: pg_receivewal would try to resume there and the server would refuse. They are moved
  * aside (kept, never deleted) so streaming resumes on the new timeline.
  */
-import { copyFile, mkdir, readdir, readFile, rename } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseHistory, parseSegmentName, segNoOf, isHistoryFile } from './wal.ts';
 
@@ -32,6 +32,11 @@ export async function newestHistory(dataDir: string): Promise<{ file: string; ti
 export async function setAsideAbandonedWal(archiveDir: string, restoredData: string, asideDir: string, segmentSize: number): Promise<{ moved: string[]; history: string | null }> {
   const h = await newestHistory(restoredData);
   if (!h) return { moved: [], history: null };
+  return setAsideForHistory(archiveDir, { ...h, text: await readFile(path.join(restoredData, 'pg_wal', h.file), 'utf8') }, asideDir, segmentSize);
+}
+
+/** The same, from the restored server's newest history file however it was read (a container's pg_wal). */
+export async function setAsideForHistory(archiveDir: string, h: { file: string; parent: number; switchLsn: bigint; text: string }, asideDir: string, segmentSize: number): Promise<{ moved: string[]; history: string | null }> {
   const files = await readdir(archiveDir).catch(() => [] as string[]);
   const moved = abandonedSegments(files, h.parent, h.switchLsn, segmentSize);
   if (moved.length > 0) {
@@ -40,6 +45,14 @@ export async function setAsideAbandonedWal(archiveDir: string, restoredData: str
   }
   // The new timeline's history belongs in the archive: later restores follow it.
   await mkdir(archiveDir, { recursive: true });
-  await copyFile(path.join(restoredData, 'pg_wal', h.file), path.join(archiveDir, h.file)).catch(() => undefined);
+  await writeFile(path.join(archiveDir, h.file), h.text).catch(() => undefined);
   return { moved, history: h.file };
+}
+
+/** A timeline history file's name and text → what setAsideForHistory needs (null: not one). Pure. */
+export function historyFacts(file: string, text: string): { file: string; timeline: number; parent: number; switchLsn: bigint; text: string } | null {
+  if (!isHistoryFile(file)) return null;
+  const last = parseHistory(text).at(-1);
+  if (!last) return null;
+  return { file, timeline: parseInt(file.slice(0, 8), 16), parent: last.timeline, switchLsn: last.switchLsn, text };
 }

@@ -27,6 +27,7 @@ export function registerPitrMetrics(registry: Registry, p: PitrSettings, receive
     }
     if (st?.lastBase) lastBase.set(Date.parse(st.lastBase.finishedAt) / 1000);
     if (st?.rehearsal?.ok) lastRehearsal.set(Date.parse(st.rehearsal.at) / 1000);
+    if (st?.rehearsal) rehearsalOk.set(st.rehearsal.ok ? 1 : 0);
   };
   const collectOnce = async (): Promise<void> => {
     pending ??= refresh().finally(() => (pending = null));
@@ -39,4 +40,5 @@ export function registerPitrMetrics(registry: Registry, p: PitrSettings, receive
   const lost = new Gauge({ name: METRIC.pitrSlotLost, help: '1 when the replication slot was invalidated (max_slot_wal_keep_size exceeded)', registers: [registry], collect: () => collectOnce() });
   const lastBase = new Gauge({ name: METRIC.pitrLastBase, help: 'Unix time the newest verified base backup finished', registers: [registry], collect: () => collectOnce() });
   const lastRehearsal = new Gauge({ name: METRIC.pitrLastRehearsal, help: 'Unix time of the last passed restore rehearsal', registers: [registry], collect: () => collectOnce() });
+  const rehearsalOk = new Gauge({ name: METRIC.pitrLastRehearsalOk, help: '1 when the last restore rehearsal passed; 0 when it failed or none was recorded yet', registers: [registry], collect: () => collectOnce() });
 }

@@ -2,7 +2,7 @@
  * Planning a point-in-time restore: which base backup, which WAL, which recovery settings. Pure.
  */
 import type { BaseRecord } from './base-record.ts';
-import { parseLsn, segNoOf, walCoverage, type Coverage } from './wal.ts';
+import { parseLsn, segNoOf, walCoverage, type Coverage, type TimelineSwitch } from './wal.ts';
 
 export type RestoreTarget = { kind: 'latest' } | { kind: 'time'; date: Date; postgres: string };
 
@@ -15,18 +15,40 @@ export interface BaseCandidate {
 
 export type BaseChoice = { ok: true; base: BaseRecord } | { ok: false; error: string; hint: string };
 
-/** The newest verified base backup that was complete at the target time (any, for --to-latest). */
-export function chooseBase(candidates: readonly BaseCandidate[], target: RestoreTarget): BaseChoice {
-  const verified = candidates
+/**
+ * The timeline replay ends on (recovery_target_timeline=latest: the newest one the archive has a
+ * history file for) and its ancestry, parent timelines with the LSN where each was left.
+ */
+export interface Lineage {
+  timeline: number;
+  history: readonly TimelineSwitch[];
+}
+
+/**
+ * Whether replay from `base` can reach `lineage`'s timeline: the base is on it, or on an ancestor
+ * and was consistent (its end LSN) before that ancestor was left. A base backup of a timeline a
+ * later restore abandoned (taken while the restore ran, say) cannot. Pure.
+ */
+export function baseOnLineage(base: Pick<BaseRecord, 'timeline' | 'endLsn'>, lineage: Lineage | null): boolean {
+  if (!lineage || base.timeline === lineage.timeline) return true;
+  const fork = lineage.history.find((h) => h.timeline === base.timeline);
+  return fork !== undefined && parseLsn(base.endLsn) <= fork.switchLsn;
+}
+
+/** The newest verified base backup that was complete at the target time (any, for --to-latest) and leads to the latest timeline. */
+export function chooseBase(candidates: readonly BaseCandidate[], target: RestoreTarget, lineage: Lineage | null = null): BaseChoice {
+  const all = candidates
     .filter((c): c is BaseCandidate & { record: BaseRecord } => c.record !== null && c.record.verified)
     .map((c) => c.record)
     .sort((a, b) => Date.parse(b.finishedAt) - Date.parse(a.finishedAt));
+  const verified = all.filter((r) => baseOnLineage(r, lineage));
   if (verified.length === 0) {
     const bad = candidates.filter((c) => c.problem).map((c) => `${c.name}: ${c.problem}`);
+    const off = all.map((r) => `${r.name}: timeline ${r.timeline}, not an ancestor of the latest timeline ${lineage?.timeline}`);
     return {
       ok: false,
-      error: `no verified base backup${bad.length ? ` (${bad.join('; ')})` : ''}`,
-      hint: 'take one with `modelship backup base` (the db-backup service takes them on backups.pitr.baseSchedule)',
+      error: `no verified base backup${[...bad, ...off].length ? ` (${[...bad, ...off].join('; ')})` : ''}`,
+      hint: 'take one with `modelship backup base` (the db-backup service takes them on backups.pitr.baseSchedule, and on its start after a restore)',
     };
   }
   if (target.kind === 'latest') return { ok: true, base: verified[0]! };

@@ -18,10 +18,10 @@ import { setAsideAbandonedWal } from './abandoned-wal.ts';
 import { listBaseBackups, type Log } from './base-backup.ts';
 import type { BaseRecord } from './base-record.ts';
 import type { PitrLayout } from './layout.ts';
-import { archiveRestoreCommand, chooseBase, planWal, recoverySettings, type RestoreTarget } from './plan.ts';
+import { archiveRestoreCommand, chooseBase, planWal, recoverySettings, type Lineage, type RestoreTarget } from './plan.ts';
 import { writeRehearsal } from './rehearsal.ts';
 import { findPgTool, toolVersion } from './tools.ts';
-import { isHistoryFile, parseLsn, parseSegmentName, segNoOf } from './wal.ts';
+import { isHistoryFile, parseHistory, parseLsn, parseSegmentName, segNoOf } from './wal.ts';
 import { checkReplayVersion } from './versions.ts';
 import { pidAlive } from '../../../util/process.ts';
 import { formatBytes } from '../../../util/size.ts';
@@ -158,15 +158,14 @@ async function chownTree(dir: string, owner: { uid: number; gid: number }): Prom
 }
 
 /**
- * Copies the WAL replay may need into `stage` (readable by the server's user, whatever the
- * archive's owner): history files, and every segment from the base backup's start on, from the
- * archive first, then from segments earlier restores set aside.
+ * The WAL replay may need, in the order it is looked for: history files, and every segment from
+ * the base backup's start on, from the archive first, then from segments earlier restores set
+ * aside. The full segment wins over the partial one in the same directory.
  */
-export async function stageWal(layout: PitrLayout, base: BaseRecord, stage: string): Promise<number> {
-  await mkdir(stage, { recursive: true, mode: 0o700 });
+export async function planStageWal(layout: PitrLayout, base: BaseRecord): Promise<Array<{ from: string; name: string }>> {
   const startSeg = segNoOf(parseLsn(base.startLsn), base.walSegmentSize);
   const dirs = [layout.wal, ...(await readdir(layout.root).catch(() => [] as string[])).filter((d) => d.startsWith('wal-abandoned-')).sort().reverse().map((d) => path.join(layout.root, d))];
-  const staged = new Set<string>();
+  const staged = new Map<string, string>();
   for (const dir of dirs) {
     for (const f of await readdir(dir).catch(() => [] as string[])) {
       const seg = parseSegmentName(f, base.walSegmentSize);
@@ -174,18 +173,40 @@ export async function stageWal(layout: PitrLayout, base: BaseRecord, stage: stri
       if (!wanted) continue;
       const key = f.replace(/\.partial$/, '');
       if (staged.has(key)) continue;
-      // The full segment wins over the partial one in the same directory.
       if (f.endsWith('.partial') && existsSync(path.join(dir, key))) continue;
-      staged.add(key);
-      await copyFile(path.join(dir, f), path.join(stage, key));
+      staged.set(key, path.join(dir, f));
     }
   }
-  return staged.size;
+  return [...staged].map(([name, from]) => ({ from, name }));
+}
+
+/** Copies the planned WAL into `stage` (readable by the server's user, whatever the archive's owner). */
+export async function stageWal(layout: PitrLayout, base: BaseRecord, stage: string): Promise<number> {
+  await mkdir(stage, { recursive: true, mode: 0o700 });
+  const copies = await planStageWal(layout, base);
+  for (const c of copies) {
+    // The receiver renames the segment it fills once it is complete: a `.partial` gone by now is the full one.
+    await copyFile(c.from, path.join(stage, c.name)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT' || !c.from.endsWith('.partial')) throw err;
+      return copyFile(c.from.slice(0, -'.partial'.length), path.join(stage, c.name));
+    });
+  }
+  return copies.length;
 }
 
 function fatalOf(log: string): string {
   const lines = log.split('\n').filter((l) => /FATAL|PANIC|ERROR/.test(l));
   return lastLines(lines.join('\n') || log, 3);
+}
+
+/** What a scratch server that exited during WAL replay says, as an error for humans. Pure. */
+export function replayFailure(log: string): UserError {
+  if (/recovery ended before configured recovery target was reached/.test(log)) {
+    return new UserError('the WAL archive ends before the requested --to-time: nothing was changed', {
+      hint: 'pick an earlier --to-time, or --to-latest to recover everything the archive holds',
+    });
+  }
+  return new UserError(`WAL replay failed, nothing was changed: ${fatalOf(log)}`, { hint: 'the server log above says why; `modelship backup list` shows the base backups and the archive' });
 }
 
 /** Waits until the scratch server has finished recovery and been promoted. */
@@ -195,16 +216,7 @@ export async function waitPromoted(srv: ScratchServer, user: string, timeoutMs: 
   void srv.exited.then((e) => (exited = e));
   let lastErr = '';
   while (Date.now() < deadline) {
-    if (exited) {
-      const e = exited as { code: number | null; log: string };
-      const fatal = fatalOf(e.log);
-      if (/recovery ended before configured recovery target was reached/.test(e.log)) {
-        throw new UserError('the WAL archive ends before the requested --to-time: nothing was changed', {
-          hint: 'pick an earlier --to-time, or --to-latest to recover everything the archive holds',
-        });
-      }
-      throw new UserError(`WAL replay failed, nothing was changed: ${fatal}`, { hint: 'the server log above says why; `modelship backup list` shows the base backups and the archive' });
-    }
+    if (exited) throw replayFailure((exited as { log: string }).log);
     const c = new pg.Client({ host: srv.socketDir, port: srv.port, user, database: 'postgres', application_name: 'modelship restore check' });
     c.on('error', () => undefined);
     try {
@@ -255,11 +267,25 @@ async function runningPostmaster(dir: string): Promise<number | null> {
   return Number.isInteger(pid) && pid > 0 && pidAlive(pid) ? pid : null;
 }
 
+/** The newest timeline the archive has a history file for, and its ancestry (null: timeline 1 only). */
+export async function latestLineage(walDir: string): Promise<Lineage | null> {
+  const newest = (await readdir(walDir).catch(() => [] as string[])).filter(isHistoryFile).sort().at(-1);
+  if (!newest) return null;
+  const text = await readFile(path.join(walDir, newest), 'utf8').catch(() => null);
+  if (text === null) return null;
+  try {
+    return { timeline: parseInt(newest.slice(0, 8), 16), history: parseHistory(text) };
+  } catch {
+    return null;
+  }
+}
+
 export async function chooseAndPlan(layout: PitrLayout, target: RestoreTarget): Promise<{ base: BaseRecord; data: string; warnings: string[] }> {
   const bases = await listBaseBackups(layout);
   const choice = chooseBase(
     bases.map((b) => ({ name: b.name, record: b.record, ...(b.problem ? { problem: b.problem } : {}) })),
     target,
+    await latestLineage(layout.wal),
   );
   if (!choice.ok) throw new UserError(choice.error, { hint: choice.hint });
   const entry = bases.find((b) => b.name === choice.base.name)!;

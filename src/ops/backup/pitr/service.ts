@@ -15,6 +15,7 @@ import { receiverLag, slotState, type ReceiverLag, type SlotState } from './role
 import { requirePassword, type PitrSettings } from './settings.ts';
 import { replicationConn, type ReplicationConn } from './tools.ts';
 import { isHistoryFile, parseSegmentName } from './wal.ts';
+import type { PitrFacts } from '../../status-model.ts';
 
 export const RECEIVER_APP = 'modelship_pitr';
 
@@ -103,7 +104,7 @@ export interface PitrStatus {
 }
 
 /** Everything `status` shows about PITR; the server side only when a session is given. */
-export async function pitrStatus(p: PitrSettings, session: SqlSession | null): Promise<PitrStatus> {
+export async function pitrStatus(p: Pick<PitrSettings, 'enabled' | 'slot' | 'layout'>, session: SqlSession | null): Promise<PitrStatus> {
   const bases = await listBaseBackups(p.layout);
   const newest = bases.find((b) => b.record?.verified);
   return {
@@ -114,5 +115,15 @@ export async function pitrStatus(p: PitrSettings, session: SqlSession | null): P
     slot: session ? await slotState(session, p.slot) : null,
     lag: session ? await receiverLag(session, RECEIVER_APP) : null,
     rehearsal: await readRehearsal(p.layout.rehearsal),
+  };
+}
+
+/** What `status` shows of PITR, from pitrStatus. Pure. The remote part is filled by the off-site copier when configured. */
+export function pitrFactsOf(st: PitrStatus, sessionRead: boolean): PitrFacts {
+  return {
+    lastBase: st.lastBase,
+    archive: !sessionRead ? null : st.lag ? { connected: st.lag.connected, lagSeconds: st.lag.seconds, lagBytes: st.lag.connected ? st.lag.bytes : (st.slot?.retainedBytes ?? null) } : null,
+    lastRehearsal: st.rehearsal ? { at: st.rehearsal.at, ok: st.rehearsal.ok, ...(st.rehearsal.error ? { error: st.rehearsal.error } : {}) } : null,
+    remote: null,
   };
 }

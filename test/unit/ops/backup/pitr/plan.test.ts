@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BASE_FORMAT, manifestWalRanges, parseBackupLabel, parseBaseRecord, type BaseRecord } from '../../../../../src/ops/backup/pitr/base-record.ts';
-import { archiveRestoreCommand, chooseBase, planWal, recoverySettings } from '../../../../../src/ops/backup/pitr/plan.ts';
+import { archiveRestoreCommand, baseOnLineage, chooseBase, planWal, recoverySettings } from '../../../../../src/ops/backup/pitr/plan.ts';
+import { parseLsn } from '../../../../../src/ops/backup/pitr/wal.ts';
 import { parseTargetTime } from '../../../../../src/ops/backup/pitr/target-time.ts';
 import { checkReplayVersion, checkToolVersion, toolMajor } from '../../../../../src/ops/backup/pitr/versions.ts';
 import { judgeRehearsal } from '../../../../../src/ops/backup/pitr/rehearsal.ts';
@@ -49,6 +50,21 @@ test('base choice: the newest verified one finished by the target; unverified on
   assert.match(pick(at('2026-11-01 00:00:00+00')), /no base backup was complete at 2026-11-01 00:00:00\.000000\+00: the oldest verified one finished at 2026-11-20T01:00:00\.000Z/);
   const none = chooseBase([bases[2]!, bases[3]!], { kind: 'latest' });
   assert.ok(!none.ok && /no verified base backup \(c: checksum mismatch; d: no base\.json\)/.test(none.error));
+});
+
+test('base choice follows the timelines: a base backup of a timeline a later restore abandoned is skipped', () => {
+  // 1 → 2 (to-latest at 0/5000000), a base backup on 2, then 1 → 3 (to-time at 0/3000000, before 2 existed).
+  const b1 = rec('b1', '2026-12-01T01:00:00.000Z', { timeline: 1, endLsn: '0/2000100' });
+  const b2 = rec('b2', '2026-12-01T02:00:00.000Z', { timeline: 2, startLsn: '0/6000028', endLsn: '0/6000100' });
+  const bases = [{ name: 'b1', record: b1 }, { name: 'b2', record: b2 }];
+  const tl3 = { timeline: 3, history: [{ timeline: 1, switchLsn: parseLsn('0/3000000'), reason: '' }] };
+  const tl2 = { timeline: 2, history: [{ timeline: 1, switchLsn: parseLsn('0/5000000'), reason: '' }] };
+  const pick = (l: Parameters<typeof chooseBase>[2]) => { const r = chooseBase(bases, { kind: 'latest' }, l); return r.ok ? r.base.name : r.error; };
+  assert.equal(pick(null), 'b2');
+  assert.equal(pick(tl2), 'b2');
+  assert.equal(pick(tl3), 'b1');
+  assert.equal(baseOnLineage(rec('late', '2026-12-01T03:00:00.000Z', { timeline: 1, endLsn: '0/3000001' }), tl3), false, 'consistent only after the fork');
+  assert.match(pick({ timeline: 4, history: [{ timeline: 3, switchLsn: parseLsn('0/9000000'), reason: '' }] }), /no verified base backup \(.*b2: timeline 2, not an ancestor of the latest timeline 4/);
 });
 
 test('WAL plan warns about a hole after the base backup; recovery settings for time and latest', () => {
