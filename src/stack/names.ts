@@ -70,6 +70,14 @@ export const HELPER_LABEL = {
   pid: 'org.modelship.helper.pid',
 } as const;
 
+/** Labels on the containers of a PITR restore into the stack's volume (a stale one is removed). */
+export const PITR_RESTORE_LABEL = {
+  marker: 'org.modelship.pitr-restore',
+  stamp: 'org.modelship.pitr-restore.stamp',
+  pid: 'org.modelship.pitr-restore.pid',
+  host: 'org.modelship.pitr-restore.host',
+} as const;
+
 /** A label as Prometheus' and promtail's Docker service discovery name it (`__meta_docker_container_label_…`). */
 export function discoveredLabel(label: string): string {
   return `__meta_docker_container_label_${label.replace(/[^a-zA-Z0-9_]/g, '_')}`;

@@ -83,6 +83,8 @@ export interface BaseBackupOptions {
   now?: () => Date;
 }
 
+// Long because: the copy, the overlapped verification and flush, and the commit share the temp
+// directory and the `done` flag the finally block cleans up by.
 export async function takeBaseBackup(o: BaseBackupOptions): Promise<BaseRecord> {
   const log = o.log ?? (() => undefined);
   const now = o.now ?? (() => new Date());

@@ -12,7 +12,7 @@ import type Docker from 'dockerode';
 import { COMPOSE_LABEL, MS_LABEL, volumeName } from '../../../docker/desired.ts';
 import { createAndStart, createNetwork, createVolume, waitReady } from '../../../docker/engine.ts';
 import { VOLUME } from '../../../stack/build.ts';
-import { SERVICE } from '../../../stack/names.ts';
+import { PITR_RESTORE_LABEL, SERVICE } from '../../../stack/names.ts';
 import { UserError, errorMessage } from '../../../util/errors.ts';
 import { pidAlive } from '../../../util/process.ts';
 import { serviceContainers } from '../../containers.ts';
@@ -88,7 +88,7 @@ function restoreLabels(project: string, stamp: string): Record<string, string> {
     [RESTORE_LABEL]: project,
     [RESTORE_PID_LABEL]: String(process.pid),
     [RESTORE_HOST_LABEL]: os.hostname(),
-    'org.modelship.pitr-restore.stamp': stamp,
+    [PITR_RESTORE_LABEL.stamp]: stamp,
   };
 }
 
@@ -209,6 +209,7 @@ export async function restorePitrStack(o: StackRestoreOptions): Promise<StackRes
   const { base, data, warnings } = await chooseAndPlan(o.layout, o.target);
   for (const w of warnings) log(`warning: ${w}`);
   const operation = o.verifyOnly ? 'restore rehearsal' : 'restore';
+  // Long because: the steps under the lock share the cleanup state of the finally block (see above).
   return withStackLock({ docker, project: h.project }, { operation, command: `${operation} ${describeTarget(o.target)}`, image: view.config.images.api, force: false }, async () => {
   let scratch: Docker.Container | null = null;
   const stoppedByUs = new Set<string>();

@@ -22,6 +22,7 @@
  * destroyed-volume case, where there is no server to restore a dump into, is the same path.
  * The price: postgres is stopped for the swap (seconds), and the volume needs room for a second copy.
  */
+import { PITR_RESTORE_LABEL } from '../../../stack/names.ts';
 
 /** Where the stack mounts the data volume, and the live data directory inside it. */
 export const VOLUME_MOUNT = '/var/lib/postgresql/data';
@@ -31,9 +32,9 @@ export const ARCHIVE_MOUNT = '/pitr';
 /** Where the helper containers see their script. */
 export const JOB_MOUNT = '/job';
 /** Label on every container a stack restore creates: the project; and the pid that made it. */
-export const RESTORE_LABEL = 'org.modelship.pitr-restore';
-export const RESTORE_PID_LABEL = 'org.modelship.pitr-restore.pid';
-export const RESTORE_HOST_LABEL = 'org.modelship.pitr-restore.host';
+export const RESTORE_LABEL = PITR_RESTORE_LABEL.marker;
+export const RESTORE_PID_LABEL = PITR_RESTORE_LABEL.pid;
+export const RESTORE_HOST_LABEL = PITR_RESTORE_LABEL.host;
 
 export interface VolumeNames {
   dir: string;
