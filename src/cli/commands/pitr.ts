@@ -6,6 +6,7 @@ import { confirm, openDb, withDbFlags, withSignals } from './db-flags.ts';
 import { formatBytes } from '../../ops/backup/backup.ts';
 import { loadSettings, type DbFlags } from '../../ops/backup/context.ts';
 import { listBaseBackups } from '../../ops/backup/pitr/base-backup.ts';
+import type { PitrLayout } from '../../ops/backup/pitr/layout.ts';
 import type { RestoreTarget } from '../../ops/backup/pitr/plan.ts';
 import { restorePitrLocal } from '../../ops/backup/pitr/restore-local.ts';
 import { baseBackupNow, pitrStatus, prunePitr, replicationFor } from '../../ops/backup/pitr/service.ts';
@@ -31,7 +32,8 @@ export function restoreTargetOf(flags: PitrRestoreFlags): RestoreTarget | null {
   return { kind: 'time', date: t.date, postgres: t.postgres };
 }
 
-export async function pitrRestore(ctx: CommandContext, target: RestoreTarget, flags: PitrRestoreFlags): Promise<void> {
+/** `layout`: where the base backups and WAL are (a staging copy fetched from the remote); default the backup directory's. */
+export async function pitrRestore(ctx: CommandContext, target: RestoreTarget, flags: PitrRestoreFlags, layout?: PitrLayout): Promise<void> {
   if (flags.targetDb) throw new UsageError('--target-db restores one database from a dump; a point-in-time restore recovers the whole cluster');
   const { settings, target: db } = await openDb(ctx, flags);
   await db.close();
@@ -45,7 +47,7 @@ export async function pitrRestore(ctx: CommandContext, target: RestoreTarget, fl
   if (!flags.pgdata) throw new UsageError('--direct point-in-time restores need --pgdata DIR: the data directory to rebuild (kept aside, not deleted)');
   const r = await withSignals(() =>
     restorePitrLocal({
-      layout: p.layout,
+      layout: layout ?? p.layout,
       target,
       pgdata: path.resolve(ctx.cwd, flags.pgdata!),
       database: settings.database,
