@@ -34,6 +34,7 @@ function isNoSuchFile(err: unknown): boolean {
 export function sftpStore(o: SftpOptions): RemoteStore {
   let conn: Promise<{ client: Client; sftp: SFTPWrapper }> | null = null;
   const made = new Set<string>();
+  const open = new Set<Promise<void>>();
   const connect = (): Promise<{ client: Client; sftp: SFTPWrapper }> => {
     conn ??= (async () => {
       const privateKey = await readFile(o.identityFile);
@@ -121,7 +122,18 @@ export function sftpStore(o: SftpOptions): RemoteStore {
         throw err;
       });
       if (!st) return null;
-      return sftp.createReadStream(full(rel)) as unknown as Readable;
+      const rs = sftp.createReadStream(full(rel));
+      // Closing the remote handle happens after the last byte; close() waits for it, and an error of
+      // that late close (the connection ending) is not one of the read.
+      const closed = new Promise<void>((resolve) => rs.once('close', () => resolve()));
+      open.add(closed);
+      void closed.then(() => open.delete(closed));
+      let ended = false;
+      rs.once('end', () => (ended = true));
+      rs.on('error', () => {
+        if (!ended) return; // the consumer sees it (for await / pipeline)
+      });
+      return rs as unknown as Readable;
     },
     async getText(rel) {
       const { sftp } = await connect();
@@ -157,6 +169,7 @@ export function sftpStore(o: SftpOptions): RemoteStore {
       });
     },
     async close() {
+      await Promise.race([Promise.all(open), new Promise((r) => setTimeout(r, 5000).unref())]);
       const c = await conn?.catch(() => null);
       conn = null;
       c?.client.end();

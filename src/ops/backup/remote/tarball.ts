@@ -38,6 +38,8 @@ export async function untarInto(file: string, dir: string): Promise<number> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const extract = tar.extract();
   const source = pipeline(createReadStream(file), extract);
+  // Awaited at the end; a refusal mid-way tears it down and must not surface as an unhandled rejection.
+  source.catch(() => undefined);
   let n = 0;
   const dirs: Array<{ p: string; mode: number; mtime: Date }> = [];
   for await (const entry of extract) {
