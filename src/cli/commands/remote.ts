@@ -41,8 +41,10 @@ export async function printRemoteList(ctx: CommandContext, settings: OpsSettings
   await withStore(ctx, settings, flags, async (store) => {
     const l = await listRemote(store);
     const q = await queueFacts(settings.dir);
+    const complete = l.wal.filter((f) => !f.endsWith('.partial'));
+    const partial = l.wal.filter((f) => f.endsWith('.partial')).at(-1) ?? null;
     if (ctx.out.json) {
-      ctx.out.data({ ok: true, remote: store.describe, dumps: l.dumps, bases: l.bases.map(({ base: _b, ...b }) => ({ ...b, finishedAt: _b?.finishedAt ?? null })), wal: { files: l.wal.length, bytes: l.walBytes, newest: l.wal.at(-1) ?? null }, pending: q, problems: l.problems });
+      ctx.out.data({ ok: true, remote: store.describe, dumps: l.dumps, bases: l.bases.map(({ base: _b, ...b }) => ({ ...b, finishedAt: _b?.finishedAt ?? null })), wal: { files: complete.length, bytes: l.walBytes, newest: complete.at(-1) ?? null, partial }, pending: q, problems: l.problems });
       return;
     }
     ctx.out.out(`remote ${store.describe}`);
@@ -53,7 +55,7 @@ export async function printRemoteList(ctx: CommandContext, settings: OpsSettings
     const head = ['KEY', 'SIZE', 'TAKEN (UTC)', 'ENCRYPTED', 'COPIED (UTC)'];
     const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     for (const r of [head, ...rows]) ctx.out.out(r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd());
-    ctx.out.out(`WAL: ${l.wal.length} file(s), ${formatBytes(l.walBytes)}, newest ${l.wal.at(-1) ?? '-'}`);
+    ctx.out.out(`WAL: ${complete.length} file(s), ${formatBytes(l.walBytes)}, newest ${complete.at(-1) ?? '-'}${partial ? `, and ${partial} (the segment being filled)` : ''}`);
     if (q.pending) ctx.out.warn(`${q.pending} file(s) from ${settings.dir} not copied yet (oldest queued ${q.oldest}${q.lastError ? `; last error: ${q.lastError}` : ''})`);
     for (const p of l.problems) ctx.out.warn(`unreadable record: ${p}`);
   });

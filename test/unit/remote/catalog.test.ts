@@ -9,7 +9,8 @@ test('remote keys: what each local file becomes, and the record beside it', () =
   assert.equal(relForWal('000000010000000000000003'), 'pitr/wal/000000010000000000000003');
   assert.equal(kindOfRel('pitr/wal/000000010000000000000003'), 'wal');
   assert.equal(kindOfRel('pitr/wal/00000002.history'), 'wal');
-  assert.equal(kindOfRel('pitr/wal/000000010000000000000003.partial'), null, 'a segment being filled is not copied');
+  assert.equal(kindOfRel('pitr/wal/000000010000000000000003.partial'), 'wal', 'the segment being filled is copied too');
+  assert.equal(kindOfRel('pitr/wal/0000000100000000000003.partial'), null);
   assert.equal(kindOfRel('pitr/base/20261201T010000Z.tar'), 'base');
   assert.equal(kindOfRel('dumps/x.dump'), 'dump');
   assert.equal(kindOfRel('../etc/passwd'), null);

@@ -5,6 +5,8 @@
  *   dumps/<file>.dump[.age]             a verified pg_dump backup
  *   pitr/base/<name>.tar[.age]          a verified base backup (its directory, tarred)
  *   pitr/wal/<segment>[.age]            a complete WAL segment or timeline history file
+ *   pitr/wal/<segment>.partial[.age]    the segment pg_receivewal is filling, re-copied when it
+ *                                       grows (removed once the complete segment is off-site)
  *   <any of the above, no .age>.meta.json  the record: sizes and sha256 of the stored and of the
  *                                       plain bytes, and the backup's manifest / base.json. Written
  *                                       last, after the upload was read back: its presence is the
@@ -31,11 +33,15 @@ export function relForWal(file: string): string {
 export function kindOfRel(rel: string): RemoteKind | null {
   if (/^dumps\/[^/]+$/.test(rel)) return 'dump';
   if (/^pitr\/base\/\d{8}T\d{6}Z\.tar$/.test(rel)) return 'base';
-  if (/^pitr\/wal\/[0-9A-F]{8}([0-9A-F]{16})?(\.history)?$/.test(rel)) return 'wal';
+  if (/^pitr\/wal\/([0-9A-F]{24}(\.partial)?|[0-9A-F]{8}\.history)$/.test(rel)) return 'wal';
   return null;
 }
 
 /** The object key a copy is stored under (`.age` when encrypted). */
+export function isPartialRel(rel: string): boolean {
+  return rel.endsWith('.partial');
+}
+
 export function storedKey(rel: string, encrypted: boolean): string {
   return encrypted ? `${rel}.age` : rel;
 }

@@ -21,6 +21,8 @@ const EntrySchema = z.object({
   attempts: z.int().nonnegative(),
   nextAttemptAt: z.iso.datetime(),
   lastError: z.string().optional(),
+  /** The `.partial` segment's size and mtime when queued (it is re-copied when they change). */
+  version: z.string().optional(),
 });
 
 export type QueueEntry = z.infer<typeof EntrySchema> & { file: string };
@@ -30,11 +32,13 @@ export interface RemoteState {
   queue: string;
   staging: string;
   ledger: string;
+  /** Which version of the `.partial` segment is off-site. */
+  partial: string;
 }
 
 export function remoteState(backupDir: string): RemoteState {
   const root = path.join(backupDir, REMOTE_STATE_DIR);
-  return { root, queue: path.join(root, 'queue'), staging: path.join(root, 'staging'), ledger: path.join(root, 'uploaded.log') };
+  return { root, queue: path.join(root, 'queue'), staging: path.join(root, 'staging'), ledger: path.join(root, 'uploaded.log'), partial: path.join(root, 'partial.json') };
 }
 
 export async function readQueue(s: RemoteState): Promise<QueueEntry[]> {
@@ -53,7 +57,7 @@ export async function readQueue(s: RemoteState): Promise<QueueEntry[]> {
   return out;
 }
 
-export async function enqueue(s: RemoteState, e: { rel: string; kind: RemoteKind; local: string }, now: Date): Promise<QueueEntry> {
+export async function enqueue(s: RemoteState, e: { rel: string; kind: RemoteKind; local: string; version?: string }, now: Date): Promise<QueueEntry> {
   await mkdir(s.queue, { recursive: true });
   const entry = { ...e, enqueuedAt: now.toISOString(), attempts: 0, nextAttemptAt: now.toISOString() };
   const file = queueFileName(now.getTime(), e.rel);
@@ -83,4 +87,20 @@ export async function readLedger(s: RemoteState): Promise<Set<string>> {
 export async function recordUploaded(s: RemoteState, rel: string, sha256: string, at: Date): Promise<void> {
   await mkdir(s.root, { recursive: true });
   await appendFile(s.ledger, `${rel}\t${sha256}\t${at.toISOString()}\n`);
+}
+
+export async function readPartialState(s: RemoteState): Promise<{ rel: string; version: string } | null> {
+  const text = await readFile(s.partial, 'utf8').catch(() => null);
+  if (!text) return null;
+  try {
+    const v = JSON.parse(text) as { rel?: unknown; version?: unknown };
+    return typeof v.rel === 'string' && typeof v.version === 'string' ? { rel: v.rel, version: v.version } : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function writePartialState(s: RemoteState, rel: string, version: string): Promise<void> {
+  await mkdir(s.root, { recursive: true });
+  await writeFileAtomic(s.partial, `${JSON.stringify({ rel, version })}\n`);
 }

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { errorMessage, UserError } from '../../../util/errors.ts';
@@ -15,8 +15,8 @@ import { listBaseBackups } from '../pitr/base-backup.ts';
 import { pitrLayout } from '../pitr/layout.ts';
 import { isHistoryFile, parseSegmentName } from '../pitr/wal.ts';
 import { encryptFile, type StreamedFile } from '../encryption.ts';
-import { metaKey, REMOTE_FORMAT, relForBase, relForDump, relForWal, remoteLagSeconds, retryDelaySeconds, storedKey, type RemoteKind, type RemoteMeta } from './catalog.ts';
-import { enqueue, readLedger, readQueue, recordUploaded, remoteState, removeEntry, updateEntry, type QueueEntry, type RemoteState } from './queue.ts';
+import { isPartialRel, metaKey, REMOTE_FORMAT, relForBase, relForDump, relForWal, remoteLagSeconds, retryDelaySeconds, storedKey, type RemoteKind, type RemoteMeta } from './catalog.ts';
+import { enqueue, readLedger, readPartialState, readQueue, recordUploaded, remoteState, removeEntry, updateEntry, writePartialState, type QueueEntry, type RemoteState } from './queue.ts';
 import { RemoteError } from './settings.ts';
 import { remoteDigest, type RemoteStore } from './store.ts';
 import { tarDirectory } from './tarball.ts';
@@ -42,6 +42,16 @@ export async function localCandidates(dir: string): Promise<Candidate[]> {
   return out;
 }
 
+/** The segment pg_receivewal is filling, with a version that changes as it grows. */
+export async function currentPartial(dir: string): Promise<(Candidate & { version: string }) | null> {
+  const layout = pitrLayout(dir);
+  const f = (await readdir(layout.wal).catch(() => [] as string[])).filter((n) => parseSegmentName(n)?.partial).sort().at(-1);
+  if (!f) return null;
+  const st = await stat(path.join(layout.wal, f)).catch(() => null);
+  if (!st) return null;
+  return { rel: relForWal(f), kind: 'wal', local: path.relative(dir, path.join(layout.wal, f)), version: `${st.size}:${st.mtimeMs}` };
+}
+
 /** Queues every candidate that is neither off-site already nor queued. Returns the new entries. */
 export async function scanAndEnqueue(dir: string, now: Date = new Date()): Promise<QueueEntry[]> {
   const s = remoteState(dir);
@@ -54,6 +64,13 @@ export async function scanAndEnqueue(dir: string, now: Date = new Date()): Promi
     // Distinct, ordered file names for entries queued in the same millisecond.
     added.push(await enqueue(s, c, new Date(t++)));
   }
+  // The segment being filled goes too, again whenever it changed: the off-site copy then trails
+  // the archive by one interval, not by a whole segment.
+  const partial = await currentPartial(dir);
+  if (partial && !queued.has(partial.rel)) {
+    const was = await readPartialState(s);
+    if (!(was && was.rel === partial.rel && was.version === partial.version)) added.push(await enqueue(s, partial, new Date(t)));
+  }
   return added;
 }
 
@@ -64,7 +81,7 @@ export interface UploadOptions {
 }
 
 /** The plain bytes the remote gets for a candidate: the file itself, or a tar of a base backup. */
-async function plainSource(dir: string, e: Pick<QueueEntry, 'kind' | 'local'>, s: RemoteState): Promise<{ file: string; temp: boolean; meta: Partial<RemoteMeta> }> {
+async function plainSource(dir: string, e: Pick<QueueEntry, 'rel' | 'kind' | 'local'>, s: RemoteState): Promise<{ file: string; temp: boolean; meta: Partial<RemoteMeta> }> {
   const local = path.join(dir, e.local);
   if (e.kind === 'base') {
     const rec = JSON.parse(await readFile(path.join(local, 'base.json'), 'utf8')) as RemoteMeta['base'] & object;
@@ -79,6 +96,12 @@ async function plainSource(dir: string, e: Pick<QueueEntry, 'kind' | 'local'>, s
     const m = (await listBackups(dir)).backups.find((b) => b.file === e.local);
     if (!m?.manifest || !m.verified) throw new UserError(`${e.local} is no longer a verified backup: not copied off-site`);
     return { file: local, temp: false, meta: { manifest: m.manifest } };
+  }
+  if (isPartialRel(e.rel)) {
+    // pg_receivewal keeps writing it: send a snapshot, so what is hashed is what is sent.
+    const snap = path.join(s.staging, `${path.basename(local)}.${randomBytes(4).toString('hex')}.snap`);
+    await copyFile(local, snap);
+    return { file: snap, temp: true, meta: {} };
   }
   return { file: local, temp: false, meta: {} };
 }
@@ -158,6 +181,11 @@ export async function drainQueue(dir: string, store: RemoteStore, o: UploadOptio
   const res: DrainResult = { uploaded: [], failed: [], dropped: [], pending: 0, lagSeconds: 0 };
   for (const e of await readQueue(s)) {
     if (!o.force && Date.parse(e.nextAttemptAt) > now().getTime()) continue;
+    if (!existsSync(path.join(dir, e.local)) && isPartialRel(e.rel)) {
+      // Completed meanwhile: the full segment has its own entry.
+      await removeEntry(s, e);
+      continue;
+    }
     if (!existsSync(path.join(dir, e.local))) {
       // Retention removed it before it could be copied (a remote down for longer than retention keeps files).
       await removeEntry(s, e);
@@ -167,7 +195,11 @@ export async function drainQueue(dir: string, store: RemoteStore, o: UploadOptio
     }
     try {
       const meta = await uploadOne(dir, store, e, o);
-      await recordUploaded(s, e.rel, meta.sha256, now());
+      if (isPartialRel(e.rel)) await writePartialState(s, e.rel, e.version ?? '');
+      else {
+        await recordUploaded(s, e.rel, meta.sha256, now());
+        if (e.kind === 'wal') await removeRemotePartial(store, `${e.rel}.partial`);
+      }
       await removeEntry(s, e);
       res.uploaded.push(e.rel);
       log(`copied ${e.rel} → ${store.describe}${meta.encrypted ? ' (encrypted)' : ''}`);
@@ -183,6 +215,15 @@ export async function drainQueue(dir: string, store: RemoteStore, o: UploadOptio
   res.pending = left.length;
   res.lagSeconds = remoteLagSeconds(left.map((e) => e.enqueuedAt), now().getTime());
   return res;
+}
+
+/** The `.partial` copy of a segment that is now off-site complete: record first, then the bytes. */
+async function removeRemotePartial(store: RemoteStore, rel: string): Promise<void> {
+  const meta = await store.getText(metaKey(rel));
+  if (meta === null) return;
+  await store.remove(metaKey(rel));
+  await store.remove(storedKey(rel, true));
+  await store.remove(storedKey(rel, false));
 }
 
 /** The queue's state for metrics and status. */
