@@ -9,7 +9,7 @@ import { restoreBackup } from '../../ops/backup/restore.ts';
 import { directTarget } from '../../ops/backup/target.ts';
 import { UsageError, UserError } from '../../util/errors.ts';
 import { pitrRestore, registerPitr, restoreTargetOf, type PitrRestoreFlags } from './pitr.ts';
-import { printRemoteList, registerRemote, verifyRemote, withRemoteDump, withRemotePitr, withRemoteUrl, type RemoteFlags } from './remote.ts';
+import { printRemoteList, pruneRemote, registerRemote, verifyRemote, withRemoteDump, withRemotePitr, withRemoteUrl, type RemoteFlags } from './remote.ts';
 
 interface Flags {
   direct?: boolean;
@@ -144,14 +144,19 @@ export function register(program: Command, runEnv: RunEnvironment): void {
       }),
     );
 
-  const pruneCmd = withDbFlags(backup.command('prune'));
+  const pruneCmd = withRemoteUrl(withDbFlags(backup.command('prune')));
   pruneCmd
-    .description('apply the retention policy (daily/weekly/monthly) now; --dry-run shows what would go')
+    .description('apply the retention policy (daily/weekly/monthly) now; --dry-run shows what would go; --remote: on the off-site copies')
     .option('--dry-run', 'delete nothing, print the plan', false)
+    .option('--remote', 'apply it to the off-site copies (dumps, base backups and the WAL they need) instead', false)
     .action(
-      action(runEnv, async (ctx, own: Flags & { dryRun: boolean }) => {
-        const opts = { ...own, ...(pruneCmd.optsWithGlobals() as Flags & { dryRun: boolean }) };
+      action(runEnv, async (ctx, own: Flags & RemoteFlags & { dryRun: boolean }) => {
+        const opts = { ...own, ...(pruneCmd.optsWithGlobals() as Flags & RemoteFlags & { dryRun: boolean }) };
         const s = await loadSettings(ctx.global.config, ctx.global.envFile, opts, ctx.env, ctx.cwd);
+        if (opts.remote || opts.remoteUrl) {
+          await pruneRemote(ctx, s, opts, opts.dryRun);
+          return;
+        }
         const plan = await prune(s.dir, s.retention, { dryRun: true });
         const del = plan.filter((d) => d.action === 'delete');
         let deleted = false;

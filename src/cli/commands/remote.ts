@@ -3,12 +3,14 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { action, type CommandContext, type RunEnvironment } from '../context.ts';
-import { withDbFlags } from './db-flags.ts';
+import { confirm, withDbFlags } from './db-flags.ts';
 import { formatBytes } from '../../ops/backup/backup.ts';
 import { loadSettings, type DbFlags, type OpsSettings } from '../../ops/backup/context.ts';
 import { loadIdentities } from '../../ops/backup/encryption.ts';
 import { utcStamp } from '../../ops/backup/naming.ts';
 import type { PitrLayout } from '../../ops/backup/pitr/layout.ts';
+import { pitrSettings } from '../../ops/backup/pitr/settings.ts';
+import { applyRemotePrune, planRemotePrune } from '../../ops/backup/remote/prune.ts';
 import type { RestoreTarget } from '../../ops/backup/pitr/plan.ts';
 import { listRemote, newestDump, stageDump, stagePitr, verifyRemoteAll } from '../../ops/backup/remote/fetch.ts';
 import { remoteState } from '../../ops/backup/remote/queue.ts';
@@ -69,6 +71,22 @@ export async function verifyRemote(ctx: CommandContext, settings: OpsSettings, f
     else if (bad.length) ctx.out.error(`${bad.length} of ${results.length} off-site cop${results.length === 1 ? 'y' : 'ies'} on ${store.describe} failed verification: do not rely on them`);
     else ctx.out.info(`${results.length} off-site cop${results.length === 1 ? 'y' : 'ies'} verified (read back, sha256 as uploaded)`);
     return bad.length ? 1 : 0;
+  });
+}
+
+export async function pruneRemote(ctx: CommandContext, settings: OpsSettings, flags: RemoteFlags, dryRun: boolean): Promise<void> {
+  const p = pitrSettings(settings, ctx.env);
+  await withStore(ctx, settings, flags, async (store) => {
+    const plan = await planRemotePrune(store, settings.retention, p.keepBaseBackups);
+    if (!dryRun && plan.delete.length > 0 && !(await confirm(ctx, `delete ${plan.delete.length} off-site cop${plan.delete.length === 1 ? 'y' : 'ies'} on ${store.describe} outside the retention policy?`))) throw new UserError('nothing deleted');
+    const deleted = dryRun ? 0 : await applyRemotePrune(store, plan);
+    if (ctx.out.json) {
+      ctx.out.data({ ok: true, remote: store.describe, dryRun, plan, deleted });
+      return;
+    }
+    for (const d of plan.dumps) ctx.out.out(`${d.action === 'keep' ? 'keep  ' : dryRun ? 'would delete' : 'delete'}  ${d.file}  (${d.reasons.join(', ')})`);
+    for (const b of plan.pitr.bases) ctx.out.out(`${b.action === 'keep' ? 'keep  ' : dryRun ? 'would delete' : 'delete'}  base ${b.name}  (${b.reason})`);
+    ctx.out.out(`${dryRun ? 'would delete' : 'deleted'} ${plan.pitr.wal.delete.length} WAL file(s) on ${store.describe}${plan.pitr.wal.keepFrom ? ` older than base ${plan.pitr.wal.keepFrom}` : ''}`);
   });
 }
 

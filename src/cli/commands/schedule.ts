@@ -9,6 +9,7 @@ import { UsageError, UserError, errorMessage } from '../../util/errors.ts';
 import { probeWritableDir } from '../../ops/backup/dir.ts';
 import { prepareAndDrop } from '../../ops/backup/run-as.ts';
 import { startScheduledPitr } from '../../ops/backup/pitr/scheduled.ts';
+import { pitrSettings } from '../../ops/backup/pitr/settings.ts';
 import { remoteSettings } from '../../ops/backup/remote/settings.ts';
 import { startScheduledRemote } from '../../ops/backup/remote/scheduled.ts';
 
@@ -106,7 +107,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
         const pitr = await startScheduledPitr(settings, opts, ctx.env, target, jsonLine, opts.baseSchedule);
         if (pitr) jobs.push(...pitr.jobs);
         const remoteCfg = remoteSettings(settings, ctx.env);
-        const remote = remoteCfg ? startScheduledRemote(settings.dir, remoteCfg, jsonLine) : null;
+        const remote = remoteCfg ? startScheduledRemote(settings.dir, remoteCfg, jsonLine, { policy: settings.retention, keepBaseBackups: pitrSettings(settings, ctx.env).keepBaseBackups }) : null;
         if (remote) {
           // A new dump or base backup goes off-site at once, not at the next interval.
           for (const j of jobs) {

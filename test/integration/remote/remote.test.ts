@@ -143,9 +143,10 @@ test('S3 + age: everything goes off-site encrypted, survives the remote being do
   await insertRows(1, 50);
   const dump = await cli(cfg, ['backup', ...dbFlags()]);
   assert.equal(dump.code, 0, dump.stderr);
-  const dumpPath = dump.stdout.trim();
-  const dumpSha = sha(dumpPath);
+  const firstDump = path.basename(dump.stdout.trim());
 
+  let dumpPath = '';
+  let dumpSha = '';
   const port = await freePort();
   const sched: Child = spawnCli(['--config', cfg, 'schedule', ...dbFlags(), '--metrics-port', String(port)], { MODELSHIP_AGE_IDENTITY_FILE: '' });
   try {
@@ -169,6 +170,8 @@ test('S3 + age: everything goes off-site encrypted, survives the remote being do
     await insertRows(201, 400);
     const dump2 = await cli(cfg, ['backup', ...dbFlags()]);
     assert.equal(dump2.code, 0, dump2.stderr);
+    dumpPath = dump2.stdout.trim();
+    dumpSha = sha(dumpPath);
     const down = await poll(async () => {
       const m = await metrics(port);
       return m.modelship_backup_remote_pending! > 0 && m.modelship_backup_remote_up === 0 && m.modelship_backup_remote_lag_seconds! > 0 ? m : null;
@@ -187,8 +190,15 @@ test('S3 + age: everything goes off-site encrypted, survives the remote being do
       const l = await remoteList();
       return l.wal.newest !== null && l.wal.newest >= switched2 ? m : null;
     }, 120_000, `the queue to drain after the remote came back (WAL through ${switched2})`);
-    const l2 = await remoteList();
-    assert.equal(l2.dumps.length, 2, 'the dump taken during the outage is there');
+    // The dump taken during the outage is there; the first one (same day, superseded by the
+    // daily slot) went by the remote's retention, as it did locally.
+    const l2 = await poll(async () => {
+      const l = await remoteList();
+      return l.dumps.length === 1 ? l : null;
+    }, 30_000, 'the remote retention after the new dump');
+    assert.equal(l2.dumps[0]!.key, `dumps/${path.basename(dumpPath)}.age`);
+    assert.ok(!l2.dumps.some((d) => d.key.includes(firstDump)));
+    assert.match(sched.stdout(), /"event":"off-site retention"/);
 
     // Rows in the segment still being filled reach the remote too (its .partial copy), within intervals.
     await insertRowsNoSwitch(401, 450);
@@ -228,7 +238,7 @@ test('S3 + age: everything goes off-site encrypted, survives the remote being do
   console.log(`restored from the remote alone: ${got.n} rows, max ${got.max} (450 committed, the last 50 only in the segment being filled)`);
   assert.deepEqual(got, { n: 450, max: 450 });
 
-  // The first dump, fetched and decrypted, is byte-identical to the file pg_dump wrote.
+  // The dump, fetched and decrypted, is byte-identical to the file pg_dump wrote.
   const settings = await loadSettings(cfg, undefined, { direct: true, databaseUrl: cl.url(DB) }, env(), proj);
   const store = openRemote(requireRemote(settings, env()));
   const stage = mkdtempSync(path.join(os.tmpdir(), 'ms-remote-'));

@@ -1,6 +1,7 @@
 /**
  * Off-site copies inside `modelship schedule`: every backups.remote.intervalSeconds (and right after
- * a dump or a base backup) new files are queued and the queue drained. Gauges: the age of the oldest
+ * a dump or a base backup) new files are queued and the queue drained; after a new dump or base
+ * backup, the remote's retention runs. Gauges: the age of the oldest
  * pending copy (the off-site lag), how many are pending, and whether the remote took the last round.
  */
 import { Gauge, type Registry } from 'prom-client';
@@ -8,6 +9,8 @@ import { METRIC } from '../../../stack/metrics.ts';
 import { errorMessage } from '../../../util/errors.ts';
 import { openRemote, type RemoteSettings } from './settings.ts';
 import { drainQueue, queueFacts, scanAndEnqueue } from './sync.ts';
+import { applyRemotePrune, planRemotePrune } from './prune.ts';
+import type { RetentionPolicy } from '../retention.ts';
 
 export interface ScheduledRemote {
   /** Copy now (after a backup job). */
@@ -16,7 +19,7 @@ export interface ScheduledRemote {
   stop: () => Promise<void>;
 }
 
-export function startScheduledRemote(dir: string, r: RemoteSettings, log: (entry: Record<string, unknown>) => void): ScheduledRemote {
+export function startScheduledRemote(dir: string, r: RemoteSettings, log: (entry: Record<string, unknown>) => void, retention?: { policy: RetentionPolicy; keepBaseBackups: number }): ScheduledRemote {
   const store = openRemote(r);
   let stopped = false;
   let running: Promise<void> | null = null;
@@ -31,6 +34,12 @@ export function startScheduledRemote(dir: string, r: RemoteSettings, log: (entry
       for (const rel of res.uploaded) log({ level: 'info', event: 'copied off-site', key: rel, remote: r.describe });
       for (const rel of res.dropped) log({ level: 'warn', event: 'deleted locally before it was copied off-site', key: rel });
       for (const f of res.failed) log({ level: f.retryable ? 'warn' : 'error', event: 'off-site copy failed', key: f.rel, error: f.error, ...(f.hint ? { hint: f.hint } : {}), pending: res.pending });
+      // A new dump or base backup off-site: the remote's retention runs (on its own records).
+      if (retention && res.uploaded.some((rel) => !rel.startsWith('pitr/wal/'))) {
+        const plan = await planRemotePrune(store, retention.policy, retention.keepBaseBackups);
+        const n = await applyRemotePrune(store, plan);
+        if (n) log({ level: 'info', event: 'off-site retention', deleted: plan.delete, remote: r.describe });
+      }
       if (res.failed.length) remoteOk = 0;
       else if (res.uploaded.length || res.pending === 0) {
         remoteOk = 1;
