@@ -145,8 +145,8 @@ test('S3 + age: everything goes off-site encrypted, survives the remote being do
   assert.equal(dump.code, 0, dump.stderr);
   const firstDump = path.basename(dump.stdout.trim());
 
-  let dumpPath = '';
-  let dumpSha = '';
+  // The dump taken while the remote is down (the one the remote keeps).
+  const dumped = { path: '', sha: '' };
   const port = await freePort();
   const sched: Child = spawnCli(['--config', cfg, 'schedule', ...dbFlags(), '--metrics-port', String(port)], { MODELSHIP_AGE_IDENTITY_FILE: '' });
   try {
@@ -170,8 +170,8 @@ test('S3 + age: everything goes off-site encrypted, survives the remote being do
     await insertRows(201, 400);
     const dump2 = await cli(cfg, ['backup', ...dbFlags()]);
     assert.equal(dump2.code, 0, dump2.stderr);
-    dumpPath = dump2.stdout.trim();
-    dumpSha = sha(dumpPath);
+    dumped.path = dump2.stdout.trim();
+    dumped.sha = sha(dumped.path);
     const down = await poll(async () => {
       const m = await metrics(port);
       return m.modelship_backup_remote_pending! > 0 && m.modelship_backup_remote_up === 0 && m.modelship_backup_remote_lag_seconds! > 0 ? m : null;
@@ -196,7 +196,7 @@ test('S3 + age: everything goes off-site encrypted, survives the remote being do
       const l = await remoteList();
       return l.dumps.length === 1 ? l : null;
     }, 30_000, 'the remote retention after the new dump');
-    assert.equal(l2.dumps[0]!.key, `dumps/${path.basename(dumpPath)}.age`);
+    assert.equal(l2.dumps[0]!.key, `dumps/${path.basename(dumped.path)}.age`);
     assert.ok(!l2.dumps.some((d) => d.key.includes(firstDump)));
     assert.match(sched.stdout(), /"event":"off-site retention"/);
 
@@ -243,13 +243,13 @@ test('S3 + age: everything goes off-site encrypted, survives the remote being do
   const store = openRemote(requireRemote(settings, env()));
   const stage = mkdtempSync(path.join(os.tmpdir(), 'ms-remote-'));
   try {
-    const local = await stageDump(store, path.basename(dumpPath), stage, [readFileSync(keyFile, 'utf8').split('\n')[1]!]);
-    assert.equal(sha(local), dumpSha, 'byte-identical');
+    const local = await stageDump(store, path.basename(dumped.path), stage, [readFileSync(keyFile, 'utf8').split('\n')[1]!]);
+    assert.equal(sha(local), dumped.sha, 'byte-identical');
   } finally {
     await store.close();
     rmSync(stage, { recursive: true, force: true });
   }
-  const dumpRestore = await cli(cfg, ['restore', '--from-remote', path.basename(dumpPath), '--verify-only', '--identity', keyFile, ...dbFlags()]);
+  const dumpRestore = await cli(cfg, ['restore', '--from-remote', path.basename(dumped.path), '--verify-only', '--identity', keyFile, ...dbFlags()]);
   assert.equal(dumpRestore.code, 0, dumpRestore.stderr);
   assert.match(dumpRestore.stdout, /restore test passed/);
 });
