@@ -7,7 +7,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +20,8 @@ import { SFTP_SERVER, SSHD, startS3, startSshd, type S3Server, type SshServer } 
 import { stageDump } from '../../../src/ops/backup/remote/fetch.ts';
 import { openRemote, requireRemote } from '../../../src/ops/backup/remote/settings.ts';
 import { loadSettings } from '../../../src/ops/backup/context.ts';
+import { PART_BYTES, s3Store } from '../../../src/ops/backup/remote/s3.ts';
+import { remoteDigest } from '../../../src/ops/backup/remote/store.ts';
 import { parseSegmentName, segmentName } from '../../../src/ops/backup/pitr/wal.ts';
 
 const DB = 'remotedb';
@@ -313,4 +315,19 @@ test('SFTP: a dump goes to a local sshd encrypted and restores from it; a corrup
   assert.equal(h.code, 1);
   assert.match(h.stderr, /host key mismatch: 127\.0\.0\.1 offered SHA256:/);
   assert.match(h.stderr, /backups\.remote\.hostKey/);
+});
+
+test('a file larger than one part goes to S3 as a multipart upload and reads back identical', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ms-multipart-'));
+  const store = s3Store({ bucket: BUCKET, prefix: 'multipart', endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', describe: 'test' });
+  try {
+    const f = path.join(dir, 'big');
+    writeFileSync(f, Buffer.concat([randomBytes(PART_BYTES), randomBytes(4321)]));
+    await store.put('big', f, PART_BYTES + 4321);
+    assert.deepEqual(await remoteDigest(store, 'big'), { size: PART_BYTES + 4321, sha256: sha(f) });
+    await store.remove('big');
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

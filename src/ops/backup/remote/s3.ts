@@ -1,7 +1,8 @@
-/** The S3-compatible remote (AWS SDK v3): custom endpoints (MinIO, Ceph, s3rver…) and path-style addressing. */
+/** The S3-compatible remote (AWS SDK v3): custom endpoints (MinIO, Ceph, s3rver…), path-style addressing, multipart uploads for large files. */
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { remoteKey } from './url.ts';
 import type { RemoteObject, RemoteStore } from './store.ts';
 
@@ -15,6 +16,9 @@ export interface S3Options {
   secretAccessKey: string;
   describe: string;
 }
+
+/** Files larger than this go up in parts of this size. */
+export const PART_BYTES = 64 * 1024 * 1024;
 
 function isMissing(err: unknown): boolean {
   return err instanceof S3ServiceException && (err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata.httpStatusCode === 404) && err.name !== 'NoSuchBucket';
@@ -36,7 +40,12 @@ export function s3Store(o: S3Options): RemoteStore {
   return {
     describe: o.describe,
     async put(rel, file, size) {
-      await client.send(new PutObjectCommand({ Bucket: o.bucket, Key: key(rel), Body: createReadStream(file), ContentLength: size }));
+      if (size <= PART_BYTES) {
+        await client.send(new PutObjectCommand({ Bucket: o.bucket, Key: key(rel), Body: createReadStream(file), ContentLength: size }));
+        return;
+      }
+      // Past one part (and S3's 5 GB limit for a single PUT): a multipart upload, aborted on failure.
+      await new Upload({ client, params: { Bucket: o.bucket, Key: key(rel), Body: createReadStream(file) }, partSize: PART_BYTES, queueSize: 2, leavePartsOnError: false }).done();
     },
     async putText(rel, text) {
       await client.send(new PutObjectCommand({ Bucket: o.bucket, Key: key(rel), Body: text, ContentType: 'application/json' }));
