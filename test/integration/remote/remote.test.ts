@@ -60,13 +60,18 @@ async function poll<T>(fn: () => Promise<T | null | undefined | false>, timeoutM
   }
 }
 
+// The scheduler's own jobs (the nightly dump at 02:00, vacuum, verify, the weekly base backup) must
+// not fire in the middle of a test: the test takes its dumps itself. February 29th, midnight.
+const NEVER_CRON = '0 0 29 2 *';
+const NEVER = [['schedule'], ['vacuumSchedule'], ['verifySchedule']];
+
 function project(name: string, remoteLines: string[], envLines: string[]): string {
   const dir = path.join(cl.root, name);
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'modelship.config.yaml');
   writeFileSync(
     file,
-    ['version: 1', 'project: remotetest', 'tls:', '  mode: off', 'postgres:', `  database: ${DB}`, '  user: postgres', 'backups:', '  dir: ./backups', '  pitr:', '    enabled: true', '  encryption:', `    recipients: [${recipient}]`, '  remote:', ...remoteLines.map((l) => `    ${l}`), ''].join('\n'),
+    ['version: 1', 'project: remotetest', 'tls:', '  mode: off', 'postgres:', `  database: ${DB}`, '  user: postgres', 'backups:', '  dir: ./backups', ...NEVER.map(([k]) => `  ${k}: "${NEVER_CRON}"`), '  pitr:', '    enabled: true', `    baseSchedule: "${NEVER_CRON}"`, '  encryption:', `    recipients: [${recipient}]`, '  remote:', ...remoteLines.map((l) => `    ${l}`), ''].join('\n'),
   );
   writeFileSync(
     path.join(dir, '.env'),
