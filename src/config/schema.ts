@@ -267,6 +267,37 @@ const Pitr = z
   })
   .prefault({});
 
+const Encryption = z
+  .strictObject({
+    recipients: z
+      .array(z.string().regex(/^age1[0-9a-z]{20,}$/, { error: 'an age public key (age1…, from age-keygen -y KEYFILE)' }))
+      .default([])
+      .describe('age public keys every off-site copy is encrypted to before it leaves the process; the private key (identity file) stays off this server and is given to restore with --identity'),
+  })
+  .prefault({});
+
+const Remote = z
+  .strictObject({
+    url: z
+      .string()
+      .regex(/^(s3|sftp):\/\/\S+$/, { error: 's3://bucket/prefix or sftp://user@host[:port]/path' })
+      .optional()
+      .describe('off-site copies of every dump, base backup and WAL segment: s3://bucket/prefix (S3 or compatible) or sftp://user@host[:port]/path'),
+    endpoint: z.url().optional().describe('S3-compatible server (MinIO, Ceph, …): http(s)://host:port; omit for AWS'),
+    region: z.string().min(1).default('us-east-1').describe('S3 region'),
+    forcePathStyle: z.boolean().optional().describe('S3 path-style addressing (bucket in the path, not the host name); on by default with a custom endpoint'),
+    accessKeyEnv: EnvKey.default('S3_ACCESS_KEY_ID').describe('.env key of the S3 access key id'),
+    secretKeyEnv: EnvKey.default('S3_SECRET_ACCESS_KEY').describe('.env key of the S3 secret access key'),
+    identityFile: z.string().min(1).optional().describe('sftp: the SSH private key file (relative to this file)'),
+    hostKey: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, { error: 'SHA256:… as `ssh-keyscan HOST | ssh-keygen -lf -` prints it' }).optional().describe('sftp: the server\'s host key fingerprint; connections to any other key are refused'),
+    intervalSeconds: z.int().min(1).max(3600).default(15).describe('how often `modelship schedule` copies new files (WAL segments as they complete)'),
+    lagAlertSeconds: z.int().min(60).max(7 * 86400).default(1800).describe('RemoteBackupLagging: the oldest file still waiting to be copied off-site may be this old'),
+  })
+  .prefault({})
+  .superRefine((r, ctx) => {
+    if (r.url?.startsWith('sftp://') && !r.identityFile) ctx.addIssue({ code: 'custom', path: ['identityFile'], message: 'an sftp:// remote needs identityFile (the SSH private key)' });
+  });
+
 const Backups = z
   .strictObject({
     dir: z.string().min(1).default('./backups').describe('backup directory on the host, relative to this file'),
@@ -275,6 +306,8 @@ const Backups = z
     verifySchedule: Cron.default('30 4 * * *').describe('when backups are re-verified (cron, UTC)'),
     retention: Retention,
     pitr: Pitr,
+    encryption: Encryption,
+    remote: Remote,
   })
   .prefault({});
 

@@ -197,7 +197,7 @@ function alertRules(config: Config): Record<string, unknown> {
     ),
   );
 
-  data.push(...pitrRules(config));
+  data.push(...pitrRules(config), ...remoteRules(config));
 
   const host: Rule[] = [];
   if (ex.node) {
@@ -228,6 +228,16 @@ function alertRules(config: Config): Record<string, unknown> {
     { name: 'modelship.host', rules: host },
   ].filter((g) => g.rules.length > 0);
   return { groups };
+}
+
+/** Off-site copy alerts (backups.remote.url): copies waiting too long, or the remote refusing them. */
+function remoteRules(config: Config): Rule[] {
+  const r = config.backups.remote;
+  if (!r.url) return [];
+  return [
+    rule('RemoteBackupLagging', `max(${METRIC.remoteLagSeconds}) > ${num(r.lagAlertSeconds)}`, '5m', 'warning', 'Off-site backup copies more than ' + num(r.lagAlertSeconds) + 's behind', 'The oldest backup file not yet on the remote has waited {{ printf "%.0f" $value }}s: a lost server now loses what is only on its disk. Check the db-backup logs (event "off-site copy failed").'),
+    rule('RemoteBackupFailing', `max(${METRIC.remoteUp}) == 0`, '15m', 'warning', 'Off-site backup copies are failing', 'The remote refused or could not be reached for the last copies: they stay queued. The db-backup logs say why (credentials, network, bucket).'),
+  ];
 }
 
 /** Point-in-time recovery alerts (backups.pitr.enabled): the archive trails, the slot fills or is lost, base backups or rehearsals are old. */

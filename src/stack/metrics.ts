@@ -27,6 +27,11 @@ export const METRIC = {
   pitrLastBase: 'modelship_pitr_last_base_backup_timestamp_seconds',
   pitrLastRehearsal: 'modelship_pitr_last_rehearsal_timestamp_seconds',
   pitrLastRehearsalOk: 'modelship_pitr_last_rehearsal_ok',
+  /** Off-site copy gauges, exported by `modelship schedule` when backups.remote.url is set. */
+  remoteLagSeconds: 'modelship_backup_remote_lag_seconds',
+  remotePending: 'modelship_backup_remote_pending',
+  remoteUp: 'modelship_backup_remote_up',
+  remoteLastSuccess: 'modelship_backup_remote_last_success_timestamp_seconds',
 } as const;
 
 /** Metrics from Prometheus itself and the exporters that the rendered rules and dashboard use. */

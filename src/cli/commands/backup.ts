@@ -13,6 +13,7 @@ import { UsageError, UserError } from '../../util/errors.ts';
 import { formatBytes } from '../../util/size.ts';
 import { pitrRestore, registerPitr, restoreTargetOf, type PitrRestoreFlags } from './pitr.ts';
 import { columns } from '../../util/table.ts';
+import { printRemoteList, pruneRemote, registerRemote, verifyRemote, withRemoteDump, withRemotePitr, withRemoteUrl, type RemoteFlags } from './remote.ts';
 
 interface Flags {
   direct?: boolean;
@@ -75,13 +76,18 @@ export function register(program: Command, runEnv: RunEnvironment): void {
       }),
     );
 
-  const list = withDbFlags(backup.command('list'), {});
+  const list = withRemoteUrl(withDbFlags(backup.command('list'), {}));
   list
-    .description('list backups, newest first, with size, tables and verification')
+    .description('list backups, newest first, with size, tables and verification; --remote: what the off-site remote holds')
+    .option('--remote', 'list the off-site copies (backups.remote) instead of the backup directory', false)
     .action(
-      action(runEnv, async (ctx, own: Flags) => {
-        const opts = { ...own, ...(list.optsWithGlobals() as Flags) };
+      action(runEnv, async (ctx, own: Flags & RemoteFlags) => {
+        const opts = { ...own, ...(list.optsWithGlobals() as Flags & RemoteFlags) };
         const s = await loadSettings(ctx.global.config, ctx.global.envFile, opts, ctx.env, ctx.cwd);
+        if (opts.remote || opts.remoteUrl) {
+          await printRemoteList(ctx, s, opts);
+          return;
+        }
         const { backups, temps } = await listBackups(s.dir);
         if (ctx.out.json) {
           ctx.out.data({ ok: true, dir: s.dir, backups: backups.map(({ manifest: _m, ...b }) => b), tempFiles: temps });
@@ -105,14 +111,19 @@ export function register(program: Command, runEnv: RunEnvironment): void {
       }),
     );
 
-  const verify = withDbFlags(backup.command('verify'));
+  const verify = withRemoteUrl(withDbFlags(backup.command('verify')));
   verify
-    .description('check backups: sha256 against the manifest, pg_restore --list, every data block read back, table count')
+    .description('check backups: sha256 against the manifest, pg_restore --list, every data block read back, table count; --remote: every off-site copy read back against its recorded sha256')
     .argument('[file]', 'backup file (default: with --all, every backup)')
     .option('--all', 'verify every backup in the directory', false)
+    .option('--remote', 'verify every off-site copy (dumps, base backups, WAL) instead', false)
     .action(
-      action(runEnv, async (ctx, file: string | undefined, own: Flags & { all: boolean }) => {
-        const opts = { ...own, ...(verify.optsWithGlobals() as Flags & { all: boolean }) };
+      action(runEnv, async (ctx, file: string | undefined, own: Flags & RemoteFlags & { all: boolean }) => {
+        const opts = { ...own, ...(verify.optsWithGlobals() as Flags & RemoteFlags & { all: boolean }) };
+        if (opts.remote || opts.remoteUrl) {
+          if (file) throw new UsageError('--remote verifies every off-site copy: drop the file argument');
+          return verifyRemote(ctx, await loadSettings(ctx.global.config, ctx.global.envFile, opts, ctx.env, ctx.cwd), opts);
+        }
         if (!file && !opts.all) throw new UsageError('name a backup file or pass --all');
         if (file && opts.all) throw new UsageError('pass a file or --all, not both');
         const s = await loadSettings(ctx.global.config, ctx.global.envFile, opts, ctx.env, ctx.cwd);
@@ -137,14 +148,19 @@ export function register(program: Command, runEnv: RunEnvironment): void {
       }),
     );
 
-  const pruneCmd = withDbFlags(backup.command('prune'));
+  const pruneCmd = withRemoteUrl(withDbFlags(backup.command('prune')));
   pruneCmd
-    .description('apply the retention policy (daily/weekly/monthly) now; --dry-run shows what would go')
+    .description('apply the retention policy (daily/weekly/monthly) now; --dry-run shows what would go; --remote: on the off-site copies')
     .option('--dry-run', 'delete nothing, print the plan', false)
+    .option('--remote', 'apply it to the off-site copies (dumps, base backups and the WAL they need) instead', false)
     .action(
-      action(runEnv, async (ctx, own: Flags & { dryRun: boolean }) => {
-        const opts = { ...own, ...(pruneCmd.optsWithGlobals() as Flags & { dryRun: boolean }) };
+      action(runEnv, async (ctx, own: Flags & RemoteFlags & { dryRun: boolean }) => {
+        const opts = { ...own, ...(pruneCmd.optsWithGlobals() as Flags & RemoteFlags & { dryRun: boolean }) };
         const s = await loadSettings(ctx.global.config, ctx.global.envFile, opts, ctx.env, ctx.cwd);
+        if (opts.remote || opts.remoteUrl) {
+          await pruneRemote(ctx, s, opts, opts.dryRun);
+          return;
+        }
         const plan = await prune(s.dir, s.retention, { dryRun: true });
         const del = plan.filter((d) => d.action === 'delete');
         let deleted = false;
@@ -163,8 +179,9 @@ export function register(program: Command, runEnv: RunEnvironment): void {
     );
 
   registerPitr(backup, runEnv);
+  registerRemote(backup, runEnv);
 
-  withDbFlags(program.command('restore'))
+  withRemoteUrl(withDbFlags(program.command('restore')))
     .description('restore a verified backup into a fresh database, then swap it in (the old one is kept); --to-time/--to-latest: point-in-time recovery')
     .argument('[file]', 'backup file (.dump); omit with --to-time / --to-latest')
     .option('--target-db <name>', 'restore into this database instead of the live one')
@@ -175,24 +192,30 @@ export function register(program: Command, runEnv: RunEnvironment): void {
     .option('--to-latest', 'point-in-time recovery of everything the WAL archive holds', false)
     .option('--check-sql <sql>', 'with --to-time/--to-latest: a query run on the recovered database; a false/0/null first column fails the restore')
     .option('--pgdata <dir>', 'with --direct --to-time/--to-latest: the data directory to rebuild (the server stopped; the old one is kept)')
+    .option('--from-remote', 'fetch the backup (FILE is its name; default the newest) or the base backup and WAL from backups.remote, checked against the sha256 recorded at upload', false)
+    .option('--identity <file>', 'age identity file that decrypts encrypted copies (default: $MODELSHIP_AGE_IDENTITY_FILE)')
     .action(
-      action(runEnv, async (ctx, file: string | undefined, opts: Flags & PitrRestoreFlags & { targetDb?: string; verifyOnly: boolean; trustUnverified: boolean }) => {
+      action(runEnv, async (ctx, file: string | undefined, opts: Flags & PitrRestoreFlags & RemoteFlags & { targetDb?: string; verifyOnly: boolean; trustUnverified: boolean }) => {
+        const fromRemote = opts.fromRemote === true || opts.remoteUrl !== undefined;
         const pitrTarget = restoreTargetOf(opts);
         if (pitrTarget) {
           if (file) throw new UsageError('--to-time/--to-latest restore from base backups and WAL: drop the file argument');
-          await pitrRestore(ctx, pitrTarget, opts);
+          if (fromRemote) {
+            const settings = await loadSettings(ctx.global.config, ctx.global.envFile, opts, ctx.env, ctx.cwd);
+            await withRemotePitr(ctx, settings, opts, pitrTarget, (layout) => pitrRestore(ctx, pitrTarget, opts, layout));
+          } else await pitrRestore(ctx, pitrTarget, opts);
           return;
         }
-        if (!file) throw new UsageError('name a backup file, or pass --to-time / --to-latest');
+        if (!file && !fromRemote) throw new UsageError('name a backup file, or pass --to-time / --to-latest');
         if (opts.checkSql || opts.pgdata) throw new UsageError('--check-sql and --pgdata apply to --to-time / --to-latest');
         if (opts.verifyOnly && opts.targetDb) throw new UsageError('--verify-only restores into a throwaway database: drop --target-db');
         // A directory or a missing file is refused before anything connects.
-        await backupFileStat(path.resolve(ctx.cwd, file));
-        const { target } = await openDb(ctx, opts);
-        try {
-          const r = await withSignals((signal) =>
+        if (!fromRemote) await backupFileStat(path.resolve(ctx.cwd, file!));
+        const { settings, target } = await openDb(ctx, opts);
+        const run = (local: string) =>
+          withSignals((signal) =>
             restoreBackup(target, {
-              file: path.resolve(ctx.cwd, file),
+              file: local,
               targetDb: opts.targetDb,
               verifyOnly: opts.verifyOnly,
               waitMs: waitMs(opts.wait),
@@ -202,6 +225,8 @@ export function register(program: Command, runEnv: RunEnvironment): void {
               trustUnverified: opts.trustUnverified,
             }),
           );
+        try {
+          const r = fromRemote ? await withRemoteDump(ctx, settings, opts, file, run) : await run(path.resolve(ctx.cwd, file!));
           if (ctx.out.json) ctx.out.data({ ...r, verify: { ok: r.verify.ok, checks: r.verify.checks } });
           else if (r.verifyOnly) ctx.out.out(`restore test passed: ${r.file}, ${r.tables} tables, ${(r.durationMs / 1000).toFixed(1)}s`);
           else ctx.out.out(`restored ${r.file} into ${r.database}${r.previous ? ` (previous database kept as ${r.previous}; drop it when satisfied)` : ''}`);

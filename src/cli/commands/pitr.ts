@@ -8,6 +8,7 @@ import { withSignals } from '../signals.ts';
 import { formatBytes } from '../../util/size.ts';
 import { loadSettings, type DbFlags } from '../../ops/backup/context.ts';
 import { listBaseBackups } from '../../ops/backup/pitr/base-backup.ts';
+import type { PitrLayout } from '../../ops/backup/pitr/layout.ts';
 import type { RestoreTarget } from '../../ops/backup/pitr/plan.ts';
 import { restorePitrLocal } from '../../ops/backup/pitr/restore-local.ts';
 import { restorePitrStack } from '../../ops/backup/pitr/restore-stack.ts';
@@ -36,7 +37,8 @@ export function restoreTargetOf(flags: PitrRestoreFlags): RestoreTarget | null {
   return { kind: 'time', date: t.date, postgres: t.postgres };
 }
 
-export async function pitrRestore(ctx: CommandContext, target: RestoreTarget, flags: PitrRestoreFlags): Promise<void> {
+/** `layout`: where the base backups and WAL are (a staging copy fetched from the remote); default the backup directory's. */
+export async function pitrRestore(ctx: CommandContext, target: RestoreTarget, flags: PitrRestoreFlags, layout?: PitrLayout): Promise<void> {
   if (flags.targetDb) throw new UsageError('--target-db restores one database from a dump; a point-in-time restore recovers the whole cluster');
   if (!flags.direct) {
     await pitrRestoreStack(ctx, target, flags);
@@ -48,7 +50,7 @@ export async function pitrRestore(ctx: CommandContext, target: RestoreTarget, fl
   if (!flags.pgdata) throw new UsageError('--direct point-in-time restores need --pgdata DIR: the data directory to rebuild (kept aside, not deleted)');
   const r = await withSignals(() =>
     restorePitrLocal({
-      layout: p.layout,
+      layout: layout ?? p.layout,
       target,
       pgdata: path.resolve(ctx.cwd, flags.pgdata!),
       database: settings.database,

@@ -12,6 +12,9 @@ import { prepareAndDrop } from '../../ops/backup/run-as.ts';
 import { startScheduledPitr } from '../../ops/backup/pitr/scheduled.ts';
 import type { OpsSettings } from '../../ops/backup/context.ts';
 import type { DbTarget } from '../../postgres/session.ts';
+import { pitrSettings } from '../../ops/backup/pitr/settings.ts';
+import { remoteSettings } from '../../ops/backup/remote/settings.ts';
+import { startScheduledRemote } from '../../ops/backup/remote/scheduled.ts';
 
 interface Opts {
   direct?: boolean;
@@ -111,6 +114,21 @@ export function register(program: Command, runEnv: RunEnvironment): void {
         const newest = (await listBackups(settings.dir, target.database)).backups.find((b) => b.verified);
         const pitr = await startScheduledPitr(settings, opts, ctx.env, target, jsonLine, opts.baseSchedule);
         if (pitr) jobs.push(...pitr.jobs);
+        const remoteCfg = remoteSettings(settings, ctx.env);
+        const remote = remoteCfg ? startScheduledRemote(settings.dir, remoteCfg, jsonLine, { policy: settings.retention, keepBaseBackups: pitrSettings(settings, ctx.env).keepBaseBackups }) : null;
+        if (remote) {
+          // A new dump or base backup goes off-site at once, not at the next interval.
+          for (const j of jobs) {
+            if (j.name !== 'backup' && j.name !== 'base') continue;
+            const run = j.run;
+            j.run = async () => {
+              const r = await run();
+              remote.kick();
+              return r;
+            };
+          }
+          jsonLine({ level: 'info', event: 'off-site copies', remote: remoteCfg!.describe, encrypted: remoteCfg!.recipients.length > 0, intervalSeconds: remoteCfg!.intervalSeconds });
+        }
         const onSignal = (sig: string): void => ctx.out.info(JSON.stringify({ time: new Date().toISOString(), level: 'info', event: 'signal', signal: sig }));
         try {
           await withSignals(
@@ -124,10 +142,19 @@ export function register(program: Command, runEnv: RunEnvironment): void {
                   signal,
                   lastBackupSuccess: newest?.verifiedAt ? Date.parse(newest.createdAt) / 1000 : undefined,
                   runOnStart: [...(opts.backupOnStart ? ['backup'] : []), ...(pitr?.runOnStart ?? [])],
-                  ...(pitr ? { extendMetrics: pitr.extendMetrics } : {}),
+                  ...(pitr || remote
+                    ? {
+                        extendMetrics: (registry) => {
+                          pitr?.extendMetrics(registry);
+                          remote?.extendMetrics(registry);
+                        },
+                      }
+                    : {}),
                 });
               } finally {
-                await pitr?.stop(); // still under the handlers: a signal now does not kill the receiver halfway
+                // still under the handlers: a signal now does not kill the receiver or an upload halfway
+                await pitr?.stop();
+                await remote?.stop();
               }
             },
             { signals: ['SIGTERM', 'SIGINT'], onSignal, persistent: true },

@@ -41,6 +41,8 @@ export interface DoctorFacts {
   edge?: { ok: boolean; summary: string } | null;
   /** With backups.pitr.enabled: the last restore rehearsal. */
   pitr?: { rehearsal: Rehearsal | null };
+  /** With backups.remote.url: the local queue of copies not yet off-site. */
+  remote?: { pending: number; lagSeconds: number; oldest: string | null; lastError: string | null };
   /** The containers deploy would run (active colour, enabled profiles) and what the engine has. */
   services: { ok: true; activeColor: string | null; expected: Array<{ service: string; container: string }>; rows: ContainerRow[] } | { ok: false; error: string };
   /** The db-backup container, when gathered from a stack. */
@@ -216,6 +218,21 @@ export function checkPitrRehearsal(f: DoctorFacts): CheckResult | null {
   return { id: 'pitr-rehearsal', title, status: j.status, why: j.why, ...(j.status === 'pass' ? {} : { fix: 'modelship restore --to-latest --verify-only (rebuilds a scratch copy beside the live data, replays the WAL, checks it, swaps nothing)' }) };
 }
 
+/** Only with backups.remote.url (null otherwise): copies waiting too long, or leaving unencrypted. */
+export function checkRemoteCopies(f: DoctorFacts): CheckResult | null {
+  const r = f.config.backups.remote;
+  if (!r.url || !f.remote) return null;
+  const title = `off-site copies within ${r.lagAlertSeconds}s (${r.url})`;
+  const q = f.remote;
+  if (q.lagSeconds > r.lagAlertSeconds) {
+    return { id: 'remote-copies', title, status: 'fail', why: `${q.pending} file(s) not copied off-site, the oldest queued ${q.oldest} (${Math.round(q.lagSeconds)}s)${q.lastError ? `; last error: ${q.lastError}` : ''}`, fix: 'modelship backup push (says what the remote refused); check the db-backup logs' };
+  }
+  if (f.config.backups.encryption.recipients.length === 0) {
+    return { id: 'remote-copies', title, status: 'warn', why: `${q.pending ? `${q.pending} pending; ` : ''}copies leave this server unencrypted`, fix: 'age-keygen -o key.txt on another machine, then put its public key in backups.encryption.recipients' };
+  }
+  return { id: 'remote-copies', title, status: 'pass', why: q.pending ? `${q.pending} pending, the oldest ${Math.round(q.lagSeconds)}s; encrypted (age)` : 'nothing pending; encrypted (age)' };
+}
+
 export function checkDisk(f: DoctorFacts): CheckResult {
   const t = f.config.monitoring.alerts.diskUsedPercent;
   const title = `disk below ${t} % used`;
@@ -291,7 +308,7 @@ export function checkEdge(f: DoctorFacts): CheckResult {
 export const CHECKS = [checkEdge, checkServices, checkSecrets, checkEnvMode, checkEnvGit, checkTls, checkCors, checkLimits, checkPublished, checkDataStores, checkFirewall, checkBackupAge, checkRestoreTest, checkDisk, checkMemory, checkConnections] as const;
 
 export function runChecks(f: DoctorFacts): { ok: boolean; summary: Record<CheckStatus, number>; checks: CheckResult[] } {
-  const checks = [...CHECKS.map((c) => c(f)), checkScheduler(f), checkPitrRehearsal(f)].filter((c): c is CheckResult => c !== null);
+  const checks = [...CHECKS.map((c) => c(f)), checkScheduler(f), checkPitrRehearsal(f), checkRemoteCopies(f)].filter((c): c is CheckResult => c !== null);
   const summary = { pass: 0, warn: 0, fail: 0 };
   for (const c of checks) summary[c.status]++;
   return { ok: summary.fail === 0, summary, checks };

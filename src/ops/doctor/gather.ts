@@ -20,6 +20,7 @@ import { HostStore } from '../../docker/host-state.ts';
 import { parseNft, parseUfw, type DoctorFacts, type PublishedPort } from './checks.ts';
 import { pitrLayout } from '../backup/pitr/layout.ts';
 import { readRehearsal } from '../backup/pitr/rehearsal.ts';
+import { queueFacts } from '../backup/remote/sync.ts';
 import { schedulerFacts } from './scheduler.ts';
 
 async function gitTracked(file: string): Promise<boolean | null> {
@@ -185,6 +186,7 @@ export async function gatherFacts(h: StackHandle, now = new Date()): Promise<Doc
     memory: mem,
     db,
     ...(l.config.backups.pitr.enabled ? { pitr: { rehearsal: await readRehearsal(pitrLayout(dir).rehearsal) } } : {}),
+    ...(l.config.backups.remote.url ? { remote: await queueFacts(dir, now.getTime()) } : {}),
     services: svc,
     ...(scheduler ? { scheduler } : {}),
     edge,

@@ -30,3 +30,23 @@ test('PITR alerts only when enabled, with the configured thresholds', () => {
   for (const a of ['WalReceiverDown', 'WalArchiveLagging', 'ReplicationSlotFilling', 'ReplicationSlotLost', 'BaseBackupTooOld', 'RestoreRehearsalTooOld']) assert.match(on, new RegExp(`alert: ${a}`));
   assert.match(on, /max\(modelship_pitr_wal_lag_seconds\) > 30/);
 });
+
+test('off-site alerts only with backups.remote.url, with the configured lag', () => {
+  const off = renderPrometheus(cfg({})).find((f) => f.path.endsWith('alerts.yml'))!.content;
+  assert.doesNotMatch(off, /RemoteBackup/);
+  const c = ConfigSchema.parse({ tls: { mode: 'off' }, backups: { remote: { url: 's3://bucket/prod', lagAlertSeconds: 900 } } });
+  const on = renderPrometheus(c).find((f) => f.path.endsWith('alerts.yml'))!.content;
+  assert.match(on, /alert: RemoteBackupLagging/);
+  assert.match(on, /max\(modelship_backup_remote_lag_seconds\) > 900/);
+  assert.match(on, /alert: RemoteBackupFailing/);
+  assert.match(on, /max\(modelship_backup_remote_up\) == 0/);
+});
+
+test('backups.remote and backups.encryption are validated', () => {
+  assert.throws(() => ConfigSchema.parse({ tls: { mode: 'off' }, backups: { remote: { url: 'sftp://u@h/srv' } } }), /needs identityFile/);
+  assert.throws(() => ConfigSchema.parse({ tls: { mode: 'off' }, backups: { remote: { url: 'ftp://h/x' } } }), /s3:\/\/bucket\/prefix or sftp/);
+  assert.throws(() => ConfigSchema.parse({ tls: { mode: 'off' }, backups: { encryption: { recipients: ['ssh-ed25519 AAAA'] } } }), /an age public key/);
+  const ok = ConfigSchema.parse({ tls: { mode: 'off' }, backups: { remote: { url: 's3://b/p', endpoint: 'http://127.0.0.1:9000' }, encryption: { recipients: ['age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p'] } } });
+  assert.equal(ok.backups.remote.region, 'us-east-1');
+  assert.equal(ok.backups.encryption.recipients.length, 1);
+});

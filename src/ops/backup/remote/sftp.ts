@@ -1,0 +1,178 @@
+/**
+ * The SFTP remote (ssh2): a directory on an SSH server. Uploads go to a temp name and are renamed
+ * (POSIX rename), so a key appears only complete. The host key is checked when backups.remote.hostKey
+ * is set (`SHA256:…`, as `ssh-keygen -lf` prints it).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path/posix';
+import type { Readable } from 'node:stream';
+import { Client, type SFTPWrapper } from 'ssh2';
+import type { RemoteObject, RemoteStore } from './store.ts';
+
+export interface SftpOptions {
+  user: string;
+  host: string;
+  port: number;
+  path: string;
+  identityFile: string;
+  hostKey?: string | undefined;
+  describe: string;
+  readyTimeoutMs?: number;
+}
+
+const NO_SUCH_FILE = 2;
+
+function p<T>(fn: (cb: (err: Error | null | undefined, v?: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v as T))));
+}
+
+function isNoSuchFile(err: unknown): boolean {
+  return (err as { code?: number }).code === NO_SUCH_FILE;
+}
+
+export function sftpStore(o: SftpOptions): RemoteStore {
+  let conn: Promise<{ client: Client; sftp: SFTPWrapper }> | null = null;
+  const made = new Set<string>();
+  const open = new Set<Promise<void>>();
+  const connect = (): Promise<{ client: Client; sftp: SFTPWrapper }> => {
+    conn ??= (async () => {
+      const privateKey = await readFile(o.identityFile);
+      const client = new Client();
+      await new Promise<void>((resolve, reject) => {
+        let hostKeyBad: string | null = null;
+        client.once('ready', () => resolve());
+        client.once('error', (err) => reject(hostKeyBad ? Object.assign(new Error(hostKeyBad), { level: 'host-key' }) : err));
+        client.connect({
+          host: o.host,
+          port: o.port,
+          username: o.user,
+          privateKey,
+          readyTimeout: o.readyTimeoutMs ?? 20_000,
+          ...(o.hostKey
+            ? {
+                hostVerifier: (key: Buffer) => {
+                  const fp = `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+                  if (fp === o.hostKey) return true;
+                  hostKeyBad = `host key mismatch: ${o.host} offered ${fp}, backups.remote.hostKey is ${o.hostKey}`;
+                  return false;
+                },
+              }
+            : {}),
+        });
+      });
+      client.on('error', () => (conn = null));
+      client.on('close', () => (conn = null));
+      const sftp = await p<SFTPWrapper>((cb) => client.sftp(cb));
+      return { client, sftp };
+    })().catch((err: unknown) => {
+      conn = null;
+      throw err;
+    });
+    return conn;
+  };
+  const full = (rel: string) => path.join(o.path, rel);
+  const mkdirs = async (sftp: SFTPWrapper, dir: string): Promise<void> => {
+    if (made.has(dir) || dir === '/' || dir === '.') return;
+    const st = await p((cb) => sftp.stat(dir, cb)).catch(() => null);
+    if (!st) {
+      await mkdirs(sftp, path.dirname(dir));
+      await p((cb) => sftp.mkdir(dir, cb)).catch(async (err: unknown) => {
+        // Another uploader made it meanwhile.
+        if (!(await p((cb) => sftp.stat(dir, cb)).catch(() => null))) throw err;
+      });
+    }
+    made.add(dir);
+  };
+  const placeAt = async (sftp: SFTPWrapper, tmp: string, dst: string) => {
+    await p((cb) => sftp.ext_openssh_rename(tmp, dst, cb)).catch(async () => {
+      // No posix-rename extension: SFTP v3 rename refuses an existing target.
+      await p((cb) => sftp.unlink(dst, cb)).catch(() => undefined);
+      await p((cb) => sftp.rename(tmp, dst, cb));
+    });
+  };
+  const tmpOf = (dst: string) => path.join(path.dirname(dst), `.${path.basename(dst)}.${randomBytes(4).toString('hex')}.tmp`);
+  return {
+    describe: o.describe,
+    async put(rel, file) {
+      const { sftp } = await connect();
+      const dst = full(rel);
+      await mkdirs(sftp, path.dirname(dst));
+      const tmp = tmpOf(dst);
+      try {
+        await p((cb) => sftp.fastPut(file, tmp, cb));
+        await placeAt(sftp, tmp, dst);
+      } catch (err) {
+        await p((cb) => sftp.unlink(tmp, cb)).catch(() => undefined);
+        throw err;
+      }
+    },
+    async putText(rel, text) {
+      const { sftp } = await connect();
+      const dst = full(rel);
+      await mkdirs(sftp, path.dirname(dst));
+      const tmp = tmpOf(dst);
+      await p((cb) => sftp.writeFile(tmp, text, cb));
+      await placeAt(sftp, tmp, dst);
+    },
+    async read(rel) {
+      const { sftp } = await connect();
+      const st = await p((cb) => sftp.stat(full(rel), cb)).catch((err: unknown) => {
+        if (isNoSuchFile(err)) return null;
+        throw err;
+      });
+      if (!st) return null;
+      const rs = sftp.createReadStream(full(rel));
+      // Closing the remote handle happens after the last byte; close() waits for it, and an error of
+      // that late close (the connection ending) is not one of the read.
+      const closed = new Promise<void>((resolve) => rs.once('close', () => resolve()));
+      open.add(closed);
+      void closed.then(() => open.delete(closed));
+      let ended = false;
+      rs.once('end', () => (ended = true));
+      rs.on('error', () => {
+        if (!ended) return; // the consumer sees it (for await / pipeline)
+      });
+      return rs as unknown as Readable;
+    },
+    async getText(rel) {
+      const { sftp } = await connect();
+      try {
+        return (await p<Buffer>((cb) => sftp.readFile(full(rel), cb))).toString('utf8');
+      } catch (err) {
+        if (isNoSuchFile(err)) return null;
+        throw err;
+      }
+    },
+    async list(prefix) {
+      const { sftp } = await connect();
+      const out: RemoteObject[] = [];
+      // A prefix ends at a directory boundary here (the callers' prefixes are directories).
+      const walk = async (dir: string): Promise<void> => {
+        const entries = await p<Array<{ filename: string; attrs: { size: number; isDirectory(): boolean } }>>((cb) => sftp.readdir(dir, cb)).catch((err: unknown) => {
+          if (isNoSuchFile(err)) return [];
+          throw err;
+        });
+        for (const e of entries) {
+          const f = path.join(dir, e.filename);
+          if (e.attrs.isDirectory()) await walk(f);
+          else if (!e.filename.startsWith('.')) out.push({ key: path.relative(o.path, f), size: e.attrs.size });
+        }
+      };
+      await walk(full(prefix.replace(/\/+$/, '')));
+      return out;
+    },
+    async remove(rel) {
+      const { sftp } = await connect();
+      await p((cb) => sftp.unlink(full(rel), cb)).catch((err: unknown) => {
+        if (!isNoSuchFile(err)) throw err;
+      });
+    },
+    async close() {
+      await Promise.race([Promise.all(open), new Promise((r) => setTimeout(r, 5000).unref())]);
+      const c = await conn?.catch(() => null);
+      conn = null;
+      c?.client.end();
+    },
+  };
+}
