@@ -78,6 +78,7 @@ export function recordedRelease(actual: ActualSwarm, project: string): string | 
 
 export interface ViewOverrides {
   releaseImage?: string | null;
+  liveColors?: Color[];
   activeColor?: Color;
   colorImages?: Partial<Record<Color, string>>;
   replicas?: Record<string, number>;
@@ -111,6 +112,7 @@ export async function viewSwarm(h: SwarmHandle, o: ViewOverrides = {}): Promise<
     activeColor,
     colorImages,
     releaseImage: colorImages[activeColor] !== config.images.api ? colorImages[activeColor] : undefined,
+    ...(o.liveColors ? { liveColors: o.liveColors } : {}),
     replicas: o.replicas ?? {},
     imageDefaults: info.defaults,
     imageIds: info.ids,

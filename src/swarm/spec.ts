@@ -7,7 +7,7 @@
  */
 import YAML from 'yaml';
 import type { Config } from '../config/schema.ts';
-import { SERVICE, type Color } from '../stack/names.ts';
+import { MOUNT, SERVICE, type Color } from '../stack/names.ts';
 import type { MountSpec, ServiceSpec, StackSpec } from '../stack/spec.ts';
 import { sha } from '../util/hash.ts';
 import path from 'node:path';
@@ -28,7 +28,7 @@ export const SWARM_LABEL = {
   key: 'org.modelship.key',
 } as const;
 
-export const SWARM_ASPECTS = ['image', 'env', 'command', 'secrets', 'files', 'mounts', 'placement', 'ports', 'replicas', 'runtime'] as const;
+export const SWARM_ASPECTS = ['image', 'env', 'command', 'secrets', 'files', 'mounts', 'placement', 'ports', 'replicas', 'runtime', 'state'] as const;
 export type SwarmAspect = (typeof SWARM_ASPECTS)[number];
 
 /** Where each secret is mounted inside the task: /run/secrets/<.env key>. */
@@ -49,6 +49,8 @@ export interface SwarmInput {
   activeColor: Color;
   /** Image of each colour (the idle colour keeps the one it last ran, for rollback). */
   colorImages?: Partial<Record<Color, string>>;
+  /** Colours whose tasks nginx routes to (default: the active one; both for the moment of a swap). */
+  liveColors?: Color[];
   /** Recorded on nginx: the active colour's image when it is not the config's (swap --image, rollback). */
   releaseImage?: string | undefined;
   /** Replicas per stack service name, over the config (scale; the idle colour is 0). */
@@ -106,7 +108,7 @@ export interface EngineServiceSpec {
   Mode: { Replicated: { Replicas: number } } | { Global: Record<string, never> };
   UpdateConfig: SwarmUpdateConfig;
   RollbackConfig: SwarmUpdateConfig;
-  EndpointSpec: { Mode: 'vip'; Ports: Array<{ Protocol: 'tcp' | 'udp'; TargetPort: number; PublishedPort: number; PublishMode: 'ingress' | 'host' }> };
+  EndpointSpec: { Mode: 'vip' | 'dnsrr'; Ports: Array<{ Protocol: 'tcp' | 'udp'; TargetPort: number; PublishedPort: number; PublishMode: 'ingress' | 'host' }> };
 }
 
 export interface SwarmUpdateConfig {
@@ -143,6 +145,9 @@ export interface SwarmStack {
 
 const NS = 1_000_000_000;
 
+/** On a swarm the scheduled backups go to this volume on the PostgreSQL node (not a host directory). */
+export const BACKUPS_VOLUME = 'backups';
+
 export function swarmName(project: string, key: string): string {
   return `${project}_${key}`;
 }
@@ -158,6 +163,20 @@ function versionedName(project: string, key: string, data: string): string {
 function memoryBytes(limit: string | undefined): number | undefined {
   const m = limit ? /^(\d+)([kmg])$/.exec(limit) : null;
   return m ? Number(m[1]) * 1024 ** { k: 1, m: 2, g: 3 }[m[2] as 'k' | 'm' | 'g'] : undefined;
+}
+
+/**
+ * The name nginx routes to on a swarm: a network alias on the frontend network that the live
+ * colour's service carries. Swarm's DNS answers it with the addresses of that service's running
+ * (so healthy) tasks; nginx re-resolves it every few seconds. A swap moves the alias, never nginx.
+ */
+export const LIVE_ALIAS = 'api-live';
+
+/** nginx/upstream.conf on a swarm: the live alias instead of a colour, so a swap leaves nginx's files alone. */
+export function swarmUpstream(text: string): string {
+  return text
+    .replace(/^# modelship active color: (blue|green)$/m, '# modelship on swarm: the live colour carries the alias api-live')
+    .replace(/default api-(blue|green)(:\d+)?;/g, (_m, _c: string, port: string | undefined) => `default ${LIVE_ALIAS}${port ?? ''};`);
 }
 
 /**
@@ -227,7 +246,9 @@ export function buildSwarmStack(stack: StackSpec, input: SwarmInput): SwarmStack
   const networks: SwarmNetwork[] = stack.networks.map((n) => ({ name: swarmName(p, n.name), key: n.name, labels: { [SWARM_LABEL.namespace]: p, [SWARM_LABEL.project]: p } }));
 
   // Rendered files, swarm flavour (Prometheus discovers tasks).
-  const files = new Map(input.files.map((f) => [f.path, f.path === 'prometheus/prometheus.yml' ? swarmPrometheus(f.content) : f.content]));
+  const flavour = (f: { path: string; content: string }): string => (f.path === 'prometheus/prometheus.yml' ? swarmPrometheus(f.content) : f.path === 'nginx/upstream.conf' ? swarmUpstream(f.content) : f.content);
+  const files = new Map(input.files.map((f) => [f.path, flavour(f)]));
+  const live = new Set(input.liveColors ?? [input.activeColor]);
   const configs = new Map<string, SwarmFile>();
   const secrets = new Map<string, SwarmFile>();
   const configFor = (key: string, data: string): SwarmFile => {
@@ -262,6 +283,9 @@ export function buildSwarmStack(stack: StackSpec, input: SwarmInput): SwarmStack
           const target = file === m.source ? m.target : path.posix.join(m.target, file.slice(m.source.length + 1));
           cfgRefs.push({ ConfigName: c.name, File: { Name: target, UID: '0', GID: '0', Mode: file.endsWith('.sh') ? 0o555 : 0o444 } });
         }
+      } else if (m.target === MOUNT.backups) {
+        // The backup directory lives where the database does: a volume on the PostgreSQL node.
+        mounts.push({ Type: 'volume', Source: swarmName(p, BACKUPS_VOLUME), Target: m.target, VolumeOptions: { Labels: { [SWARM_LABEL.namespace]: p, [SWARM_LABEL.project]: p } } });
       } else {
         mounts.push({ Type: 'bind', Source: bindPath(m, input.configDir), Target: m.target, ...(m.readOnly ? { ReadOnly: true } : {}) });
       }
@@ -318,13 +342,15 @@ export function buildSwarmStack(stack: StackSpec, input: SwarmInput): SwarmStack
         ...(memoryBytes(s.memoryLimit) ? { Resources: { Limits: { MemoryBytes: memoryBytes(s.memoryLimit)! } } } : {}),
         RestartPolicy: { Condition: s.restart === 'no' ? 'none' : s.restart === 'on-failure' ? 'on-failure' : 'any', Delay: 5 * NS, MaxAttempts: 0 },
         Placement: { Constraints: label ? [constraint(label)] : [] },
-        Networks: s.networks.map((n) => ({ Target: swarmName(p, n), Aliases: [s.name] })),
+        Networks: s.networks.map((n) => ({ Target: swarmName(p, n), Aliases: color && live.has(color) && (s.gatedNetworks ?? []).includes(n) ? [s.name, LIVE_ALIAS] : [s.name] })),
         LogDriver: { Name: stack.logging.driver, Options: { ...stack.logging.options } },
       },
       Mode: hostEdge ? { Global: {} } : { Replicated: { Replicas: replicas } },
       UpdateConfig: update,
       RollbackConfig: { ...update, FailureAction: 'pause' },
-      EndpointSpec: { Mode: 'vip', Ports: ports },
+      // The routing mesh needs a virtual IP; everything else is resolved to its tasks' addresses
+      // (dnsrr): nginx and the apps balance themselves, and no kernel IPVS is needed.
+      EndpointSpec: { Mode: s.name === SERVICE.nginx && !hostEdge ? 'vip' : 'dnsrr', Ports: ports },
     };
     const ct = spec.TaskTemplate.ContainerSpec;
     const aspects: Record<SwarmAspect, string> = {
@@ -337,6 +363,8 @@ export function buildSwarmStack(stack: StackSpec, input: SwarmInput): SwarmStack
       placement: sha(spec.TaskTemplate.Placement),
       ports: sha(spec.EndpointSpec),
       replicas: sha(spec.Mode),
+      // Service-level labels only (the recorded colour and release on nginx): updated without new tasks.
+      state: sha({ c: spec.Labels[SWARM_LABEL.activeColor] ?? '', r: spec.Labels[SWARM_LABEL.releaseImage] ?? '' }),
       runtime: sha({ h: ct.HealthCheck ?? null, sig: ct.StopSignal ?? null, g: ct.StopGracePeriod, u: ct.User ?? null, ro: ct.ReadOnly ?? false, r: spec.TaskTemplate.Resources ?? null, rp: spec.TaskTemplate.RestartPolicy, n: spec.TaskTemplate.Networks, l: spec.TaskTemplate.LogDriver, up: spec.UpdateConfig, lb: { ...labels, [SWARM_LABEL.activeColor]: '', [SWARM_LABEL.releaseImage]: '' } }),
     };
     for (const a of SWARM_ASPECTS) spec.Labels[`${SWARM_LABEL.aspectPrefix}${a}`] = aspects[a];

@@ -1,9 +1,11 @@
 /**
- * Blue/green on a swarm, `swap` and `rollback`: the idle colour's service is brought to the
- * release and to as many tasks as the active one runs, gated until every task on every node is
- * running healthy; then nginx is updated (start-first) to a new upstream config naming that
- * colour, and recorded as the active one; then the old colour is drained (scaled to 0, each task
- * stopped with its grace period). A failed gate changes nothing the clients see.
+ * Blue/green on a swarm, `swap` and `rollback`. nginx routes to the network alias api-live (see
+ * LIVE_ALIAS), re-resolved every few seconds. The idle colour's service is brought to the release,
+ * with as many tasks as the active one and the alias: each task is named by Swarm's DNS only once
+ * it is healthy, so nothing ungated is routed to; the swap waits until every task on every node
+ * is. Then the new colour is recorded as active (a label on the nginx service) and the old colour
+ * is drained: it leaves the alias and its tasks stop with their grace period, their image kept for
+ * rollback. A colour that fails its gate is withdrawn; the old one served throughout.
  */
 import { SERVICE, type Color } from '../stack/names.ts';
 import { UserError } from '../util/errors.ts';
@@ -55,21 +57,30 @@ export async function swapSwarm(h: SwarmHandle, mode: 'swap' | 'rollback', opts:
     const configImage = h.loaded.config.images.api;
     const release = image === configImage ? null : image;
 
-    // 1. The new colour, gated on every task (running on Swarm = healthy).
-    opts.onStep?.(`gate: ${apiTo} with ${image}, ${n} task(s)`);
-    const gate = await viewSwarm(h, { activeColor: from, colorImages: { [to]: image }, replicas: { [apiTo]: n, [apiFrom]: n } });
+    // 1. The new colour joins the live alias nginx routes to. Swarm's DNS names a task only once
+    //    it runs, and with a health check it runs only once healthy: each task takes traffic when
+    //    its own gate passed. Wait until every task of it, on every node, is healthy.
+    opts.onStep?.(`gate: ${apiTo} with ${image}, ${n} task(s), each joining the live alias once healthy`);
+    const gate = await viewSwarm(h, { activeColor: from, liveColors: [from, to], colorImages: { [to]: image }, replicas: { [apiTo]: n, [apiFrom]: n } });
     await engineCall(h.where, mode, () => createFiles(h.docker, 'secret', gate.stack.secrets, gate.plan.secrets));
-    await applyActions(h, gate, gate.plan.services.filter((a) => a.service === apiTo), opts);
+    await engineCall(h.where, mode, () => createFiles(h.docker, 'config', gate.stack.configs, gate.plan.configs));
+    try {
+      await applyActions(h, gate, gate.plan.services.filter((a) => a.service === apiTo), opts);
+    } catch (err) {
+      // Fail closed: the new colour leaves the alias and stops; the old one never stopped serving.
+      opts.onStep?.(`gate failed: withdrawing ${apiTo}`);
+      const back = await viewSwarm(h, { activeColor: from, colorImages: { [to]: image }, replicas: { [apiTo]: 0, [apiFrom]: n } });
+      await applyActions(h, back, back.plan.services.filter((a) => a.service === apiTo), { ...opts, timeoutSeconds: Math.max(60, opts.timeoutSeconds) }).catch(() => undefined);
+      throw err;
+    }
 
-    // 2. nginx routes to it: a new upstream config, rolled start-first into nginx.
-    opts.onStep?.(`switch: nginx → ${apiTo}`);
-    const sw = await viewSwarm(h, { activeColor: to, releaseImage: release, colorImages: { [to]: image, [from]: fromImage }, replicas: { [apiTo]: n, [apiFrom]: n } });
-    await engineCall(h.where, mode, () => createFiles(h.docker, 'config', sw.stack.configs, sw.plan.configs));
+    // 2. Record the switch (a label of the nginx service: no nginx task restarts), then drain the
+    //    old colour: it leaves the alias and its tasks stop, each with its grace period.
+    opts.onStep?.(`switch: ${apiTo} is the active colour; drain: ${apiFrom}`);
+    const after = { activeColor: to, releaseImage: release, colorImages: { [to]: image, [from]: fromImage }, replicas: { [apiTo]: n, [apiFrom]: 0 } } as const;
+    const sw = await viewSwarm(h, after);
     await applyActions(h, sw, sw.plan.services.filter((a) => a.service === SERVICE.nginx), opts);
-
-    // 3. Drain the old colour: nginx no longer sends it anything; its tasks stop with their grace.
-    opts.onStep?.(`drain: ${apiFrom}`);
-    const drain = await viewSwarm(h, { activeColor: to, releaseImage: release, colorImages: { [to]: image, [from]: fromImage }, replicas: { [apiTo]: n, [apiFrom]: 0 } });
+    const drain = await viewSwarm(h, after);
     await applyActions(h, drain, drain.plan.services.filter((a) => a.service === apiFrom), opts);
     await removeStale(h);
     const note = `${from} → ${to} (${image}, ${n} task(s))`;
