@@ -104,7 +104,9 @@ export async function viewSwarm(h: SwarmHandle, o: ViewOverrides = {}): Promise<
       hint: `no registry is used: build or load each image on every node that may run it, e.g. \`docker save ${info.missing[0]} | ssh NODE docker load\` for each node (\`modelship swarm nodes\` lists them)`,
     });
   }
-  const files = renderForDir({ ...h.loaded, config }, path.join(h.loaded.dir, 'compose'));
+  // Rendered from the config as written: on a swarm no file names the active colour (nginx routes
+  // to the live alias), so a swap changes no file and restarts no task.
+  const files = renderForDir(h.loaded, path.join(h.loaded.dir, 'compose'));
   const stack = buildSwarmStack(spec, {
     config,
     files,
@@ -167,6 +169,14 @@ export async function applyActions(h: SwarmHandle, view: SwarmView, actions: rea
   for (const a of actions) {
     if (a.kind === 'unchanged' || a.kind === 'remove') continue;
     opts.onStep?.(describeSwarmAction(a));
+    // The networks, configs and secrets this spec names exist first (creating is idempotent).
+    const ct = a.desired.spec.TaskTemplate.ContainerSpec;
+    const nets = new Set(a.desired.spec.TaskTemplate.Networks.map((n) => n.Target));
+    await engineCall(h.where, `prepare ${a.name}`, async () => {
+      await createNetworks(docker, view.stack.networks.filter((n) => nets.has(n.name) && view.plan.networks.includes(n.name)));
+      await createFiles(docker, 'config', view.stack.configs, ct.Configs.map((c) => c.ConfigName).filter((n) => view.plan.configs.includes(n)));
+      await createFiles(docker, 'secret', view.stack.secrets, ct.Secrets.map((c) => c.SecretName).filter((n) => view.plan.secrets.includes(n)));
+    });
     let id: string;
     if (a.kind === 'create') id = await engineCall(h.where, `create ${a.name}`, () => createService(docker, h.project, a.desired.spec));
     else {
@@ -180,7 +190,6 @@ export async function applyActions(h: SwarmHandle, view: SwarmView, actions: rea
       onNote: (m) => opts.onStep?.(`  ${a.service}: ${m}`),
     });
   }
-  void view;
 }
 
 /** Configs and secrets of earlier versions, once no service refers to them. */

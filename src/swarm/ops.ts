@@ -214,9 +214,15 @@ async function waitTasksGone(docker: Docker, project: string, ids: ReadonlySet<s
   if (ids.size === 0) return;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    // A removed service's tasks leave the store once their node has removed their containers:
+    // none left means nothing of them on any node.
     const tasks = ((await docker.listTasks({ filters: { label: [`${SWARM_LABEL.namespace}=${project}`] } })) as EngineTaskFull[]).filter((t) => ids.has(t.ServiceID ?? ''));
     if (tasks.length === 0) return;
-    if (Date.now() > deadline) throw new UserError(`down: ${tasks.length} task(s) of stack ${project} still stopping after ${Math.round(timeoutMs / 1000)} s`, { hint: 'a node may be unreachable: `modelship status`; run `modelship down` again once it is back' });
+    if (Date.now() > deadline) {
+      const names = await nodeNames(docker);
+      const where = [...new Set(tasks.map((t) => (t.NodeID ? (names.get(t.NodeID) ?? t.NodeID.slice(0, 12)) : '?')))].sort().join(', ');
+      throw new UserError(`down: ${tasks.length} task(s) of stack ${project} still stopping on ${where} after ${Math.round(timeoutMs / 1000)} s`, { hint: 'a node may be unreachable (`modelship swarm nodes`); run `modelship down` again once it is back, or remove the containers there: `docker ps -a --filter label=com.docker.stack.namespace=PROJECT`' });
+    }
     await new Promise((r) => setTimeout(r, 500));
   }
 }

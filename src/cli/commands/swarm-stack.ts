@@ -112,7 +112,7 @@ export async function swarmScale(ctx: CommandContext, loaded: LoadedConfig, assi
 }
 
 export async function swarmDown(ctx: CommandContext, loaded: LoadedConfig, opts: { force: boolean; host?: string | undefined }): Promise<void> {
-  const r = await downSwarm(openSwarm(loaded, ctx.env, opts.host), { force: opts.force, timeoutSeconds: 120, ...(step(ctx) ? { onStep: step(ctx)! } : {}) });
+  const r = await downSwarm(openSwarm(loaded, ctx.env, opts.host), { force: opts.force, timeoutSeconds: 300, ...(step(ctx) ? { onStep: step(ctx)! } : {}) });
   if (ctx.out.json) ctx.out.data({ ok: true, ...r });
   else ctx.out.out(`removed ${r.services.length} service(s), ${r.networks.length} network(s), ${r.configs.length} config(s), ${r.secrets.length} secret(s) from the swarm; volumes stay on their nodes (\`docker volume ls\` there)`);
 }
