@@ -100,6 +100,9 @@ export async function statusSwarm(h: SwarmHandle): Promise<SwarmStatus> {
 export async function scaleSwarm(h: SwarmHandle, assignments: readonly string[], opts: { timeoutSeconds: number; force: boolean; onStep?: (l: string) => void }): Promise<{ replicas: Record<string, number>; deploy: SwarmDeployResult }> {
   await requireManager(h.docker, h.where, 'scale');
   const actual = await readActual(h.docker, h.project);
+  if (!actual.services.some((s) => s.labels[SWARM_LABEL.service] === SERVICE.nginx)) {
+    throw new UserError(`scale: stack ${h.project} is not deployed on this swarm`, { hint: 'run `modelship deploy` first' });
+  }
   const active = recordedColor(actual, h.project) ?? h.loaded.config.api.activeColor;
   const replicas: Record<string, number> = {};
   for (const a of assignments) {

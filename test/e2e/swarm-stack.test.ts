@@ -131,7 +131,7 @@ test('deploy: the stack runs healthy across the nodes; data pinned; secrets only
   const dry = await ms(['deploy', '--dry-run']);
   assert.equal(dry.exitCode, 0, dry.all);
   assert.match(dry.stdout, new RegExp(`create\\s+network ${PROJECT}_frontend \\(overlay\\)`));
-  assert.match(dry.stdout, new RegExp(`create\\s+${PROJECT}_postgres: 1 replica\\(s\\), on nodes labelled ${PG_LABEL.replace('.', '\\.')}=true`));
+  assert.match(dry.stdout, new RegExp(`create\\s+${PROJECT}_postgres\\W+1 replica\\(s\\), on nodes labelled ${PG_LABEL.replace('.', '\\.')}=true`));
 
   const t0 = performance.now();
   const r = await ms(['deploy', ...WAIT]);
