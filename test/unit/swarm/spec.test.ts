@@ -17,7 +17,8 @@ const ENV = { SECRET_KEY: 'k-0123456789abcdef0123', POSTGRES_PASSWORD: 'pg-secre
 function swarm(yaml = YAML_BASE, over: Partial<SwarmInput> = {}) {
   const parsed = configFrom(yaml);
   const config = over.activeColor ? { ...parsed, api: { ...parsed.api, activeColor: over.activeColor } } : parsed;
-  const files = renderAll(config, { configDir: '..', envFile: '../.env', configFileName: 'modelship.config.yaml' });
+  // As viewSwarm does: the files from the config as written, whatever colour is active.
+  const files = renderAll(parsed, { configDir: '..', envFile: '../.env', configFileName: 'modelship.config.yaml' });
   const defaults = { 'modelship/api:0.1.0': { entrypoint: ['docker-entrypoint.sh'], cmd: ['node'] }, 'postgres:16-alpine': { entrypoint: ['docker-entrypoint.sh'], cmd: ['postgres'] } };
   return buildSwarmStack(buildStack(config, { configFileName: 'modelship.config.yaml' }), {
     config,
@@ -53,8 +54,15 @@ test('every service of the stack becomes a swarm service on the overlays, under 
   for (const x of s.services) {
     assert.equal(x.spec.Name, `shop_${x.service}`);
     assert.equal(x.spec.Labels[SWARM_LABEL.namespace], 'shop');
-    for (const n of x.spec.TaskTemplate.Networks) assert.deepEqual(n.Aliases, [x.service], 'nginx and the apps find each other by the single-host names');
+    for (const n of x.spec.TaskTemplate.Networks) assert.equal(n.Aliases[0], x.service, 'nginx and the apps find each other by the single-host names');
+    assert.equal(x.spec.EndpointSpec.Mode, x.service === 'nginx' ? 'vip' : 'dnsrr', 'names resolve to the tasks themselves (no IPVS), except the routing mesh edge');
   }
+  // nginx routes to the live alias, which only the active colour carries, on the front network only.
+  const aliases = (name: string) => svc(s, name).spec.TaskTemplate.Networks.map((n) => [n.Target, n.Aliases]);
+  assert.deepEqual(aliases('api-blue'), [['shop_frontend', ['api-blue', 'api-live']], ['shop_backend', ['api-blue']]]);
+  assert.deepEqual(aliases('api-green'), [['shop_frontend', ['api-green']], ['shop_backend', ['api-green']]]);
+  const both = swarm(YAML_BASE, { liveColors: ['blue', 'green'] });
+  assert.deepEqual(both.services.find((x) => x.service === 'api-green')!.spec.TaskTemplate.Networks[0]!.Aliases, ['api-green', 'api-live']);
   assert.equal(svc(s, 'api-blue').replicas, 2);
   assert.equal(svc(s, 'api-green').replicas, 0, 'the idle colour exists with no tasks (it keeps its image for rollback)');
 });
@@ -131,9 +139,13 @@ test('rendered files become configs at their mount paths; Prometheus discovers e
   assert.deepEqual(doc.scrape_configs.find((j) => j.job_name === 'api-blue')!.dns_sd_configs![0]!.names, ['tasks.api-blue']);
   assert.deepEqual(doc.scrape_configs.find((j) => j.job_name === 'worker')!.dns_sd_configs![0]!.names, ['tasks.worker']);
   assert.equal(swarmPrometheus(prom.data), YAML.stringify(YAML.parse(prom.data)), 'idempotent');
-  // A swap changes nginx's upstream file only: its config version, nothing else.
+  // On the swarm no file names a colour: a swap changes nginx's recorded state (a service label), no task.
+  const upstream = s.configs.find((c) => c.key === 'nginx/upstream.conf')!.data;
+  assert.match(upstream, /default api-live:8000;/);
+  assert.doesNotMatch(upstream, /api-(blue|green)/);
   const green = swarm(YAML_BASE, { activeColor: 'green' });
-  assert.deepEqual(changedAspects(svc(green, 'nginx'), actualOf(svc(s, 'nginx'))), ['files']);
+  assert.deepEqual(changedAspects(svc(green, 'nginx'), actualOf(svc(s, 'nginx'))), ['state']);
+  assert.deepEqual(green.configs.map((c) => c.name).sort(), s.configs.map((c) => c.name).sort());
 });
 
 function actualOf(x: ReturnType<typeof svc>) {
