@@ -108,6 +108,12 @@ after(async () => {
   await label('msw-n2', PG_LABEL, false);
   await label('msw-n1', MON_LABEL, false);
   await label('msw-n1', EDGE_LABEL, false);
+  // down keeps the data volumes on their nodes (by design): this test's go here.
+  for (const n of ['n1', 'n2', 'n3'] as const) {
+    const d = rig.nodes[n].docker;
+    const vols = (await d.listVolumes({ filters: { label: [`com.docker.stack.namespace=${PROJECT}`] } }).catch(() => ({ Volumes: [] }))).Volumes ?? [];
+    for (const v of vols) await d.getVolume(v.Name).remove().catch(() => undefined);
+  }
 });
 
 test('clear errors before anything changes: a worker engine, a node label no node has', { skip, timeout: 300_000 }, async () => {
