@@ -416,6 +416,30 @@ const Kubernetes = z
     if (k.maxReplicas < k.replicas) ctx.addIssue({ code: 'custom', path: ['maxReplicas'], message: `at least kubernetes.replicas (${k.replicas})` });
   });
 
+/** A swarm node label key (`docker node update --label-add KEY=true NODE`). */
+const NodeLabel = z.string().regex(/^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$/, { error: 'a node label key such as modelship.postgres (lower-case letters, digits, . _ -)' });
+
+const Swarm = z
+  .strictObject({
+    edge: z
+      .strictObject({
+        publish: z.enum(['ingress', 'host']).default('ingress').describe('ingress: nginx is published on the routing mesh (every node answers on the ports); host: one nginx per node labelled swarm.edge.label, published on that node only'),
+        replicas: z.int().min(1).max(32).default(1).describe('nginx tasks with publish ingress (host mode runs one on every edge node)'),
+        label: NodeLabel.default('modelship.edge').describe('label (value true) of the nodes that run nginx with publish host'),
+      })
+      .prefault({}),
+    labels: z
+      .strictObject({
+        postgres: NodeLabel.default('modelship.postgres').describe('label (value true) of the one node that keeps the PostgreSQL volume'),
+        redis: NodeLabel.default('modelship.redis').describe('label (value true) of the node that keeps the Redis volume'),
+        monitoring: NodeLabel.default('modelship.monitoring').describe('label (value true) of the node that keeps Prometheus, Grafana and Loki data'),
+      })
+      .prefault({}),
+    updateMonitorSeconds: z.int().min(1).max(600).default(10).describe('seconds a new task must stay healthy before a service update moves on (failure rolls the service back)'),
+  })
+  .prefault({})
+  .describe('orchestrator swarm: where the stateful services are pinned and how nginx is published');
+
 // ---------------------------------------------------------------------------------------------
 
 export const ConfigSchema = z
@@ -427,6 +451,10 @@ export const ConfigSchema = z
       .default('modelship')
       .describe('stack name: prefixes containers, networks and volumes (Compose project name)'),
     environment: z.enum(['production', 'staging', 'development']).default('production'),
+    orchestrator: z
+      .enum(['single-host', 'swarm'], { error: 'single-host (containers on one Docker Engine) or swarm (services on a Docker Swarm cluster)' })
+      .default('single-host')
+      .describe('single-host: deploy creates containers on one engine; swarm: deploy creates Swarm services through a manager (same as `deploy --target swarm`)'),
     debug: z.boolean().default(false).describe('verbose errors in API responses; never in production'),
     domains: z.array(Hostname).min(1, { error: 'at least one domain name' }).default(['localhost']).describe('names nginx answers to; the first is the certificate name'),
     cors: z
@@ -452,6 +480,7 @@ export const ConfigSchema = z
     logging: Logging,
     secrets: Secrets,
     kubernetes: Kubernetes,
+    swarm: Swarm,
   })
   .describe('modelship stack configuration');
 

@@ -3,20 +3,14 @@
  * node n3 out of the rig's swarm for a moment (it becomes the manager of its own one-node swarm),
  * joins it back with the command `join-token` printed, and leaves the rig as it found it.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import { BIN } from './helpers.ts';
-import { rigExclusive, swarmRig, swarmRigSkip } from './swarm-rig.ts';
+import { useRigExclusively, swarmRig, swarmRigSkip } from './swarm-rig.ts';
 
 const skip = await swarmRigSkip();
-let release: (() => Promise<void>) | undefined;
-before(async () => {
-  if (!skip) release = await rigExclusive();
-});
-after(async () => {
-  await release?.();
-});
+useRigExclusively(skip);
 
 interface NodeJson {
   hostname: string;

@@ -3,19 +3,13 @@
  * every node, and containers on different nodes reach each other over the VXLAN overlay. What
  * every other swarm test stands on.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rigExclusive, swarmRig, swarmRigSkip, type RigNode } from './swarm-rig.ts';
+import { useRigExclusively, swarmRig, swarmRigSkip, type RigNode } from './swarm-rig.ts';
 
 const IMAGE = 'modelship-standin/debian:bookworm';
 const skip = await swarmRigSkip();
-let release: (() => Promise<void>) | undefined;
-before(async () => {
-  if (!skip) release = await rigExclusive();
-});
-after(async () => {
-  await release?.();
-});
+useRigExclusively(skip);
 
 interface Task {
   NodeID: string;

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { spawn } from 'node:child_process';
 import Docker from 'dockerode';
+import { after, before } from 'node:test';
 
 const SCRIPT = path.join(import.meta.dirname, '../../scripts/swarm-rig.sh');
 
@@ -85,4 +86,18 @@ export async function rigExclusive(): Promise<() => Promise<void>> {
       child.once('exit', () => resolve());
       child.stdin.end();
     });
+}
+
+/**
+ * Takes the rig for the whole test file: the lock before the first test, released after the last
+ * (when the file is not skipped). Call once at the top of a swarm test file.
+ */
+export function useRigExclusively(skip: string | false): void {
+  let release: (() => Promise<void>) | undefined;
+  before(async () => {
+    if (!skip) release = await rigExclusive();
+  });
+  after(async () => {
+    await release?.();
+  });
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { action, type CommandContext, type RunEnvironment } from '../context.ts';
-import { formatProblem, loadConfig } from '../../config/load.ts';
+import { formatProblem, loadConfig, type LoadedConfig } from '../../config/load.ts';
 import { buildImage } from '../../ops/build.ts';
 import { audit, down, logs, ps, restart } from '../../ops/containers.ts';
 import { deploy, edgeBlink } from '../../ops/deploy.ts';
@@ -11,16 +11,21 @@ import { update } from '../../ops/update.ts';
 import { openStack, viewStack, type StackHandle } from '../../ops/stack.ts';
 import { describeAction, planChanges } from '../../docker/plan.ts';
 import { connectDocker } from '../../docker/client.ts';
-import { parseDurationSeconds } from '../../util/duration.ts';
+import { parseDurationSeconds, parseSince } from '../../util/duration.ts';
 import { UsageError, UserError } from '../../util/errors.ts';
 import { columns } from '../../util/table.ts';
+import { swarmAudit, swarmDeploy, swarmDown, swarmLogs, swarmPs, swarmScale, swarmTarget, TARGET_FLAG } from './swarm-stack.ts';
 
 const HOST_FLAG = ['-H, --host <url>', 'Docker Engine to use (unix://, tcp://, ssh://; default DOCKER_HOST)'] as const;
 
-async function stack(ctx: CommandContext, host?: string): Promise<StackHandle> {
+async function load(ctx: CommandContext): Promise<LoadedConfig> {
   const loaded = await loadConfig(ctx.global.config, ctx.global.envFile);
   for (const w of loaded.warnings) ctx.out.warn(formatProblem(w, false));
-  return openStack(loaded, ctx.env, host);
+  return loaded;
+}
+
+async function stack(ctx: CommandContext, host?: string, loaded?: LoadedConfig): Promise<StackHandle> {
+  return openStack(loaded ?? (await load(ctx)), ctx.env, host);
 }
 
 // Long because: the commander declaration of the stack commands (build, plan, deploy, ps, logs, scale, restart, down, update, audit), one short action each.
@@ -96,10 +101,13 @@ export function register(program: Command, runEnv: RunEnvironment): void {
     .option('--timeout <duration>', 'per-service health timeout', '120s')
     .option('--force', 'break a stale stack lock', false)
     .option(...HOST_FLAG)
+    .option(...TARGET_FLAG)
     .action(
-      action(runEnv, async (ctx, opts: { dryRun: boolean; timeout: string; force: boolean; host?: string }) => {
+      action(runEnv, async (ctx, opts: { dryRun: boolean; timeout: string; force: boolean; host?: string; target?: string }) => {
         const timeoutSeconds = parseDurationSeconds(opts.timeout, '--timeout');
-        const h = await stack(ctx, opts.host);
+        const loaded = await load(ctx);
+        if (swarmTarget(loaded, opts.target)) return swarmDeploy(ctx, loaded, { dryRun: opts.dryRun, timeoutSeconds, force: opts.force, host: opts.host });
+        const h = await stack(ctx, opts.host, loaded);
         const r = await deploy(h, { dryRun: opts.dryRun, timeoutSeconds, force: opts.force, json: ctx.out.json, color: ctx.global.color, confirm: (q) => confirm(ctx, q) });
         if (ctx.out.json) {
           ctx.out.data({ ok: true, ...r });
@@ -128,9 +136,12 @@ export function register(program: Command, runEnv: RunEnvironment): void {
     .command('ps')
     .description('list the stack\'s containers: service, colour, state, health, image, uptime')
     .option(...HOST_FLAG)
+    .option(...TARGET_FLAG)
     .action(
-      action(runEnv, async (ctx, opts: { host?: string }) => {
-        const h = await stack(ctx, opts.host);
+      action(runEnv, async (ctx, opts: { host?: string; target?: string }) => {
+        const loaded = await load(ctx);
+        if (swarmTarget(loaded, opts.target)) return swarmPs(ctx, loaded, opts.host);
+        const h = await stack(ctx, opts.host, loaded);
         const r = await ps(h);
         if (ctx.out.json) {
           ctx.out.data(r);
@@ -161,11 +172,17 @@ export function register(program: Command, runEnv: RunEnvironment): void {
     .option('--tail <n>', 'last N lines per container')
     .option('--grep <regex>', 'only lines matching')
     .option(...HOST_FLAG)
+    .option(...TARGET_FLAG)
     .action(
-      action(runEnv, async (ctx, service: string | undefined, opts: { follow: boolean; since?: string; grep?: string; tail?: string; host?: string }) => {
-        const h = await stack(ctx, opts.host);
+      action(runEnv, async (ctx, service: string | undefined, opts: { follow: boolean; since?: string; grep?: string; tail?: string; host?: string; target?: string }) => {
+        const loaded = await load(ctx);
         const tail = opts.tail === undefined ? undefined : Number(opts.tail);
         if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) throw new UsageError(`--tail ${opts.tail}: expected a whole number`);
+        if (swarmTarget(loaded, opts.target)) {
+          const sinceSeconds = opts.since ? parseSince(opts.since) : undefined;
+          return swarmLogs(ctx, loaded, service, { follow: opts.follow, tail, sinceSeconds, grep: opts.grep, host: opts.host });
+        }
+        const h = await stack(ctx, opts.host, loaded);
         await withSignals(
           (signal) =>
             logs(
@@ -185,9 +202,12 @@ export function register(program: Command, runEnv: RunEnvironment): void {
     .option('--timeout <duration>', 'per-container health timeout', '120s')
     .option('--force', 'break a stale stack lock', false)
     .option(...HOST_FLAG)
+    .option(...TARGET_FLAG)
     .action(
-      action(runEnv, async (ctx, assignments: string[], opts: { timeout: string; force: boolean; host?: string }) => {
-        const h = await stack(ctx, opts.host);
+      action(runEnv, async (ctx, assignments: string[], opts: { timeout: string; force: boolean; host?: string; target?: string }) => {
+        const loaded = await load(ctx);
+        if (swarmTarget(loaded, opts.target)) return swarmScale(ctx, loaded, assignments, { timeoutSeconds: parseDurationSeconds(opts.timeout, '--timeout'), force: opts.force, host: opts.host });
+        const h = await stack(ctx, opts.host, loaded);
         const { replicas, deploy: r } = await scale(h, assignments, {
           timeoutSeconds: parseDurationSeconds(opts.timeout, '--timeout'),
           force: opts.force,
@@ -220,9 +240,15 @@ export function register(program: Command, runEnv: RunEnvironment): void {
     .option('--volumes', 'also delete the volumes: the database and every other piece of data', false)
     .option('--force', 'break a stale stack lock', false)
     .option(...HOST_FLAG)
+    .option(...TARGET_FLAG)
     .action(
-      action(runEnv, async (ctx, opts: { volumes: boolean; force: boolean; host?: string }) => {
-        const h = await stack(ctx, opts.host);
+      action(runEnv, async (ctx, opts: { volumes: boolean; force: boolean; host?: string; target?: string }) => {
+        const loaded = await load(ctx);
+        if (swarmTarget(loaded, opts.target)) {
+          if (opts.volumes) throw new UsageError('down --volumes: on a swarm the volumes live on the nodes that ran the data services', 'run `modelship down`, then `docker volume rm` the stack\'s volumes on each node (`docker volume ls --filter label=com.docker.stack.namespace=PROJECT`)');
+          return swarmDown(ctx, loaded, { force: opts.force, host: opts.host });
+        }
+        const h = await stack(ctx, opts.host, loaded);
         if (opts.volumes && !ctx.global.yes) {
           const answer = await ask(
             `Delete every volume of stack ${h.project}, including the database? Type the project name to confirm: `,
@@ -257,11 +283,14 @@ export function register(program: Command, runEnv: RunEnvironment): void {
     .description('show the audit log kept on the Docker host (who did what, when, with what result)')
     .option('-n, --lines <n>', 'last N entries', '50')
     .option(...HOST_FLAG)
+    .option(...TARGET_FLAG)
     .action(
-      action(runEnv, async (ctx, opts: { lines: string; host?: string }) => {
-        const h = await stack(ctx, opts.host);
+      action(runEnv, async (ctx, opts: { lines: string; host?: string; target?: string }) => {
+        const loaded = await load(ctx);
         const n = Number(opts.lines);
         if (!Number.isInteger(n) || n < 1) throw new UsageError(`--lines ${opts.lines}: expected a whole number`);
+        if (swarmTarget(loaded, opts.target)) return swarmAudit(ctx, loaded, n, opts.host);
+        const h = await stack(ctx, opts.host, loaded);
         const entries = (await audit(h)).slice(-n);
         if (ctx.out.json) {
           ctx.out.data(entries);

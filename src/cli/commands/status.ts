@@ -8,6 +8,7 @@ import { snapshotText, watchLine } from '../format/status.ts';
 import { parseDurationSeconds } from '../../util/duration.ts';
 import { UsageError } from '../../util/errors.ts';
 import { withSignals } from '../signals.ts';
+import { swarmStatus, swarmTarget, TARGET_FLAG } from './swarm-stack.ts';
 
 export function register(program: Command, runEnv: RunEnvironment): void {
   program
@@ -17,12 +18,14 @@ export function register(program: Command, runEnv: RunEnvironment): void {
     .option('--interval <duration>', 'refresh interval', '2s')
     .option('--plain', 'one plain-text snapshot even in a terminal', false)
     .option('-H, --host <url>', 'Docker Engine to use (unix://, tcp://, ssh://; default DOCKER_HOST)')
+    .option(...TARGET_FLAG)
     .action(
-      action(runEnv, async (ctx, opts: { watch: boolean; interval: string; plain: boolean; host?: string }) => {
+      action(runEnv, async (ctx, opts: { watch: boolean; interval: string; plain: boolean; host?: string; target?: string }) => {
         const intervalSeconds = parseDurationSeconds(opts.interval, '--interval');
         if (intervalSeconds < 1) throw new UsageError('--interval: at least 1s');
         const loaded = await loadConfig(ctx.global.config, ctx.global.envFile);
         for (const w of loaded.warnings) ctx.out.warn(formatProblem(w, false));
+        if (swarmTarget(loaded, opts.target)) return swarmStatus(ctx, loaded, opts.host);
         const h = openStack(loaded, ctx.env, opts.host);
         const tty = runEnv.streams.stdout.isTTY === true && process.stdin.isTTY === true && ctx.env.TERM !== 'dumb';
         if (tty && !ctx.out.json && !opts.plain && !opts.watch) {

@@ -4,6 +4,7 @@ import { formatProblem, loadConfig } from '../../config/load.ts';
 import { openStack } from '../../ops/stack.ts';
 import { swapOrRollback, type SwapResult } from '../../ops/swap.ts';
 import { parseDurationSeconds } from '../../util/duration.ts';
+import { swarmSwap, swarmTarget, TARGET_FLAG } from './swarm-stack.ts';
 
 function print(ctx: CommandContext, r: SwapResult): void {
   if (ctx.out.json) {
@@ -25,15 +26,17 @@ export function register(program: Command, runEnv: RunEnvironment): void {
       .option('--health-timeout <duration>', 'how long the new colour gets to become ready', '60s')
       .option('--drain-timeout <duration>', 'how long the old colour gets to finish its requests', '30s')
       .option('--force', 'break a stale stack lock', false)
-      .option('-H, --host <url>', 'Docker Engine to use (default DOCKER_HOST)');
+      .option('-H, --host <url>', 'Docker Engine to use (default DOCKER_HOST)')
+      .option(...TARGET_FLAG);
 
-  type Opts = { image?: string; healthTimeout: string; drainTimeout: string; force: boolean; host?: string };
+  type Opts = { image?: string; healthTimeout: string; drainTimeout: string; force: boolean; host?: string; target?: string };
   const run = (mode: 'swap' | 'rollback') =>
     action(runEnv, async (ctx, opts: Opts) => {
       const health = parseDurationSeconds(opts.healthTimeout, '--health-timeout');
       const drain = parseDurationSeconds(opts.drainTimeout, '--drain-timeout');
       const loaded = await loadConfig(ctx.global.config, ctx.global.envFile);
       for (const w of loaded.warnings) ctx.out.warn(formatProblem(w, false));
+      if (swarmTarget(loaded, opts.target)) return swarmSwap(ctx, loaded, mode, { image: opts.image, timeoutSeconds: health + drain, force: opts.force, host: opts.host });
       const h = openStack(loaded, ctx.env, opts.host);
       const r = await swapOrRollback(h, mode, {
         image: opts.image,
