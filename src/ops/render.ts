@@ -4,8 +4,6 @@
  */
 import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { LoadedConfig } from '../config/load.ts';
-import { renderAll } from '../render/index.ts';
 import type { RenderedFile } from '../render/types.ts';
 import { writeFileAtomic } from '../util/fs-atomic.ts';
 
@@ -15,13 +13,6 @@ export interface RenderReport {
   outDir: string;
   files: Array<{ path: string; status: 'created' | 'updated' | 'unchanged' | 'removed' | 'differs' | 'missing' | 'stale' }>;
   changed: boolean;
-}
-
-export function renderForDir(loaded: LoadedConfig, outDir: string): RenderedFile[] {
-  const toPosix = (p: string): string => p.split(path.sep).join('/');
-  const configDir = toPosix(path.relative(outDir, loaded.dir)) || '.';
-  const envFile = toPosix(path.relative(outDir, loaded.envFile));
-  return renderAll(loaded.config, { configDir, envFile });
 }
 
 async function readOrNull(file: string): Promise<string | null> {

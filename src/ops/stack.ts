@@ -16,7 +16,8 @@ import { planStack, type ActualStack, type Plan } from '../docker/plan.ts';
 import { buildStack } from '../stack/build.ts';
 import type { StackSpec } from '../stack/spec.ts';
 import { SERVICE } from '../stack/names.ts';
-import { renderForDir, writeRendered } from './render.ts';
+import { writeRendered } from './render.ts';
+import { renderForDir } from '../render/for-dir.ts';
 
 export interface StackHandle {
   loaded: LoadedConfig;

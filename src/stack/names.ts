@@ -78,6 +78,26 @@ export const PITR_RESTORE_LABEL = {
   host: 'org.modelship.pitr-restore.host',
 } as const;
 
+/** Labels of the stack's Swarm services, configs and secrets (`orchestrator: swarm`). */
+export const SWARM_LABEL = {
+  /** What `docker stack` uses too: `docker stack ps PROJECT` lists modelship's services. */
+  namespace: 'com.docker.stack.namespace',
+  project: MS_LABEL.project,
+  service: MS_LABEL.service,
+  role: MS_LABEL.role,
+  color: MS_LABEL.color,
+  aspectPrefix: MS_LABEL.aspectPrefix,
+  /** On nginx: the colour its upstream routes to (the stack's recorded active colour). */
+  activeColor: 'org.modelship.active-color',
+  /** On nginx: the API image the active colour runs when a swap named another than the config's. */
+  releaseImage: 'org.modelship.release-image',
+  /** On configs and secrets: the logical name (file path or .env key) they hold a version of. */
+  key: 'org.modelship.key',
+  /** On the Swarm configs that are audit entries, and on the one that is the stack lock. */
+  audit: 'org.modelship.audit',
+  lock: 'org.modelship.lock',
+} as const;
+
 /** A label as Prometheus' and promtail's Docker service discovery name it (`__meta_docker_container_label_…`). */
 export function discoveredLabel(label: string): string {
   return `__meta_docker_container_label_${label.replace(/[^a-zA-Z0-9_]/g, '_')}`;

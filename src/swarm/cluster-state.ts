@@ -2,17 +2,17 @@
  * The stack's lock and audit log on a swarm, kept in the cluster's raft store as Swarm configs so
  * every manager sees the same truth: the lock is one config whose name is unique (creating it is
  * the atomic acquire), each audit entry is one small config labelled with the project. The active
- * colour lives on the nginx service (label org.modelship.active-color), the release image on each
+ * colour lives on the nginx service (label SWARM_LABEL.activeColor), the release image on each
  * colour's service: nothing is kept on the operator's machine.
  */
 import os from 'node:os';
 import type Docker from 'dockerode';
 import { UserError } from '../util/errors.ts';
 import { pidAlive } from '../util/process.ts';
-import { SWARM_LABEL } from './spec.ts';
+import { SWARM_LABEL } from '../stack/names.ts';
 
-export const AUDIT_LABEL = 'org.modelship.audit';
-const LOCK_LABEL = 'org.modelship.lock';
+export const AUDIT_LABEL = SWARM_LABEL.audit;
+const LOCK_LABEL = SWARM_LABEL.lock;
 
 export function lockConfigName(project: string): string {
   return `${project}_modelship-lock`;

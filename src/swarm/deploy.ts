@@ -10,7 +10,7 @@ import type Docker from 'dockerode';
 import type { LoadedConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { connectDocker } from '../docker/client.ts';
-import { renderForDir } from '../ops/render.ts';
+import { renderForDir } from '../render/for-dir.ts';
 import { buildStack } from '../stack/build.ts';
 import { COLORS, SERVICE, type Color } from '../stack/names.ts';
 import type { StackSpec } from '../stack/spec.ts';
@@ -19,7 +19,8 @@ import { engineName } from './cluster.ts';
 import { acquireSwarmLock, auditSwarm, type SwarmLock } from './cluster-state.ts';
 import { createFiles, createNetworks, createService, engineCall, readActual, requireManager, updateService, waitConverged } from './engine.ts';
 import { describeSwarmAction, planSwarm, swarmPlanChanges, type ActualSwarm, type ServiceAction, type SwarmPlan } from './plan.ts';
-import { buildSwarmStack, swarmName, SWARM_LABEL, type ImageDefaults, type SwarmStack } from './spec.ts';
+import { buildSwarmStack, swarmName, type ImageDefaults, type SwarmStack } from './spec.ts';
+import { SWARM_LABEL } from '../stack/names.ts';
 import { missingLabels } from './placement.ts';
 
 export interface SwarmHandle {

@@ -8,7 +8,8 @@ import type Docker from 'dockerode';
 import { UserError } from '../util/errors.ts';
 import { engineFailure, swarmError } from './errors.ts';
 import type { ActualSwarm } from './plan.ts';
-import { SWARM_LABEL, type EngineServiceSpec, type SwarmFile, type SwarmNetwork, type SwarmStack } from './spec.ts';
+import { type EngineServiceSpec, type SwarmFile, type SwarmNetwork, type SwarmStack } from './spec.ts';
+import { SWARM_LABEL } from '../stack/names.ts';
 import { imageMissing, taskProblems, type EngineTaskFull } from './task-report.ts';
 
 /** Throws the operator's error when the engine is not a reachable swarm manager. */

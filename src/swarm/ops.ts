@@ -11,7 +11,7 @@ import { acquireSwarmLock, AUDIT_LABEL, lockConfigName } from './cluster-state.t
 import { deploySwarm, recordedColor, type SwarmDeployResult, type SwarmHandle } from './deploy.ts';
 import { engineCall, listStackServices, nodeNames, readActual, requireManager } from './engine.ts';
 import { nodeRows, unavailableNodes, type EngineNode, type NodeRow } from './nodes.ts';
-import { SWARM_LABEL } from './spec.ts';
+import { SWARM_LABEL } from '../stack/names.ts';
 import { tasksPerNode, taskProblems, unschedulable, type EngineTaskFull, type Unschedulable } from './task-report.ts';
 
 export interface SwarmTaskRow {

@@ -3,7 +3,8 @@
  * ("update: image changed"). Pure: takes the services, configs, secrets and networks the manager
  * lists.
  */
-import { SWARM_ASPECTS, SWARM_LABEL, type SwarmAspect, type SwarmService, type SwarmStack } from './spec.ts';
+import { SWARM_ASPECTS, type SwarmAspect, type SwarmService, type SwarmStack } from './spec.ts';
+import { SWARM_LABEL } from '../stack/names.ts';
 
 export interface ActualService {
   id: string;

@@ -7,26 +7,11 @@
  */
 import YAML from 'yaml';
 import type { Config } from '../config/schema.ts';
-import { MOUNT, SERVICE, type Color } from '../stack/names.ts';
+import { MOUNT, SERVICE, SWARM_LABEL, type Color } from '../stack/names.ts';
 import type { MountSpec, ServiceSpec, StackSpec } from '../stack/spec.ts';
 import { sha } from '../util/hash.ts';
 import path from 'node:path';
 
-export const SWARM_LABEL = {
-  /** What `docker stack` uses too: `docker stack ps PROJECT` lists modelship's services. */
-  namespace: 'com.docker.stack.namespace',
-  project: 'org.modelship.project',
-  service: 'org.modelship.service',
-  role: 'org.modelship.role',
-  color: 'org.modelship.color',
-  aspectPrefix: 'org.modelship.hash.',
-  /** On nginx: the colour its upstream routes to (the stack's recorded active colour). */
-  activeColor: 'org.modelship.active-color',
-  /** On nginx: the API image the active colour runs when a swap named another than the config's. */
-  releaseImage: 'org.modelship.release-image',
-  /** On configs and secrets: the logical name (file path or .env key) they hold a version of. */
-  key: 'org.modelship.key',
-} as const;
 
 export const SWARM_ASPECTS = ['image', 'env', 'command', 'secrets', 'files', 'mounts', 'placement', 'ports', 'replicas', 'runtime', 'state'] as const;
 export type SwarmAspect = (typeof SWARM_ASPECTS)[number];
@@ -234,8 +219,20 @@ export function pinLabel(config: Config, service: string): string | undefined {
 }
 
 function enabled(s: ServiceSpec, profiles: readonly string[]): boolean {
-  if (s.labels['org.modelship.color'] !== undefined) return true;
+  if (s.labels[SWARM_LABEL.color] !== undefined) return true;
   return s.profiles.every((p) => profiles.includes(p));
+}
+
+/** What every service of one stack shares while it is turned into Swarm services. */
+interface BuildContext {
+  stack: StackSpec;
+  input: SwarmInput;
+  config: SwarmInput['config'];
+  p: string;
+  files: Map<string, string>;
+  live: Set<string>;
+  configFor: (key: string, data: string) => SwarmFile;
+  secretFor: (key: string) => SwarmFile;
 }
 
 export function buildSwarmStack(stack: StackSpec, input: SwarmInput): SwarmStack {
@@ -262,114 +259,8 @@ export function buildSwarmStack(stack: StackSpec, input: SwarmInput): SwarmStack
     secrets.set(key, s);
     return s;
   };
-
-  const services: SwarmService[] = [];
-  for (const s of stack.services) {
-    if (!enabled(s, input.profiles)) continue;
-    const color = s.labels['org.modelship.color'] as Color | undefined;
-    const image = color ? (input.colorImages?.[color] ?? s.image) : s.image;
-
-    // Mounts: named volumes stay volumes (local to the node the service is pinned to); rendered
-    // directories become configs, one per file; host paths stay binds (they must exist on the node).
-    const mounts: EngineServiceSpec['TaskTemplate']['ContainerSpec']['Mounts'] = [];
-    const cfgRefs: EngineServiceSpec['TaskTemplate']['ContainerSpec']['Configs'] = [];
-    for (const m of s.mounts) {
-      if (m.type === 'volume') {
-        mounts.push({ Type: 'volume', Source: swarmName(p, m.source), Target: m.target, ...(m.readOnly ? { ReadOnly: true } : {}), VolumeOptions: { Labels: { [SWARM_LABEL.namespace]: p, [SWARM_LABEL.project]: p } } });
-      } else if (m.base === 'render') {
-        for (const [file, data] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
-          if (file !== m.source && !file.startsWith(`${m.source}/`)) continue;
-          const c = configFor(file, data);
-          const target = file === m.source ? m.target : path.posix.join(m.target, file.slice(m.source.length + 1));
-          cfgRefs.push({ ConfigName: c.name, File: { Name: target, UID: '0', GID: '0', Mode: file.endsWith('.sh') ? 0o555 : 0o444 } });
-        }
-      } else if (m.target === MOUNT.backups) {
-        // The backup directory lives where the database does: a volume on the PostgreSQL node.
-        mounts.push({ Type: 'volume', Source: swarmName(p, BACKUPS_VOLUME), Target: m.target, VolumeOptions: { Labels: { [SWARM_LABEL.namespace]: p, [SWARM_LABEL.project]: p } } });
-      } else {
-        mounts.push({ Type: 'bind', Source: bindPath(m, input.configDir), Target: m.target, ...(m.readOnly ? { ReadOnly: true } : {}) });
-      }
-    }
-
-    const secretKeys = s.envFile ? Object.keys(input.envValues).filter((k) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(k)).sort() : [];
-    const secretRefs = secretKeys.map((k) => ({ SecretName: secretFor(k).name, File: { Name: k, UID: '0', GID: '0', Mode: 0o444 } }));
-
-    const defaults = input.imageDefaults[image] ?? {};
-    const entry = s.entrypoint ?? defaults.entrypoint ?? [];
-    const cmd = s.command ?? defaults.cmd ?? [];
-    const argv = [...entry, ...cmd];
-    const command: { Command?: string[]; Args?: string[] } = secretRefs.length > 0 && argv.length > 0 ? withSecretFiles(argv) : { ...(s.entrypoint ? { Command: s.entrypoint } : {}), ...(s.command ? { Args: s.command } : {}) };
-
-    const env = Object.entries(s.environment).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`);
-    const label = pinLabel(config, s.name);
-    const hostEdge = s.name === SERVICE.nginx && config.swarm.edge.publish === 'host';
-    const replicas = color
-      ? color === input.activeColor ? (input.replicas?.[s.name] ?? s.replicas ?? 1) : (input.replicas?.[s.name] ?? 0)
-      : s.name === SERVICE.nginx ? config.swarm.edge.replicas : (input.replicas?.[s.name] ?? s.replicas ?? 1);
-    // Two tasks cannot share one node-local data volume: stateful services stop first.
-    const stateful = s.mounts.some((m) => m.type === 'volume' && !m.readOnly) && !color && s.name !== SERVICE.worker;
-    const update: SwarmUpdateConfig = {
-      Parallelism: 1,
-      Delay: 0,
-      FailureAction: 'rollback',
-      Monitor: config.swarm.updateMonitorSeconds * NS,
-      MaxFailureRatio: 0,
-      Order: stateful || hostEdge ? 'stop-first' : 'start-first',
-    };
-    const h = s.healthcheck ? { ...s.healthcheck, test: secretRefs.length > 0 ? healthWithSecrets(s.healthcheck.test) : s.healthcheck.test } : undefined;
-    const labels = { ...s.labels, [SWARM_LABEL.namespace]: p, ...(s.name === SERVICE.nginx ? { [SWARM_LABEL.activeColor]: input.activeColor, ...(input.releaseImage ? { [SWARM_LABEL.releaseImage]: input.releaseImage } : {}) } : {}) };
-    const ports = s.name === SERVICE.nginx
-      ? s.ports.map((pt) => ({ Protocol: pt.protocol ?? 'tcp', TargetPort: pt.container, PublishedPort: pt.host, PublishMode: hostEdge ? 'host' : 'ingress' }) as const)
-      : [];
-    const spec: EngineServiceSpec = {
-      Name: swarmName(p, s.name),
-      Labels: labels,
-      TaskTemplate: {
-        ContainerSpec: {
-          Image: image,
-          ...command,
-          Env: env,
-          Labels: { ...s.labels, [SWARM_LABEL.namespace]: p },
-          Mounts: mounts,
-          Secrets: secretRefs,
-          Configs: cfgRefs,
-          ...(h ? { HealthCheck: { Test: h.test, Interval: h.intervalSeconds * NS, Timeout: h.timeoutSeconds * NS, Retries: h.retries, StartPeriod: h.startPeriodSeconds * NS, ...(h.startIntervalSeconds ? { StartInterval: h.startIntervalSeconds * NS } : {}) } } : {}),
-          ...(s.stopSignal ? { StopSignal: s.stopSignal } : {}),
-          StopGracePeriod: s.stopGracePeriodSeconds * NS,
-          ...(s.user ? { User: s.user } : {}),
-          ...(s.readOnlyRootfs ? { ReadOnly: true } : {}),
-        },
-        ...(memoryBytes(s.memoryLimit) ? { Resources: { Limits: { MemoryBytes: memoryBytes(s.memoryLimit)! } } } : {}),
-        RestartPolicy: { Condition: s.restart === 'no' ? 'none' : s.restart === 'on-failure' ? 'on-failure' : 'any', Delay: 5 * NS, MaxAttempts: 0 },
-        Placement: { Constraints: label ? [constraint(label)] : [] },
-        Networks: s.networks.map((n) => ({ Target: swarmName(p, n), Aliases: color && live.has(color) && (s.gatedNetworks ?? []).includes(n) ? [s.name, LIVE_ALIAS] : [s.name] })),
-        LogDriver: { Name: stack.logging.driver, Options: { ...stack.logging.options } },
-      },
-      Mode: hostEdge ? { Global: {} } : { Replicated: { Replicas: replicas } },
-      UpdateConfig: update,
-      RollbackConfig: { ...update, FailureAction: 'pause' },
-      // The routing mesh needs a virtual IP; everything else is resolved to its tasks' addresses
-      // (dnsrr): nginx and the apps balance themselves, and no kernel IPVS is needed.
-      EndpointSpec: { Mode: s.name === SERVICE.nginx && !hostEdge ? 'vip' : 'dnsrr', Ports: ports },
-    };
-    const ct = spec.TaskTemplate.ContainerSpec;
-    const aspects: Record<SwarmAspect, string> = {
-      image: sha({ image, id: input.imageIds?.[image] ?? '' }),
-      env: sha(ct.Env),
-      command: sha({ c: ct.Command ?? null, a: ct.Args ?? null }),
-      secrets: sha(ct.Secrets.map((x) => x.SecretName)),
-      files: sha(ct.Configs.map((x) => [x.ConfigName, x.File.Name])),
-      mounts: sha(ct.Mounts),
-      placement: sha(spec.TaskTemplate.Placement),
-      ports: sha(spec.EndpointSpec),
-      replicas: sha(spec.Mode),
-      // Service-level labels only (the recorded colour and release on nginx): updated without new tasks.
-      state: sha({ c: spec.Labels[SWARM_LABEL.activeColor] ?? '', r: spec.Labels[SWARM_LABEL.releaseImage] ?? '' }),
-      runtime: sha({ h: ct.HealthCheck ?? null, sig: ct.StopSignal ?? null, g: ct.StopGracePeriod, u: ct.User ?? null, ro: ct.ReadOnly ?? false, r: spec.TaskTemplate.Resources ?? null, rp: spec.TaskTemplate.RestartPolicy, n: spec.TaskTemplate.Networks, l: spec.TaskTemplate.LogDriver, up: spec.UpdateConfig, lb: { ...labels, [SWARM_LABEL.activeColor]: '', [SWARM_LABEL.releaseImage]: '' } }),
-    };
-    for (const a of SWARM_ASPECTS) spec.Labels[`${SWARM_LABEL.aspectPrefix}${a}`] = aspects[a];
-    services.push({ name: spec.Name, service: s.name, spec, aspects, ...(label ? { needsLabel: label } : {}), replicas: hostEdge ? -1 : replicas });
-  }
+  const ctx: BuildContext = { stack, input, config, p, files, live, configFor, secretFor };
+  const services = stack.services.filter((s) => enabled(s, input.profiles)).map((s) => swarmService(s, ctx));
 
   const rank = (s: SwarmService): number => {
     const role = s.spec.Labels[SWARM_LABEL.role];
@@ -380,6 +271,128 @@ export function buildSwarmStack(stack: StackSpec, input: SwarmInput): SwarmStack
   };
   const order = [...services].sort((a, b) => rank(a) - rank(b)).map((s) => s.service);
   return { project: p, networks, configs: [...configs.values()], secrets: [...secrets.values()], services, order };
+}
+
+type ContainerSpecOf = EngineServiceSpec['TaskTemplate']['ContainerSpec'];
+
+/**
+ * Mounts: named volumes stay volumes (local to the node the service is pinned to); rendered
+ * directories become configs, one per file; host paths stay binds (they must exist on the node).
+ */
+function swarmMounts(s: ServiceSpec, ctx: BuildContext): { mounts: ContainerSpecOf['Mounts']; cfgRefs: ContainerSpecOf['Configs'] } {
+  const { p, files } = ctx;
+  const mounts: ContainerSpecOf['Mounts'] = [];
+  const cfgRefs: ContainerSpecOf['Configs'] = [];
+  for (const m of s.mounts) {
+    if (m.type === 'volume') {
+      mounts.push({ Type: 'volume', Source: swarmName(p, m.source), Target: m.target, ...(m.readOnly ? { ReadOnly: true } : {}), VolumeOptions: { Labels: { [SWARM_LABEL.namespace]: p, [SWARM_LABEL.project]: p } } });
+    } else if (m.base === 'render') {
+      for (const [file, data] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
+        if (file !== m.source && !file.startsWith(`${m.source}/`)) continue;
+        const c = ctx.configFor(file, data);
+        const target = file === m.source ? m.target : path.posix.join(m.target, file.slice(m.source.length + 1));
+        cfgRefs.push({ ConfigName: c.name, File: { Name: target, UID: '0', GID: '0', Mode: file.endsWith('.sh') ? 0o555 : 0o444 } });
+      }
+    } else if (m.target === MOUNT.backups) {
+      // The backup directory lives where the database does: a volume on the PostgreSQL node.
+      mounts.push({ Type: 'volume', Source: swarmName(p, BACKUPS_VOLUME), Target: m.target, VolumeOptions: { Labels: { [SWARM_LABEL.namespace]: p, [SWARM_LABEL.project]: p } } });
+    } else {
+      mounts.push({ Type: 'bind', Source: bindPath(m, ctx.input.configDir), Target: m.target, ...(m.readOnly ? { ReadOnly: true } : {}) });
+    }
+  }
+  return { mounts, cfgRefs };
+}
+
+/** One hash per aspect, so the plan can say exactly why a service is updated. */
+function swarmAspects(spec: EngineServiceSpec, image: string, input: SwarmInput, labels: Record<string, string>): Record<SwarmAspect, string> {
+  const ct = spec.TaskTemplate.ContainerSpec;
+  return {
+    image: sha({ image, id: input.imageIds?.[image] ?? '' }),
+    env: sha(ct.Env),
+    command: sha({ c: ct.Command ?? null, a: ct.Args ?? null }),
+    secrets: sha(ct.Secrets.map((x) => x.SecretName)),
+    files: sha(ct.Configs.map((x) => [x.ConfigName, x.File.Name])),
+    mounts: sha(ct.Mounts),
+    placement: sha(spec.TaskTemplate.Placement),
+    ports: sha(spec.EndpointSpec),
+    replicas: sha(spec.Mode),
+    // Service-level labels only (the recorded colour and release on nginx): updated without new tasks.
+    state: sha({ c: spec.Labels[SWARM_LABEL.activeColor] ?? '', r: spec.Labels[SWARM_LABEL.releaseImage] ?? '' }),
+    runtime: sha({ h: ct.HealthCheck ?? null, sig: ct.StopSignal ?? null, g: ct.StopGracePeriod, u: ct.User ?? null, ro: ct.ReadOnly ?? false, r: spec.TaskTemplate.Resources ?? null, rp: spec.TaskTemplate.RestartPolicy, n: spec.TaskTemplate.Networks, l: spec.TaskTemplate.LogDriver, up: spec.UpdateConfig, lb: { ...labels, [SWARM_LABEL.activeColor]: '', [SWARM_LABEL.releaseImage]: '' } }),
+  };
+}
+
+function swarmReplicas(s: ServiceSpec, color: Color | undefined, input: SwarmInput): number {
+  if (color) return color === input.activeColor ? (input.replicas?.[s.name] ?? s.replicas ?? 1) : (input.replicas?.[s.name] ?? 0);
+  return s.name === SERVICE.nginx ? input.config.swarm.edge.replicas : (input.replicas?.[s.name] ?? s.replicas ?? 1);
+}
+
+function swarmService(s: ServiceSpec, ctx: BuildContext): SwarmService {
+  const { stack, input, config, p, live } = ctx;
+  const color = s.labels[SWARM_LABEL.color] as Color | undefined;
+  const image = color ? (input.colorImages?.[color] ?? s.image) : s.image;
+  const { mounts, cfgRefs } = swarmMounts(s, ctx);
+
+  const secretKeys = s.envFile ? Object.keys(input.envValues).filter((k) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(k)).sort() : [];
+  const secretRefs = secretKeys.map((k) => ({ SecretName: ctx.secretFor(k).name, File: { Name: k, UID: '0', GID: '0', Mode: 0o444 } }));
+
+  const defaults = input.imageDefaults[image] ?? {};
+  const argv = [...(s.entrypoint ?? defaults.entrypoint ?? []), ...(s.command ?? defaults.cmd ?? [])];
+  const command: { Command?: string[]; Args?: string[] } = secretRefs.length > 0 && argv.length > 0 ? withSecretFiles(argv) : { ...(s.entrypoint ? { Command: s.entrypoint } : {}), ...(s.command ? { Args: s.command } : {}) };
+
+  const env = Object.entries(s.environment).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`);
+  const label = pinLabel(config, s.name);
+  const hostEdge = s.name === SERVICE.nginx && config.swarm.edge.publish === 'host';
+  const replicas = swarmReplicas(s, color, input);
+  // Two tasks cannot share one node-local data volume: stateful services stop first.
+  const stateful = s.mounts.some((m) => m.type === 'volume' && !m.readOnly) && !color && s.name !== SERVICE.worker;
+  const update: SwarmUpdateConfig = {
+    Parallelism: 1,
+    Delay: 0,
+    FailureAction: 'rollback',
+    Monitor: config.swarm.updateMonitorSeconds * NS,
+    MaxFailureRatio: 0,
+    Order: stateful || hostEdge ? 'stop-first' : 'start-first',
+  };
+  const h = s.healthcheck ? { ...s.healthcheck, test: secretRefs.length > 0 ? healthWithSecrets(s.healthcheck.test) : s.healthcheck.test } : undefined;
+  const labels = { ...s.labels, [SWARM_LABEL.namespace]: p, ...(s.name === SERVICE.nginx ? { [SWARM_LABEL.activeColor]: input.activeColor, ...(input.releaseImage ? { [SWARM_LABEL.releaseImage]: input.releaseImage } : {}) } : {}) };
+  const ports = s.name === SERVICE.nginx
+    ? s.ports.map((pt) => ({ Protocol: pt.protocol ?? 'tcp', TargetPort: pt.container, PublishedPort: pt.host, PublishMode: hostEdge ? 'host' : 'ingress' }) as const)
+    : [];
+  const spec: EngineServiceSpec = {
+    Name: swarmName(p, s.name),
+    Labels: labels,
+    TaskTemplate: {
+      ContainerSpec: {
+        Image: image,
+        ...command,
+        Env: env,
+        Labels: { ...s.labels, [SWARM_LABEL.namespace]: p },
+        Mounts: mounts,
+        Secrets: secretRefs,
+        Configs: cfgRefs,
+        ...(h ? { HealthCheck: { Test: h.test, Interval: h.intervalSeconds * NS, Timeout: h.timeoutSeconds * NS, Retries: h.retries, StartPeriod: h.startPeriodSeconds * NS, ...(h.startIntervalSeconds ? { StartInterval: h.startIntervalSeconds * NS } : {}) } } : {}),
+        ...(s.stopSignal ? { StopSignal: s.stopSignal } : {}),
+        StopGracePeriod: s.stopGracePeriodSeconds * NS,
+        ...(s.user ? { User: s.user } : {}),
+        ...(s.readOnlyRootfs ? { ReadOnly: true } : {}),
+      },
+      ...(memoryBytes(s.memoryLimit) ? { Resources: { Limits: { MemoryBytes: memoryBytes(s.memoryLimit)! } } } : {}),
+      RestartPolicy: { Condition: s.restart === 'no' ? 'none' : s.restart === 'on-failure' ? 'on-failure' : 'any', Delay: 5 * NS, MaxAttempts: 0 },
+      Placement: { Constraints: label ? [constraint(label)] : [] },
+      Networks: s.networks.map((n) => ({ Target: swarmName(p, n), Aliases: color && live.has(color) && (s.gatedNetworks ?? []).includes(n) ? [s.name, LIVE_ALIAS] : [s.name] })),
+      LogDriver: { Name: stack.logging.driver, Options: { ...stack.logging.options } },
+    },
+    Mode: hostEdge ? { Global: {} } : { Replicated: { Replicas: replicas } },
+    UpdateConfig: update,
+    RollbackConfig: { ...update, FailureAction: 'pause' },
+    // The routing mesh needs a virtual IP; everything else is resolved to its tasks' addresses
+    // (dnsrr): nginx and the apps balance themselves, and no kernel IPVS is needed.
+    EndpointSpec: { Mode: s.name === SERVICE.nginx && !hostEdge ? 'vip' : 'dnsrr', Ports: ports },
+  };
+  const aspects = swarmAspects(spec, image, input, labels);
+  for (const a of SWARM_ASPECTS) spec.Labels[`${SWARM_LABEL.aspectPrefix}${a}`] = aspects[a];
+  return { name: spec.Name, service: s.name, spec, aspects, ...(label ? { needsLabel: label } : {}), replicas: hostEdge ? -1 : replicas };
 }
 
 function bindPath(m: Extract<MountSpec, { type: 'bind' }>, configDir: string): string {

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { action, type RunEnvironment } from '../context.ts';
 import { analyzeConfigFile, formatProblem, loadConfig } from '../../config/load.ts';
 import { initProject, schemaText } from '../../ops/init.ts';
-import { checkRendered, renderForDir, writeRendered } from '../../ops/render.ts';
+import { checkRendered, writeRendered } from '../../ops/render.ts';
+import { renderForDir } from '../../render/for-dir.ts';
 import { UsageError } from '../../util/errors.ts';
 
 // Long because: the commander declaration of `config` and its subcommands, one short action each.

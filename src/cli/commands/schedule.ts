@@ -74,6 +74,8 @@ function scheduledJobs(settings: OpsSettings, target: DbTarget, opts: Opts, wait
   ];
 }
 
+// Long because: the commander declaration of `schedule` (flags, help text) and its one action, which
+// wires the scheduler's jobs, the PITR receiver and the off-site copies under one signal bridge.
 export function register(program: Command, runEnv: RunEnvironment): void {
   withDbFlags(program.command('schedule'))
     .description('run backups, VACUUM ANALYZE and verification on their cron schedules (UTC) until SIGTERM; JSON-line logs')

@@ -12,22 +12,12 @@ const MAX_LINES = 80;
 const REASON = /^\s*(\/\/|\/\*\*?|\*)\s*Long because\b/m;
 
 /**
- * Today's offenders in folders other helpers are reworking for issue 15 (spine-ops: src/ops/*.ts,
- * src/stack, src/docker; spine-server: src/server, src/queue; the inference engine's helper:
- * src/inference/engine.ts). The coordinator shrinks this list after merging; nothing is added to it.
+ * The one offender left: the inference engine is an object literal of closures over the pool, the
+ * registry and the provider choice (233 lines); turning it into a class with one method per
+ * operation is the next step. Nothing is added to this list.
  */
 const ALLOWED = new Set([
-  'docker/desired.ts desiredContainer',
   'inference/engine.ts createEngine',
-  'ops/deploy.ts deploy',
-  'ops/deploy.ts buildSteps',
-  'ops/status.ts collectSnapshot',
-  'ops/swap.ts swapOrRollback',
-  'queue/run.ts runWorker',
-  'server/app.ts buildServer',
-  'server/v2/protocol.ts decodeRequest',
-  'server/v2/routes.ts registerV2',
-  'stack/build.ts buildStack',
 ]);
 
 function nameOf(fn: ts.FunctionLikeDeclaration, sf: ts.SourceFile): string {

@@ -31,6 +31,8 @@ function isNoSuchFile(err: unknown): boolean {
   return (err as { code?: number }).code === NO_SUCH_FILE;
 }
 
+// Long because: the store object's methods (put, get, list, stat, delete) share one SFTP connection
+// and its reconnect state; each method is short.
 export function sftpStore(o: SftpOptions): RemoteStore {
   let conn: Promise<{ client: Client; sftp: SFTPWrapper }> | null = null;
   const made = new Set<string>();
