@@ -8,14 +8,14 @@ import { ContainerFailed, isEngineGone, tailLogs } from '../docker/engine.ts';
 import { UserError } from '../util/errors.ts';
 import { authFailure } from './auth-failure.ts';
 
-export function failureReport(service: string, container: string, err: unknown, logs: string, probeOutput: string, login?: { secrets: Config['secrets']; databaseLog: string }): UserError {
+export function failureReport(service: string, container: string, err: unknown, logs: string, probeOutput: string, login?: { secrets: Config['secrets']; databaseLog: string }, opts: { hint?: string } = {}): UserError {
   const reason = err instanceof Error ? err.message : String(err);
   const auth = login ? authFailure(`${logs}\n${probeOutput}\n${login.databaseLog}`, login.secrets) : null;
   const parts = [`deploy failed at ${service} (${container}): ${reason}${auth ? `: ${auth.cause}` : ''}`];
   parts.push(`--- last 50 log lines of ${container} ---\n${logs.trimEnd() || '(no output)'}`);
   if (probeOutput) parts.push(`--- health check output ---\n${probeOutput.trimEnd()}`);
   return new UserError(parts.join('\n'), {
-    hint: auth ? `${auth.hint}; services that were healthy before keep running` : 'services that were healthy before keep running; fix the cause and run `modelship deploy` again',
+    hint: auth ? `${auth.hint}; services that were healthy before keep running` : `${opts.hint ? `${opts.hint}; ` : ''}services that were healthy before keep running; fix the cause and run \`modelship deploy\` again`,
     details: { service, container, reason, logs, health: probeOutput, ...(auth ? { cause: auth.cause } : {}) },
   });
 }

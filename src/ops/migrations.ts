@@ -33,7 +33,12 @@ export async function runMigrations(docker: Docker, h: StackHandle, api: Desired
   try {
     for (const n of api.extraNetworks) await docker.getNetwork(n.name).connect({ Container: c.id });
     await c.start();
-    const result = (await withTimeout(c.wait(), timeoutSeconds * 1000, `migrations still running after ${timeoutSeconds} s`)) as { StatusCode: number };
+    const result = (await withTimeout(c.wait(), timeoutSeconds * 1000, async () => {
+      const logs = await tailLogs(docker, c.id, 50).catch(() => '');
+      throw failureReport('migrate', name, new Error(`migrations still running after ${timeoutSeconds} s (the migration container is removed; each migration runs in its own transaction, so none is half-applied)`), logs, '', { secrets: h.loaded.config.secrets, databaseLog: '' }, {
+        hint: 'a long migration or a lock held by another session (see `modelship db connections`); give it longer with --timeout (deploy) or --health-timeout (swap)',
+      });
+    })) as { StatusCode: number };
     const logs = await tailLogs(docker, c.id, 50);
     if (result.StatusCode !== 0) throw failureReport('migrate', name, new Error(`migrations exited with code ${result.StatusCode}`), logs, '', { secrets: h.loaded.config.secrets, databaseLog: '' });
     return logs.trim().split('\n').pop() ?? 'done';

@@ -58,15 +58,12 @@ test('containers carry the Compose labels', { skip }, async () => {
   assert.equal(nets.length, 2);
 });
 
-test('a second deploy with no change does nothing, fast', { skip }, async () => {
+test('a second deploy with no change does nothing', { skip }, async () => {
   const before = ids(await projectContainers(s.project));
-  const t0 = Date.now();
   const r = await ms(s, ['deploy']);
-  const took = Date.now() - t0;
   assert.equal(r.exitCode, 0, r.all);
   assert.match(r.stdout, /nothing to do/);
   assert.deepEqual(ids(await projectContainers(s.project)), before);
-  assert.ok(took < 5000, `no-op deploy took ${took} ms`);
 });
 
 test('changing one setting recreates only that service, and says why', { skip }, async () => {
