@@ -12,7 +12,8 @@ export function engineName(env: NodeJS.ProcessEnv): string {
   return env.DOCKER_HOST ? `the engine at DOCKER_HOST=${env.DOCKER_HOST}` : 'the local engine (/var/run/docker.sock)';
 }
 
-async function call<T>(where: string, doing: string, fn: () => Promise<T>): Promise<T> {
+/** Runs one engine call; a failure becomes a located error (swarm states named, an unreachable engine hinted). */
+export async function call<T>(where: string, doing: string, fn: () => Promise<T>, unreachableHint = 'is Docker running, and DOCKER_HOST right?'): Promise<T> {
   try {
     return await fn();
   } catch (err) {
@@ -21,7 +22,7 @@ async function call<T>(where: string, doing: string, fn: () => Promise<T>): Prom
     const { message } = engineFailure(err);
     const code = (err as { code?: string }).code;
     if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EACCES') {
-      throw new UserError(`${doing}: cannot reach ${where}: ${message}`, { hint: 'is Docker running, and DOCKER_HOST right?', cause: err });
+      throw new UserError(`${doing}: cannot reach ${where}: ${message}`, { hint: unreachableHint, cause: err });
     }
     throw new UserError(`${doing}: ${where} refused: ${message}`, { cause: err });
   }

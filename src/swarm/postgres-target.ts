@@ -20,8 +20,8 @@ import type { DbTarget } from '../postgres/session.ts';
 import { HELPER_LABEL, MS_LABEL, SERVICE } from '../stack/names.ts';
 import { UserError, errorMessage } from '../util/errors.ts';
 import { pidAlive } from '../util/process.ts';
-import { engineName } from './cluster.ts';
-import { engineFailure, swarmError, SWARM_PORTS } from './errors.ts';
+import { call, engineName } from './cluster.ts';
+import { SWARM_PORTS } from './errors.ts';
 import type { EngineNode } from './nodes.ts';
 import { locatePostgresTask, pickHelperNetwork, pickPostgresService, staleHelpers, type EngineNetwork, type EngineService, type EngineServiceTask, type PostgresLocation } from './postgres-locate.ts';
 
@@ -37,19 +37,8 @@ export interface SwarmDbOptions {
   reachMs?: number;
 }
 
-async function engine<T>(where: string, doing: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    const known = swarmError(err, where, doing);
-    if (known) throw known;
-    const { message } = engineFailure(err);
-    const code = (err as { code?: string }).code;
-    if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EACCES') {
-      throw new UserError(`${doing}: cannot reach ${where}: ${message}`, { hint: 'is Docker running, and DOCKER_HOST right? For a database outside the stack use --direct', cause: err });
-    }
-    throw new UserError(`${doing}: ${where} refused: ${message}`, { cause: err });
-  }
+function engine<T>(where: string, doing: string, fn: () => Promise<T>): Promise<T> {
+  return call(where, doing, fn, 'is Docker running, and DOCKER_HOST right? For a database outside the stack use --direct');
 }
 
 /** Where the postgres task runs now, asked of the manager `docker` talks to. */
