@@ -5,6 +5,8 @@
  * for until every task of its new spec runs healthy; updates are start-first with automatic
  * rollback (the engine's). A no-op deploy changes nothing.
  */
+import { migrate, type MigrateResult } from '../db/migrate.ts';
+import { stackPostgresTarget } from './postgres-target.ts';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import type { LoadedConfig } from '../config/load.ts';
@@ -30,11 +32,13 @@ export interface SwarmHandle {
   /** The manager, as the operator named it (for messages). */
   where: string;
   spec: StackSpec;
+  /** The environment the engine was reached with (DOCKER_HOST…): database commands reach the same manager. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export function openSwarm(loaded: LoadedConfig, env: NodeJS.ProcessEnv, host?: string): SwarmHandle {
   const e = host ? { ...env, DOCKER_HOST: host } : env;
-  return { loaded, docker: connectDocker(e), project: loaded.config.project, where: engineName(e), spec: buildStack(loaded.config) };
+  return { loaded, docker: connectDocker(e), project: loaded.config.project, where: engineName(e), spec: buildStack(loaded.config), env: e };
 }
 
 /** Whether a command runs against a swarm: the config says so, or `--target swarm`. */
@@ -165,10 +169,11 @@ export async function checkPlacement(h: SwarmHandle, stack: SwarmStack): Promise
   }
 }
 
-export async function applyActions(h: SwarmHandle, view: SwarmView, actions: readonly ServiceAction[], opts: { timeoutSeconds: number; onStep?: (l: string) => void }): Promise<void> {
+export async function applyActions(h: SwarmHandle, view: SwarmView, actions: readonly ServiceAction[], opts: { timeoutSeconds: number; onStep?: (l: string) => void; before?: (a: ServiceAction) => Promise<void> }): Promise<void> {
   const docker = h.docker;
   for (const a of actions) {
     if (a.kind === 'unchanged' || a.kind === 'remove') continue;
+    await opts.before?.(a);
     opts.onStep?.(describeSwarmAction(a));
     // The networks, configs and secrets this spec names exist first (creating is idempotent).
     const ct = a.desired.spec.TaskTemplate.ContainerSpec;
@@ -227,6 +232,24 @@ export async function withSwarmLock<T>(h: SwarmHandle, operation: string, force:
   }
 }
 
+/** `modelship db migrate` against the stack's PostgreSQL task, through the manager (swarm-db's helper container). */
+async function migrateSwarm(h: SwarmHandle): Promise<MigrateResult> {
+  const c = h.loaded.config;
+  const env = h.env ?? process.env;
+  const password = h.loaded.env[c.secrets.postgresPassword] ?? env[c.secrets.postgresPassword];
+  const target = await stackPostgresTarget({ project: h.project, database: c.postgres.database, user: c.postgres.user, password, env, orchestrator: 'swarm' });
+  try {
+    const s = await target.connect({ database: c.postgres.database, appName: 'modelship migrate' });
+    try {
+      return await migrate(s);
+    } finally {
+      await s.end();
+    }
+  } finally {
+    await target.close();
+  }
+}
+
 export async function deploySwarm(h: SwarmHandle, opts: SwarmDeployOptions): Promise<SwarmDeployResult & { note?: string }> {
   const t0 = performance.now();
   await requireManager(h.docker, h.where, opts.operation ?? 'deploy');
@@ -256,7 +279,16 @@ export async function deploySwarm(h: SwarmHandle, opts: SwarmDeployOptions): Pro
     await engineCall(h.where, 'create networks', () => createNetworks(docker, view.stack.networks.filter((n) => plan.networks.includes(n.name))));
     await engineCall(h.where, 'create configs', () => createFiles(docker, 'config', view.stack.configs, plan.configs));
     await engineCall(h.where, 'create secrets', () => createFiles(docker, 'secret', view.stack.secrets, plan.secrets));
-    await applyActions(h, view, plan.services, opts);
+    // As on one host: the migrations run before the API's new tasks start (after the database's).
+    let migrated = false;
+    const before = async (a: ServiceAction): Promise<void> => {
+      if (migrated || a.kind === 'remove' || !a.service.startsWith('api-') || a.desired.replicas === 0) return;
+      opts.onStep?.('Database migrations (against the PostgreSQL task, wherever it runs)');
+      const r = await migrateSwarm(h);
+      opts.onStep?.(`  ${r.applied.length ? `applied ${r.applied.join(', ')}` : 'none pending'}`);
+      migrated = true;
+    };
+    await applyActions(h, view, plan.services, { ...opts, before });
     for (const a of plan.services) {
       if (a.kind !== 'remove') continue;
       opts.onStep?.(describeSwarmAction(a));

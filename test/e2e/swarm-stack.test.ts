@@ -158,6 +158,11 @@ test('deploy: the stack runs healthy across the nodes; data pinned; secrets only
   assert.deepEqual((await runningTasks('nginx')).map((t) => t.node), ['msw-n1'], 'nginx on the edge node only');
   const res = await fetch(`http://${rig.nodes.n1.ip}:${PORT}/health`);
   assert.equal(res.status, 200);
+  // The deploy migrated the database on msw-n2 (through the manager): an API key can be stored.
+  assert.match(r.all, /Database migrations/);
+  const key = await ms(['keys', 'create', '--name', 'swarm-e2e']);
+  assert.equal(key.exitCode, 0, key.all);
+  assert.match(key.stdout.trim(), /\S{20,}/);
   const specs = JSON.stringify(await Promise.all((await stackServices(rig.manager)).map((s) => rig.manager.getService(s.ID).inspect())));
   for (const v of ['e2e-pg-pass', 'e2e-redis-pass', 'e2e-secret-key-0123456789abcdef']) assert.ok(!specs.includes(v), 'no secret value in any service spec');
 
