@@ -60,6 +60,8 @@ export interface BackupFacts {
   restoreTestedAt: string | null;
   /** Point-in-time recovery (absent when backups.pitr is off). */
   pitr?: PitrFacts;
+  /** Off-site copies (absent when backups.remote.url is not set): the queue of copies not yet verified there. */
+  remote?: { pending: number; lagSeconds: number; lastError: string | null };
 }
 
 export interface PitrFacts {

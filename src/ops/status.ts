@@ -22,6 +22,7 @@ import { VERIFY_STATE_FILE } from './backup/naming.ts';
 import { containerTargetFor } from '../postgres/container.ts';
 import { pitrLayout } from './backup/pitr/layout.ts';
 import { pitrFactsOf, pitrStatus } from './backup/pitr/service.ts';
+import { queueFacts } from './backup/remote/sync.ts';
 import { humanDuration, ps } from './containers.ts';
 import type { StackHandle } from './stack.ts';
 import {
@@ -202,7 +203,9 @@ async function refreshSlowFacts(h: StackHandle, rows: ServiceRow[], st: Collecto
     }
   }
   if (!st.backup || now() - st.backup.at > 30_000) {
-    st.backup = { at: now(), facts: await backupFacts(backupDir(h), c.postgres.database).catch(() => null) };
+    const facts = await backupFacts(backupDir(h), c.postgres.database).catch(() => null);
+    const remote = facts && c.backups.remote.url ? await queueFacts(backupDir(h), now()).catch(() => undefined) : undefined;
+    st.backup = { at: now(), facts: facts && remote ? { ...facts, remote: { pending: remote.pending, lagSeconds: remote.lagSeconds, lastError: remote.lastError } } : facts };
   }
   if (c.backups.pitr.enabled && (!st.pitr || now() - st.pitr.at > 10_000)) {
     st.pitr = { at: now(), facts: await pitrFacts(h, pg?.container ?? null).catch(() => undefined) };

@@ -82,7 +82,9 @@ export function dbLine(d: DbFacts | null, err?: string): string {
 
 export function backupLine(b: BackupFacts | null, now: number): string {
   if (!b) return 'backup: -';
-  return `backup: last ${fmtAge(b.lastAt, now)}${b.lastAt ? (b.lastVerified ? ', verified' : ', NOT verified') : ''}; restore tested ${fmtAge(b.restoreTestedAt, now)}`;
+  const r = b.remote;
+  const remote = !r ? '' : r.pending === 0 ? '; off-site: up to date' : `; off-site: ${r.pending} copies pending, ${fmtSeconds(r.lagSeconds)} behind${r.lastError ? ` (last error: ${r.lastError})` : ''}`;
+  return `backup: last ${fmtAge(b.lastAt, now)}${b.lastAt ? (b.lastVerified ? ', verified' : ', NOT verified') : ''}; restore tested ${fmtAge(b.restoreTestedAt, now)}${remote}`;
 }
 
 export function pitrLine(p: PitrFacts | undefined, now: number): string | null {
