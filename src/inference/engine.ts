@@ -113,7 +113,22 @@ export function defaultWorkers(forced?: ForcedBackend, onnxThreads = 1): number 
   return Math.max(1, Math.floor(os.availableParallelism() / onnxThreads));
 }
 
-export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
+/** What createEngine settles once: the forced backend, thread and worker counts, limits. */
+interface EngineSettings {
+  forced: ForcedBackend | undefined;
+  onnxThreads: number | undefined;
+  cores: number;
+  batching: BatchingOptions;
+  limits: DecodeLimits;
+  workers: number;
+  registry: RegistryOptions;
+  threads: EngineOptions['threads'];
+  workerTimeoutMs: number | undefined;
+  /** TF.js is initialised in every worker at start (a registry model runs on it), else on first use. */
+  tfjsEager: boolean;
+}
+
+async function engineSettings(opts: EngineOptions): Promise<EngineSettings> {
   let forced: ForcedBackend | undefined;
   try {
     forced = parseBackend(opts.backend ?? process.env.MODELSHIP_BACKEND);
@@ -121,34 +136,73 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
     throw new UserError((err as Error).message, { exitCode: 2 });
   }
   const onnxThreads = opts.onnxThreads ?? parseThreads(process.env.MODELSHIP_ONNX_THREADS);
-  const cores = os.availableParallelism();
-  const batching: BatchingOptions = { ...DEFAULT_BATCHING, ...opts.batching };
-  const limits: DecodeLimits = { ...DEFAULT_LIMITS, ...opts.limits };
   const workers = opts.workers ?? defaultWorkers(forced, onnxThreads ?? 1);
   if (!Number.isInteger(workers) || workers < 1) throw new UserError(`workers must be a positive integer, got ${workers}`, { exitCode: 2 });
-  // The worker pool (TF.js) starts at once, or with `lazy` on first use of a TF.js model: a run
-  // that only needs the lexicon model then never loads TF.js.
-  let pool: WorkerPool | undefined;
-  let starting: Promise<WorkerPool> | undefined;
-  const batchListeners = new Set<(size: number, model: string) => void>();
-  const backendListeners = new Set<(model: string, backend: BackendInfo) => void>();
   const registry = opts.registry ?? {};
   // TF.js is initialised in every worker at start when a model of the registry runs on it (as
   // before ONNX Runtime existed); otherwise on first use only, so an ONNX-only server never
   // carries TF.js in memory.
   const tfjsEager = forced?.runtime === 'tfjs' || (forced === undefined && !opts.lazy && (await listModels(registry).catch(() => [])).some((m) => !('error' in m) && m.manifest.runtime === 'tfjs'));
-  let closed = false;
-  const startPool = (): Promise<WorkerPool> => {
+  return {
+    forced,
+    onnxThreads,
+    cores: os.availableParallelism(),
+    batching: { ...DEFAULT_BATCHING, ...opts.batching },
+    limits: { ...DEFAULT_LIMITS, ...opts.limits },
+    workers,
+    registry,
+    threads: opts.threads,
+    workerTimeoutMs: opts.workerTimeoutMs,
+    tfjsEager,
+  };
+}
+
+/**
+ * The engine: models resolved and cached by name, inputs decoded or tokenised here and run in the
+ * worker pool (started at once, or with `lazy` on first use of a network model: a run that only
+ * needs the lexicon model then never starts it).
+ */
+class PooledEngine implements Engine {
+  readonly #s: EngineSettings;
+  #pool: WorkerPool | undefined;
+  #starting: Promise<WorkerPool> | undefined;
+  #closed = false;
+  readonly #batchListeners = new Set<(size: number, model: string) => void>();
+  readonly #backendListeners = new Set<(model: string, backend: BackendInfo) => void>();
+  readonly #entries = new Map<string, ModelEntry>();
+  readonly #vocabs = new Map<string, Map<string, number>>();
+  readonly #encoders = new Map<string, Promise<HfTextEncoder>>();
+
+  constructor(settings: EngineSettings) {
+    this.#s = settings;
+  }
+
+  get backend(): BackendInfo {
+    if (this.#pool?.backend) return this.#pool.backend;
+    const onnx = [...(this.#pool?.providers.values() ?? [])].find((p) => p.runtime === 'onnx');
+    return onnx ?? NOT_STARTED;
+  }
+
+  get providers(): ReadonlyMap<string, BackendInfo> {
+    return this.#pool?.providers ?? new Map<string, BackendInfo>();
+  }
+
+  get workers(): number {
+    return this.#pool?.size ?? this.#s.workers;
+  }
+
+  startPool(): Promise<WorkerPool> {
     // a request that reaches the pool after close() must not start a new one (it would keep the process alive)
-    if (closed && !starting) return Promise.reject(new Error('the inference pool was closed'));
-    starting ??= WorkerPool.start({ workers, batching, forced, tfjs: tfjsEager, hangTimeoutMs: opts.workerTimeoutMs }).then(
+    if (this.#closed && !this.#starting) return Promise.reject(new Error('the inference pool was closed'));
+    const { workers, batching, forced, tfjsEager, workerTimeoutMs } = this.#s;
+    this.#starting ??= WorkerPool.start({ workers, batching, forced, tfjs: tfjsEager, hangTimeoutMs: workerTimeoutMs }).then(
       (p) => {
-        pool = p;
+        this.#pool = p;
         p.onBatch((size, model) => {
-          for (const l of batchListeners) l(size, model);
+          for (const l of this.#batchListeners) l(size, model);
         });
         p.onBackend((model, backend) => {
-          for (const l of backendListeners) l(model, backend);
+          for (const l of this.#backendListeners) l(model, backend);
         });
         return p;
       },
@@ -156,49 +210,60 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
         throw new UserError(`could not start the inference engine: ${(err as Error).message}`, { hint: 'unset MODELSHIP_BACKEND to let modelship pick a backend that works here' });
       },
     );
-    return starting;
+    return this.#starting;
+  }
+
+  /** Resolves a model once (registry or hf:) and keeps it under the name it was asked by. */
+  async remember(name: string): Promise<ModelEntry> {
+    const e = await getModel(name, this.#s.registry);
+    this.#entries.set(name, e);
+    return e;
+  }
+
+  model = async (name: string | undefined, task: Task): Promise<ModelEntry> => {
+    const n = name ?? DEFAULT_MODEL[task];
+    const e = this.#entries.get(n) ?? (await this.remember(n));
+    if (e.manifest.task !== task) {
+      throw new WrongTaskError(n, `model "${n}" does the task ${e.manifest.task}, not ${task}`, { hint: `pick a ${task} model (modelship models list)` });
+    }
+    return e;
   };
-  if (!opts.lazy) await startPool();
-  const entries = new Map<string, ModelEntry>();
-  const vocabs = new Map<string, Map<string, number>>();
-  const encoders = new Map<string, Promise<HfTextEncoder>>();
+
+  onBackend(listener: (model: string, backend: BackendInfo) => void): () => void {
+    this.#backendListeners.add(listener);
+    return () => this.#backendListeners.delete(listener);
+  }
+
+  onBatch(listener: (size: number, model: string) => void): () => void {
+    this.#batchListeners.add(listener);
+    return () => this.#batchListeners.delete(listener);
+  }
 
   /** A text through the model's tokenizer.json (loaded once per model), as a worker item. */
-  async function hfItem(e: ModelEntry, spec: HfTokenizerSpec, text: string) {
-    let enc = encoders.get(e.name);
+  async #hfItem(e: ModelEntry, spec: HfTokenizerSpec, text: string) {
+    let enc = this.#encoders.get(e.name);
     if (!enc) {
       enc = loadHfEncoder(e.dir, spec);
-      encoders.set(e.name, enc);
-      enc.catch(() => encoders.delete(e.name));
+      this.#encoders.set(e.name, enc);
+      enc.catch(() => this.#encoders.delete(e.name));
     }
     const encoder = await enc;
     const r = encoder.encode(text);
     return { kind: 'tokens' as const, ids: Int32Array.from(r.ids), typeIds: r.typeIds ? Int32Array.from(r.typeIds) : undefined, padId: encoder.padId, maxLength: spec.maxLength };
   }
 
-  async function model(name: string | undefined, task: Task): Promise<ModelEntry> {
-    const n = name ?? DEFAULT_MODEL[task];
-    let e = entries.get(n);
-    if (!e) {
-      e = await getModel(n, registry);
-      entries.set(n, e);
-    }
-    if (e.manifest.task !== task) {
-      throw new WrongTaskError(n, `model "${n}" does the task ${e.manifest.task}, not ${task}`, { hint: `pick a ${task} model (modelship models list)` });
-    }
-    return e;
-  }
-
   /** An ONNX model's thread plan (threading.ts): config, then MODELSHIP_ONNX_THREADS, then its manifest, then the default. */
-  function planFor(e: ModelEntry): ThreadPlan | undefined {
-    if (forced?.runtime === 'tfjs') return undefined;
+  #planFor(e: ModelEntry): ThreadPlan | undefined {
+    const s = this.#s;
+    if (s.forced?.runtime === 'tfjs') return undefined;
     // the configured size, not pool.size: that dips while a crashed worker is being replaced
-    return modelThreadPlan(e, { cores, workers, config: opts.threads, env: onnxThreads });
+    return modelThreadPlan(e, { cores: s.cores, workers: s.workers, config: s.threads, env: s.onnxThreads });
   }
 
   /** The manifest the pool runs for this model: its own, or the TF.js variant when a TF.js backend is forced. */
-  function poolModel(e: ModelEntry): PoolModel {
+  #poolModel(e: ModelEntry): PoolModel {
     const m = e.manifest as NetworkManifest;
+    const forced = this.#s.forced;
     if (forced?.runtime === 'tfjs' && m.runtime === 'onnx') {
       const t = tfjsVariant(m);
       if (!t) throw new UserError(`model "${e.name}" is an ONNX model with no TF.js files, and MODELSHIP_BACKEND/--backend forces the TF.js backend ${forced.tfjs}`, { hint: 'unset MODELSHIP_BACKEND, or force onnx-cpu / onnx-cuda', exitCode: 2 });
@@ -207,144 +272,122 @@ export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
     if (forced?.runtime === 'onnx' && m.runtime === 'tfjs') {
       throw new UserError(`model "${e.name}" is a TF.js model, and MODELSHIP_BACKEND/--backend forces the ONNX Runtime provider ${forced.onnx}`, { hint: `convert it (modelship models convert ${e.name} --to onnx), or unset MODELSHIP_BACKEND`, exitCode: 2 });
     }
-    const plan = planFor(e);
+    const plan = this.#planFor(e);
     return { name: e.name, dir: e.dir, manifest: m, ...(plan ? { threads: { sessions: plan.sessions, threadsPerSession: plan.threadsPerSession } } : {}) };
   }
 
-  async function runImage(e: ModelEntry, input: Uint8Array, signal: AbortSignal | undefined) {
+  async #runImage(e: ModelEntry, input: Uint8Array, signal: AbortSignal | undefined) {
     const m = e.manifest as Extract<ModelManifest, { input: unknown }>;
     signal?.throwIfAborted();
-    const img = await decodeImage(input, m.input, limits);
+    const img = await decodeImage(input, m.input, this.#s.limits);
     // The pixels are transferred to the worker: copy into a plain ArrayBuffer (sharp's output
     // is externally allocated memory, which cannot be transferred).
     const pixels = img.pixels.slice();
-    const out = await (await startPool()).run(poolModel(e), { kind: 'pixels', pixels }, signal);
+    const out = await (await this.startPool()).run(this.#poolModel(e), { kind: 'pixels', pixels }, signal);
     return { img, out, input: m.input };
   }
 
-  const engine: Engine = {
-    get backend() {
-      if (pool?.backend) return pool.backend;
-      const onnx = [...(pool?.providers.values() ?? [])].find((p) => p.runtime === 'onnx');
-      return onnx ?? NOT_STARTED;
-    },
-    get providers() {
-      return pool?.providers ?? new Map<string, BackendInfo>();
-    },
-    get workers() {
-      return pool?.size ?? workers;
-    },
-    model,
-    onBackend: (listener) => {
-      backendListeners.add(listener);
-      return () => backendListeners.delete(listener);
-    },
-    onBatch: (listener) => {
-      batchListeners.add(listener);
-      return () => batchListeners.delete(listener);
-    },
-
-    async classifyImage(input, o = {}) {
-      const t0 = performance.now();
-      const e = await model(o.model, 'image-classification');
-      const m = e.manifest as Extract<ModelManifest, { task: 'image-classification' }>;
-      const { img, out } = await runImage(e, input, o.signal);
-      const predictions = rankPredictions(toScores(out.data, m.output), e.labels, { topK: o.topK, threshold: o.threshold });
-      return { model: e.name, version: m.version, backend: out.provider.name, durationMs: round(performance.now() - t0), ...notesOf(img.notes), predictions };
-    },
-
-    async detect(input, o = {}) {
-      const t0 = performance.now();
-      const e = await model(o.model, 'object-detection');
-      const m = e.manifest as Extract<ModelManifest, { task: 'object-detection' }>;
-      const { img, out } = await runImage(e, input, o.signal);
-      const detections = decodeDetections(out.data, out.shape, m.output, e.labels, {
-        transform: resizeGeometry(img.width, img.height, m.input),
-        inputWidth: m.input.width,
-        inputHeight: m.input.height,
-        width: img.width,
-        height: img.height,
-      }, { threshold: o.threshold, maxDetections: o.maxDetections });
-      return { model: e.name, version: m.version, backend: out.provider.name, durationMs: round(performance.now() - t0), ...notesOf(img.notes), width: img.width, height: img.height, detections };
-    },
-
-    async classifyText(text, o = {}) {
-      const t0 = performance.now();
-      const e = await model(o.model, 'text-classification');
-      const m = e.manifest as Extract<ModelManifest, { task: 'text-classification' }>;
-      if (text.trim() === '') throw new InputError('empty', 'empty text');
-      if (m.runtime === 'lexicon') {
-        const all = classifySentiment(text);
-        const predictions = rankPredictions(
-          e.labels.map((l) => all.find((p) => p.label === l)?.score ?? 0),
-          e.labels,
-          { topK: o.topK, threshold: o.threshold },
-        );
-        return { model: e.name, version: m.version, backend: 'lexicon', durationMs: round(performance.now() - t0), predictions };
-      }
-      if (m.tokenizer.type === 'huggingface') {
-        const out = await (await startPool()).run(poolModel(e), await hfItem(e, m.tokenizer, text), o.signal);
-        const predictions = rankPredictions(toScores(out.data, m.output), e.labels, { topK: o.topK, threshold: o.threshold });
-        return { model: e.name, version: m.version, backend: out.provider.name, durationMs: round(performance.now() - t0), predictions };
-      }
-      let vocab = vocabs.get(e.name);
-      if (!vocab) {
-        vocab = parseVocab(JSON.parse(await readFile(path.join(e.dir, m.tokenizer.vocab), 'utf8')));
-        vocabs.set(e.name, vocab);
-      }
-      o.signal?.throwIfAborted();
-      const out = await (await startPool()).run(poolModel(e), { kind: 'ids', ids: tokenize(text, vocab, m.tokenizer) }, o.signal);
-      const predictions = rankPredictions(toScores(out.data, m.output), e.labels, { topK: o.topK, threshold: o.threshold });
-      return { model: e.name, version: m.version, backend: out.provider.name, durationMs: round(performance.now() - t0), predictions };
-    },
-
-    async warm(name) {
-      const e = await getModel(name, registry);
-      entries.set(name, e);
-      const m = e.manifest;
-      if (m.runtime === 'lexicon') return LEXICON;
-      const p = await startPool();
-      const pm = poolModel(e);
-      const item = 'input' in m
-        ? { kind: 'pixels' as const, pixels: new Uint8Array(m.input.width * m.input.height * 3) }
-        : m.tokenizer.type === 'huggingface' ? await hfItem(e, m.tokenizer, 'warm up') : { kind: 'ids' as const, ids: new Int32Array(m.tokenizer.maxLength) };
-      return (await p.run(pm, item)).provider;
-    },
-
-
-    resolvedName(spec) {
-      return entries.get(spec)?.name ?? (isHubSpec(spec) ? undefined : spec);
-    },
-
-    async info() {
-      const all = await listModels(registry);
-      const p = await startPool();
-      return {
-        backend: engine.backend,
-        providers: Object.fromEntries(p.providers),
-        workers: p.size,
-        decoder: decoderName(),
-        batching,
-        limits,
-        // Models named by hf:ORG/NAME (the config's defaults) are resolved, not registered: list them too.
-        models: [...all.filter((m): m is ModelEntry => !('error' in m)), ...[...entries.values()].filter((e, i, a) => !all.some((m) => m.name === e.name) && a.findIndex((x) => x.name === e.name) === i)].map((m) => {
-          const backend = m.manifest.runtime === 'lexicon' ? 'lexicon' : p.providers.get(m.name)?.name;
-          const plan = planFor(m);
-          return { name: m.name, task: m.manifest.task, version: m.manifest.version, runtime: m.manifest.runtime, source: m.source, ...(backend ? { backend } : {}), ...(plan ? { threads: { ...plan, summary: describePlan(plan) } } : {}) };
-        }),
-      };
-    },
-
-    close: async () => {
-      closed = true;
-      if (starting) await (await starting.catch(() => undefined))?.close();
-    },
-  };
-
-  for (const name of opts.preload ?? []) {
-    const e = await getModel(name, registry);
-    entries.set(name, e);
+  async classifyImage(input: Uint8Array, o: ClassifyOptions = {}): Promise<ClassificationResult> {
+    const t0 = performance.now();
+    const e = await this.model(o.model, 'image-classification');
+    const m = e.manifest as Extract<ModelManifest, { task: 'image-classification' }>;
+    const { img, out } = await this.#runImage(e, input, o.signal);
+    const predictions = rankPredictions(toScores(out.data, m.output), e.labels, { topK: o.topK, threshold: o.threshold });
+    return { model: e.name, version: m.version, backend: out.provider.name, durationMs: round(performance.now() - t0), ...notesOf(img.notes), predictions };
   }
+
+  async detect(input: Uint8Array, o: DetectOptions = {}): Promise<DetectionResult> {
+    const t0 = performance.now();
+    const e = await this.model(o.model, 'object-detection');
+    const m = e.manifest as Extract<ModelManifest, { task: 'object-detection' }>;
+    const { img, out } = await this.#runImage(e, input, o.signal);
+    const detections = decodeDetections(out.data, out.shape, m.output, e.labels, {
+      transform: resizeGeometry(img.width, img.height, m.input),
+      inputWidth: m.input.width,
+      inputHeight: m.input.height,
+      width: img.width,
+      height: img.height,
+    }, { threshold: o.threshold, maxDetections: o.maxDetections });
+    return { model: e.name, version: m.version, backend: out.provider.name, durationMs: round(performance.now() - t0), ...notesOf(img.notes), width: img.width, height: img.height, detections };
+  }
+
+  async classifyText(text: string, o: ClassifyOptions = {}): Promise<ClassificationResult> {
+    const t0 = performance.now();
+    const e = await this.model(o.model, 'text-classification');
+    const m = e.manifest as Extract<ModelManifest, { task: 'text-classification' }>;
+    if (text.trim() === '') throw new InputError('empty', 'empty text');
+    const result = (scores: ArrayLike<number>, backend: string): ClassificationResult => ({
+      model: e.name,
+      version: m.version,
+      backend,
+      durationMs: round(performance.now() - t0),
+      predictions: rankPredictions(scores, e.labels, { topK: o.topK, threshold: o.threshold }),
+    });
+    if (m.runtime === 'lexicon') {
+      const all = classifySentiment(text);
+      return result(e.labels.map((l) => all.find((p) => p.label === l)?.score ?? 0), 'lexicon');
+    }
+    if (m.tokenizer.type === 'huggingface') {
+      const out = await (await this.startPool()).run(this.#poolModel(e), await this.#hfItem(e, m.tokenizer, text), o.signal);
+      return result(toScores(out.data, m.output), out.provider.name);
+    }
+    let vocab = this.#vocabs.get(e.name);
+    if (!vocab) {
+      vocab = parseVocab(JSON.parse(await readFile(path.join(e.dir, m.tokenizer.vocab), 'utf8')));
+      this.#vocabs.set(e.name, vocab);
+    }
+    o.signal?.throwIfAborted();
+    const out = await (await this.startPool()).run(this.#poolModel(e), { kind: 'ids', ids: tokenize(text, vocab, m.tokenizer) }, o.signal);
+    return result(toScores(out.data, m.output), out.provider.name);
+  }
+
+  async warm(name: string): Promise<BackendInfo> {
+    const e = await this.remember(name);
+    const m = e.manifest;
+    if (m.runtime === 'lexicon') return LEXICON;
+    const p = await this.startPool();
+    const pm = this.#poolModel(e);
+    const item = 'input' in m
+      ? { kind: 'pixels' as const, pixels: new Uint8Array(m.input.width * m.input.height * 3) }
+      : m.tokenizer.type === 'huggingface' ? await this.#hfItem(e, m.tokenizer, 'warm up') : { kind: 'ids' as const, ids: new Int32Array(m.tokenizer.maxLength) };
+    return (await p.run(pm, item)).provider;
+  }
+
+  resolvedName(spec: string): string | undefined {
+    return this.#entries.get(spec)?.name ?? (isHubSpec(spec) ? undefined : spec);
+  }
+
+  async info(): Promise<EngineInfo> {
+    const all = await listModels(this.#s.registry);
+    const p = await this.startPool();
+    const entries = [...this.#entries.values()];
+    // Models named by hf:ORG/NAME (the config's defaults) are resolved, not registered: list them too.
+    const resolved = entries.filter((e, i, a) => !all.some((m) => m.name === e.name) && a.findIndex((x) => x.name === e.name) === i);
+    return {
+      backend: this.backend,
+      providers: Object.fromEntries(p.providers),
+      workers: p.size,
+      decoder: decoderName(),
+      batching: this.#s.batching,
+      limits: this.#s.limits,
+      models: [...all.filter((m): m is ModelEntry => !('error' in m)), ...resolved].map((m) => {
+        const backend = m.manifest.runtime === 'lexicon' ? 'lexicon' : p.providers.get(m.name)?.name;
+        const plan = this.#planFor(m);
+        return { name: m.name, task: m.manifest.task, version: m.manifest.version, runtime: m.manifest.runtime, source: m.source, ...(backend ? { backend } : {}), ...(plan ? { threads: { ...plan, summary: describePlan(plan) } } : {}) };
+      }),
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#starting) await (await this.#starting.catch(() => undefined))?.close();
+  }
+}
+
+export async function createEngine(opts: EngineOptions = {}): Promise<Engine> {
+  const engine = new PooledEngine(await engineSettings(opts));
+  if (!opts.lazy) await engine.startPool();
+  for (const name of opts.preload ?? []) await engine.remember(name);
   return engine;
 }
 
