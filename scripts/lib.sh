@@ -69,3 +69,14 @@ apt_install() {
   [ "$had_policy" -eq 0 ] && as_root rm -f "$policy"
   return $rc
 }
+
+# The default bridge has been seen to vanish from a long-running test machine (cause not found;
+# builds then fail with "could not find bridge docker0"). It is put back with the address the
+# engine's "bridge" network records, which the running engine accepts.
+ensure_docker0() {
+  ip link show docker0 >/dev/null 2>&1 && return 0
+  local gw; gw="$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null || true)"
+  gw="${gw:-172.17.0.1}"
+  log "the docker0 bridge is missing: recreating it ($gw/16)"
+  ip link add docker0 type bridge && ip addr add "$gw/16" dev docker0 && ip link set docker0 up
+}

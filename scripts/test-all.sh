@@ -49,6 +49,7 @@ run_suite integration --test-concurrency=1
 # e2e files run side by side: each stack has its own project name and reserved ports, and a test
 # that restarts an engine runs its own private dockerd. MODELSHIP_E2E_CONCURRENCY=1 runs them one
 # at a time (for a loaded machine, or to read one file's output in order).
+[ "${MODELSHIP_SKIP_DOCKER:-0}" != 1 ] && [ "$(id -u)" = 0 ] && ensure_docker0
 run_suite e2e --test-concurrency="${MODELSHIP_E2E_CONCURRENCY:-3}"
 # The three-node swarm the swarm e2e files share (started on first use): removed entirely.
 [ "$(id -u)" = 0 ] && bash "$ROOT/scripts/swarm-rig.sh" down >&2

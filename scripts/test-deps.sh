@@ -11,17 +11,6 @@ apt_install ca-certificates nginx-light prometheus docker-compose docker.io post
   tmux debootstrap iproute2 procps openssl openssh-server openssh-client
 
 # --- Docker Engine --------------------------------------------------------------------------
-# The default bridge has been seen to vanish from a long-running test machine (cause not found;
-# builds then fail with "could not find bridge docker0"). It is put back with the address the
-# engine's "bridge" network records, which the running engine accepts.
-ensure_docker0() {
-  ip link show docker0 >/dev/null 2>&1 && return 0
-  local gw; gw="$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null || true)"
-  gw="${gw:-172.17.0.1}"
-  log "the docker0 bridge is missing: recreating it ($gw/16)"
-  ip link add docker0 type bridge && ip addr add "$gw/16" dev docker0 && ip link set docker0 up
-}
-
 start_dockerd() {
   if docker info >/dev/null 2>&1; then log "docker engine: already running"; ensure_docker0; return 0; fi
   log "starting dockerd"
