@@ -64,6 +64,21 @@ export async function startPrivateEngine(name: string, images: string[], opts: {
     `--containerd-plugins-namespace=modelship-${name}-plugins`,
     '--storage-driver=overlay2',
   ];
+  // dockerd 20.10 restarted on this state deletes the HOST's docker0 (seen with `ip monitor link`:
+  // gone 0.3 s after the second "Starting up"), which the system engine's default network needs:
+  // every later `docker run` or build on the system engine then fails with "could not find bridge
+  // docker0". Its address is read now and the bridge put back after each start.
+  const hostDocker0 = (await execa('ip', ['-4', '-o', 'addr', 'show', 'docker0'], { reject: false })).stdout.match(/inet (\S+)/)?.[1];
+  const keepHostDocker0 = async (): Promise<void> => {
+    if (!hostDocker0) return;
+    for (const wait of [0, 1000]) {
+      await new Promise((r) => setTimeout(r, wait));
+      if (existsSync('/sys/class/net/docker0')) continue;
+      await execa('ip', ['link', 'add', 'docker0', 'type', 'bridge'], { reject: false });
+      await execa('ip', ['addr', 'add', hostDocker0, 'dev', 'docker0'], { reject: false });
+      await execa('ip', ['link', 'set', 'docker0', 'up'], { reject: false });
+    }
+  };
   let child: ChildProcess | undefined;
   const docker = new Docker({ socketPath: socket });
   const startOnce = async (): Promise<'up' | 'exited'> => {
@@ -81,7 +96,7 @@ export async function startPrivateEngine(name: string, images: string[], opts: {
   // of this engine's containerd and try again, as an operator restarting the service would.
   const up = async (): Promise<void> => {
     for (let attempt = 1; ; attempt++) {
-      if ((await startOnce()) === 'up') return;
+      if ((await startOnce()) === 'up') return keepHostDocker0();
       if (attempt >= 3) throw new Error(`private dockerd exited with ${child?.exitCode}; see ${log}`);
       await execa('pkill', ['-KILL', '-f', `${path.join(root, 'exec')}/containerd`], { reject: false });
       await new Promise((r) => setTimeout(r, 2000));
