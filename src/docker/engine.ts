@@ -86,7 +86,9 @@ export function containersOf<T extends { name: string; state: string; labels: Re
 export async function serviceContainers(docker: Docker, project: string, service: string, opts: { running?: boolean } = {}): Promise<Docker.ContainerInfo[]> {
   const list = await docker.listContainers({
     all: !opts.running,
-    filters: { label: [`${COMPOSE_LABEL.project}=${project}`, `${COMPOSE_LABEL.service}=${service}`], ...(opts.running ? { status: ['running'] } : {}) },
+    // modelship's own labels: every container of the stack carries them (deployed, or from the
+    // rendered Compose file), and a postgres container labelled only by them is found as before.
+    filters: { label: [`${MS_LABEL.project}=${project}`, `${MS_LABEL.service}=${service}`], ...(opts.running ? { status: ['running'] } : {}) },
   });
   const name = (c: Docker.ContainerInfo): string => c.Names[0] ?? '';
   return list.filter((c) => isServiceContainer(c.Labels ?? {})).sort((a, b) => (name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0));
