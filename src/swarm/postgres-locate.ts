@@ -4,6 +4,7 @@
  * join to reach it. Pure: takes what the engine's /services, /tasks, /nodes and /networks return,
  * gives the location or a UserError that says what is wrong and what to do.
  */
+import type { EngineTask } from './task-report.ts';
 import { UserError } from '../util/errors.ts';
 import type { EngineNode } from './nodes.ts';
 
@@ -21,16 +22,7 @@ export interface EngineService {
   };
 }
 
-export interface EngineServiceTask {
-  ID: string;
-  ServiceID?: string;
-  NodeID?: string;
-  Slot?: number;
-  DesiredState?: string;
-  CreatedAt?: string;
-  Status?: { State?: string; Err?: string; Message?: string; Timestamp?: string; ContainerStatus?: { ContainerID?: string } };
-  NetworksAttachments?: Array<{ Network?: { ID?: string }; Addresses?: string[] }>;
-}
+export type EngineServiceTask = EngineTask;
 
 export interface EngineNetwork {
   Id: string;

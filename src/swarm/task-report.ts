@@ -3,7 +3,8 @@
  * cannot be scheduled (and why), tasks per node. Pure: takes /tasks and node names.
  */
 
-export interface EngineTaskFull {
+/** A task as the engine's /tasks lists it: the fields modelship reads (here and in postgres-locate.ts). */
+export interface EngineTask {
   ID: string;
   ServiceID?: string;
   NodeID?: string;
@@ -13,7 +14,10 @@ export interface EngineTaskFull {
   UpdatedAt?: string;
   Spec?: { ContainerSpec?: { Image?: string } };
   Status?: { State?: string; Message?: string; Err?: string; Timestamp?: string; ContainerStatus?: { ContainerID?: string } };
+  NetworksAttachments?: Array<{ Network?: { ID?: string }; Addresses?: string[] }>;
 }
+
+export type EngineTaskFull = EngineTask;
 
 const IMAGE_ERR = /no such image|pull access denied|manifest unknown|repository does not exist|not found: manifest|failed to resolve reference|image .* not found/i;
 
