@@ -100,9 +100,14 @@ export async function ps(h: StackHandle): Promise<PsReport> {
  */
 async function confirmStarting(docker: Docker, r: PsRow): Promise<void> {
   try {
-    const test = (await docker.getContainer(r.container).inspect()).Config.Healthcheck?.Test;
+    const check = (await docker.getContainer(r.container).inspect()).Config.Healthcheck;
+    const test = check?.Test;
     if (!test || test[0] === 'NONE') return;
-    if ((await probe(docker, r.container, test, 3000)).ok) {
+    // The check's own timeout, as the engine and deploy's gate allow it: a Node probe on a loaded
+    // host takes seconds to start, and a shorter cut-off here made ps say "starting" after a
+    // deploy whose gate had passed.
+    const timeoutMs = check.Timeout ? Math.round(check.Timeout / 1e6) : 5000;
+    if ((await probe(docker, r.container, test, timeoutMs)).ok) {
       r.health = 'healthy';
       r.healthBy = 'probe';
     }
