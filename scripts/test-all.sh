@@ -58,7 +58,10 @@ run_files integration --test-concurrency=1 -- "${integration[@]}"
 # e2e files run side by side: each stack has its own project name and reserved ports, and a test
 # that restarts an engine runs its own private dockerd. MODELSHIP_E2E_CONCURRENCY=1 runs them one
 # at a time (for a loaded machine, or to read one file's output in order).
-[ "${MODELSHIP_SKIP_DOCKER:-0}" != 1 ] && [ "$(id -u)" = 0 ] && ensure_docker0
+if [ "${MODELSHIP_SKIP_DOCKER:-0}" != 1 ]; then
+  [ "$(id -u)" = 0 ] && ensure_docker0
+  sweep_stale_e2e
+fi
 mapfile -t swarm < <(files_of e2e | grep '/swarm-')
 mapfile -t e2e < <(files_of e2e | grep -v '/swarm-')
 # The swarm files share one three-node rig and take it in turn (its lock): they run as their own
