@@ -16,6 +16,8 @@ export interface SftpOptions {
   port: number;
   path: string;
   identityFile: string;
+  /** The key's bytes when already read (the scheduler reads them before dropping root). */
+  privateKey?: Buffer | undefined;
   hostKey?: string | undefined;
   describe: string;
   readyTimeoutMs?: number;
@@ -39,7 +41,7 @@ export function sftpStore(o: SftpOptions): RemoteStore {
   const open = new Set<Promise<void>>();
   const connect = (): Promise<{ client: Client; sftp: SFTPWrapper }> => {
     conn ??= (async () => {
-      const privateKey = await readFile(o.identityFile);
+      const privateKey = o.privateKey ?? (await readFile(o.identityFile));
       const client = new Client();
       await new Promise<void>((resolve, reject) => {
         let hostKeyBad: string | null = null;
