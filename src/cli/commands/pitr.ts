@@ -41,7 +41,7 @@ export function restoreTargetOf(flags: PitrRestoreFlags): RestoreTarget | null {
 export async function pitrRestore(ctx: CommandContext, target: RestoreTarget, flags: PitrRestoreFlags, layout?: PitrLayout): Promise<void> {
   if (flags.targetDb) throw new UsageError('--target-db restores one database from a dump; a point-in-time restore recovers the whole cluster');
   if (!flags.direct) {
-    await pitrRestoreStack(ctx, target, flags);
+    await pitrRestoreStack(ctx, target, flags, layout);
     return;
   }
   const { settings, target: db } = await openDb(ctx, flags);
@@ -75,7 +75,7 @@ export async function pitrRestore(ctx: CommandContext, target: RestoreTarget, fl
 }
 
 /** The stack's postgres: rebuilt beside the live data in its volume, proven, then swapped in. */
-async function pitrRestoreStack(ctx: CommandContext, target: RestoreTarget, flags: PitrRestoreFlags): Promise<void> {
+async function pitrRestoreStack(ctx: CommandContext, target: RestoreTarget, flags: PitrRestoreFlags, layout?: PitrLayout): Promise<void> {
   if (flags.pgdata) throw new UsageError('--pgdata applies with --direct (a data directory on this host); without it the stack\'s postgres volume is restored');
   if (flags.databaseUrl) throw new UsageError('--database-url only applies with --direct', 'add --direct');
   const settings = await loadSettings(ctx.global.config, ctx.global.envFile, flags, ctx.env, ctx.cwd);
@@ -86,7 +86,8 @@ async function pitrRestoreStack(ctx: CommandContext, target: RestoreTarget, flag
   const r = await withSignals(() =>
     restorePitrStack({
       h,
-      layout: p.layout,
+      // --from-remote: the staging copy fetched from the remote (the local backup directory may be gone).
+      layout: layout ?? p.layout,
       target,
       database: settings.database,
       user: settings.user,
