@@ -1,9 +1,11 @@
 /**
  * The scheduler container starts as root only to make the backup directory writable for the user
  * it then runs as: a bind mount the engine created is root-owned 0755, whatever the image says.
- * `resolveUser` is pure; `prepareAndDrop` is the I/O (chown of that one directory, then setuid).
+ * `resolveUser` is pure; `prepareAndDrop` is the I/O (chown of that directory and of what root left
+ * in it, then setuid).
  */
-import { chown, mkdir, readFile, stat } from 'node:fs/promises';
+import { chown, lchown, lstat, mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { UserError, errorMessage } from '../../util/errors.ts';
 
 export interface RunAs {
@@ -51,6 +53,30 @@ export function dirWritableBy(st: { uid: number; gid: number; mode: number }, ui
 }
 
 /**
+ * As root: every entry below `dir` that the user does not own becomes theirs. A backup or a restore
+ * run as root on the host (a disaster recovery from the remote, say) leaves root-owned 0700
+ * directories there — the WAL archive, the off-site queue — that the scheduler, once it is no
+ * longer root, could not write: archiving would stop right after the recovery. Returns how many
+ * entries changed hands and how many could not (a root-squashed network mount).
+ */
+export async function handOverTree(dir: string, user: Pick<RunAs, 'uid' | 'gid'>): Promise<{ changed: number; failed: number }> {
+  let changed = 0;
+  let failed = 0;
+  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    const p = path.join(e.parentPath, e.name);
+    const st = await lstat(p).catch(() => null);
+    if (!st || st.uid === user.uid) continue;
+    try {
+      await lchown(p, user.uid, user.gid);
+      changed++;
+    } catch {
+      failed++;
+    }
+  }
+  return { changed, failed };
+}
+
+/**
  * As root: create `dir`, hand it to the user when that user could not write it, then become that
  * user for good. Not root: nothing to do (the health check reports an unwritable directory).
  * Returns what was changed, for the log.
@@ -66,6 +92,11 @@ export async function prepareAndDrop(dir: string, spec: string): Promise<{ user:
     if (!dirWritableBy(st, user.uid, [user.gid])) {
       await chown(dir, user.uid, user.gid);
       changed = `${dir} was owned by ${st.uid}:${st.gid} mode ${(st.mode & 0o777).toString(8)}, not writable by ${user.name} (uid ${user.uid}): now owned by ${user.uid}:${user.gid}`;
+    }
+    const below = await handOverTree(dir, user);
+    if (below.changed + below.failed > 0) {
+      const note = `${below.changed} entr${below.changed === 1 ? 'y' : 'ies'} below ${dir} not owned by ${user.name} handed over${below.failed ? `; ${below.failed} could not be (chown refused)` : ''}`;
+      changed = changed ? `${changed}; ${note}` : note;
     }
   } catch (err) {
     // A read-only or foreign mount: the health check says so once running as the user.
