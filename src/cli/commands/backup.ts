@@ -7,7 +7,9 @@ import { withSignals } from '../signals.ts';
 import { backupFileStat, listBackups, prune, takeBackup, verifyBackup, type BackupResult } from '../../ops/backup/backup.ts';
 import { loadSettings } from '../../ops/backup/context.ts';
 import { cronLine } from '../../ops/backup/naming.ts';
-import { restoreBackup } from '../../ops/backup/restore.ts';
+import { refuseSealedWithoutIdentity, restoreBackup } from '../../ops/backup/restore.ts';
+import { loadIdentities } from '../../ops/backup/encryption.ts';
+import { encryptionRecipients } from '../../ops/backup/remote/settings.ts';
 import { directTarget } from '../../postgres/direct.ts';
 import { UsageError, UserError } from '../../util/errors.ts';
 import { formatBytes } from '../../util/size.ts';
@@ -65,6 +67,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
               waitMs: waitMs(opts.wait),
               tag: opts.tag,
               retention: opts.prune ? settings.retention : undefined,
+              recipients: encryptionRecipients(settings),
               log: (l) => ctx.out.info(l),
               signal,
             }),
@@ -117,9 +120,11 @@ export function register(program: Command, runEnv: RunEnvironment): void {
     .argument('[file]', 'backup file (default: with --all, every backup)')
     .option('--all', 'verify every backup in the directory', false)
     .option('--remote', 'verify every off-site copy (dumps, base backups, WAL) instead', false)
+    .option('--identity <file>', 'age identity file: an encrypted backup is also decrypted and read back in full (without it: its sha256 only)')
     .action(
-      action(runEnv, async (ctx, file: string | undefined, own: Flags & RemoteFlags & { all: boolean }) => {
-        const opts = { ...own, ...(verify.optsWithGlobals() as Flags & RemoteFlags & { all: boolean }) };
+      action(runEnv, async (ctx, file: string | undefined, own: Flags & RemoteFlags & { all: boolean; identity?: string }) => {
+        const opts = { ...own, ...(verify.optsWithGlobals() as Flags & RemoteFlags & { all: boolean; identity?: string }) };
+        const identities = await loadIdentities(opts.identity, ctx.env);
         if (opts.remote || opts.remoteUrl) {
           if (file) throw new UsageError('--remote verifies every off-site copy: drop the file argument');
           return verifyRemote(ctx, await loadSettings(ctx.global.config, ctx.global.envFile, opts, ctx.env, ctx.cwd), opts);
@@ -134,10 +139,11 @@ export function register(program: Command, runEnv: RunEnvironment): void {
         const lister = target ?? directTarget('postgres://localhost/postgres', ctx.env);
         const results = [];
         for (const f of files) {
-          const r = await verifyBackup(lister, f);
+          const r = await verifyBackup(lister, f, { identities });
           results.push(r);
           if (!ctx.out.json) {
-            if (r.ok) ctx.out.out(`ok      ${path.basename(f)}  (${r.checks.map((c) => c.detail).join(', ')})`);
+            if (r.ok && r.skipped.length && r.encrypted) ctx.out.out(`ok      ${path.basename(f)}  (encrypted: ${r.checks.filter((c) => !c.skipped).map((c) => c.detail).join(', ')}; pass --identity to decrypt and read it back)`);
+            else if (r.ok) ctx.out.out(`ok      ${path.basename(f)}  (${r.checks.map((c) => c.detail).join(', ')})`);
             else ctx.out.out(`FAILED  ${path.basename(f)}  ${r.error}`);
           }
         }
@@ -211,6 +217,9 @@ export function register(program: Command, runEnv: RunEnvironment): void {
         if (opts.verifyOnly && opts.targetDb) throw new UsageError('--verify-only restores into a throwaway database: drop --target-db');
         // A directory or a missing file is refused before anything connects.
         if (!fromRemote) await backupFileStat(path.resolve(ctx.cwd, file!));
+        const identities = await loadIdentities(opts.identity, ctx.env);
+        // A sealed backup without the identity is refused before anything connects.
+        if (!fromRemote) await refuseSealedWithoutIdentity(path.resolve(ctx.cwd, file!), identities);
         const { settings, target } = await openDb(ctx, opts);
         const run = (local: string) =>
           withSignals((signal) =>
@@ -223,6 +232,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
               signal,
               confirm: (q) => confirm(ctx, q),
               trustUnverified: opts.trustUnverified,
+              identities,
             }),
           );
         try {

@@ -18,6 +18,7 @@ import { baseBackupNow, pitrStatus, prunePitr, replicationFor } from '../../ops/
 import { pitrSettings } from '../../ops/backup/pitr/settings.ts';
 import { parseTargetTime } from '../../ops/backup/pitr/target-time.ts';
 import { UsageError, UserError } from '../../util/errors.ts';
+import { loadIdentities } from '../../ops/backup/encryption.ts';
 
 export interface PitrRestoreFlags extends DbFlags {
   toTime?: string;
@@ -26,6 +27,7 @@ export interface PitrRestoreFlags extends DbFlags {
   pgdata?: string;
   verifyOnly?: boolean;
   targetDb?: string;
+  identity?: string;
 }
 
 export function restoreTargetOf(flags: PitrRestoreFlags): RestoreTarget | null {
@@ -40,8 +42,9 @@ export function restoreTargetOf(flags: PitrRestoreFlags): RestoreTarget | null {
 /** `layout`: where the base backups and WAL are (a staging copy fetched from the remote); default the backup directory's. */
 export async function pitrRestore(ctx: CommandContext, target: RestoreTarget, flags: PitrRestoreFlags, layout?: PitrLayout): Promise<void> {
   if (flags.targetDb) throw new UsageError('--target-db restores one database from a dump; a point-in-time restore recovers the whole cluster');
+  const identities = await loadIdentities(flags.identity, ctx.env);
   if (!flags.direct) {
-    await pitrRestoreStack(ctx, target, flags);
+    await pitrRestoreStack(ctx, target, flags, identities);
     return;
   }
   const { settings, target: db } = await openDb(ctx, flags);
@@ -60,6 +63,7 @@ export async function pitrRestore(ctx: CommandContext, target: RestoreTarget, fl
       env: ctx.env,
       log: (l) => ctx.out.info(l),
       confirm: (q) => confirm(ctx, q),
+      identities,
     }),
   );
   if (ctx.out.json) {
@@ -75,7 +79,7 @@ export async function pitrRestore(ctx: CommandContext, target: RestoreTarget, fl
 }
 
 /** The stack's postgres: rebuilt beside the live data in its volume, proven, then swapped in. */
-async function pitrRestoreStack(ctx: CommandContext, target: RestoreTarget, flags: PitrRestoreFlags): Promise<void> {
+async function pitrRestoreStack(ctx: CommandContext, target: RestoreTarget, flags: PitrRestoreFlags, identities: readonly string[]): Promise<void> {
   if (flags.pgdata) throw new UsageError('--pgdata applies with --direct (a data directory on this host); without it the stack\'s postgres volume is restored');
   if (flags.databaseUrl) throw new UsageError('--database-url only applies with --direct', 'add --direct');
   const settings = await loadSettings(ctx.global.config, ctx.global.envFile, flags, ctx.env, ctx.cwd);
@@ -94,6 +98,7 @@ async function pitrRestoreStack(ctx: CommandContext, target: RestoreTarget, flag
       verifyOnly: flags.verifyOnly === true,
       log: (l) => ctx.out.info(l),
       confirm: (q) => confirm(ctx, q),
+      identities,
     }),
   );
   for (const w of r.warnings) ctx.out.warn(w);

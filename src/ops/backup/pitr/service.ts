@@ -34,7 +34,7 @@ export function replicationFor(s: OpsSettings, p: PitrSettings, flags: DbFlags, 
 export async function baseBackupNow(target: DbTarget, conn: ReplicationConn, p: PitrSettings, o: { log?: Log; signal?: AbortSignal; prune?: boolean }): Promise<{ record: BaseRecord; pruned: PitrRetentionPlan | null }> {
   const session = await target.connect({ appName: 'modelship base backup' });
   try {
-    const record = await takeBaseBackup({ layout: p.layout, conn, session, ...(o.log ? { log: o.log } : {}), ...(o.signal ? { signal: o.signal } : {}) });
+    const record = await takeBaseBackup({ layout: p.layout, conn, session, recipients: p.recipients, ...(o.log ? { log: o.log } : {}), ...(o.signal ? { signal: o.signal } : {}) });
     const pruned = o.prune === false ? null : await prunePitr(p, { dryRun: false, ...(o.log ? { log: o.log } : {}) });
     return { record, pruned };
   } finally {
