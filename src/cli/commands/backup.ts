@@ -31,7 +31,7 @@ export function printBackup(ctx: CommandContext, r: BackupResult): void {
   }
   ctx.out.out(r.path);
   const m = r.manifest;
-  ctx.out.info(`${formatBytes(m.sizeBytes)}, ${m.tableCount} tables, ${(m.durationMs / 1000).toFixed(1)}s, sha256 ${m.sha256.slice(0, 12)}…, verified (pg_restore --list)${m.tag ? `, tag ${m.tag}` : ''}`);
+  ctx.out.info(`${formatBytes(m.sizeBytes)}, ${m.tableCount} tables, ${(m.durationMs / 1000).toFixed(1)}s, sha256 ${m.sha256.slice(0, 12)}…, verified (pg_restore --list)${m.encryption ? ', encrypted (age)' : ''}${m.tag ? `, tag ${m.tag}` : ''}`);
   if (r.pruned.length) ctx.out.info(`retention removed ${r.pruned.length} old backup${r.pruned.length === 1 ? '' : 's'}: ${r.pruned.map((p) => p.file).join(', ')}`);
 }
 
