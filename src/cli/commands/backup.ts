@@ -196,6 +196,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
     .option('--trust-unverified', 'restore a file without its manifest/checksum (an off-site copy): pg_restore --list and a full read still run; what is skipped is printed', false)
     .option('--to-time <timestamp>', 'point-in-time recovery up to this moment, with a zone: "2026-12-01 10:14:05+00"')
     .option('--to-latest', 'point-in-time recovery of everything the WAL archive holds', false)
+    .option('--timeline <n>', 'with --to-time/--to-latest: replay along timeline N (one a later restore abandoned) instead of the latest')
     .option('--check-sql <sql>', 'with --to-time/--to-latest: a query run on the recovered database; a false/0/null first column fails the restore')
     .option('--pgdata <dir>', 'with --direct --to-time/--to-latest: the data directory to rebuild (the server stopped; the old one is kept)')
     .option('--from-remote', 'fetch the backup (FILE is its name; default the newest) or the base backup and WAL from backups.remote, checked against the sha256 recorded at upload', false)
@@ -213,7 +214,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
           return;
         }
         if (!file && !fromRemote) throw new UsageError('name a backup file, or pass --to-time / --to-latest');
-        if (opts.checkSql || opts.pgdata) throw new UsageError('--check-sql and --pgdata apply to --to-time / --to-latest');
+        if (opts.checkSql || opts.pgdata || opts.timeline) throw new UsageError('--check-sql, --pgdata and --timeline apply to --to-time / --to-latest');
         if (opts.verifyOnly && opts.targetDb) throw new UsageError('--verify-only restores into a throwaway database: drop --target-db');
         // A directory or a missing file is refused before anything connects.
         if (!fromRemote) await backupFileStat(path.resolve(ctx.cwd, file!));

@@ -28,6 +28,16 @@ export interface PitrRestoreFlags extends DbFlags {
   verifyOnly?: boolean;
   targetDb?: string;
   identity?: string;
+  timeline?: string;
+}
+
+/** `--timeline N`: a positive integer (the hex of a history file's name is accepted too: 0000000A). */
+export function timelineOf(flags: PitrRestoreFlags): number | undefined {
+  if (flags.timeline === undefined) return undefined;
+  const t = flags.timeline.trim();
+  const n = /^\d+$/.test(t) ? Number(t) : /^[0-9A-Fa-f]{8}$/.test(t) ? parseInt(t, 16) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--timeline ${flags.timeline}: not a timeline number (1, 2, 3…; \`modelship backup wal\` and the archive's NNNNNNNN.history files show them)`);
+  return n;
 }
 
 export function restoreTargetOf(flags: PitrRestoreFlags): RestoreTarget | null {
@@ -43,6 +53,7 @@ export function restoreTargetOf(flags: PitrRestoreFlags): RestoreTarget | null {
 export async function pitrRestore(ctx: CommandContext, target: RestoreTarget, flags: PitrRestoreFlags, layout?: PitrLayout): Promise<void> {
   if (flags.targetDb) throw new UsageError('--target-db restores one database from a dump; a point-in-time restore recovers the whole cluster');
   const identities = await loadIdentities(flags.identity, ctx.env);
+  const timeline = timelineOf(flags);
   if (!flags.direct) {
     await pitrRestoreStack(ctx, target, flags, identities);
     return;
@@ -64,6 +75,7 @@ export async function pitrRestore(ctx: CommandContext, target: RestoreTarget, fl
       log: (l) => ctx.out.info(l),
       confirm: (q) => confirm(ctx, q),
       identities,
+      timeline,
     }),
   );
   if (ctx.out.json) {
@@ -80,6 +92,7 @@ export async function pitrRestore(ctx: CommandContext, target: RestoreTarget, fl
 
 /** The stack's postgres: rebuilt beside the live data in its volume, proven, then swapped in. */
 async function pitrRestoreStack(ctx: CommandContext, target: RestoreTarget, flags: PitrRestoreFlags, identities: readonly string[]): Promise<void> {
+  const timeline = timelineOf(flags);
   if (flags.pgdata) throw new UsageError('--pgdata applies with --direct (a data directory on this host); without it the stack\'s postgres volume is restored');
   if (flags.databaseUrl) throw new UsageError('--database-url only applies with --direct', 'add --direct');
   const settings = await loadSettings(ctx.global.config, ctx.global.envFile, flags, ctx.env, ctx.cwd);
@@ -99,6 +112,7 @@ async function pitrRestoreStack(ctx: CommandContext, target: RestoreTarget, flag
       log: (l) => ctx.out.info(l),
       confirm: (q) => confirm(ctx, q),
       identities,
+      timeline,
     }),
   );
   for (const w of r.warnings) ctx.out.warn(w);

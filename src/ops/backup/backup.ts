@@ -272,6 +272,8 @@ async function freeBackupName(dir: string, database: string, now: () => Date): P
   return { started, final };
 }
 
+// Long because: the dump, its verification, its sealing (backups.encryption) and the commit share the
+// temp files and the half-written names the finally block removes on any failure.
 export async function takeBackup(target: DbTarget, o: BackupOptions): Promise<BackupResult> {
   const log = o.log ?? (() => undefined);
   const now = o.now ?? (() => new Date());

@@ -256,6 +256,19 @@ test('restore --to-latest after the data directory is destroyed: every row commi
   console.log(`to-time ${T.toISOString()}: expected rows 1..${want}, restored ${atT.n} rows, max ${atT.max}`);
   assert.deepEqual(atT, { n: want, max: want });
   cl.stop(tdir);
+
+  // That restore abandoned timeline 2: --timeline 2 replays along it to a moment that exists only there.
+  const c2 = w2.commits;
+  const k2 = c2.findIndex((c, i) => i > 5 && c2[i + 1] && c2[i + 1]!.before - c.after >= 3);
+  assert.ok(k2 > 0, 'a gap between two commits on timeline 2');
+  const T2 = new Date(c2[k2]!.after + Math.floor((c2[k2 + 1]!.before - c2[k2]!.after) / 2));
+  const want2 = c2[k2]!.n;
+  const onTl2 = await cli(['restore', '--to-time', T2.toISOString(), '--timeline', '2', '--verify-only', ...dbFlags(), '--pgdata', cl.data, '--identity', keyFile, '--check-sql', `select count(*) = ${want2} and max(n) = ${want2} from t`]);
+  assert.equal(onTl2.code, 0, onTl2.stderr);
+  console.log(`--timeline 2 --to-time ${T2.toISOString()}: rows 1..${want2} as committed on the abandoned timeline 2`);
+  const noTl = await cli(['restore', '--to-latest', '--timeline', '9', '--verify-only', ...dbFlags(), '--pgdata', cl.data, '--identity', keyFile]);
+  assert.equal(noTl.code, 2);
+  assert.match(noTl.stderr, /--timeline 9: the archive has no 00000009\.history/);
 });
 
 test('usage errors: no zone, both targets, a file with a target; a time before every base backup', async () => {

@@ -19,7 +19,7 @@ import { listBaseBackups, unsealBase, type Log } from './base-backup.ts';
 import { AGE_EXT, decryptFile, requireIdentities } from '../encryption.ts';
 import type { BaseRecord } from './base-record.ts';
 import type { PitrLayout } from './layout.ts';
-import { archiveRestoreCommand, chooseBase, planWal, recoverySettings, type Lineage, type RestoreTarget } from './plan.ts';
+import { archiveRestoreCommand, chooseBase, historyFileName, planWal, recoverySettings, type Lineage, type RestoreTarget } from './plan.ts';
 import { writeRehearsal } from './rehearsal.ts';
 import { findPgTool, toolVersion } from './tools.ts';
 import { isHistoryFile, parseHistory, parseLsn, parseSegmentName, plainWalName, segNoOf } from './wal.ts';
@@ -44,6 +44,8 @@ export interface PitrRestoreOptions {
   confirm?: (question: string) => Promise<boolean>;
   /** age identities, for an archive sealed with backups.encryption.recipients. */
   identities?: readonly string[];
+  /** `--timeline N`: replay along timeline N instead of the latest (a timeline a later restore abandoned). */
+  timeline?: number | undefined;
 }
 
 export interface PitrRestoreResult {
@@ -301,12 +303,24 @@ export async function latestLineage(walDir: string): Promise<Lineage | null> {
   }
 }
 
-export async function chooseAndPlan(layout: PitrLayout, target: RestoreTarget): Promise<{ base: BaseRecord; data: string; dir: string; warnings: string[] }> {
+/** Timeline `n` and its ancestry, from its history file in the archive (timeline 1 has none). */
+export async function timelineLineage(walDir: string, n: number): Promise<Lineage> {
+  if (n === 1) return { timeline: 1, history: [] };
+  const file = historyFileName(n);
+  const text = await readFile(path.join(walDir, file), 'utf8').catch(() => null);
+  if (text === null) {
+    const known = (await readdir(walDir).catch(() => [] as string[])).filter(isHistoryFile).map((f) => parseInt(f.slice(0, 8), 16));
+    throw new UserError(`--timeline ${n}: the archive has no ${file}`, { hint: `timelines the archive knows: 1${known.length ? `, ${known.sort((a, b) => a - b).join(', ')}` : ''}`, exitCode: 2 });
+  }
+  return { timeline: n, history: parseHistory(text) };
+}
+
+export async function chooseAndPlan(layout: PitrLayout, target: RestoreTarget, timeline?: number): Promise<{ base: BaseRecord; data: string; dir: string; warnings: string[] }> {
   const bases = await listBaseBackups(layout);
   const choice = chooseBase(
     bases.map((b) => ({ name: b.name, record: b.record, ...(b.problem ? { problem: b.problem } : {}) })),
     target,
-    await latestLineage(layout.wal),
+    timeline === undefined ? await latestLineage(layout.wal) : await timelineLineage(layout.wal, timeline),
   );
   if (!choice.ok) throw new UserError(choice.error, { hint: choice.hint });
   const entry = bases.find((b) => b.name === choice.base.name)!;
@@ -338,7 +352,7 @@ async function prepareScratch(layout: PitrRestoreOptions['layout'], base: Parame
 
 /** A throwaway server on the scratch directory replays to the target and promotes; then what it holds is checked. */
 async function replayAndCheck(o: PitrRestoreOptions, scratch: string, stage: string, owner: Awaited<ReturnType<typeof serverOwner>>): Promise<RestoredFacts> {
-  const srv = await startScratchServer(scratch, recoverySettings({ target: o.target, restoreCommand: archiveRestoreCommand(stage) }), o.env, owner);
+  const srv = await startScratchServer(scratch, recoverySettings({ target: o.target, restoreCommand: archiveRestoreCommand(stage), timeline: o.timeline }), o.env, owner);
   try {
     await waitPromoted(srv, o.user, o.replayTimeoutMs ?? 6 * 3600_000);
     return await checkRestored(
@@ -364,7 +378,7 @@ export async function restorePitrLocal(o: PitrRestoreOptions): Promise<PitrResto
   const log = o.log ?? (() => undefined);
   const now = o.now ?? (() => new Date());
   const t0 = performance.now();
-  const { base, data, dir, warnings } = await chooseAndPlan(o.layout, o.target);
+  const { base, data, dir, warnings } = await chooseAndPlan(o.layout, o.target, o.timeline);
   if (await needsIdentity(o.layout, base)) requireIdentities(o.identities ?? [], `base backup ${base.name} and its WAL`);
   for (const w of warnings) log(`warning: ${w}`);
   const dataMajor = base.encryption ? Math.floor(base.serverVersionNum / 10000) : Number((await readFile(path.join(data, 'PG_VERSION'), 'utf8')).trim());

@@ -59,6 +59,8 @@ export interface StackRestoreOptions {
   confirm?: (question: string) => Promise<boolean>;
   /** age identities, for an archive sealed with backups.encryption.recipients. */
   identities?: readonly string[];
+  /** `--timeline N`: replay along timeline N instead of the latest. */
+  timeline?: number | undefined;
 }
 
 export interface StackRestoreResult {
@@ -209,7 +211,7 @@ export async function restorePitrStack(o: StackRestoreOptions): Promise<StackRes
   const pgSpec = (await hostStack(h)).spec.services.find((s) => s.name === SERVICE.postgres);
   const liveIds = async () => (await serviceContainers(h, SERVICE.postgres)).map((x) => x.Id);
 
-  const { base, data, dir, warnings } = await chooseAndPlan(o.layout, o.target);
+  const { base, data, dir, warnings } = await chooseAndPlan(o.layout, o.target, o.timeline);
   const sealed = await needsIdentity(o.layout, base);
   if (sealed) requireIdentities(o.identities ?? [], `base backup ${base.name} and its WAL`);
   for (const w of warnings) log(`warning: ${w}`);
@@ -272,7 +274,7 @@ export async function restorePitrStack(o: StackRestoreOptions): Promise<StackRes
       Image: c.image,
       User: 'postgres',
       Entrypoint: ['postgres'],
-      Cmd: scratchServerArgs(stamp, recoverySettings({ target: o.target, restoreCommand: archiveRestoreCommand(`${VOLUME_MOUNT}/${n.wal}`) })),
+      Cmd: scratchServerArgs(stamp, recoverySettings({ target: o.target, restoreCommand: archiveRestoreCommand(`${VOLUME_MOUNT}/${n.wal}`), timeline: o.timeline })),
       Labels: restoreLabels(h.project, stamp),
       StopSignal: 'SIGINT',
       HostConfig: { NetworkMode: 'none', Mounts: [{ Type: 'volume', Source: c.volume, Target: VOLUME_MOUNT }] },
