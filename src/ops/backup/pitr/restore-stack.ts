@@ -5,7 +5,7 @@
  * in (see volume-swap.ts for the layout and why it is physical). Works with the volume gone: it is
  * created again and postgres with it.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type Docker from 'dockerode';
@@ -249,6 +249,8 @@ export async function restorePitrStack(o: StackRestoreOptions): Promise<StackRes
     }
 
     const rel = (p: string) => `${ARCHIVE_MOUNT}/${path.relative(o.layout.root, p).split(path.sep).join('/')}`;
+    // Decrypted copies a killed restore left (the stack lock is held: no other restore owns one).
+    for (const f of await readdir(o.layout.root).catch(() => [] as string[])) if (f.startsWith('.restore-plain-')) await rm(path.join(o.layout.root, f), { recursive: true, force: true });
     let planned = await planStageWal(o.layout, base);
     let baseData = data;
     if (sealed) {

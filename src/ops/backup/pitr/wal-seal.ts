@@ -3,6 +3,11 @@
  * its age ciphertext (`<segment>.age`). The segment it is still filling (`.partial`) stays plain,
  * necessarily: pg_receivewal appends to it. Timeline history files stay plain too (a few LSNs, no
  * row data; the restore planner reads them without the key).
+ *
+ * pg_receivewal finds where to resume from the segments in its directory, which no longer include
+ * sealed ones: it resumes from the `.partial` it keeps, or, when there is none, from the replication
+ * slot's restart_lsn (READ_REPLICATION_SLOT, pg_receivewal and servers 15+; the tools must be the
+ * server's major or newer, and modelship's postgres is 16), so sealing leaves no gap.
  */
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
