@@ -240,6 +240,7 @@ test('S3 + age: everything goes off-site encrypted, survives the remote being do
   assert.notEqual(noKey.code, 0);
   assert.match(noKey.stderr, /is encrypted \(age\) and no identity was given/);
   assert.match(noKey.stderr, /--identity FILE/);
+  assert.doesNotMatch(noKey.stderr, /fetching/, 'refused before anything is downloaded');
   assert.equal(existsSync(cl.data), false, 'nothing was built');
 
   const r = await cli(cfg, ['--yes', '--json', 'restore', '--to-latest', '--from-remote', '--identity', keyFile, ...dbFlags(), '--pgdata', cl.data]);
