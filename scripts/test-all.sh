@@ -27,30 +27,61 @@ export DATABASE_URL_TEST="${DATABASE_URL_TEST:-postgres://postgres:postgres@127.
 export REDIS_URL_TEST="${REDIS_URL_TEST:-redis://127.0.0.1:6379}"
 
 total_pass=0; total_fail=0; status=0
-run_suite() {
-  local name="$1"; shift
-  local files=()
-  mapfile -t files < <(find "test/$name" -name '*.test.ts' | sort)
-  if [ "${#files[@]}" -eq 0 ]; then log "no $name tests"; return 0; fi
-  log "running $name tests (${#files[@]} files)"
-  local out; out="$(mktemp)"
-  node --test --test-reporter=spec "$@" "${files[@]}" 2>&1 | tee "$out"
-  local rc=${PIPESTATUS[0]}
-  local p f
+# count OUT RC: adds one finished run's `ℹ pass/fail` lines to the totals.
+count() {
+  local out="$1" rc="$2" p f
   p="$(grep -E '^ℹ pass [0-9]+' "$out" | tail -1 | awk '{print $3}')"
   f="$(grep -E '^ℹ fail [0-9]+' "$out" | tail -1 | awk '{print $3}')"
   total_pass=$((total_pass + ${p:-0})); total_fail=$((total_fail + ${f:-0}))
   if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then total_fail=$((total_fail + 1)); fi
   [ "$rc" -ne 0 ] && status=1
+  return 0
+}
+# run_files LABEL [node --test options…] -- FILE…
+run_files() {
+  local label="$1"; shift
+  local opts=()
+  while [ "$1" != -- ]; do opts+=("$1"); shift; done
+  shift
+  if [ "$#" -eq 0 ]; then log "no $label tests"; return 0; fi
+  log "running $label tests ($# files)"
+  local out; out="$(mktemp)"
+  node --test --test-reporter=spec "${opts[@]}" "$@" 2>&1 | tee "$out"
+  count "$out" "${PIPESTATUS[0]}"
   rm -f "$out"
 }
-run_suite unit
-run_suite integration --test-concurrency=1
+files_of() { find "test/$1" -name '*.test.ts' | sort; }
+mapfile -t unit < <(files_of unit)
+mapfile -t integration < <(files_of integration)
+run_files unit -- "${unit[@]}"
+run_files integration --test-concurrency=1 -- "${integration[@]}"
 # e2e files run side by side: each stack has its own project name and reserved ports, and a test
 # that restarts an engine runs its own private dockerd. MODELSHIP_E2E_CONCURRENCY=1 runs them one
 # at a time (for a loaded machine, or to read one file's output in order).
-[ "${MODELSHIP_SKIP_DOCKER:-0}" != 1 ] && [ "$(id -u)" = 0 ] && ensure_docker0
-run_suite e2e --test-concurrency="${MODELSHIP_E2E_CONCURRENCY:-3}"
+if [ "${MODELSHIP_SKIP_DOCKER:-0}" != 1 ]; then
+  [ "$(id -u)" = 0 ] && ensure_docker0
+  sweep_stale_e2e
+fi
+mapfile -t swarm < <(files_of e2e | grep '/swarm-')
+mapfile -t e2e < <(files_of e2e | grep -v '/swarm-')
+# The swarm files share one three-node rig and take it in turn (its lock): they run as their own
+# lane, one after the other, from the start of the e2e suite and beside the other files, so their
+# chain (the longest) overlaps the rest instead of queueing behind it. Their output follows the
+# other files'.
+swarm_out="$(mktemp)"; swarm_pid=""
+if [ "${#swarm[@]}" -gt 0 ]; then
+  log "running swarm e2e tests (${#swarm[@]} files) beside the others; their output follows"
+  node --test --test-reporter=spec --test-concurrency=1 "${swarm[@]}" >"$swarm_out" 2>&1 &
+  swarm_pid=$!
+fi
+run_files e2e --test-concurrency="${MODELSHIP_E2E_CONCURRENCY:-3}" -- "${e2e[@]}"
+if [ -n "$swarm_pid" ]; then
+  wait "$swarm_pid"; swarm_rc=$?
+  log "swarm e2e tests (${#swarm[@]} files)"
+  cat "$swarm_out"
+  count "$swarm_out" "$swarm_rc"
+fi
+rm -f "$swarm_out"
 # The three-node swarm the swarm e2e files share (started on first use): removed entirely.
 [ "$(id -u)" = 0 ] && bash "$ROOT/scripts/swarm-rig.sh" down >&2
 echo "${total_pass} passed, ${total_fail} failed"

@@ -220,6 +220,7 @@ async function nextExitCode(docker: Docker, id: string): Promise<number | undefi
 
 export interface WaitOptions {
   timeoutMs: number;
+  /** The first pause between probes; each later pause is half as long again, up to MAX_PROBE_GAP_MS. */
   intervalMs?: number;
   test?: string[] | undefined;
   /** Called with the latest probe output while waiting (for progress lines). */
@@ -227,13 +228,26 @@ export interface WaitOptions {
 }
 
 /**
+ * The longest pause between two gate probes. Each probe of a Node image's check starts a Node
+ * process in the container (~50 ms of CPU): at a fixed 500 ms, an API loading its models for 40 s
+ * on a busy host spent 80 of them competing with its own start. Backing off to 2 s costs at most
+ * 2 s of readiness latency.
+ */
+const MAX_PROBE_GAP_MS = 2000;
+
+/** The pause after `ms`: half as long again, up to MAX_PROBE_GAP_MS (a longer one stays). Pure. */
+export function nextProbeGap(ms: number): number {
+  return Math.max(ms, Math.min(MAX_PROBE_GAP_MS, Math.round(ms * 1.5)));
+}
+
+/**
  * Waits until a container is ready: running and (when it has a test) the test passes when run by
- * us every `intervalMs` — faster than waiting for the engine's own healthcheck interval. Fails fast
- * if the container exits or restarts.
+ * us — first after `intervalMs`, backing off to MAX_PROBE_GAP_MS — sooner than the engine's own
+ * healthcheck interval. Fails fast if the container exits or restarts.
  */
 export async function waitReady(docker: Docker, id: string, opts: WaitOptions): Promise<ProbeResult> {
   const deadline = Date.now() + opts.timeoutMs;
-  const interval = opts.intervalMs ?? 500;
+  let interval = opts.intervalMs ?? 500;
   let last: ProbeResult = { ok: false, output: '' };
   let firstStart: string | undefined;
   for (;;) {
@@ -267,6 +281,7 @@ export async function waitReady(docker: Docker, id: string, opts: WaitOptions): 
       throw new ContainerFailed(`${info.Name.replace(/^\//, '')} not ready after ${Math.round(opts.timeoutMs / 1000)} s`, last.output);
     }
     await new Promise((r) => setTimeout(r, interval));
+    interval = nextProbeGap(interval);
   }
 }
 

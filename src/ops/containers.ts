@@ -46,14 +46,6 @@ export function healthOf(status: string, state: string): string {
   return state === 'running' ? 'running' : '-';
 }
 
-export function humanDuration(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
-  return `${Math.floor(s / 86400)}d${Math.floor((s % 86400) / 3600)}h`;
-}
-
 export async function ps(h: StackHandle): Promise<PsReport> {
   const [list, peek] = await Promise.all([listProject(h.docker, h.project), HostStore.peek(h.docker, h.project)]);
   // The colour that serves: never one whose containers all stopped while the other runs (an

@@ -9,6 +9,7 @@ import { SERVICE, type Color } from '../stack/names.ts';
 import { containersOf, pullImage } from '../docker/engine.ts';
 import type { HostStore } from '../docker/host-state.ts';
 import { describeAction, planChanges, type ContainerAction, type Plan } from '../docker/plan.ts';
+import { checkIdentityFile } from '../config/identity-file.ts';
 import { buildSteps } from './deploy-steps.ts';
 import { healEdge } from './edge/heal.ts';
 import { withStackLock } from './lock.ts';
@@ -157,6 +158,8 @@ async function deployLocked(h: StackHandle, opts: DeployOptions, store: HostStor
 
 export async function deploy(h: StackHandle, opts: DeployOptions): Promise<DeployResult> {
   const t0 = performance.now();
+  // Files the containers mount that deploy cannot render: checked before anything is written.
+  await checkIdentityFile(h.loaded);
   let view = await viewStack(h, opts.replicas ? { replicas: opts.replicas } : {});
   if (!opts.dryRun) await renderStackFiles(h, { ...view.state, activeColor: view.activeColor });
   const scope = (p: Plan): Plan => (opts.only ? { ...p, containers: p.containers.filter((a) => opts.only!.includes(a.service)) } : p);

@@ -23,7 +23,8 @@ import { containerTargetFor } from '../postgres/container.ts';
 import { pitrLayout } from './backup/pitr/layout.ts';
 import { pitrFactsOf, pitrStatus } from './backup/pitr/service.ts';
 import { queueFacts } from './backup/remote/sync.ts';
-import { humanDuration, ps } from './containers.ts';
+import { ps } from './containers.ts';
+import { formatElapsed } from '../util/duration.ts';
 import type { StackHandle } from './stack.ts';
 import {
   cpuPercent,
@@ -241,7 +242,7 @@ export async function collectSnapshot(h: StackHandle, st: CollectorState = {}, n
   const [rows] = await Promise.all([Promise.all(
     report.containers.map(async (r): Promise<ServiceRow> => {
       const { startedAt, ...d } = await containerDetails(h.docker, r.container, r.state === 'running');
-      const uptime = startedAt && !Number.isNaN(Date.parse(startedAt)) ? humanDuration(now() - Date.parse(startedAt)) : r.uptime;
+      const uptime = startedAt && !Number.isNaN(Date.parse(startedAt)) ? formatElapsed(now() - Date.parse(startedAt)) : r.uptime;
       const { createdAt: _created, ports: _ports, ...row } = r; // the container part of the ps row
       return { ...row, uptime, ...d };
     }),

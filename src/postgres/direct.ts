@@ -5,7 +5,7 @@
 import pg from 'pg';
 import { ToolError } from './errors.ts';
 import type { DbTarget } from './session.ts';
-import { pgBin, runProcess, type ProcResult } from './tools.ts';
+import { findPgTool, runProcess, type ProcResult } from './tools.ts';
 import { databaseOf, redactUrl, splitPassword, withDatabase } from './url.ts';
 
 export function directTarget(databaseUrl: string, env: NodeJS.ProcessEnv): DbTarget {
@@ -41,22 +41,22 @@ export function directTarget(databaseUrl: string, env: NodeJS.ProcessEnv): DbTar
       };
     },
     async dump(file, signal) {
-      await ok('pg_dump', runProcess(pgBin('pg_dump', env), ['-Fc', '--no-password', '-f', file, `--dbname=${bareUrl}`], { env: toolEnv, signal }));
+      await ok('pg_dump', runProcess(findPgTool('pg_dump', env), ['-Fc', '--no-password', '-f', file, `--dbname=${bareUrl}`], { env: toolEnv, signal }));
     },
     async list(file) {
-      return (await ok('pg_restore --list', runProcess(pgBin('pg_restore', env), ['--list', file], { env: toolEnv, captureStdout: true }))).stdout;
+      return (await ok('pg_restore --list', runProcess(findPgTool('pg_restore', env), ['--list', file], { env: toolEnv, captureStdout: true }))).stdout;
     },
     async readAll(file, signal) {
-      await ok('pg_restore (reading the whole archive)', runProcess(pgBin('pg_restore', env), ['-f', '/dev/null', file], { env: toolEnv, signal }));
+      await ok('pg_restore (reading the whole archive)', runProcess(findPgTool('pg_restore', env), ['-f', '/dev/null', file], { env: toolEnv, signal }));
     },
     async restore(file, db, signal) {
       await ok(
         'pg_restore',
-        runProcess(pgBin('pg_restore', env), ['--single-transaction', '--exit-on-error', '--no-password', `--dbname=${withDatabase(bareUrl, db)}`, file], { env: toolEnv, signal }),
+        runProcess(findPgTool('pg_restore', env), ['--single-transaction', '--exit-on-error', '--no-password', `--dbname=${withDatabase(bareUrl, db)}`, file], { env: toolEnv, signal }),
       );
     },
     async dumpVersion() {
-      return (await ok('pg_dump --version', runProcess(pgBin('pg_dump', env), ['--version'], { env: toolEnv, captureStdout: true }))).stdout.trim();
+      return (await ok('pg_dump --version', runProcess(findPgTool('pg_dump', env), ['--version'], { env: toolEnv, captureStdout: true }))).stdout.trim();
     },
     async close() {},
   };

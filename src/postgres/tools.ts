@@ -3,6 +3,8 @@
  * kept (its tail, for the message), stdout captured only when asked, SIGTERM when the signal aborts.
  * A failure is returned, not thrown: callers turn it into a ToolError with their own wording.
  */
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import { execa } from 'execa';
 import { UserError } from '../util/errors.ts';
 import type { ToolFailure } from './errors.ts';
@@ -11,11 +13,29 @@ export interface ProcResult extends ToolFailure {
   stdout: string;
 }
 
-/** Where a client program is: `MODELSHIP_PG_BIN/tool`, else the bare name (PATH). */
-export function pgBin(tool: string, env: NodeJS.ProcessEnv): string {
-  const dir = env.MODELSHIP_PG_BIN;
-  return dir ? `${dir.replace(/\/$/, '')}/${tool}` : tool;
+/**
+ * Where a PostgreSQL program is: `MODELSHIP_PG_BIN/tool`, else PATH, else the newest
+ * /usr/lib/postgresql/N/bin (Debian installs pg_verifybackup and the server there, not on PATH).
+ */
+export function findPgTool(tool: string, env: NodeJS.ProcessEnv, libRoot = '/usr/lib/postgresql'): string {
+  if (env.MODELSHIP_PG_BIN) return path.join(env.MODELSHIP_PG_BIN, tool);
+  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+    if (dir && existsSync(path.join(dir, tool))) return path.join(dir, tool);
+  }
+  let versions: string[] = [];
+  try {
+    versions = readdirSync(libRoot).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+  } catch {
+    // no Debian layout
+  }
+  for (const v of versions) {
+    const p = path.join(libRoot, v, 'bin', tool);
+    if (existsSync(p)) return p;
+  }
+  throw new UserError(`${tool} not found on this host`, { hint: NOT_FOUND_HINT });
 }
+
+const NOT_FOUND_HINT = 'install the PostgreSQL client tools of the server\'s major version or newer (postgresql-client-N), or set MODELSHIP_PG_BIN to their bin directory';
 
 /** stderr beyond this is dropped from the front: the last lines carry the reason. */
 const STDERR_TAIL = 65536;
@@ -44,7 +64,7 @@ export async function runProcess(cmd: string, args: string[], opts: { env: NodeJ
   });
   const r = await child;
   if (r.code === 'ENOENT') {
-    throw new UserError(`${cmd} not found on this host`, { hint: 'install postgresql-client (the same major version as the server or newer), or set MODELSHIP_PG_BIN to its bin directory' });
+    throw new UserError(`${cmd} not found on this host`, { hint: NOT_FOUND_HINT });
   }
   if (r.exitCode === undefined && r.signal === undefined) throw new Error(`${cmd}: ${r.shortMessage}`, { cause: r.cause });
   return { exitCode: r.exitCode ?? null, signal: r.signal ?? null, stderr, stdout: typeof r.stdout === 'string' ? r.stdout : '' };

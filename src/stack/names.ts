@@ -156,7 +156,21 @@ export const MOUNT = {
   appDir: '/etc/modelship',
   postgresInit: '/docker-entrypoint-initdb.d',
   backups: '/var/backups/modelship',
+  /**
+   * The SFTP remote's SSH key in db-backup (a read-only bind, or a swarm secret of mode 0400). Not
+   * under /run/secrets: on a swarm every file there is exported as an environment variable.
+   */
+  remoteIdentity: '/run/modelship-keys/sftp-identity',
 } as const;
+
+/** Set on db-backup when it has the key: the in-container path that stands in for the config's host path. */
+export const REMOTE_IDENTITY_ENV = 'MODELSHIP_REMOTE_IDENTITY_FILE';
+
+/** The host path of the SSH key the stack mounts (relative to the config's directory), or null without an SFTP remote. */
+export function stackIdentityFile(config: Config): string | null {
+  const r = config.backups.remote;
+  return r.url?.startsWith('sftp://') && r.identityFile ? r.identityFile : null;
+}
 
 /** Certificate paths as nginx sees them, for the configured TLS mode. */
 export function certificatePaths(config: Config): { cert: string; key: string } | null {

@@ -12,7 +12,18 @@ export interface PortSpec {
 export type MountSpec =
   | { type: 'volume'; source: string; target: string; readOnly?: boolean }
   /** `source` is relative to `base`: the render output directory or the config file's directory. */
-  | { type: 'bind'; base: 'render' | 'config' | 'absolute'; source: string; target: string; readOnly?: boolean };
+  | {
+      type: 'bind';
+      base: 'render' | 'config' | 'absolute';
+      source: string;
+      target: string;
+      readOnly?: boolean;
+      /**
+       * A secret file (a private key): mounted read-only from the host, its bytes never copied into
+       * a spec; on a swarm it becomes a secret of mode 0400 at `target`.
+       */
+      secret?: boolean;
+    };
 
 export interface HealthcheckSpec {
   test: string[];

@@ -5,6 +5,7 @@
  * for until every task of its new spec runs healthy; updates are start-first with automatic
  * rollback (the engine's). A no-op deploy changes nothing.
  */
+import { checkIdentityFile } from '../config/identity-file.ts';
 import { migrate, type MigrateResult } from '../db/migrate.ts';
 import { stackPostgresTarget } from './postgres-target.ts';
 import path from 'node:path';
@@ -112,10 +113,13 @@ export async function viewSwarm(h: SwarmHandle, o: ViewOverrides = {}): Promise<
   // Rendered from the config as written: on a swarm no file names the active colour (nginx routes
   // to the live alias), so a swap changes no file and restarts no task.
   const files = renderForDir(h.loaded, path.join(h.loaded.dir, 'compose'));
+  // The SFTP key travels as a secret (mode 0400): checked and read here, never put in a spec.
+  const key = await checkIdentityFile(h.loaded);
   const stack = buildSwarmStack(spec, {
     config,
     files,
     envValues: h.loaded.env,
+    ...(key ? { secretFiles: { [key.file]: key.bytes.toString('utf8') } } : {}),
     activeColor,
     colorImages,
     releaseImage: colorImages[activeColor] !== config.images.api ? colorImages[activeColor] : undefined,

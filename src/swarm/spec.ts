@@ -30,6 +30,8 @@ export interface SwarmInput {
   files: ReadonlyArray<{ path: string; content: string }>;
   /** `.env` values: services that take secrets get them as Swarm secrets. */
   envValues: Record<string, string>;
+  /** Contents of the secret files the stack mounts (MountSpec `secret`), by resolved host path: they become Swarm secrets. */
+  secretFiles?: Record<string, string>;
   /** Colour nginx routes to. */
   activeColor: Color;
   /** Image of each colour (the idle colour keeps the one it last ran, for rollback). */
@@ -233,6 +235,8 @@ interface BuildContext {
   live: Set<string>;
   configFor: (key: string, data: string) => SwarmFile;
   secretFor: (key: string) => SwarmFile;
+  /** A secret made from a file's contents (an SSH key), keyed by the path it is mounted at. */
+  fileSecretFor: (target: string, data: string) => SwarmFile;
 }
 
 export function buildSwarmStack(stack: StackSpec, input: SwarmInput): SwarmStack {
@@ -259,7 +263,13 @@ export function buildSwarmStack(stack: StackSpec, input: SwarmInput): SwarmStack
     secrets.set(key, s);
     return s;
   };
-  const ctx: BuildContext = { stack, input, config, p, files, live, configFor, secretFor };
+  const fileSecretFor = (target: string, data: string): SwarmFile => {
+    const key = `file:${target}`;
+    const s = secrets.get(key) ?? { name: versionedName(p, path.posix.basename(target), data), key, data, labels: base(path.posix.basename(target)) };
+    secrets.set(key, s);
+    return s;
+  };
+  const ctx: BuildContext = { stack, input, config, p, files, live, configFor, secretFor, fileSecretFor };
   const services = stack.services.filter((s) => enabled(s, input.profiles)).map((s) => swarmService(s, ctx));
 
   const rank = (s: SwarmService): number => {
@@ -279,12 +289,20 @@ type ContainerSpecOf = EngineServiceSpec['TaskTemplate']['ContainerSpec'];
  * Mounts: named volumes stay volumes (local to the node the service is pinned to); rendered
  * directories become configs, one per file; host paths stay binds (they must exist on the node).
  */
-function swarmMounts(s: ServiceSpec, ctx: BuildContext): { mounts: ContainerSpecOf['Mounts']; cfgRefs: ContainerSpecOf['Configs'] } {
+function swarmMounts(s: ServiceSpec, ctx: BuildContext): { mounts: ContainerSpecOf['Mounts']; cfgRefs: ContainerSpecOf['Configs']; fileSecrets: ContainerSpecOf['Secrets'] } {
   const { p, files } = ctx;
   const mounts: ContainerSpecOf['Mounts'] = [];
   const cfgRefs: ContainerSpecOf['Configs'] = [];
+  const fileSecrets: ContainerSpecOf['Secrets'] = [];
   for (const m of s.mounts) {
-    if (m.type === 'volume') {
+    if (m.type === 'bind' && m.secret) {
+      // A host file would have to exist on whichever node runs the task: it travels as a secret,
+      // readable by root only (the scheduler reads it before dropping to uid 1000).
+      const host = bindPath(m, ctx.input.configDir);
+      const data = ctx.input.secretFiles?.[host];
+      if (data === undefined) throw new Error(`swarm spec: no contents given for the secret file ${host} (${s.name} mounts it at ${m.target})`);
+      fileSecrets.push({ SecretName: ctx.fileSecretFor(m.target, data).name, File: { Name: m.target, UID: '0', GID: '0', Mode: 0o400 } });
+    } else if (m.type === 'volume') {
       mounts.push({ Type: 'volume', Source: swarmName(p, m.source), Target: m.target, ...(m.readOnly ? { ReadOnly: true } : {}), VolumeOptions: { Labels: { [SWARM_LABEL.namespace]: p, [SWARM_LABEL.project]: p } } });
     } else if (m.base === 'render') {
       for (const [file, data] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
@@ -300,7 +318,7 @@ function swarmMounts(s: ServiceSpec, ctx: BuildContext): { mounts: ContainerSpec
       mounts.push({ Type: 'bind', Source: bindPath(m, ctx.input.configDir), Target: m.target, ...(m.readOnly ? { ReadOnly: true } : {}) });
     }
   }
-  return { mounts, cfgRefs };
+  return { mounts, cfgRefs, fileSecrets };
 }
 
 /** One hash per aspect, so the plan can say exactly why a service is updated. */
@@ -331,14 +349,15 @@ function swarmService(s: ServiceSpec, ctx: BuildContext): SwarmService {
   const { stack, input, config, p, live } = ctx;
   const color = s.labels[SWARM_LABEL.color] as Color | undefined;
   const image = color ? (input.colorImages?.[color] ?? s.image) : s.image;
-  const { mounts, cfgRefs } = swarmMounts(s, ctx);
+  const { mounts, cfgRefs, fileSecrets } = swarmMounts(s, ctx);
 
   const secretKeys = s.envFile ? Object.keys(input.envValues).filter((k) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(k)).sort() : [];
-  const secretRefs = secretKeys.map((k) => ({ SecretName: ctx.secretFor(k).name, File: { Name: k, UID: '0', GID: '0', Mode: 0o444 } }));
+  const envRefs = secretKeys.map((k) => ({ SecretName: ctx.secretFor(k).name, File: { Name: k, UID: '0', GID: '0', Mode: 0o444 } }));
+  const secretRefs = [...envRefs, ...fileSecrets];
 
   const defaults = input.imageDefaults[image] ?? {};
   const argv = [...(s.entrypoint ?? defaults.entrypoint ?? []), ...(s.command ?? defaults.cmd ?? [])];
-  const command: { Command?: string[]; Args?: string[] } = secretRefs.length > 0 && argv.length > 0 ? withSecretFiles(argv) : { ...(s.entrypoint ? { Command: s.entrypoint } : {}), ...(s.command ? { Args: s.command } : {}) };
+  const command: { Command?: string[]; Args?: string[] } = envRefs.length > 0 && argv.length > 0 ? withSecretFiles(argv) : { ...(s.entrypoint ? { Command: s.entrypoint } : {}), ...(s.command ? { Args: s.command } : {}) };
 
   const env = Object.entries(s.environment).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`);
   const label = pinLabel(config, s.name);
@@ -354,7 +373,7 @@ function swarmService(s: ServiceSpec, ctx: BuildContext): SwarmService {
     MaxFailureRatio: 0,
     Order: stateful || hostEdge ? 'stop-first' : 'start-first',
   };
-  const h = s.healthcheck ? { ...s.healthcheck, test: secretRefs.length > 0 ? healthWithSecrets(s.healthcheck.test) : s.healthcheck.test } : undefined;
+  const h = s.healthcheck ? { ...s.healthcheck, test: envRefs.length > 0 ? healthWithSecrets(s.healthcheck.test) : s.healthcheck.test } : undefined;
   const labels = { ...s.labels, [SWARM_LABEL.namespace]: p, ...(s.name === SERVICE.nginx ? { [SWARM_LABEL.activeColor]: input.activeColor, ...(input.releaseImage ? { [SWARM_LABEL.releaseImage]: input.releaseImage } : {}) } : {}) };
   const ports = s.name === SERVICE.nginx
     ? s.ports.map((pt) => ({ Protocol: pt.protocol ?? 'tcp', TargetPort: pt.container, PublishedPort: pt.host, PublishMode: hostEdge ? 'host' : 'ingress' }) as const)

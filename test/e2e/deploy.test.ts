@@ -81,10 +81,10 @@ test('changing one setting recreates only that service, and says why', { skip },
   }
 });
 
-test('an API setting change is released blue/green by deploy: no request fails, the colour flips', { skip, timeout: 180_000 }, async () => {
+test('an API setting change is released blue/green by deploy: no request fails, the colour flips', { skip, timeout: 600_000 }, async () => {
   s.write('redis: {maxmemory: 128mb}\ncors: {origins: [https://app.example.com]}');
   const traffic = steadyTraffic(`http://127.0.0.1:${s.httpPort}/health`);
-  const r = await ms(s, ['deploy', '--timeout', '120s']);
+  const r = await ms(s, ['deploy', '--timeout', '240s']);
   const { ok, failures } = await traffic.stop();
   assert.equal(r.exitCode, 0, r.all);
   assert.match(r.stderr, /API released blue\/green \(config changed\): blue → green/);
@@ -94,7 +94,7 @@ test('an API setting change is released blue/green by deploy: no request fails, 
   assert.equal(served.headers.get('x-served-by'), 'api-green');
   // Reverting the setting releases again, back to blue (the steps below expect the first colour).
   s.write('redis: {maxmemory: 128mb}');
-  const back = await ms(s, ['deploy', '--timeout', '120s']);
+  const back = await ms(s, ['deploy', '--timeout', '240s']);
   assert.equal(back.exitCode, 0, back.all);
   assert.match(back.stderr, /green → blue/);
 });
@@ -114,7 +114,7 @@ test('scale workers 1 → 3 → 1 without touching others', { skip }, async () =
   assert.equal((await ms(s, ['scale', 'postgres=2'])).exitCode, 2, 'fixed services cannot scale');
 });
 
-test('scale api=2 then back to 1: nginx balances over both, no request fails on the way down', { skip, timeout: 120_000 }, async () => {
+test('scale api=2 then back to 1: nginx balances over both, no request fails on the way down', { skip, timeout: 600_000 }, async () => {
   let r = await ms(s, ['scale', 'api=2']);
   assert.equal(r.exitCode, 0, r.all);
   const apis = async (): Promise<number> => (await projectContainers(s.project, false)).filter((c) => c.Labels['com.docker.compose.service'] === 'api-blue').length;

@@ -117,7 +117,7 @@ test('deploy the stack (db-backup included)', { skip, timeout: 300_000 }, async 
   await psql('create table items (id int primary key, t text); insert into items select g, md5(g::text) from generate_series(1, 5000) g');
 });
 
-test('16: keys create|list|revoke on the server reach the stack\'s postgres through the engine; the key works through nginx', { skip, timeout: 120_000 }, async () => {
+test('16: keys create|list|revoke on the server reach the stack\'s postgres through the engine; the key works through nginx', { skip, timeout: 600_000 }, async () => {
   await underTraffic(async () => {
     const c = await ms(s, ['keys', 'create', '--name', 'e2e-client', '--json']);
     assert.equal(c.exitCode, 0, c.all);
@@ -143,7 +143,7 @@ test('16: keys create|list|revoke on the server reach the stack\'s postgres thro
   });
 });
 
-test('2: the scheduler writes into the engine-created ./backups, and reports an unwritable one (health 503, unhealthy, doctor says why)', { skip, timeout: 240_000 }, async () => {
+test('2: the scheduler writes into the engine-created ./backups, and reports an unwritable one (health 503, unhealthy, doctor says why)', { skip, timeout: 600_000 }, async () => {
   await underTraffic(async () => {
     const st = statSync(backupsDir());
     assert.equal(st.uid, 1000, `./backups owned by ${st.uid}: the scheduler made it its own at start`);
@@ -191,7 +191,7 @@ test('2: the scheduler writes into the engine-created ./backups, and reports an 
 });
 
 let smallDump = '';
-test('a baseline backup of the small database (kept aside for the restore cases)', { skip, timeout: 120_000 }, async () => {
+test('a baseline backup of the small database (kept aside for the restore cases)', { skip, timeout: 600_000 }, async () => {
   await underTraffic(async () => {
     const r = await ms(s, ['backup', '--json', '--no-prune']);
     assert.equal(r.exitCode, 0, r.all);
@@ -255,7 +255,7 @@ test('3: a full disk before, during or after the dump: exit 1, a located hinted 
   });
 });
 
-test('3: retention removes the partial files that killed or failed backups left behind', { skip, timeout: 120_000 }, async () => {
+test('3: retention removes the partial files that killed or failed backups left behind', { skip, timeout: 600_000 }, async () => {
   const dir = backupsDir();
   const old = (Date.now() - 2 * 86_400_000) / 1000;
   const plant = (name: string, content = 'x') => {
@@ -281,7 +281,7 @@ test('3: retention removes the partial files that killed or failed backups left 
   rmSync(path.join(dir, 'modelship-20200104T020000Z.dump'));
 });
 
-test('4: restore of a directory says so; a copy without its manifest needs --trust-unverified, which still checks the archive', { skip, timeout: 180_000 }, async () => {
+test('4: restore of a directory says so; a copy without its manifest needs --trust-unverified, which still checks the archive', { skip, timeout: 600_000 }, async () => {
   await underTraffic(async () => {
     const d = await ms(s, ['restore', backupsDir(), '--yes']);
     assert.equal(d.exitCode, 2, d.all);
@@ -309,7 +309,7 @@ test('4: restore of a directory says so; a copy without its manifest needs --tru
   });
 });
 
-test('15 + 5: read-only mode: keys create says the database is read-only; a restore keeps the mode on', { skip, timeout: 180_000 }, async () => {
+test('15 + 5: read-only mode: keys create says the database is read-only; a restore keeps the mode on', { skip, timeout: 600_000 }, async () => {
   await underTraffic(async () => {
     const on = await ms(s, ['emergency', 'read-only', 'on']);
     assert.equal(on.exitCode, 0, on.all);
@@ -368,7 +368,7 @@ test('5: restore killed with -9 inside its swap never leaves the live database r
   assert.ok(killedInWindow >= 1, 'no restore was killed inside its swap: the test did not reach the window');
 });
 
-test('1: container-mode backup of a database whose dump is far above a pipe buffer verifies (the issue\'s 100 000-row repro)', { skip, timeout: 180_000 }, async () => {
+test('1: container-mode backup of a database whose dump is far above a pipe buffer verifies (the issue\'s 100 000-row repro)', { skip, timeout: 600_000 }, async () => {
   await psql('create table t as select g, md5(g::text) from generate_series(1, 100000) g');
   await underTraffic(async () => {
     const r = await ms(s, ['backup', '--json', '--no-prune']);

@@ -6,29 +6,62 @@
  * postgres back (volume, container, data) and every row committed more than 1 s before the
  * destruction is there; a `restore --to-time T` killed during replay leaves the live database
  * serving, and its re-run gives exactly the rows committed before T (the old data kept).
+ *
+ * Off-site on the same deploy (no second stack): the config also names an SFTP remote (a local
+ * sshd on the default bridge's gateway, host-local, that the containers reach) with its key file
+ * and an age recipient. db-backup copies the base backup and the WAL there, encrypted; then the
+ * server is lost — postgres and db-backup killed, the data volume AND the local backup directory
+ * deleted — and `restore --to-latest --from-remote --identity` brings every committed row back from
+ * the remote (the remote's lag, the time until the copier's queue was empty, is printed).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
+import { generateIdentity, identityToRecipient } from 'age-encryption';
 import { cleanup, docker, e2eSkip, ms, projectContainers, stackDir } from './helpers.ts';
 import { freePort } from '../integration/pitr/cluster.ts';
+import { startSshd, type SshServer } from '../integration/remote/servers.ts';
 
 const skip = await e2eSkip();
 const pgPort = await freePort();
-const s = await stackDir('pitr', `postgres: {publish: true, port: ${pgPort}}\nbackups:\n  pitr: {enabled: true}`);
+const s = await stackDir('pitr', `postgres: {publish: true, port: ${pgPort}}`);
 const url = `postgres://modelship:e2e-pg-pass@127.0.0.1:${pgPort}/modelship`;
+const offsite = path.join(s.dir, 'offsite');
+const ageIdentity = path.join(s.dir, 'offline-age-key.txt');
+let ssh: SshServer | null = null;
 
 before(async () => {
   if (skip) return;
   appendFileSync(path.join(s.dir, '.env'), 'REPLICATION_PASSWORD=e2e-repl-pass-0123456789\n');
+  // The remote listens on the default bridge's gateway: this host's own address, reached by the
+  // containers through their network's gateway, not by anything off the machine.
+  const gateway = ((await docker.getNetwork('bridge').inspect()) as { IPAM: { Config: Array<{ Gateway?: string }> } }).IPAM.Config.find((c) => c.Gateway)?.Gateway;
+  assert.ok(gateway, 'the default bridge (docker0) has no gateway address: run scripts/test-deps.sh');
+  ssh = await startSshd(path.join(s.dir, 'keys'), gateway);
+  const identity = await generateIdentity();
+  const recipient = await identityToRecipient(identity);
+  writeFileSync(ageIdentity, `# public key: ${recipient}\n${identity}\n`, { mode: 0o600 });
+  s.write(
+    [
+      'backups:',
+      '  pitr: {enabled: true}',
+      `  encryption: {recipients: [${recipient}]}`,
+      '  remote:',
+      `    url: sftp://root@${gateway}:${ssh.port}${offsite}`,
+      '    identityFile: keys/client',
+      `    hostKey: ${ssh.hostFingerprint}`,
+      '    intervalSeconds: 1',
+    ].join('\n'),
+  );
   await cleanup(s);
   // The whole stack plus db-backup on a shared 2-core machine: the harness waits longer than ms()'s default.
   const r = await ms(s, ['deploy', '--timeout', '240s'], { timeoutMs: 540_000 });
   assert.equal(r.exitCode, 0, r.all);
 });
 after(async () => {
+  ssh?.stop();
   if (!skip) await cleanup(s);
 });
 
@@ -50,9 +83,9 @@ test('a fresh deploy with backups.pitr.enabled streams WAL and takes a base back
     await new Promise((r) => setTimeout(r, 1000));
     st = await wal();
   }
-  const backupLogs = async () => {
+  const backupLogs = async (tail = 40) => {
     const c = (await projectContainers(s.project)).find((x) => x.Labels['com.docker.compose.service'] === 'db-backup');
-    return c ? (await docker.getContainer(c.Id).logs({ stdout: true, stderr: true, tail: 40 })).toString('utf8') : 'no db-backup container';
+    return c ? (await docker.getContainer(c.Id).logs({ stdout: true, stderr: true, tail })).toString('utf8') : 'no db-backup container';
   };
   assert.ok(st.lastBase, `no base backup from db-backup: ${await backupLogs()}`);
   const slot = await query<{ active: boolean }>("select active from pg_replication_slots where slot_name = 'modelship_pitr'");
@@ -149,4 +182,77 @@ test('a fresh deploy with backups.pitr.enabled streams WAL and takes a base back
   assert.equal(status.backup.pitr.lastRehearsal?.ok, true, 'status shows the passed rehearsal');
   const leftovers = await docker.listContainers({ all: true, filters: { label: [`org.modelship.pitr-restore=${s.project}`] } });
   assert.equal(leftovers.length, 0, 'no restore container is left behind');
+
+  await offsiteAfterServerLoss(backupLogs);
+});
+
+interface RemoteList { bases: Array<{ key: string; encrypted: boolean }>; wal: { files: number; partial: string | null } }
+
+/**
+ * Rows are committed; once db-backup's off-site queue is empty (the time that takes is printed:
+ * the remote's lag) the server is lost: postgres and db-backup killed, the data volume and the whole
+ * local backup directory deleted. Only the SFTP remote, filled by the deployed db-backup, is left.
+ */
+async function offsiteAfterServerLoss(backupLogs: (tail?: number) => Promise<string>): Promise<void> {
+  const remote = async () => JSON.parse((await ms(s, ['--json', 'backup', 'list', '--remote'])).stdout || '{}') as Partial<RemoteList>;
+  let rl = await remote();
+  for (let i = 0; i < 120 && !((rl.bases?.length ?? 0) > 0 && (rl.wal?.files ?? 0) > 0); i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    rl = await remote();
+  }
+  assert.ok((rl.bases?.length ?? 0) > 0 && (rl.wal?.files ?? 0) > 0, `db-backup copied no base backup and WAL to the SFTP remote: ${JSON.stringify(rl)}\n${await backupLogs()}`);
+  const copierLogOf = async () => (await backupLogs(2000)).split('\n').filter((l) => /off-site|remote/.test(l)).slice(-15).join('\n');
+  assert.ok(rl.bases!.every((b) => b.encrypted), 'the base backups went off-site encrypted');
+  const baseObj = readdirSync(path.join(offsite, 'pitr/base')).find((f) => f.endsWith('.tar.age'))!;
+  assert.match(readFileSync(path.join(offsite, 'pitr/base', baseObj)).subarray(0, 40).toString('latin1'), /^age-encryption\.org\/v1/, 'the stored base backup is age ciphertext');
+  const walObj = readdirSync(path.join(offsite, 'pitr/wal')).filter((f) => !f.endsWith('.meta.json'));
+  assert.ok(walObj.length > 0 && walObj.every((f) => f.endsWith('.age')), `every WAL object is encrypted: ${walObj.join(' ')}`);
+
+  const start = (await query<{ max: number }>('select coalesce(max(n), 0)::int as max from t'))[0]!.max;
+  const c = new pg.Client({ connectionString: url });
+  c.on('error', () => undefined);
+  await c.connect();
+  const commits: Array<{ n: number; at: number }> = [];
+  for (let n = start + 1, until = Date.now() + 4000; Date.now() < until; n++) {
+    await c.query('insert into t values ($1)', [n]);
+    commits.push({ n, at: Date.now() });
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await c.end();
+  const lastCommit = commits.at(-1)!;
+  // The off-site copy trails by a copy round (the segment being filled is re-sent, encrypted and
+  // read back, each round): measured here as the time until db-backup's queue is empty again.
+  const queueDir = path.join(s.dir, 'backups/.remote/queue');
+  const queued = () => (existsSync(queueDir) ? readdirSync(queueDir).filter((f) => f.endsWith('.json')).length : -1);
+  let caughtUp = 0;
+  for (const end = Date.now() + 400_000; Date.now() < end && !caughtUp; ) {
+    await new Promise((r) => setTimeout(r, 200));
+    if (Date.now() > lastCommit.at + 2500 && queued() === 0) caughtUp = Date.now();
+  }
+  assert.ok(caughtUp, `db-backup's off-site queue never emptied: ${queued()} pending\n${await copierLogOf()}`);
+  const byService = async (name: string) => (await projectContainers(s.project)).find((x) => x.Labels['com.docker.compose.service'] === name)!;
+  const [pgc, bk] = [await byService('postgres'), await byService('db-backup')];
+  await Promise.all([docker.getContainer(pgc.Id).remove({ force: true }), docker.getContainer(bk.Id).kill().catch(() => undefined)]);
+  const copierLog = await copierLogOf();
+  await docker.getVolume(`${s.project}_pgdata`).remove();
+  rmSync(path.join(s.dir, 'backups'), { recursive: true, force: true });
+  assert.equal(existsSync(path.join(s.dir, 'backups')), false);
+
+  const r = await ms(s, ['--yes', '--json', 'restore', '--to-latest', '--from-remote', '--identity', ageIdentity, '--check-sql', `select count(*) >= ${lastCommit.n} from t`], { timeoutMs: 540_000 });
+  assert.equal(r.exitCode, 0, `${r.all}\nremote WAL: ${readdirSync(path.join(offsite, 'pitr/wal')).join(' ')}\ndb-backup's copier:\n${copierLog}`);
+  const res = JSON.parse(r.stdout) as { volumeCreated: boolean; durationMs: number };
+  assert.equal(res.volumeCreated, true);
+  const got = (await query<{ n: number; max: number }>('select count(*)::int as n, max(n)::int as max from t'))[0]!;
+  console.log(`off-site (SFTP from db-backup, age): last commit ${lastCommit.n}, restored ${got.max} (${got.n} rows) after the data volume and the local backup directory were deleted; the remote had it ${((caughtUp - lastCommit.at) / 1000).toFixed(1)} s after the commit (queue empty); restore from the remote ${res.durationMs} ms`);
+  assert.equal(got.max, lastCommit.n, `restored up to ${got.max} from the remote, last commit ${lastCommit.n}`);
+  assert.equal(got.n, got.max, 'no holes');
+}
+
+test('deploy refuses an SFTP remote whose key file is missing, before it creates anything', { skip, timeout: 120_000 }, async () => {
+  const n = await stackDir('pitr-nokey', 'backups:\n  remote:\n    url: sftp://root@127.0.0.1:22/srv/offsite\n    identityFile: keys/missing');
+  const r = await ms(n, ['deploy']);
+  assert.equal(r.exitCode, 2, r.all);
+  assert.match(r.stderr, /modelship\.config\.yaml:\d+:\d+: backups\.remote\.identityFile \S+keys\/missing does not exist; nothing was changed/);
+  assert.equal((await projectContainers(n.project)).length, 0, 'no container was created');
+  assert.equal(existsSync(path.join(n.dir, 'keys/missing')), false, 'no directory where the key belongs');
 });

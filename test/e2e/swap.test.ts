@@ -99,7 +99,7 @@ test('swap → rollback → swap under load: zero non-2xx, zero connection error
   const seen: string[] = [];
   const load = await underLoad(async () => {
     for (const [cmd, expect] of [['swap', 'api-green'], ['rollback', 'api-blue'], ['swap', 'api-green']] as const) {
-      const r = await ms(s, [cmd, '--health-timeout', '90s', '--json']);
+      const r = await ms(s, [cmd, '--health-timeout', '180s', '--json']);
       assert.equal(r.exitCode, 0, r.all);
       const body = JSON.parse(r.stdout) as { to: string; timingsMs: { total: number } };
       assert.equal(`api-${body.to}`, expect);
@@ -120,7 +120,7 @@ for (const [name, image, expect] of [
   ['never becomes ready', NEVER_READY, /not ready after|did not become ready/],
   ['crashes at start', CRASHES, /fatal: model file missing|exited with code 1|migrations exited/],
 ] as const) {
-  test(`a release that ${name}: swap fails in time, no request fails, old colour keeps serving`, { skip, timeout: 200_000 }, async () => {
+  test(`a release that ${name}: swap fails in time, no request fails, old colour keeps serving`, { skip, timeout: 600_000 }, async () => {
     const before = await servedBy();
     let result: Awaited<ReturnType<typeof ms>> | undefined;
     const t0 = Date.now();
@@ -140,7 +140,7 @@ for (const [name, image, expect] of [
   });
 }
 
-test('two swaps at once: the second is refused by the lock', { skip, timeout: 200_000 }, async () => {
+test('two swaps at once: the second is refused by the lock', { skip, timeout: 600_000 }, async () => {
   const [a, b] = await Promise.all([ms(s, ['swap']), new Promise((r) => setTimeout(r, 300)).then(() => ms(s, ['swap']))]);
   const codes = [a.exitCode, b.exitCode].sort();
   assert.deepEqual(codes, [0, 1], `${a.all}\n---\n${b.all}`);

@@ -17,7 +17,7 @@ interface Task {
   NetworksAttachments: Array<{ Network: { Spec: { Name: string } }; Addresses: string[] }>;
 }
 
-test('three engines in network namespaces form a swarm whose overlay spans every node', { skip, timeout: 240_000 }, async () => {
+test('three engines in network namespaces form a swarm whose overlay spans every node', { skip, timeout: 600_000 }, async () => {
   const rig = await swarmRig([IMAGE]);
   console.log(`# swarm rig up in ${rig.upSeconds.toFixed(1)} s`);
   // Idempotent: a second `up` reuses the running rig (same cluster, same nodes).

@@ -48,7 +48,7 @@ after(async () => {
   if (!skip) await cleanup(s);
 });
 
-test('first deploy with Let\'s Encrypt: a placeholder certificate lets nginx start', { skip, timeout: 240_000 }, async () => {
+test('first deploy with Let\'s Encrypt: a placeholder certificate lets nginx start', { skip, timeout: 600_000 }, async () => {
   const v = await ms(s, ['config', 'validate']);
   assert.equal(v.exitCode, 0, v.all);
   const r = await ms(s, ['deploy', '--timeout', '180s']);
@@ -74,7 +74,7 @@ test('the ACME http-01 challenge is served over plain HTTP from the shared webro
   assert.equal(r.body.trim(), `${token}.thumbprint`);
 });
 
-test('a redeploy that recreates nginx keeps the certificate it finds', { skip, timeout: 120_000 }, async () => {
+test('a redeploy that recreates nginx keeps the certificate it finds', { skip, timeout: 600_000 }, async () => {
   s.write('rateLimit: {nginx: {ratePerSecond: 20}}', { certbot: CERTBOT });
   const r = await ms(s, ['deploy']);
   assert.equal(r.exitCode, 0, r.all);

@@ -55,7 +55,7 @@ export async function pitrRestore(ctx: CommandContext, target: RestoreTarget, fl
   const identities = await loadIdentities(flags.identity, ctx.env);
   const timeline = timelineOf(flags);
   if (!flags.direct) {
-    await pitrRestoreStack(ctx, target, flags, identities);
+    await pitrRestoreStack(ctx, target, flags, identities, layout);
     return;
   }
   const { settings, target: db } = await openDb(ctx, flags);
@@ -91,7 +91,7 @@ export async function pitrRestore(ctx: CommandContext, target: RestoreTarget, fl
 }
 
 /** The stack's postgres: rebuilt beside the live data in its volume, proven, then swapped in. */
-async function pitrRestoreStack(ctx: CommandContext, target: RestoreTarget, flags: PitrRestoreFlags, identities: readonly string[]): Promise<void> {
+async function pitrRestoreStack(ctx: CommandContext, target: RestoreTarget, flags: PitrRestoreFlags, identities: readonly string[], layout?: PitrLayout): Promise<void> {
   const timeline = timelineOf(flags);
   if (flags.pgdata) throw new UsageError('--pgdata applies with --direct (a data directory on this host); without it the stack\'s postgres volume is restored');
   if (flags.databaseUrl) throw new UsageError('--database-url only applies with --direct', 'add --direct');
@@ -103,7 +103,8 @@ async function pitrRestoreStack(ctx: CommandContext, target: RestoreTarget, flag
   const r = await withSignals(() =>
     restorePitrStack({
       h,
-      layout: p.layout,
+      // --from-remote: the staging copy fetched from the remote (the local backup directory may be gone).
+      layout: layout ?? p.layout,
       target,
       database: settings.database,
       user: settings.user,

@@ -14,7 +14,7 @@ import { startScheduledPitr } from '../../ops/backup/pitr/scheduled.ts';
 import type { OpsSettings } from '../../ops/backup/context.ts';
 import type { DbTarget } from '../../postgres/session.ts';
 import { pitrSettings } from '../../ops/backup/pitr/settings.ts';
-import { remoteSettings } from '../../ops/backup/remote/settings.ts';
+import { remoteWithKey } from '../../ops/backup/remote/settings.ts';
 import { startScheduledRemote } from '../../ops/backup/remote/scheduled.ts';
 
 interface Opts {
@@ -99,6 +99,8 @@ export function register(program: Command, runEnv: RunEnvironment): void {
         const { settings, target } = await openDb(ctx, opts);
         const wait = waitMs(opts.wait);
         const jsonLine = (e: Record<string, unknown>) => ctx.out.out(JSON.stringify({ time: new Date().toISOString(), ...e }));
+        // The SFTP key is readable by root only (a 0600 host file, a 0400 swarm secret): read before dropping to --run-as.
+        const { remoteCfg, keyProblem } = await remoteWithKey(settings, ctx.env, jsonLine);
         if (opts.runAs) {
           const r = await prepareAndDrop(settings.dir, opts.runAs);
           if (r.changed) jsonLine({ level: 'warn', event: 'backup directory prepared', detail: r.changed });
@@ -106,19 +108,19 @@ export function register(program: Command, runEnv: RunEnvironment): void {
         }
         // An unwritable backup directory makes /health fail with the reason (and the engine's health check with it).
         const problems = async (): Promise<string[]> => {
+          const key = keyProblem ? [keyProblem] : [];
           try {
             await probeWritableDir(settings.dir);
-            return [];
+            return key;
           } catch (err) {
             const where = ctx.env.MODELSHIP_ROLE === 'scheduler' ? ` (${settings.dir} is backups.dir of the host, mounted)` : '';
-            return [`${errorMessage(err)}${where}${err instanceof UserError && err.hint ? `; fix: ${err.hint}` : ''}`];
+            return [...key, `${errorMessage(err)}${where}${err instanceof UserError && err.hint ? `; fix: ${err.hint}` : ''}`];
           }
         };
         const jobs = scheduledJobs(settings, target, opts, wait);
         const newest = (await listBackups(settings.dir, target.database)).backups.find((b) => b.verified);
         const pitr = await startScheduledPitr(settings, opts, ctx.env, target, jsonLine, opts.baseSchedule);
         if (pitr) jobs.push(...pitr.jobs);
-        const remoteCfg = remoteSettings(settings, ctx.env);
         const remote = remoteCfg ? startScheduledRemote(settings.dir, remoteCfg, jsonLine, { policy: settings.retention, keepBaseBackups: pitrSettings(settings, ctx.env).keepBaseBackups }) : null;
         if (remote) {
           // A new dump or base backup goes off-site at once, not at the next interval.

@@ -16,6 +16,7 @@ import {
   type Traffic,
 } from '../../ops/status-model.ts';
 import { formatBytes } from '../../util/size.ts';
+import { formatAgo } from '../../util/duration.ts';
 import { columns } from '../../util/table.ts';
 
 const BARS = '▁▂▃▄▅▆▇█';
@@ -37,15 +38,6 @@ export function sparkline(values: ReadonlyArray<number | null>, width = 30): str
 
 export function fmtBytes(n: number | null): string {
   return n === null ? '-' : formatBytes(n);
-}
-
-export function fmtAge(iso: string | null, now: number): string {
-  if (!iso) return 'never';
-  const s = Math.max(0, Math.floor((now - Date.parse(iso)) / 1000));
-  if (s < 90) return `${s}s ago`;
-  if (s < 5400) return `${Math.round(s / 60)}m ago`;
-  if (s < 172800) return `${Math.round(s / 3600)}h ago`;
-  return `${Math.round(s / 86400)}d ago`;
 }
 
 export const SERVICE_HEADER = ['SERVICE', 'CONTAINER', 'COLOUR', 'STATE', 'HEALTH', 'UPTIME', 'RESTARTS', 'CPU', 'MEM', 'IMAGE'];
@@ -84,15 +76,15 @@ export function backupLine(b: BackupFacts | null, now: number): string {
   if (!b) return 'backup: -';
   const r = b.remote;
   const remote = !r ? '' : r.pending === 0 ? '; off-site: up to date' : `; off-site: ${r.pending} copies pending, ${fmtSeconds(r.lagSeconds)} behind${r.lastError ? ` (last error: ${r.lastError})` : ''}`;
-  return `backup: last ${fmtAge(b.lastAt, now)}${b.lastAt ? (b.lastVerified ? ', verified' : ', NOT verified') : ''}; restore tested ${fmtAge(b.restoreTestedAt, now)}${remote}`;
+  return `backup: last ${formatAgo(b.lastAt, now)}${b.lastAt ? (b.lastVerified ? ', verified' : ', NOT verified') : ''}; restore tested ${formatAgo(b.restoreTestedAt, now)}${remote}`;
 }
 
 export function pitrLine(p: PitrFacts | undefined, now: number): string | null {
   if (!p) return null;
-  const base = p.lastBase ? `base backup ${fmtAge(p.lastBase.finishedAt, now)}${p.lastBase.verified ? ', verified' : ', NOT verified'}` : 'no base backup';
+  const base = p.lastBase ? `base backup ${formatAgo(p.lastBase.finishedAt, now)}${p.lastBase.verified ? ', verified' : ', NOT verified'}` : 'no base backup';
   const a = p.archive;
   const lag = !a ? 'WAL archive lag unknown' : a.connected ? `WAL archive ${fmtSeconds(a.lagSeconds)} / ${fmtBytes(a.lagBytes)} behind` : 'WAL receiver NOT streaming';
-  const reh = p.lastRehearsal ? `rehearsed ${fmtAge(p.lastRehearsal.at, now)}${p.lastRehearsal.ok ? '' : ' (FAILED)'}` : 'never rehearsed';
+  const reh = p.lastRehearsal ? `rehearsed ${formatAgo(p.lastRehearsal.at, now)}${p.lastRehearsal.ok ? '' : ' (FAILED)'}` : 'never rehearsed';
   const remote = p.remote ? `; remote ${fmtSeconds(p.remote.lagSeconds)} behind` : '';
   return `pitr: ${base}; ${lag}; ${reh}${remote}`;
 }

@@ -42,7 +42,7 @@ export interface DoctorFacts {
   /** With backups.pitr.enabled: the last restore rehearsal. */
   pitr?: { rehearsal: Rehearsal | null };
   /** With backups.remote.url: the local queue of copies not yet off-site. */
-  remote?: { pending: number; lagSeconds: number; oldest: string | null; lastError: string | null };
+  remote?: { pending: number; lagSeconds: number; oldest: string | null; lastError: string | null; keyProblem?: { why: string; fix: string } | null };
   /** The containers deploy would run (active colour, enabled profiles) and what the engine has. */
   services: { ok: true; activeColor: string | null; expected: Array<{ service: string; container: string }>; rows: ContainerRow[] } | { ok: false; error: string };
   /** The db-backup container, when gathered from a stack. */
@@ -227,6 +227,8 @@ export function checkRemoteCopies(f: DoctorFacts): CheckResult | null {
   if (!r.url || !f.remote) return null;
   const title = `off-site copies within ${r.lagAlertSeconds}s (${r.url})`;
   const q = f.remote;
+  // The SFTP key db-backup reads on its next start: missing or unusable fails that start.
+  if (q.keyProblem) return { id: 'remote-copies', title, status: 'fail', why: q.keyProblem.why, fix: q.keyProblem.fix };
   if (q.lagSeconds > r.lagAlertSeconds) {
     return { id: 'remote-copies', title, status: 'fail', why: `${q.pending} file(s) not copied off-site, the oldest queued ${q.oldest} (${Math.round(q.lagSeconds)}s)${q.lastError ? `; last error: ${q.lastError}` : ''}`, fix: 'modelship backup push (says what the remote refused); check the db-backup logs' };
   }

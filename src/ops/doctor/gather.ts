@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { COMPOSE_LABEL, MS_LABEL } from '../../stack/names.ts';
 import { probe, serviceContainers } from '../../docker/engine.ts';
 import { certificatePaths, SERVICE } from '../../stack/names.ts';
-import { errorMessage } from '../../util/errors.ts';
+import { UserError, errorMessage } from '../../util/errors.ts';
 import type { StackHandle } from '../stack.ts';
 import { ps } from '../containers.ts';
 import { viewStack } from '../stack.ts';
@@ -21,6 +21,8 @@ import { parseNft, parseUfw, type DoctorFacts, type PublishedPort } from './chec
 import { pitrLayout } from '../backup/pitr/layout.ts';
 import { readRehearsal } from '../backup/pitr/rehearsal.ts';
 import { queueFacts } from '../backup/remote/sync.ts';
+import { checkIdentityFile } from '../../config/identity-file.ts';
+import type { LoadedConfig } from '../../config/load.ts';
 import { schedulerFacts } from './scheduler.ts';
 
 async function gitTracked(file: string): Promise<boolean | null> {
@@ -151,6 +153,17 @@ async function services(h: StackHandle): Promise<DoctorFacts['services']> {
   }
 }
 
+/** What is wrong with backups.remote.identityFile (deploy's own check), or null. */
+async function identityProblem(l: LoadedConfig): Promise<{ why: string; fix: string } | null> {
+  try {
+    await checkIdentityFile(l);
+    return null;
+  } catch (err) {
+    if (err instanceof UserError) return { why: err.message.replace(/; nothing was changed$/, ''), fix: err.hint ?? 'fix backups.remote.identityFile' };
+    throw err;
+  }
+}
+
 export async function gatherFacts(h: StackHandle, now = new Date()): Promise<DoctorFacts> {
   const l = h.loaded;
   const envStat = await stat(l.envFile).catch(() => null);
@@ -186,7 +199,7 @@ export async function gatherFacts(h: StackHandle, now = new Date()): Promise<Doc
     memory: mem,
     db,
     ...(l.config.backups.pitr.enabled ? { pitr: { rehearsal: await readRehearsal(pitrLayout(dir).rehearsal) } } : {}),
-    ...(l.config.backups.remote.url ? { remote: await queueFacts(dir, now.getTime()) } : {}),
+    ...(l.config.backups.remote.url ? { remote: { ...(await queueFacts(dir, now.getTime())), keyProblem: await identityProblem(l) } } : {}),
     services: svc,
     ...(scheduler ? { scheduler } : {}),
     edge,

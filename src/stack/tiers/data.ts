@@ -1,7 +1,7 @@
 /** The data tier: PostgreSQL, Redis, and the scheduled backups of the database. Pure. */
 import type { Config } from '../../config/schema.ts';
 import { PG_HBA_IN_CONTAINER, PG_HBA_RENDERED, pitrServerArgs } from '../../render/postgres.ts';
-import { INTERNAL_PORT, MOUNT, SERVICE } from '../names.ts';
+import { INTERNAL_PORT, MOUNT, REMOTE_IDENTITY_ENV, SERVICE, stackIdentityFile } from '../names.ts';
 import { appEnv, configDigest, configMount, health, LOCALHOST, NETWORK, nodeHttpProbeSaying, VOLUME, withEnvAlias, type ServiceInput } from '../parts.ts';
 
 function postgresArgs(config: Config): string[] {
@@ -76,6 +76,8 @@ export function dataTier(config: Config): ServiceInput[] {
 
 /** `modelship schedule` in the API image: backups on the configured schedule. */
 export function backupTier(config: Config): ServiceInput[] {
+  // The SFTP remote's key: mounted read-only, read by the scheduler while still root (see identity.ts).
+  const key = stackIdentityFile(config);
   return [
     {
       name: SERVICE.dbBackup,
@@ -85,10 +87,14 @@ export function backupTier(config: Config): ServiceInput[] {
       // missing one root-owned 0755), then runs as the image's node user (uid 1000).
       user: '0',
       command: ['modelship', 'schedule', '--direct', '--dir', MOUNT.backups, '--metrics-port', String(INTERNAL_PORT.schedulerMetrics), '--run-as', 'node'],
-      environment: appEnv(config, 'scheduler'),
+      environment: { ...appEnv(config, 'scheduler'), ...(key ? { [REMOTE_IDENTITY_ENV]: MOUNT.remoteIdentity } : {}) },
       configDigest: configDigest(config, 'scheduler'),
       envFile: true,
-      mounts: [configMount(), { type: 'bind', base: 'config', source: config.backups.dir, target: MOUNT.backups }],
+      mounts: [
+        configMount(),
+        { type: 'bind', base: 'config', source: config.backups.dir, target: MOUNT.backups },
+        ...(key ? [{ type: 'bind' as const, base: 'config' as const, source: key, target: MOUNT.remoteIdentity, readOnly: true, secret: true }] : []),
+      ],
       networks: [NETWORK.backend],
       dependsOn: [{ service: SERVICE.postgres, condition: 'service_healthy' }],
       healthcheck: health(nodeHttpProbeSaying(`http://127.0.0.1:${INTERNAL_PORT.schedulerMetrics}/health`), { startPeriodSeconds: 30 }),

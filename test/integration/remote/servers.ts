@@ -54,9 +54,9 @@ export interface SshServer {
   stop(): void;
 }
 
-async function listening(port: number): Promise<boolean> {
+async function listening(port: number, host: string): Promise<boolean> {
   return new Promise((r) => {
-    const s = net.connect(port, '127.0.0.1');
+    const s = net.connect(port, host);
     s.once('connect', () => {
       s.destroy();
       r(true);
@@ -65,7 +65,8 @@ async function listening(port: number): Promise<boolean> {
   });
 }
 
-export async function startSshd(keys: string): Promise<SshServer> {
+/** `listen`: a host-local address only (127.0.0.1, or a Docker bridge's gateway that containers reach). */
+export async function startSshd(keys: string, listen = '127.0.0.1'): Promise<SshServer> {
   mkdirSync(keys, { recursive: true });
   for (const k of ['host', 'client', 'stranger']) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(keys, k)]);
   execFileSync('cp', [path.join(keys, 'client.pub'), path.join(keys, 'authorized_keys')]);
@@ -75,7 +76,7 @@ export async function startSshd(keys: string): Promise<SshServer> {
     path.join(keys, 'sshd_config'),
     [
       `Port ${port}`,
-      'ListenAddress 127.0.0.1',
+      `ListenAddress ${listen}`,
       `HostKey ${path.join(keys, 'host')}`,
       `AuthorizedKeysFile ${path.join(keys, 'authorized_keys')}`,
       `PidFile ${path.join(keys, 'sshd.pid')}`,
@@ -91,7 +92,7 @@ export async function startSshd(keys: string): Promise<SshServer> {
   let log = '';
   sshd.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   const end = Date.now() + 15_000;
-  while (!(await listening(port))) {
+  while (!(await listening(port, listen))) {
     if (Date.now() > end || sshd.exitCode !== null) throw new Error(`sshd did not start: ${log}`);
     await new Promise((r) => setTimeout(r, 100));
   }

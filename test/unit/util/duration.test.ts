@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseDurationMs, parseDurationSeconds, parseSince } from '../../../src/util/duration.ts';
+import { formatAgo, formatElapsed, parseDurationMs, parseDurationSeconds, parseSince } from '../../../src/util/duration.ts';
 import { waitMs } from '../../../src/cli/commands/db-flags.ts';
 
 test('bug: --wait 1h30m is accepted, as --timeout 1h30m always was', () => {
@@ -26,4 +26,16 @@ test('not durations: the flag is named in the usage error', () => {
   }
   assert.throws(() => parseSince('yesterday'), /--since yesterday: expected a duration/);
   assert.equal(parseSince('2026-01-01T00:00:00Z'), Date.parse('2026-01-01T00:00:00Z') / 1000);
+});
+
+test('elapsed time for a column: floored, two units at most', () => {
+  assert.deepEqual([0, 999, 59_999, 60_000, 3_599_999, 3_600_000 + 5 * 60_000, 86_400_000 + 4 * 3_600_000 + 59_000, -5].map(formatElapsed), ['0s', '0s', '59s', '1m', '59m', '1h5m', '1d4h', '0s']);
+});
+
+test('how long ago, for a sentence: rounded to one unit; none is "never"', () => {
+  const now = Date.parse('2026-12-02T12:00:00Z');
+  const ago = (s: number): string => formatAgo(new Date(now - s * 1000).toISOString(), now);
+  assert.deepEqual([0, 89, 90, 5399, 5400, 172_799, 172_800].map(ago), ['0s ago', '89s ago', '2m ago', '90m ago', '2h ago', '48h ago', '2d ago']);
+  assert.equal(formatAgo(null, now), 'never');
+  assert.equal(ago(-30), '0s ago', 'a clock slightly ahead is not "in the future"');
 });

@@ -8,7 +8,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { errorMessage } from '../../../util/errors.ts';
 import { lastLines } from '../../../postgres/errors.ts';
-import { findPgTool, runTool, type ReplicationConn } from './tools.ts';
+import { findPgTool } from '../../../postgres/tools.ts';
+import { runTool, type ReplicationConn } from './tools.ts';
 
 export interface ReceiverStatus {
   running: boolean;

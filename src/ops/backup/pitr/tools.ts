@@ -2,36 +2,9 @@
  * The PostgreSQL programs point-in-time recovery runs on this host (pg_basebackup, pg_receivewal,
  * pg_verifybackup, postgres): where they are and how to reach the server for replication.
  */
-import { existsSync, readdirSync } from 'node:fs';
-import path from 'node:path';
-import { UserError } from '../../../util/errors.ts';
 import { ToolError } from '../../../postgres/errors.ts';
-import { runProcess, type ProcResult } from '../../../postgres/tools.ts';
+import { findPgTool, runProcess, type ProcResult } from '../../../postgres/tools.ts';
 import { splitPassword } from '../../../postgres/url.ts';
-
-/**
- * MODELSHIP_PG_BIN, else PATH, else the newest /usr/lib/postgresql/N/bin (Debian installs
- * pg_verifybackup and the server there, not on PATH).
- */
-export function findPgTool(tool: string, env: NodeJS.ProcessEnv, libRoot = '/usr/lib/postgresql'): string {
-  if (env.MODELSHIP_PG_BIN) return path.join(env.MODELSHIP_PG_BIN, tool);
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    if (dir && existsSync(path.join(dir, tool))) return path.join(dir, tool);
-  }
-  let versions: string[] = [];
-  try {
-    versions = readdirSync(libRoot).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
-  } catch {
-    // no Debian layout
-  }
-  for (const v of versions) {
-    const p = path.join(libRoot, v, 'bin', tool);
-    if (existsSync(p)) return p;
-  }
-  throw new UserError(`${tool} not found on this host`, {
-    hint: 'install the PostgreSQL client tools of the server\'s major version or newer (postgresql-client-N), or set MODELSHIP_PG_BIN to their bin directory',
-  });
-}
 
 export async function toolVersion(tool: string, env: NodeJS.ProcessEnv): Promise<string> {
   const r = await runProcess(findPgTool(tool, env), ['--version'], { env, captureStdout: true });

@@ -1,6 +1,8 @@
 /** backups.remote and backups.encryption as the commands need them, and the store they open. */
 import path from 'node:path';
 import { UserError, errorMessage } from '../../../util/errors.ts';
+import { readIdentityKey } from '../../../config/identity-file.ts';
+import { REMOTE_IDENTITY_ENV } from '../../../stack/names.ts';
 import type { OpsSettings } from '../context.ts';
 import { s3Store } from './s3.ts';
 import { sftpStore } from './sftp.ts';
@@ -18,6 +20,8 @@ export interface RemoteSettings {
   accessKeyId: string | undefined;
   secretAccessKey: string | undefined;
   identityFile?: string | undefined;
+  /** The key's bytes, read once (db-backup reads them as root, before it drops to uid 1000); else read from identityFile at connect. */
+  identityKey?: Buffer | undefined;
   hostKey?: string | undefined;
   intervalSeconds: number;
   lagAlertSeconds: number;
@@ -50,12 +54,31 @@ export function remoteSettings(s: OpsSettings, env: NodeJS.ProcessEnv, urlOverri
     secretKeyEnv,
     accessKeyId: s.loaded?.env[accessKeyEnv] ?? env[accessKeyEnv],
     secretAccessKey: s.loaded?.env[secretKeyEnv] ?? env[secretKeyEnv],
-    identityFile: c?.identityFile ? path.resolve(base, c.identityFile) : undefined,
+    // In db-backup the config's host path is mounted elsewhere (MOUNT.remoteIdentity); the env says where.
+    identityFile: c?.identityFile ? (env[REMOTE_IDENTITY_ENV] || path.resolve(base, c.identityFile)) : undefined,
     hostKey: c?.hostKey,
     intervalSeconds: c?.intervalSeconds ?? 15,
     lagAlertSeconds: c?.lagAlertSeconds ?? 1800,
     recipients: encryptionRecipients(s),
   };
+}
+
+/**
+ * backups.remote for the scheduler, with the SFTP key read now. Unreadable: dumps and WAL still
+ * run, and /health fails with the reason (deploy checked the host file before it changed anything).
+ */
+export async function remoteWithKey(settings: OpsSettings, env: NodeJS.ProcessEnv, jsonLine: (e: Record<string, unknown>) => void): Promise<{ remoteCfg: RemoteSettings | null; keyProblem: string | null }> {
+  const remoteCfg = remoteSettings(settings, env);
+  if (remoteCfg?.location.kind !== 'sftp' || !remoteCfg.identityFile) return { remoteCfg, keyProblem: null };
+  const mounted = env.MODELSHIP_ROLE === 'scheduler' ? ' (backups.remote.identityFile of the host, mounted)' : '';
+  try {
+    remoteCfg.identityKey = await readIdentityKey(remoteCfg.identityFile, mounted);
+    return { remoteCfg, keyProblem: null };
+  } catch (err) {
+    const keyProblem = `${errorMessage(err)}${err instanceof UserError && err.hint ? `; fix: ${err.hint}` : ''}`;
+    jsonLine({ level: 'error', event: 'off-site key unreadable', error: keyProblem });
+    return { remoteCfg, keyProblem };
+  }
 }
 
 export function requireRemote(s: OpsSettings, env: NodeJS.ProcessEnv, urlOverride?: string): RemoteSettings {
@@ -110,5 +133,5 @@ export function openRemote(r: RemoteSettings): RemoteStore {
     return explained(s3Store({ bucket: l.bucket, prefix: l.prefix, endpoint: r.endpoint, region: r.region, forcePathStyle: r.forcePathStyle, accessKeyId: r.accessKeyId, secretAccessKey: r.secretAccessKey, describe: r.describe }), r);
   }
   if (!r.identityFile) throw new UserError(`remote ${r.describe}: no SSH key`, { hint: 'set backups.remote.identityFile to the private key file', exitCode: 2 });
-  return explained(sftpStore({ user: l.user, host: l.host, port: l.port, path: l.path, identityFile: r.identityFile, hostKey: r.hostKey, describe: r.describe }), r);
+  return explained(sftpStore({ user: l.user, host: l.host, port: l.port, path: l.path, identityFile: r.identityFile, privateKey: r.identityKey, hostKey: r.hostKey, describe: r.describe }), r);
 }

@@ -4,9 +4,11 @@
  * is set (`SHA256:…`, as `ssh-keygen -lf` prints it).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import localPath from 'node:path';
 import path from 'node:path/posix';
-import type { Readable } from 'node:stream';
 import { Client, type SFTPWrapper } from 'ssh2';
 import type { RemoteObject, RemoteStore } from './store.ts';
 
@@ -16,6 +18,8 @@ export interface SftpOptions {
   port: number;
   path: string;
   identityFile: string;
+  /** The key's bytes when already read (the scheduler reads them before dropping root). */
+  privateKey?: Buffer | undefined;
   hostKey?: string | undefined;
   describe: string;
   readyTimeoutMs?: number;
@@ -39,7 +43,7 @@ export function sftpStore(o: SftpOptions): RemoteStore {
   const open = new Set<Promise<void>>();
   const connect = (): Promise<{ client: Client; sftp: SFTPWrapper }> => {
     conn ??= (async () => {
-      const privateKey = await readFile(o.identityFile);
+      const privateKey = o.privateKey ?? (await readFile(o.identityFile));
       const client = new Client();
       await new Promise<void>((resolve, reject) => {
         let hostKeyBad: string | null = null;
@@ -124,18 +128,19 @@ export function sftpStore(o: SftpOptions): RemoteStore {
         throw err;
       });
       if (!st) return null;
-      const rs = sftp.createReadStream(full(rel));
-      // Closing the remote handle happens after the last byte; close() waits for it, and an error of
-      // that late close (the connection ending) is not one of the read.
-      const closed = new Promise<void>((resolve) => rs.once('close', () => resolve()));
-      open.add(closed);
-      void closed.then(() => open.delete(closed));
-      let ended = false;
-      rs.once('end', () => (ended = true));
-      rs.on('error', () => {
-        if (!ended) return; // the consumer sees it (for await / pipeline)
-      });
-      return rs as unknown as Readable;
+      // fastGet reads with many requests in flight; a read stream has one, and was 3x slower than
+      // the upload (1 MB/s on a loaded host): the object lands in a private temp file, streamed from there.
+      const tmp = await mkdtemp(localPath.join(tmpdir(), 'modelship-sftp-'));
+      const local = localPath.join(tmp, 'object');
+      try {
+        await p((cb) => sftp.fastGet(full(rel), local, cb));
+      } catch (err) {
+        await rm(tmp, { recursive: true, force: true });
+        throw err;
+      }
+      const rs = createReadStream(local);
+      rs.once('close', () => void rm(tmp, { recursive: true, force: true }).catch(() => undefined));
+      return rs;
     },
     async getText(rel) {
       const { sftp } = await connect();

@@ -23,3 +23,12 @@ test('doctor: off-site copies pass when nothing waits long, fail past lagAlertSe
   assert.match(plain.why, /unencrypted/);
   assert.match(plain.fix ?? '', /backups\.encryption\.recipients/);
 });
+
+test('doctor: an SFTP key db-backup could not read on its next start fails the off-site check with deploy\'s own reason', () => {
+  const remote = { url: 'sftp://backup@10.0.0.5/srv/b', identityFile: 'keys/backup' };
+  const keyProblem = { why: 'modelship.config.yaml:9:19: backups.remote.identityFile /srv/shop/keys/backup is readable by others (mode 644): a private key must be private', fix: 'chmod 600 it' };
+  const r = checkRemoteCopies(facts({ remote, encryption: { recipients: [KEY] } }, { pending: 0, lagSeconds: 0, oldest: null, lastError: null, keyProblem }))!;
+  assert.equal(r.status, 'fail');
+  assert.match(r.why, /readable by others \(mode 644\)/);
+  assert.equal(r.fix, 'chmod 600 it');
+});
