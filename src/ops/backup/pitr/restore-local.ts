@@ -199,16 +199,18 @@ export async function materializeWal(copies: ReadonlyArray<{ from: string; name:
   const put = (from: string, to: string) => (from.endsWith(AGE_EXT) ? decryptFile(from, to, identities, `WAL segment ${path.basename(from)}`).then(() => undefined) : copyFile(from, to));
   for (const c of copies) {
     const to = path.join(stage, c.name);
-    // The receiver renames the segment it fills once it is complete (and the sealer encrypts it):
-    // a `.partial` gone by now is the full one, plain or sealed.
-    await put(c.from, to).catch(async (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT' || !c.from.endsWith('.partial')) throw err;
-      const full = c.from.slice(0, -'.partial'.length);
-      return put(full, to).catch((e2: NodeJS.ErrnoException) => {
-        if (e2.code !== 'ENOENT') throw e2;
-        return put(`${full}${AGE_EXT}`, to);
-      });
-    });
+    // The archive moves on while a restore plans: the receiver renames the segment it fills once it
+    // is complete, and the sealer then encrypts it. A file gone by now is its successor.
+    const full = c.from.replace(/\.partial$/, '');
+    const tries = c.from.endsWith(AGE_EXT) ? [c.from] : c.from.endsWith('.partial') ? [c.from, full, `${full}${AGE_EXT}`] : [c.from, `${c.from}${AGE_EXT}`];
+    for (let i = 0; ; i++) {
+      try {
+        await put(tries[i]!, to);
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || i === tries.length - 1) throw err;
+      }
+    }
   }
 }
 

@@ -85,3 +85,19 @@ test('a sealed dump manifest: checksums of the encrypted bytes, the plain ones b
   assert.throws(() => requireIdentities([], 'backup x.dump'), (e: unknown) => e instanceof UserError && e.exitCode === 2 && /--identity FILE/.test(e.hint ?? ''));
   requireIdentities(['AGE-SECRET-KEY-1X'], 'backup x.dump');
 });
+
+test('a complete segment sealed between planning and staging is decrypted from its .age', async () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'ms-seal-race-'));
+  try {
+    const id = await generateIdentity();
+    const wal = path.join(root, 'wal');
+    mkdirSync(wal);
+    writeFileSync(path.join(wal, SEG(5)), 'segment five');
+    const copies = [{ from: path.join(wal, SEG(5)), name: SEG(5) }];
+    await sealFile(path.join(wal, SEG(5)), [await recipientOf(id)]);
+    await materializeWal(copies, path.join(root, 'stage'), [id]);
+    assert.equal(readFileSync(path.join(root, 'stage', SEG(5)), 'utf8'), 'segment five');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
