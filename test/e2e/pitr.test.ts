@@ -135,8 +135,12 @@ test('a fresh deploy with backups.pitr.enabled streams WAL and takes a base back
   const highest = commits.at(-1)!.n;
   const mustHave = commits.filter((x) => x.at < destroyedAt - 1000).at(-1)!.n;
 
+  // backups.encryption seals the local archive too: without the identity the restore builds nothing.
+  const noKey = await ms(s, ['--yes', 'restore', '--to-latest'], { timeoutMs: 540_000 });
+  assert.equal(noKey.exitCode, 2, noKey.all);
+  assert.match(noKey.all, /is encrypted \(age\) and no identity was given/);
   // One command brings the stack's postgres back: volume, container, data up to the last commit.
-  const r = await ms(s, ['--yes', '--json', 'restore', '--to-latest', '--check-sql', `select count(*) >= ${mustHave} from t`], { timeoutMs: 540_000 });
+  const r = await ms(s, ['--yes', '--json', 'restore', '--to-latest', '--identity', ageIdentity, '--check-sql', `select count(*) >= ${mustHave} from t`], { timeoutMs: 540_000 });
   assert.equal(r.exitCode, 0, r.all);
   const res = JSON.parse(r.stdout) as { volumeCreated: boolean; previous: string | null; durationMs: number; downtimeMs: number };
   assert.equal(res.volumeCreated, true);
@@ -147,7 +151,7 @@ test('a fresh deploy with backups.pitr.enabled streams WAL and takes a base back
   assert.equal(got.n, got.max, 'no holes');
 
   // Killed mid-restore (during WAL replay): the live database still serves, a re-run works.
-  const killed = ms(s, ['--yes', 'restore', '--to-time', T], { timeoutMs: 540_000 });
+  const killed = ms(s, ['--yes', 'restore', '--to-time', T, '--identity', ageIdentity], { timeoutMs: 540_000 });
   await new Promise<void>((resolve) => {
     let seen = '';
     killed.stderr?.on('data', (b: Buffer) => {
@@ -161,7 +165,7 @@ test('a fresh deploy with backups.pitr.enabled streams WAL and takes a base back
   const during = (await query<{ n: number }>('select count(*)::int as n from t'))[0]!;
   assert.equal(during.n, got.n, 'the live database serves the same rows after the killed restore');
 
-  const again = await ms(s, ['--yes', '--json', 'restore', '--to-time', T], { timeoutMs: 540_000 });
+  const again = await ms(s, ['--yes', '--json', 'restore', '--to-time', T, '--identity', ageIdentity], { timeoutMs: 540_000 });
   assert.equal(again.exitCode, 0, again.all);
   const res2 = JSON.parse(again.stdout) as { previous: string | null; repaired: { removed: string[] } | null; durationMs: number; downtimeMs: number };
   assert.match(res2.previous ?? '', /^pre-restore-/, 'the replaced data directory is kept');
@@ -171,7 +175,7 @@ test('a fresh deploy with backups.pitr.enabled streams WAL and takes a base back
   assert.equal(atT.n, rowsAtT);
   assert.equal(atT.max, rowsAtT);
   // A rehearsal beside the live data: nothing swapped, recorded for doctor/status/metrics.
-  const reh = await ms(s, ['--json', 'restore', '--to-latest', '--verify-only'], { timeoutMs: 540_000 });
+  const reh = await ms(s, ['--json', 'restore', '--to-latest', '--verify-only', '--identity', ageIdentity], { timeoutMs: 540_000 });
   assert.equal(reh.exitCode, 0, reh.all);
   assert.equal((JSON.parse(reh.stdout) as { verifyOnly: boolean }).verifyOnly, true);
   const still = (await query<{ n: number }>('select count(*)::int as n from t'))[0]!;

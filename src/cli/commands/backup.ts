@@ -7,7 +7,9 @@ import { withSignals } from '../signals.ts';
 import { backupFileStat, listBackups, prune, takeBackup, verifyBackup, type BackupResult } from '../../ops/backup/backup.ts';
 import { loadSettings } from '../../ops/backup/context.ts';
 import { cronLine } from '../../ops/backup/naming.ts';
-import { restoreBackup } from '../../ops/backup/restore.ts';
+import { refuseSealedWithoutIdentity, restoreBackup } from '../../ops/backup/restore.ts';
+import { loadIdentities } from '../../ops/backup/encryption.ts';
+import { encryptionRecipients } from '../../ops/backup/remote/settings.ts';
 import { directTarget } from '../../postgres/direct.ts';
 import { UsageError, UserError } from '../../util/errors.ts';
 import { formatBytes } from '../../util/size.ts';
@@ -29,7 +31,7 @@ export function printBackup(ctx: CommandContext, r: BackupResult): void {
   }
   ctx.out.out(r.path);
   const m = r.manifest;
-  ctx.out.info(`${formatBytes(m.sizeBytes)}, ${m.tableCount} tables, ${(m.durationMs / 1000).toFixed(1)}s, sha256 ${m.sha256.slice(0, 12)}…, verified (pg_restore --list)${m.tag ? `, tag ${m.tag}` : ''}`);
+  ctx.out.info(`${formatBytes(m.sizeBytes)}, ${m.tableCount} tables, ${(m.durationMs / 1000).toFixed(1)}s, sha256 ${m.sha256.slice(0, 12)}…, verified (pg_restore --list)${m.encryption ? ', encrypted (age)' : ''}${m.tag ? `, tag ${m.tag}` : ''}`);
   if (r.pruned.length) ctx.out.info(`retention removed ${r.pruned.length} old backup${r.pruned.length === 1 ? '' : 's'}: ${r.pruned.map((p) => p.file).join(', ')}`);
 }
 
@@ -65,6 +67,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
               waitMs: waitMs(opts.wait),
               tag: opts.tag,
               retention: opts.prune ? settings.retention : undefined,
+              recipients: encryptionRecipients(settings),
               log: (l) => ctx.out.info(l),
               signal,
             }),
@@ -117,9 +120,11 @@ export function register(program: Command, runEnv: RunEnvironment): void {
     .argument('[file]', 'backup file (default: with --all, every backup)')
     .option('--all', 'verify every backup in the directory', false)
     .option('--remote', 'verify every off-site copy (dumps, base backups, WAL) instead', false)
+    .option('--identity <file>', 'age identity file: an encrypted backup is also decrypted and read back in full (without it: its sha256 only)')
     .action(
-      action(runEnv, async (ctx, file: string | undefined, own: Flags & RemoteFlags & { all: boolean }) => {
-        const opts = { ...own, ...(verify.optsWithGlobals() as Flags & RemoteFlags & { all: boolean }) };
+      action(runEnv, async (ctx, file: string | undefined, own: Flags & RemoteFlags & { all: boolean; identity?: string }) => {
+        const opts = { ...own, ...(verify.optsWithGlobals() as Flags & RemoteFlags & { all: boolean; identity?: string }) };
+        const identities = await loadIdentities(opts.identity, ctx.env);
         if (opts.remote || opts.remoteUrl) {
           if (file) throw new UsageError('--remote verifies every off-site copy: drop the file argument');
           return verifyRemote(ctx, await loadSettings(ctx.global.config, ctx.global.envFile, opts, ctx.env, ctx.cwd), opts);
@@ -134,10 +139,11 @@ export function register(program: Command, runEnv: RunEnvironment): void {
         const lister = target ?? directTarget('postgres://localhost/postgres', ctx.env);
         const results = [];
         for (const f of files) {
-          const r = await verifyBackup(lister, f);
+          const r = await verifyBackup(lister, f, { identities });
           results.push(r);
           if (!ctx.out.json) {
-            if (r.ok) ctx.out.out(`ok      ${path.basename(f)}  (${r.checks.map((c) => c.detail).join(', ')})`);
+            if (r.ok && r.skipped.length && r.encrypted) ctx.out.out(`ok      ${path.basename(f)}  (encrypted: ${r.checks.filter((c) => !c.skipped).map((c) => c.detail).join(', ')}; pass --identity to decrypt and read it back)`);
+            else if (r.ok) ctx.out.out(`ok      ${path.basename(f)}  (${r.checks.map((c) => c.detail).join(', ')})`);
             else ctx.out.out(`FAILED  ${path.basename(f)}  ${r.error}`);
           }
         }
@@ -190,6 +196,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
     .option('--trust-unverified', 'restore a file without its manifest/checksum (an off-site copy): pg_restore --list and a full read still run; what is skipped is printed', false)
     .option('--to-time <timestamp>', 'point-in-time recovery up to this moment, with a zone: "2026-12-01 10:14:05+00"')
     .option('--to-latest', 'point-in-time recovery of everything the WAL archive holds', false)
+    .option('--timeline <n>', 'with --to-time/--to-latest: replay along timeline N (one a later restore abandoned) instead of the latest')
     .option('--check-sql <sql>', 'with --to-time/--to-latest: a query run on the recovered database; a false/0/null first column fails the restore')
     .option('--pgdata <dir>', 'with --direct --to-time/--to-latest: the data directory to rebuild (the server stopped; the old one is kept)')
     .option('--from-remote', 'fetch the backup (FILE is its name; default the newest) or the base backup and WAL from backups.remote, checked against the sha256 recorded at upload', false)
@@ -207,10 +214,13 @@ export function register(program: Command, runEnv: RunEnvironment): void {
           return;
         }
         if (!file && !fromRemote) throw new UsageError('name a backup file, or pass --to-time / --to-latest');
-        if (opts.checkSql || opts.pgdata) throw new UsageError('--check-sql and --pgdata apply to --to-time / --to-latest');
+        if (opts.checkSql || opts.pgdata || opts.timeline) throw new UsageError('--check-sql, --pgdata and --timeline apply to --to-time / --to-latest');
         if (opts.verifyOnly && opts.targetDb) throw new UsageError('--verify-only restores into a throwaway database: drop --target-db');
         // A directory or a missing file is refused before anything connects.
         if (!fromRemote) await backupFileStat(path.resolve(ctx.cwd, file!));
+        const identities = await loadIdentities(opts.identity, ctx.env);
+        // A sealed backup without the identity is refused before anything connects.
+        if (!fromRemote) await refuseSealedWithoutIdentity(path.resolve(ctx.cwd, file!), identities);
         const { settings, target } = await openDb(ctx, opts);
         const run = (local: string) =>
           withSignals((signal) =>
@@ -223,6 +233,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
               signal,
               confirm: (q) => confirm(ctx, q),
               trustUnverified: opts.trustUnverified,
+              identities,
             }),
           );
         try {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { encryptionRecipients } from '../../ops/backup/remote/settings.ts';
 import { action, type RunEnvironment } from '../context.ts';
 import { openDb, withDbFlags } from './db-flags.ts';
 import { withSignals } from '../signals.ts';
@@ -84,7 +85,7 @@ export function register(program: Command, runEnv: RunEnvironment): void {
         const { settings, target } = await openDb(ctx, opts);
         try {
           const r = await withSignals((signal) =>
-            takeBackup(target, { dir: settings.dir, waitMs: 0, emergency: true, tag: 'emergency', log: (l) => ctx.out.info(l), signal }),
+            takeBackup(target, { dir: settings.dir, waitMs: 0, emergency: true, tag: 'emergency', recipients: encryptionRecipients(settings), log: (l) => ctx.out.info(l), signal }),
           );
           printBackup(ctx, r);
         } finally {

@@ -18,6 +18,7 @@ import { baseBackupNow, pitrStatus, prunePitr, replicationFor } from '../../ops/
 import { pitrSettings } from '../../ops/backup/pitr/settings.ts';
 import { parseTargetTime } from '../../ops/backup/pitr/target-time.ts';
 import { UsageError, UserError } from '../../util/errors.ts';
+import { loadIdentities } from '../../ops/backup/encryption.ts';
 
 export interface PitrRestoreFlags extends DbFlags {
   toTime?: string;
@@ -26,6 +27,17 @@ export interface PitrRestoreFlags extends DbFlags {
   pgdata?: string;
   verifyOnly?: boolean;
   targetDb?: string;
+  identity?: string;
+  timeline?: string;
+}
+
+/** `--timeline N`: a positive integer (the hex of a history file's name is accepted too: 0000000A). */
+export function timelineOf(flags: PitrRestoreFlags): number | undefined {
+  if (flags.timeline === undefined) return undefined;
+  const t = flags.timeline.trim();
+  const n = /^\d+$/.test(t) ? Number(t) : /^[0-9A-Fa-f]{8}$/.test(t) ? parseInt(t, 16) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--timeline ${flags.timeline}: not a timeline number (1, 2, 3…; \`modelship backup wal\` and the archive's NNNNNNNN.history files show them)`);
+  return n;
 }
 
 export function restoreTargetOf(flags: PitrRestoreFlags): RestoreTarget | null {
@@ -40,8 +52,10 @@ export function restoreTargetOf(flags: PitrRestoreFlags): RestoreTarget | null {
 /** `layout`: where the base backups and WAL are (a staging copy fetched from the remote); default the backup directory's. */
 export async function pitrRestore(ctx: CommandContext, target: RestoreTarget, flags: PitrRestoreFlags, layout?: PitrLayout): Promise<void> {
   if (flags.targetDb) throw new UsageError('--target-db restores one database from a dump; a point-in-time restore recovers the whole cluster');
+  const identities = await loadIdentities(flags.identity, ctx.env);
+  const timeline = timelineOf(flags);
   if (!flags.direct) {
-    await pitrRestoreStack(ctx, target, flags, layout);
+    await pitrRestoreStack(ctx, target, flags, identities, layout);
     return;
   }
   const { settings, target: db } = await openDb(ctx, flags);
@@ -60,6 +74,8 @@ export async function pitrRestore(ctx: CommandContext, target: RestoreTarget, fl
       env: ctx.env,
       log: (l) => ctx.out.info(l),
       confirm: (q) => confirm(ctx, q),
+      identities,
+      timeline,
     }),
   );
   if (ctx.out.json) {
@@ -75,7 +91,8 @@ export async function pitrRestore(ctx: CommandContext, target: RestoreTarget, fl
 }
 
 /** The stack's postgres: rebuilt beside the live data in its volume, proven, then swapped in. */
-async function pitrRestoreStack(ctx: CommandContext, target: RestoreTarget, flags: PitrRestoreFlags, layout?: PitrLayout): Promise<void> {
+async function pitrRestoreStack(ctx: CommandContext, target: RestoreTarget, flags: PitrRestoreFlags, identities: readonly string[], layout?: PitrLayout): Promise<void> {
+  const timeline = timelineOf(flags);
   if (flags.pgdata) throw new UsageError('--pgdata applies with --direct (a data directory on this host); without it the stack\'s postgres volume is restored');
   if (flags.databaseUrl) throw new UsageError('--database-url only applies with --direct', 'add --direct');
   const settings = await loadSettings(ctx.global.config, ctx.global.envFile, flags, ctx.env, ctx.cwd);
@@ -95,6 +112,8 @@ async function pitrRestoreStack(ctx: CommandContext, target: RestoreTarget, flag
       verifyOnly: flags.verifyOnly === true,
       log: (l) => ctx.out.info(l),
       confirm: (q) => confirm(ctx, q),
+      identities,
+      timeline,
     }),
   );
   for (const w of r.warnings) ctx.out.warn(w);

@@ -7,13 +7,14 @@ import { withDbFlags } from './db-flags.ts';
 import { confirm } from '../prompt.ts';
 import { formatBytes } from '../../util/size.ts';
 import { loadSettings, type DbFlags, type OpsSettings } from '../../ops/backup/context.ts';
-import { loadIdentities } from '../../ops/backup/encryption.ts';
+import { loadIdentities, requireIdentities } from '../../ops/backup/encryption.ts';
 import { utcStamp } from '../../ops/backup/naming.ts';
 import type { PitrLayout } from '../../ops/backup/pitr/layout.ts';
 import { pitrSettings } from '../../ops/backup/pitr/settings.ts';
 import { applyRemotePrune, planRemotePrune } from '../../ops/backup/remote/prune.ts';
 import type { RestoreTarget } from '../../ops/backup/pitr/plan.ts';
-import { listRemote, newestDump, stageDump, stagePitr, verifyRemoteAll } from '../../ops/backup/remote/fetch.ts';
+import { listRemote, newestDump, readMeta, stageDump, stagePitr, verifyRemoteAll } from '../../ops/backup/remote/fetch.ts';
+import { relForDump } from '../../ops/backup/remote/catalog.ts';
 import { remoteState } from '../../ops/backup/remote/queue.ts';
 import { openRemote, requireRemote } from '../../ops/backup/remote/settings.ts';
 import type { RemoteStore } from '../../ops/backup/remote/store.ts';
@@ -108,6 +109,8 @@ export async function withRemoteDump<T>(ctx: CommandContext, settings: OpsSettin
       if (!newest) throw new UserError(`no backup of ${settings.database} on ${store.describe}`, { hint: 'list the remote with `modelship backup list --remote`' });
       name = path.basename(newest.rel);
     }
+    // Refused before the download when the copy is encrypted and there is no key.
+    if ((await readMeta(store, relForDump(name))).encrypted) requireIdentities(identities, `${name} on ${store.describe}`);
     const stage = await stagingDir(settings);
     try {
       const local = await stageDump(store, name, stage, identities, (l) => ctx.out.info(l));
@@ -122,6 +125,7 @@ export async function withRemoteDump<T>(ctx: CommandContext, settings: OpsSettin
 export async function withRemotePitr<T>(ctx: CommandContext, settings: OpsSettings, flags: RemoteFlags, target: RestoreTarget, fn: (layout: PitrLayout) => Promise<T>): Promise<T> {
   const identities = await loadIdentities(flags.identity, ctx.env);
   return withStore(ctx, settings, flags, async (store) => {
+    if ((await listRemote(store)).bases.some((b) => b.encrypted)) requireIdentities(identities, `the base backups on ${store.describe}`);
     const stage = await stagingDir(settings);
     try {
       const layout = await stagePitr(store, target, stage, identities, (l) => ctx.out.info(l));

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { encryptionRecipients } from '../../ops/backup/remote/settings.ts';
 import { action, type RunEnvironment } from '../context.ts';
 import { openDb, waitMs, withDbFlags } from './db-flags.ts';
 import { withSignals } from '../signals.ts';
@@ -37,7 +38,7 @@ function scheduledJobs(settings: OpsSettings, target: DbTarget, opts: Opts, wait
       name: 'backup',
       cron: opts.backupSchedule ?? settings.schedules.backup,
       run: async () => {
-        const r = await takeBackup(target, { dir: settings.dir, waitMs: wait, retention: settings.retention, tag: 'scheduled' });
+        const r = await takeBackup(target, { dir: settings.dir, waitMs: wait, retention: settings.retention, tag: 'scheduled', recipients: encryptionRecipients(settings) });
         return { file: r.file, sizeBytes: r.manifest.sizeBytes, tables: r.manifest.tableCount, pruned: r.pruned.map((p) => p.file) };
       },
     },
@@ -63,12 +64,13 @@ function scheduledJobs(settings: OpsSettings, target: DbTarget, opts: Opts, wait
         for (const b of backups) if (!(await verifyBackup(target, b.path)).ok) failed.push(b.file);
         const newest = (await listBackups(settings.dir, target.database)).backups.find((b) => b.verified);
         let restoreTested: string | null = null;
-        if (newest) {
+        // A sealed backup needs the identity, which this server must not hold: its checksums were checked above.
+        if (newest && !newest.manifest?.encryption) {
           await restoreBackup(target, { file: newest.path, verifyOnly: true, waitMs: wait });
           restoreTested = newest.file;
         }
         if (failed.length) throw new Error(`${failed.length} backup(s) failed verification: ${failed.join(', ')}`);
-        return { checked: backups.length, restoreTested };
+        return { checked: backups.length, restoreTested, ...(newest?.manifest?.encryption ? { restoreTestSkipped: 'encrypted: run `modelship restore FILE --verify-only --identity KEY` where the key is' } : {}) };
       },
     },
   ];

@@ -28,6 +28,7 @@ import { planOrphans, planRetention, type DirFile, type RetentionDecision, type 
 import { hintFor, ToolError } from '../../postgres/errors.ts';
 import type { DbTarget, SqlSession } from '../../postgres/session.ts';
 import { pidAlive } from '../../util/process.ts';
+import { decryptFile, encryptFile } from './encryption.ts';
 
 export type Log = (line: string) => void;
 
@@ -84,6 +85,8 @@ export interface BackupOptions {
   /** `emergency backup`: never wait for the lock; go ahead (pg_dump takes its own snapshot). */
   emergency?: boolean;
   retention?: RetentionPolicy | undefined;
+  /** backups.encryption.recipients: the verified archive is sealed with age before it gets its name. */
+  recipients?: readonly string[] | undefined;
   log?: Log;
   signal?: AbortSignal;
   now?: () => Date;
@@ -230,6 +233,19 @@ async function commitFiles(
   }
 }
 
+/** Encrypts the verified archive `plain` (sha256 `plainSha256`) into the new temp file `dst`, then removes `plain`. */
+async function sealArchive(plain: string, plainSha256: string, dst: string, recipients: readonly string[]): Promise<{ file: string; size: number; sha256: string }> {
+  let r;
+  try {
+    r = await encryptFile(plain, dst, recipients);
+  } catch (err) {
+    throw fsError(err, 'backup failed, no backup file was kept: encrypting into', dst);
+  }
+  if (r.sourceSha256 !== plainSha256) throw new UserError('backup failed: the archive changed between its verification and its encryption; no backup file was kept', { hint: 'something else writes into the backup directory: check it, then run again' });
+  await rm(plain, { force: true });
+  return { file: dst, size: r.size, sha256: r.sha256 };
+}
+
 /** Retention after a backup: the backup itself is complete and stays, so a retention problem is logged, not thrown. */
 async function pruneAfterBackup(dir: string, retention: NonNullable<BackupOptions['retention']>, database: string, log: (l: string) => void): Promise<RetentionDecision[]> {
   try {
@@ -256,6 +272,8 @@ async function freeBackupName(dir: string, database: string, now: () => Date): P
   return { started, final };
 }
 
+// Long because: the dump, its verification, its sealing (backups.encryption) and the commit share the
+// temp files and the half-written names the finally block removes on any failure.
 export async function takeBackup(target: DbTarget, o: BackupOptions): Promise<BackupResult> {
   const log = o.log ?? (() => undefined);
   const now = o.now ?? (() => new Date());
@@ -272,6 +290,7 @@ export async function takeBackup(target: DbTarget, o: BackupOptions): Promise<Ba
   if (!lock.acquired) log(`another backup is running (${describeHolder(lock.holder)}); emergency backup goes ahead anyway`);
 
   let tmp: string | null = null;
+  let sealedTmp: string | null = null;
   const temps: string[] = [];
   const written = new Written();
   let session: SqlSession | null = null;
@@ -294,7 +313,13 @@ export async function takeBackup(target: DbTarget, o: BackupOptions): Promise<Ba
     });
     const st = await checkArchive(dumpTo);
 
-    const { sha256, listed } = await verifyArchive(target, session, dumpTo, tablesBefore, o.signal);
+    const verified = await verifyArchive(target, session, dumpTo, tablesBefore, o.signal);
+    const listed = verified.listed;
+    // Sealed once verified: the plain archive never gets a final name, and its temp file goes now.
+    if (o.recipients?.length) sealedTmp = tempFileFor(final, os.hostname(), process.pid, randomBytes(4).toString('hex'));
+    const sealed = sealedTmp ? await sealArchive(dumpTo, verified.sha256, sealedTmp, o.recipients!) : null;
+    const onDisk = sealed ? sealed.file : dumpTo;
+    const sha256 = sealed ? sealed.sha256 : verified.sha256;
     const durationMs = Math.round(performance.now() - t0);
     const verifiedAt = now().toISOString();
     const manifestFor = (file: string, at: Date): Manifest => ({
@@ -302,7 +327,7 @@ export async function takeBackup(target: DbTarget, o: BackupOptions): Promise<Ba
       file: path.basename(file),
       database: target.database,
       createdAt: at.toISOString(),
-      sizeBytes: st.size,
+      sizeBytes: sealed ? sealed.size : st.size,
       durationMs,
       serverVersion,
       pgDumpVersion,
@@ -312,14 +337,17 @@ export async function takeBackup(target: DbTarget, o: BackupOptions): Promise<Ba
       ...(o.tag ? { tag: o.tag } : {}),
       verified: true,
       verifiedAt,
+      ...(sealed ? { encryption: { recipients: [...o.recipients!], plainSizeBytes: st.size, plainSha256: verified.sha256 } } : {}),
     });
 
-    const committed = await commitFiles(o.dir, dumpTo, final, started, target.database, manifestFor, sha256, written, temps);
+    const committed = await commitFiles(o.dir, onDisk, final, started, target.database, manifestFor, sha256, written, temps);
     final = committed.final;
     const manifest = committed.manifest;
     written.forget();
     await rm(tmp, { force: true }).catch(() => undefined);
     tmp = null;
+    if (sealedTmp) await rm(sealedTmp, { force: true }).catch(() => undefined);
+    sealedTmp = null;
     await syncDir(o.dir);
 
     const pruned = o.retention ? await pruneAfterBackup(o.dir, o.retention, target.database, log) : [];
@@ -330,6 +358,7 @@ export async function takeBackup(target: DbTarget, o: BackupOptions): Promise<Ba
   } finally {
     for (const t of temps) await rm(t, { force: true }).catch(() => undefined);
     if (tmp) await rm(tmp, { force: true }).catch(() => undefined);
+    if (sealedTmp) await rm(sealedTmp, { force: true }).catch(() => undefined);
     await session?.end();
     await lock.release();
   }
@@ -416,6 +445,10 @@ export interface VerifyResult {
   skipped: string[];
   /** Tables in the archive's table of contents, when it could be read. */
   tableCount?: number;
+  /** The backup is sealed with age (its manifest says so). */
+  encrypted: boolean;
+  /** With `keepPlain`: the decrypted archive, a temp file beside the backup the caller removes. */
+  plain?: string;
 }
 
 /** Refuses what cannot be a backup file before anything reads it: a directory, a missing file. */
@@ -436,15 +469,15 @@ export async function backupFileStat(file: string): Promise<{ size: number }> {
 export async function verifyBackup(
   target: Pick<DbTarget, 'list' | 'readAll'>,
   file: string,
-  opts: { record?: boolean; now?: () => Date; trustUnverified?: boolean } = {},
+  opts: { record?: boolean; now?: () => Date; trustUnverified?: boolean; identities?: readonly string[]; keepPlain?: boolean } = {},
 ): Promise<VerifyResult> {
   const checks: VerifyCheck[] = [];
   const fail = (name: string, detail: string) => checks.push({ name, ok: false, detail });
   const pass = (name: string, detail: string) => checks.push({ name, ok: true, detail });
   const skip = (name: string, detail: string) => checks.push({ name, ok: true, detail, skipped: true });
   const st = await stat(file).catch(() => null);
-  if (st?.isDirectory()) return { file, ok: false, checks: [{ name: 'exists', ok: false, detail: 'is a directory' }], error: `${file} is a directory, not a backup file`, skipped: [] };
-  if (!st?.isFile()) return { file, ok: false, checks: [{ name: 'exists', ok: false, detail: 'no such file' }], error: `${file}: no such file`, skipped: [] };
+  if (st?.isDirectory()) return { file, ok: false, checks: [{ name: 'exists', ok: false, detail: 'is a directory' }], error: `${file} is a directory, not a backup file`, skipped: [], encrypted: false };
+  if (!st?.isFile()) return { file, ok: false, checks: [{ name: 'exists', ok: false, detail: 'no such file' }], error: `${file}: no such file`, skipped: [], encrypted: false };
   const m = await readManifestFor(file);
   const trust = opts.trustUnverified === true;
   if (m.ok) pass('manifest', 'valid');
@@ -458,28 +491,38 @@ export async function verifyBackup(
     if (trust) skip('checksum', `nothing to compare with (no manifest, no .sha256); sha256 is ${sha.slice(0, 12)}…`);
     else fail('checksum', 'nothing to compare with (no manifest, no .sha256)');
   } else pass('checksum', `sha256 ${sha.slice(0, 12)}…${m.ok ? '' : ` matches ${path.basename(shaFileFor(file))}`}`);
+  const enc = m.ok ? m.manifest.encryption : undefined;
+  const plain = enc && checks.every((c) => c.ok) ? await openSealed(file, enc, opts.identities ?? [], pass, fail, skip) : enc ? null : file;
   let listed: number | null = null;
   try {
-    listed = countListedTables(await target.list(file));
-    pass('pg_restore --list', `${listed} tables`);
-  } catch (err) {
-    fail('pg_restore --list', errorMessage(err));
-  }
-  if (listed !== null) {
-    try {
-      await target.readAll(file);
-      pass('data readable', 'pg_restore read every data block');
-    } catch (err) {
-      fail('data readable', errorMessage(err));
+    if (plain) {
+      try {
+        listed = countListedTables(await target.list(plain));
+        pass('pg_restore --list', `${listed} tables`);
+      } catch (err) {
+        fail('pg_restore --list', errorMessage(err));
+      }
     }
+    if (plain && listed !== null) {
+      try {
+        await target.readAll(plain);
+        pass('data readable', 'pg_restore read every data block');
+      } catch (err) {
+        fail('data readable', errorMessage(err));
+      }
+    }
+  } finally {
+    if (plain && plain !== file && !(opts.keepPlain && checks.every((c) => c.ok))) await rm(plain, { force: true }).catch(() => undefined);
   }
+  const kept = plain && plain !== file && opts.keepPlain && checks.every((c) => c.ok) ? plain : undefined;
   if (m.ok && listed !== null) {
     if (listed === m.manifest.tableCount) pass('table count', `${listed} as recorded`);
     else fail('table count', `${listed} in the archive, ${m.manifest.tableCount} recorded`);
   } else if (!m.ok && trust) skip('table count', 'no recorded count to compare with');
   const ok = checks.every((c) => c.ok);
   let manifest = m.ok ? m.manifest : undefined;
-  if (m.ok && opts.record !== false) {
+  // Without the identity only the checksums ran: nothing new to record about the archive itself.
+  if (m.ok && opts.record !== false && (plain !== null || !ok)) {
     const at = (opts.now ?? (() => new Date()))().toISOString();
     const { verifyError: _drop, ...rest } = m.manifest;
     manifest = ok ? { ...rest, verified: true, verifiedAt: at } : { ...rest, verified: false, verifiedAt: at, verifyError: checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`).join('; ') };
@@ -496,7 +539,42 @@ export async function verifyBackup(
     ...(manifest ? { manifest } : {}),
     skipped: checks.filter((c) => c.skipped).map((c) => `${c.name}: ${c.detail}`),
     ...(listed !== null ? { tableCount: listed } : {}),
+    encrypted: enc !== undefined,
+    ...(kept ? { plain: kept } : {}),
   };
+}
+
+/**
+ * The decrypted archive of a sealed backup, as a temp file beside it, its sha256 checked against
+ * the manifest's; null when there is no identity (the archive checks are then skipped) or it fails.
+ */
+async function openSealed(
+  file: string,
+  enc: NonNullable<Manifest['encryption']>,
+  identities: readonly string[],
+  pass: (n: string, d: string) => void,
+  fail: (n: string, d: string) => void,
+  skip: (n: string, d: string) => void,
+): Promise<string | null> {
+  if (identities.length === 0) {
+    for (const n of ['decrypt', 'pg_restore --list', 'data readable', 'table count']) skip(n, 'encrypted (age): needs --identity');
+    return null;
+  }
+  const plain = tempFileFor(file, os.hostname(), process.pid, randomBytes(4).toString('hex'));
+  try {
+    const r = await decryptFile(file, plain, identities, path.basename(file));
+    if (r.sha256 !== enc.plainSha256 || r.size !== enc.plainSizeBytes) {
+      fail('decrypt', `the decrypted archive (sha256 ${r.sha256.slice(0, 12)}…) is not the one pg_dump wrote (${enc.plainSha256.slice(0, 12)}…)`);
+      await rm(plain, { force: true });
+      return null;
+    }
+    pass('decrypt', `age, plain sha256 ${r.sha256.slice(0, 12)}… as recorded`);
+    return plain;
+  } catch (err) {
+    await rm(plain, { force: true }).catch(() => undefined);
+    fail('decrypt', errorMessage(err));
+    return null;
+  }
 }
 
 /** Applies the retention policy per database, and removes partial files no run will finish. Deletes nothing with `dryRun`. */

@@ -1,16 +1,19 @@
 /**
  * Encryption at rest with age (the `age-encryption` library): backup files are encrypted to the
- * configured public keys (`backups.encryption.recipients`) as they are copied off-site, so the
- * server that writes them holds no key that can read them back. Restores take the identity file.
+ * configured public keys (`backups.encryption.recipients`) once verified, in the local backup
+ * directory and off-site alike, so the server that writes them holds no key that can read them back.
+ * Restores take the identity file.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { open, readFile, rm } from 'node:fs/promises';
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Decrypter, Encrypter, identityToRecipient } from 'age-encryption';
 import { UserError, errorMessage } from '../../util/errors.ts';
+import { syncDir } from '../../util/fs-atomic.ts';
 
 /** What every age file starts with. */
 export const AGE_MAGIC = 'age-encryption.org/v1';
@@ -166,4 +169,45 @@ export async function decryptFile(src: string, dst: string, identities: readonly
     }
     throw new UserError(`cannot decrypt ${what}: ${msg}`, { hint: 'the encrypted file is damaged (age authenticates every chunk): use another copy or an older backup', cause: err });
   }
+}
+
+/** What a file sealed in place records: the encrypted bytes on disk and the plain bytes they hold. */
+export interface SealedFile {
+  /** The `.age` file now on disk. */
+  file: string;
+  size: number;
+  sha256: string;
+  plainSize: number;
+  plainSha256: string;
+}
+
+/**
+ * Replaces the plain file `plain` by `<plain>.age` (encrypted to `recipients`): written under a temp
+ * name, fsynced, renamed, the directory synced, and only then the plain file removed. A crash at any
+ * point leaves the plain file, or the complete `.age` file (and maybe the plain one still beside it).
+ */
+export async function sealFile(plain: string, recipients: readonly string[]): Promise<SealedFile> {
+  const dst = `${plain}${AGE_EXT}`;
+  const tmp = path.join(path.dirname(plain), `.${path.basename(dst)}.${process.pid}.tmp`);
+  await rm(tmp, { force: true });
+  const r = await encryptFile(plain, tmp, recipients);
+  await rename(tmp, dst);
+  await syncDir(path.dirname(plain));
+  await rm(plain, { force: true });
+  return { file: dst, size: r.size, sha256: r.sha256, plainSize: r.sourceSize, plainSha256: r.sourceSha256 };
+}
+
+/** A temp file left by a sealFile that did not finish (`.<name>.age.<pid>.tmp`). Pure. */
+export function parseSealTemp(file: string): { pid: number } | null {
+  const m = /^\..+\.age\.(\d+)\.tmp$/.exec(file);
+  return m ? { pid: Number(m[1]) } : null;
+}
+
+/** Refuses, before anything is built, a restore of encrypted backups without an identity. */
+export function requireIdentities(identities: readonly string[], what: string): void {
+  if (identities.length > 0) return;
+  throw new UserError(`${what} is encrypted (age) and no identity was given to decrypt it; nothing was changed`, {
+    hint: `pass --identity FILE (the age private key whose public key is in backups.encryption.recipients), or set ${IDENTITY_FILE_ENV}`,
+    exitCode: 2,
+  });
 }

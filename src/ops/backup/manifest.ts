@@ -20,6 +20,17 @@ export const ManifestSchema = z.object({
   verifiedAt: z.iso.datetime().optional(),
   verifyError: z.string().optional(),
   restoreTestedAt: z.iso.datetime().optional(),
+  /**
+   * The file on disk is the pg_dump archive sealed with age (backups.encryption.recipients):
+   * `sizeBytes` and `sha256` are of the encrypted bytes, these of the archive pg_dump wrote.
+   */
+  encryption: z
+    .object({
+      recipients: z.array(z.string()).min(1),
+      plainSizeBytes: z.int().positive(),
+      plainSha256: z.string().regex(/^[a-f0-9]{64}$/),
+    })
+    .optional(),
 });
 
 export type Manifest = z.infer<typeof ManifestSchema>;
@@ -54,4 +65,11 @@ export function countListedTables(list: string): number {
     if (/^\d+; \d+ \d+ TABLE (?!DATA )/.test(line)) n++;
   }
   return n;
+}
+
+/** The manifest of the decrypted archive (a sealed backup's plain bytes, as pg_dump wrote them). Pure. */
+export function plainManifestOf(m: Manifest): Manifest {
+  if (!m.encryption) return m;
+  const { encryption, ...rest } = m;
+  return { ...rest, sizeBytes: encryption.plainSizeBytes, sha256: encryption.plainSha256 };
 }

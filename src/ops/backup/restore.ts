@@ -8,7 +8,9 @@ import { UserError, errorMessage } from '../../util/errors.ts';
 import { acquireBackupLock, describeHolder } from './lock.ts';
 import { manifestText } from './manifest.ts';
 import { manifestFileFor, utcStamp, VERIFY_STATE_FILE } from './naming.ts';
-import { backupFileStat, tableCount, verifyBackup, type Log, type VerifyResult } from './backup.ts';
+import { backupFileStat, readManifestFor, tableCount, verifyBackup, type Log, type VerifyResult } from './backup.ts';
+import { requireIdentities } from './encryption.ts';
+import { rm } from 'node:fs/promises';
 import { copyDatabaseSettingsSql, databaseSettings, swapDatabasesSql } from './db-swap.ts';
 import { hintFor, ToolError } from '../../postgres/errors.ts';
 import { quoteIdent } from '../../postgres/quote.ts';
@@ -30,6 +32,8 @@ export interface RestoreOptions {
    * (`pg_restore --list`, every data block read) still run; what was skipped is logged and returned.
    */
   trustUnverified?: boolean;
+  /** age identities, for a backup sealed with backups.encryption.recipients. */
+  identities?: readonly string[];
 }
 
 export interface RestoreResult {
@@ -73,10 +77,17 @@ async function terminateOthers(s: SqlSession, db: string): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
+/** Refuses a backup sealed with age when no identity was given (before anything connects or is built). */
+export async function refuseSealedWithoutIdentity(file: string, identities: readonly string[]): Promise<void> {
+  const m = await readManifestFor(file);
+  if (m.ok && m.manifest.encryption) requireIdentities(identities, `backup ${path.basename(file)}`);
+}
+
 /** The backup passes `backup verify` (or, with --trust-unverified, the archive checks alone); else a refusal naming why. */
 async function requireVerified(target: DbTarget, o: RestoreOptions, now: () => Date, log: (l: string) => void): Promise<VerifyResult> {
   await backupFileStat(o.file);
-  const verify = await verifyBackup(target, o.file, { record: true, now, trustUnverified: o.trustUnverified === true });
+  await refuseSealedWithoutIdentity(o.file, o.identities ?? []);
+  const verify = await verifyBackup(target, o.file, { record: true, now, trustUnverified: o.trustUnverified === true, identities: o.identities ?? [], keepPlain: true });
   if (!verify.ok) {
     throw new UserError(`refusing to restore ${path.basename(o.file)}: it is not verified (${verify.error ?? 'no manifest'})`, {
       hint: /no manifest|nothing to compare/.test(verify.error ?? '')
@@ -90,10 +101,10 @@ async function requireVerified(target: DbTarget, o: RestoreOptions, now: () => D
 }
 
 /** pg_restore into the fresh database, then its table count against the manifest's (or the archive's). */
-async function restoreAndCheck(target: DbTarget, o: RestoreOptions, scratch: string, live: string, expectedTables: number, fromManifest: boolean): Promise<{ tables: number; durationMs: number }> {
+async function restoreAndCheck(target: DbTarget, o: RestoreOptions, archive: string, scratch: string, live: string, expectedTables: number, fromManifest: boolean): Promise<{ tables: number; durationMs: number }> {
   const t0 = performance.now();
   try {
-    await target.restore(o.file, scratch, o.signal);
+    await target.restore(archive, scratch, o.signal);
   } catch (err) {
     const detail = err instanceof ToolError ? err.message : errorMessage(err);
     throw new UserError(`restore failed, ${o.verifyOnly ? 'the test database was dropped' : `the live database ${live} is untouched`}: ${detail}`, {
@@ -145,6 +156,15 @@ export async function restoreBackup(target: DbTarget, o: RestoreOptions): Promis
   const log = o.log ?? (() => undefined);
   const now = o.now ?? (() => new Date());
   const verify = await requireVerified(target, o, now, log);
+  try {
+    return await restoreVerified(target, o, verify, verify.plain ?? o.file, now, log);
+  } finally {
+    if (verify.plain) await rm(verify.plain, { force: true }).catch(() => undefined);
+  }
+}
+
+/** The restore proper, from `archive` (the backup, or its decrypted temp copy). */
+async function restoreVerified(target: DbTarget, o: RestoreOptions, verify: VerifyResult, archive: string, now: () => Date, log: (l: string) => void): Promise<RestoreResult> {
   const manifest = verify.manifest;
   const fileName = path.basename(o.file);
   const expectedTables = manifest?.tableCount ?? verify.tableCount ?? 0;
@@ -175,7 +195,7 @@ export async function restoreBackup(target: DbTarget, o: RestoreOptions): Promis
     log(`restoring ${fileName} into a fresh database ${scratch}`);
     await s.exec(`create database ${quoteIdent(scratch)} template template0`);
     created = true;
-    const { tables, durationMs } = await restoreAndCheck(target, o, scratch, live, expectedTables, manifest !== undefined && manifest !== null);
+    const { tables, durationMs } = await restoreAndCheck(target, o, archive, scratch, live, expectedTables, manifest !== undefined && manifest !== null);
 
     if (o.verifyOnly) {
       await dropDatabase(s, scratch);

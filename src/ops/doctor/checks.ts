@@ -200,7 +200,10 @@ export function checkBackupAge(f: DoctorFacts): CheckResult {
 
 export function checkRestoreTest(f: DoctorFacts): CheckResult {
   const title = 'restore tested within 90 days';
-  const fix = 'modelship restore --verify-only (restores the newest backup into a scratch database and drops it)';
+  const sealed = f.config.backups.encryption.recipients.length > 0;
+  const fix = sealed
+    ? 'modelship restore --verify-only --identity key.txt FILE (restores the backup into a scratch database and drops it); the backups are encrypted, so the scheduler cannot test them: run it where the key is'
+    : 'modelship restore --verify-only (restores the newest backup into a scratch database and drops it)';
   if (!f.backup.ok) return { id: 'restore-test', title, status: 'fail', why: `cannot read the backups: ${f.backup.error}`, fix };
   const at = f.backup.facts.restoreTestedAt;
   if (!at) return { id: 'restore-test', title, status: 'fail', why: 'no test restore recorded', fix };
@@ -215,7 +218,7 @@ export function checkPitrRehearsal(f: DoctorFacts): CheckResult | null {
   const title = `point-in-time restore rehearsed within ${max} days`;
   if (!f.config.backups.pitr.enabled || !f.pitr) return null;
   const j = judgeRehearsal(f.pitr.rehearsal, max, new Date(f.now));
-  return { id: 'pitr-rehearsal', title, status: j.status, why: j.why, ...(j.status === 'pass' ? {} : { fix: 'modelship restore --to-latest --verify-only (rebuilds a scratch copy beside the live data, replays the WAL, checks it, swaps nothing)' }) };
+  return { id: 'pitr-rehearsal', title, status: j.status, why: j.why, ...(j.status === 'pass' ? {} : { fix: `modelship restore --to-latest --verify-only${f.config.backups.encryption.recipients.length > 0 ? ' --identity key.txt' : ''} (rebuilds a scratch copy beside the live data, replays the WAL, checks it, swaps nothing)` }) };
 }
 
 /** Only with backups.remote.url (null otherwise): copies waiting too long, or leaving unencrypted. */

@@ -178,7 +178,11 @@ test('S3 + age: everything goes off-site encrypted, survives the remote being do
     const dump2 = await cli(cfg, ['backup', ...dbFlags()]);
     assert.equal(dump2.code, 0, dump2.stderr);
     dumped.path = dump2.stdout.trim();
-    dumped.sha = sha(dumped.path);
+    // Sealed in the backup directory too: the manifest keeps the sha256 of what pg_dump wrote.
+    const man = JSON.parse(readFileSync(dumped.path.replace(/\.dump$/, '.manifest.json'), 'utf8')) as { sha256: string; encryption?: { plainSha256: string } };
+    assert.equal(man.sha256, sha(dumped.path), 'the manifest sha256 is of the encrypted bytes');
+    assert.ok(!readFileSync(dumped.path).includes(Buffer.from('PGDMP')), 'the local dump is encrypted');
+    dumped.sha = man.encryption!.plainSha256;
     const down = await poll(async () => {
       const m = await metrics(port);
       return m.modelship_backup_remote_pending! > 0 && m.modelship_backup_remote_up === 0 && m.modelship_backup_remote_lag_seconds! > 0 ? m : null;
@@ -236,6 +240,7 @@ test('S3 + age: everything goes off-site encrypted, survives the remote being do
   assert.notEqual(noKey.code, 0);
   assert.match(noKey.stderr, /is encrypted \(age\) and no identity was given/);
   assert.match(noKey.stderr, /--identity FILE/);
+  assert.doesNotMatch(noKey.stderr, /fetching/, 'refused before anything is downloaded');
   assert.equal(existsSync(cl.data), false, 'nothing was built');
 
   const r = await cli(cfg, ['--yes', '--json', 'restore', '--to-latest', '--from-remote', '--identity', keyFile, ...dbFlags(), '--pgdata', cl.data]);

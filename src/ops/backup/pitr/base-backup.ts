@@ -12,13 +12,15 @@ import { syncDir, syncTree, writeFileAtomic } from '../../../util/fs-atomic.ts';
 import { UserError, errorMessage } from '../../../util/errors.ts';
 import { hintFor, ToolError } from '../../../postgres/errors.ts';
 import type { SqlSession } from '../../../postgres/session.ts';
-import { BASE_FORMAT, manifestWalRanges, parseBackupLabel, parseBaseRecord, type BaseRecord } from './base-record.ts';
+import { BASE_FORMAT, ENCRYPTED_BASE_FILE, manifestWalRanges, parseBackupLabel, parseBaseRecord, type BaseRecord } from './base-record.ts';
 import { baseName, baseTempName, isBaseName, parseBaseTempName, type PitrLayout } from './layout.ts';
 import { findPgTool } from '../../../postgres/tools.ts';
 import { runTool, toolVersion, type ReplicationConn } from './tools.ts';
 import { checkToolVersion } from './versions.ts';
 import { pidAlive } from '../../../util/process.ts';
 import { formatBytes } from '../../../util/size.ts';
+import { decryptFile, encryptFile } from '../encryption.ts';
+import { tarDirectory, untarInto } from '../remote/tarball.ts';
 
 export type Log = (line: string) => void;
 
@@ -82,6 +84,52 @@ export interface BaseBackupOptions {
   log?: Log;
   signal?: AbortSignal;
   now?: () => Date;
+  /** backups.encryption.recipients: the verified backup is sealed with age before it is renamed into place. */
+  recipients?: readonly string[];
+}
+
+/**
+ * Replaces the verified base backup in `tmp` (base.json + data/) by one age file: a tar of both,
+ * encrypted, then data/ removed and base.json rewritten with the checksums. Returns the new record.
+ */
+async function sealBase(tmp: string, record: BaseRecord, recipients: readonly string[]): Promise<BaseRecord> {
+  // Beside the temp directory (not in it, which is what is tarred); swept with it after a crash.
+  const tarFile = `${tmp}.tar`;
+  const sealed = path.join(tmp, ENCRYPTED_BASE_FILE);
+  try {
+    await tarDirectory(tmp, tarFile);
+    const r = await encryptFile(tarFile, sealed, recipients);
+    await rm(path.join(tmp, 'data'), { recursive: true, force: true });
+    const out: BaseRecord = { ...record, encryption: { file: ENCRYPTED_BASE_FILE, recipients: [...recipients], size: r.size, sha256: r.sha256, plainSize: r.sourceSize, plainSha256: r.sourceSha256 } };
+    await writeFileAtomic(path.join(tmp, 'base.json'), `${JSON.stringify(out, null, 2)}\n`);
+    return out;
+  } finally {
+    await rm(tarFile, { force: true });
+  }
+}
+
+/**
+ * The data directory of a sealed base backup, decrypted into the new directory `into`: the
+ * ciphertext's and the tar's sha256 and the backup_manifest's are checked against base.json.
+ */
+export async function unsealBase(dir: string, record: BaseRecord, identities: readonly string[], into: string): Promise<void> {
+  const enc = record.encryption!;
+  const sealed = path.join(dir, enc.file);
+  const tarFile = `${into}.tar`;
+  const unpack = `${into}.unpack`;
+  try {
+    const r = await decryptFile(sealed, tarFile, identities, `base backup ${record.name}`);
+    if (r.sourceSha256 !== enc.sha256 || r.sha256 !== enc.plainSha256) {
+      throw new UserError(`base backup ${record.name} is damaged: ${r.sourceSha256 !== enc.sha256 ? `${enc.file} has sha256 ${r.sourceSha256.slice(0, 12)}…, ${enc.sha256.slice(0, 12)}… was written` : 'it decrypts to other bytes than were sealed'}`, { hint: 'use another base backup (`modelship backup wal`), or the off-site copy' });
+    }
+    await untarInto(tarFile, unpack);
+    const manifest = await readFile(path.join(unpack, 'data', 'backup_manifest'));
+    if (createHash('sha256').update(manifest).digest('hex') !== record.manifestSha256) throw new UserError(`base backup ${record.name}: its backup_manifest is not the one pg_verifybackup checked`, { hint: 'use another base backup' });
+    await rename(path.join(unpack, 'data'), into);
+  } finally {
+    await rm(tarFile, { force: true });
+    await rm(unpack, { recursive: true, force: true });
+  }
 }
 
 // Long because: the copy, the overlapped verification and flush, and the commit share the temp
@@ -164,11 +212,12 @@ export async function takeBaseBackup(o: BaseBackupOptions): Promise<BaseRecord> 
       walParsed: verify.walParsed,
     };
     await writeFileAtomic(path.join(tmp, 'base.json'), `${JSON.stringify(record, null, 2)}\n`);
+    const kept = o.recipients?.length ? await sealBase(tmp, record, o.recipients) : record;
     await rename(tmp, path.join(o.layout.base, name));
     await syncDir(o.layout.base);
     done = true;
-    log(`base backup ${name}: ${formatBytes(record.sizeBytes)} in ${(record.durationMs / 1000).toFixed(1)}s, verified (pg_verifybackup${verify.walParsed ? '' : ', WAL not parsed: no pg_waldump'})`);
-    return record;
+    log(`base backup ${name}: ${formatBytes(record.sizeBytes)} in ${(record.durationMs / 1000).toFixed(1)}s, verified (pg_verifybackup${verify.walParsed ? '' : ', WAL not parsed: no pg_waldump'})${kept.encryption ? ', encrypted' : ''}`);
+    return kept;
   } finally {
     if (!done) await rm(tmp, { recursive: true, force: true });
   }

@@ -34,7 +34,24 @@ export const BaseRecordSchema = z.object({
   /** pg_verifybackup also parsed the WAL (needs pg_waldump next to it). */
   walParsed: z.boolean(),
   verifyError: z.string().optional(),
+  /**
+   * Sealed with age after verification: `data/` was replaced by ENCRYPTED_BASE_FILE, a tar of the
+   * base backup directory as verified (this record without this field, and `data/`).
+   */
+  encryption: z
+    .object({
+      file: z.string().min(1),
+      recipients: z.array(z.string()).min(1),
+      size: z.int().nonnegative(),
+      sha256: z.string().regex(/^[a-f0-9]{64}$/),
+      plainSize: z.int().nonnegative(),
+      plainSha256: z.string().regex(/^[a-f0-9]{64}$/),
+    })
+    .optional(),
 });
+
+/** The sealed base backup's one file, beside base.json. */
+export const ENCRYPTED_BASE_FILE = 'base.tar.age';
 
 export type BaseRecord = z.infer<typeof BaseRecordSchema>;
 

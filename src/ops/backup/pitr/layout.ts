@@ -5,6 +5,7 @@
  *   pitr/wal-abandoned-<ts>/  WAL of a timeline a restore left behind (kept, never replayed by default)
  *   pitr/base/<ts>/data/      a base backup (pg_basebackup -Fp, with its backup_manifest)
  *   pitr/base/<ts>/base.json  what modelship recorded about it (LSNs, times, verification)
+ *   pitr/base/<ts>/base.tar.age  instead of data/ with backups.encryption.recipients (age, a tar of base.json + data/)
  *   pitr/base/.<ts>.<pid>.tmp a base backup being written (swept when its process is gone)
  *   pitr/rehearsal.json       the last restore rehearsal (read by doctor and status)
  */
@@ -34,7 +35,7 @@ export function baseTempName(name: string, pid: number): string {
 }
 
 export function parseBaseTempName(file: string): { name: string; pid: number } | null {
-  const m = /^\.(\d{8}T\d{6}Z)\.(\d+)\.tmp$/.exec(file);
+  const m = /^\.(\d{8}T\d{6}Z)\.(\d+)\.tmp(?:\.tar)?$/.exec(file);
   return m ? { name: m[1]!, pid: Number(m[2]) } : null;
 }
 

@@ -90,13 +90,15 @@ export interface RecoverySettingsInput {
   target: RestoreTarget;
   /** Shell command PostgreSQL runs to fetch a segment: %f = file name, %p = destination. */
   restoreCommand: string;
+  /** Replay along this timeline (`--timeline N`, one a later restore abandoned, say); default the latest. */
+  timeline?: number | undefined;
 }
 
 /** `-c key=value` settings for the scratch server that replays WAL (passed on its command line, never persisted). */
 export function recoverySettings(i: RecoverySettingsInput): Record<string, string> {
   const s: Record<string, string> = {
     restore_command: i.restoreCommand,
-    recovery_target_timeline: 'latest',
+    recovery_target_timeline: i.timeline === undefined ? 'latest' : String(i.timeline),
     recovery_target_action: 'promote',
   };
   if (i.target.kind === 'time') {
@@ -104,6 +106,11 @@ export function recoverySettings(i: RecoverySettingsInput): Record<string, strin
     s.recovery_target_inclusive = 'true';
   }
   return s;
+}
+
+/** The history file of timeline `n` (`00000002.history`). Pure. */
+export function historyFileName(n: number): string {
+  return `${n.toString(16).toUpperCase().padStart(8, '0')}.history`;
 }
 
 /** The restore_command for a directory of staged WAL files (%f = file name, %p = destination). */

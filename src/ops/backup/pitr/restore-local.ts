@@ -15,14 +15,15 @@ import { utcStamp } from '../naming.ts';
 import { lastLines } from '../../../postgres/errors.ts';
 import { TABLE_COUNT_SQL } from '../backup.ts';
 import { setAsideAbandonedWal } from './abandoned-wal.ts';
-import { listBaseBackups, type Log } from './base-backup.ts';
+import { listBaseBackups, unsealBase, type Log } from './base-backup.ts';
+import { AGE_EXT, decryptFile, requireIdentities } from '../encryption.ts';
 import type { BaseRecord } from './base-record.ts';
 import type { PitrLayout } from './layout.ts';
-import { archiveRestoreCommand, chooseBase, planWal, recoverySettings, type Lineage, type RestoreTarget } from './plan.ts';
+import { archiveRestoreCommand, chooseBase, historyFileName, planWal, recoverySettings, type Lineage, type RestoreTarget } from './plan.ts';
 import { writeRehearsal } from './rehearsal.ts';
 import { findPgTool } from '../../../postgres/tools.ts';
 import { toolVersion } from './tools.ts';
-import { isHistoryFile, parseHistory, parseLsn, parseSegmentName, segNoOf } from './wal.ts';
+import { isHistoryFile, parseHistory, parseLsn, parseSegmentName, plainWalName, segNoOf } from './wal.ts';
 import { checkReplayVersion } from './versions.ts';
 import { pidAlive } from '../../../util/process.ts';
 import { formatBytes } from '../../../util/size.ts';
@@ -42,6 +43,10 @@ export interface PitrRestoreOptions {
   /** Longest WAL replay allowed before giving up. */
   replayTimeoutMs?: number;
   confirm?: (question: string) => Promise<boolean>;
+  /** age identities, for an archive sealed with backups.encryption.recipients. */
+  identities?: readonly string[];
+  /** `--timeline N`: replay along timeline N instead of the latest (a timeline a later restore abandoned). */
+  timeline?: number | undefined;
 }
 
 export interface PitrRestoreResult {
@@ -172,9 +177,9 @@ export async function planStageWal(layout: PitrLayout, base: BaseRecord): Promis
       const seg = parseSegmentName(f, base.walSegmentSize);
       const wanted = isHistoryFile(f) || (seg !== null && seg.segNo >= startSeg && seg.timeline >= base.timeline);
       if (!wanted) continue;
-      const key = f.replace(/\.partial$/, '');
+      const key = plainWalName(f);
       if (staged.has(key)) continue;
-      if (f.endsWith('.partial') && existsSync(path.join(dir, key))) continue;
+      if (f.endsWith('.partial') && (existsSync(path.join(dir, key)) || existsSync(path.join(dir, `${key}${AGE_EXT}`)))) continue;
       staged.set(key, path.join(dir, f));
     }
   }
@@ -182,17 +187,37 @@ export async function planStageWal(layout: PitrLayout, base: BaseRecord): Promis
 }
 
 /** Copies the planned WAL into `stage` (readable by the server's user, whatever the archive's owner). */
-export async function stageWal(layout: PitrLayout, base: BaseRecord, stage: string): Promise<number> {
-  await mkdir(stage, { recursive: true, mode: 0o700 });
+export async function stageWal(layout: PitrLayout, base: BaseRecord, stage: string, identities: readonly string[] = []): Promise<number> {
   const copies = await planStageWal(layout, base);
-  for (const c of copies) {
-    // The receiver renames the segment it fills once it is complete: a `.partial` gone by now is the full one.
-    await copyFile(c.from, path.join(stage, c.name)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT' || !c.from.endsWith('.partial')) throw err;
-      return copyFile(c.from.slice(0, -'.partial'.length), path.join(stage, c.name));
-    });
-  }
+  await materializeWal(copies, stage, identities);
   return copies.length;
+}
+
+/** Puts each planned WAL file into `stage` under its segment name: copied, or decrypted when sealed (`.age`). */
+export async function materializeWal(copies: ReadonlyArray<{ from: string; name: string }>, stage: string, identities: readonly string[]): Promise<void> {
+  await mkdir(stage, { recursive: true, mode: 0o700 });
+  const put = (from: string, to: string) => (from.endsWith(AGE_EXT) ? decryptFile(from, to, identities, `WAL segment ${path.basename(from)}`).then(() => undefined) : copyFile(from, to));
+  for (const c of copies) {
+    const to = path.join(stage, c.name);
+    // The archive moves on while a restore plans: the receiver renames the segment it fills once it
+    // is complete, and the sealer then encrypts it. A file gone by now is its successor.
+    const full = c.from.replace(/\.partial$/, '');
+    const tries = c.from.endsWith(AGE_EXT) ? [c.from] : c.from.endsWith('.partial') ? [c.from, full, `${full}${AGE_EXT}`] : [c.from, `${c.from}${AGE_EXT}`];
+    for (let i = 0; ; i++) {
+      try {
+        await put(tries[i]!, to);
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || i === tries.length - 1) throw err;
+      }
+    }
+  }
+}
+
+/** Whether the restore of `base` reads sealed files (the base backup, or WAL it needs), so the identity is needed. */
+export async function needsIdentity(layout: PitrLayout, base: BaseRecord): Promise<boolean> {
+  if (base.encryption) return true;
+  return (await planStageWal(layout, base)).some((c) => c.from.endsWith(AGE_EXT));
 }
 
 function fatalOf(log: string): string {
@@ -281,29 +306,45 @@ export async function latestLineage(walDir: string): Promise<Lineage | null> {
   }
 }
 
-export async function chooseAndPlan(layout: PitrLayout, target: RestoreTarget): Promise<{ base: BaseRecord; data: string; warnings: string[] }> {
+/** Timeline `n` and its ancestry, from its history file in the archive (timeline 1 has none). */
+export async function timelineLineage(walDir: string, n: number): Promise<Lineage> {
+  if (n === 1) return { timeline: 1, history: [] };
+  const file = historyFileName(n);
+  const text = await readFile(path.join(walDir, file), 'utf8').catch(() => null);
+  if (text === null) {
+    const known = (await readdir(walDir).catch(() => [] as string[])).filter(isHistoryFile).map((f) => parseInt(f.slice(0, 8), 16));
+    throw new UserError(`--timeline ${n}: the archive has no ${file}`, { hint: `timelines the archive knows: 1${known.length ? `, ${known.sort((a, b) => a - b).join(', ')}` : ''}`, exitCode: 2 });
+  }
+  return { timeline: n, history: parseHistory(text) };
+}
+
+export async function chooseAndPlan(layout: PitrLayout, target: RestoreTarget, timeline?: number): Promise<{ base: BaseRecord; data: string; dir: string; warnings: string[] }> {
   const bases = await listBaseBackups(layout);
   const choice = chooseBase(
     bases.map((b) => ({ name: b.name, record: b.record, ...(b.problem ? { problem: b.problem } : {}) })),
     target,
-    await latestLineage(layout.wal),
+    timeline === undefined ? await latestLineage(layout.wal) : await timelineLineage(layout.wal, timeline),
   );
   if (!choice.ok) throw new UserError(choice.error, { hint: choice.hint });
   const entry = bases.find((b) => b.name === choice.base.name)!;
-  if (!existsSync(path.join(entry.data, 'backup_manifest'))) throw new UserError(`base backup ${entry.name} has no data directory or manifest`, { hint: 'pick another (delete this one by hand)' });
+  const enc = choice.base.encryption;
+  if (enc ? !existsSync(path.join(entry.dir, enc.file)) : !existsSync(path.join(entry.data, 'backup_manifest'))) {
+    throw new UserError(`base backup ${entry.name} has no ${enc ? enc.file : 'data directory or manifest'}`, { hint: 'pick another (delete this one by hand)' });
+  }
   const wal = planWal(choice.base, await readdir(layout.wal).catch(() => [] as string[]));
-  return { base: choice.base, data: entry.data, warnings: wal.warning ? [wal.warning] : [] };
+  return { base: choice.base, data: entry.data, dir: entry.dir, warnings: wal.warning ? [wal.warning] : [] };
 }
 
 /** The scratch data directory: the base backup's copy, set up to recover, with its WAL staged beside it. */
-async function prepareScratch(layout: PitrRestoreOptions['layout'], base: Parameters<typeof stageWal>[1], data: string, scratch: string, stage: string, pgdata: string): Promise<{ walFiles: number; owner: Awaited<ReturnType<typeof serverOwner>> }> {
-  await cp(data, scratch, { recursive: true, errorOnExist: true, force: false, preserveTimestamps: true });
+async function prepareScratch(layout: PitrRestoreOptions['layout'], base: Parameters<typeof stageWal>[1], src: { data: string; dir: string }, scratch: string, stage: string, pgdata: string, identities: readonly string[]): Promise<{ walFiles: number; owner: Awaited<ReturnType<typeof serverOwner>> }> {
+  if (base.encryption) await unsealBase(src.dir, base, identities, scratch);
+  else await cp(src.data, scratch, { recursive: true, errorOnExist: true, force: false, preserveTimestamps: true });
   await chmod(scratch, 0o700);
   // A base backup from a Debian-style cluster keeps its config in /etc: the server needs a file here.
   if (!existsSync(path.join(scratch, 'postgresql.conf'))) await writeFile(path.join(scratch, 'postgresql.conf'), '', { mode: 0o600 });
   await rm(path.join(scratch, 'backup_manifest'), { force: true });
   await writeFile(path.join(scratch, 'recovery.signal'), '', { mode: 0o600 });
-  const walFiles = await stageWal(layout, base, stage);
+  const walFiles = await stageWal(layout, base, stage, identities);
   const owner = await serverOwner(pgdata);
   if (owner) {
     await chownTree(scratch, owner);
@@ -314,7 +355,7 @@ async function prepareScratch(layout: PitrRestoreOptions['layout'], base: Parame
 
 /** A throwaway server on the scratch directory replays to the target and promotes; then what it holds is checked. */
 async function replayAndCheck(o: PitrRestoreOptions, scratch: string, stage: string, owner: Awaited<ReturnType<typeof serverOwner>>): Promise<RestoredFacts> {
-  const srv = await startScratchServer(scratch, recoverySettings({ target: o.target, restoreCommand: archiveRestoreCommand(stage) }), o.env, owner);
+  const srv = await startScratchServer(scratch, recoverySettings({ target: o.target, restoreCommand: archiveRestoreCommand(stage), timeline: o.timeline }), o.env, owner);
   try {
     await waitPromoted(srv, o.user, o.replayTimeoutMs ?? 6 * 3600_000);
     return await checkRestored(
@@ -340,9 +381,10 @@ export async function restorePitrLocal(o: PitrRestoreOptions): Promise<PitrResto
   const log = o.log ?? (() => undefined);
   const now = o.now ?? (() => new Date());
   const t0 = performance.now();
-  const { base, data, warnings } = await chooseAndPlan(o.layout, o.target);
+  const { base, data, dir, warnings } = await chooseAndPlan(o.layout, o.target, o.timeline);
+  if (await needsIdentity(o.layout, base)) requireIdentities(o.identities ?? [], `base backup ${base.name} and its WAL`);
   for (const w of warnings) log(`warning: ${w}`);
-  const dataMajor = Number((await readFile(path.join(data, 'PG_VERSION'), 'utf8')).trim());
+  const dataMajor = base.encryption ? Math.floor(base.serverVersionNum / 10000) : Number((await readFile(path.join(data, 'PG_VERSION'), 'utf8')).trim());
   const vc = checkReplayVersion(dataMajor, await toolVersion('postgres', o.env), `this host's postgres (${findPgTool('postgres', o.env)})`);
   if (!vc.ok) throw new UserError(vc.error, { hint: vc.hint });
 
@@ -363,7 +405,7 @@ export async function restorePitrLocal(o: PitrRestoreOptions): Promise<PitrResto
   let keep = false;
   try {
     log(`copying base backup ${base.name} (${formatBytes(base.sizeBytes)}) → ${scratch}`);
-    const { walFiles: n, owner } = await prepareScratch(o.layout, base, data, scratch, stage, pgdata);
+    const { walFiles: n, owner } = await prepareScratch(o.layout, base, { data, dir }, scratch, stage, pgdata, o.identities ?? []);
     log(`replaying ${n} WAL file(s) from ${o.layout.wal} to ${describeTarget(o.target)}`);
     const facts = await replayAndCheck(o, scratch, stage, owner);
     const durationMs = Math.round(performance.now() - t0);

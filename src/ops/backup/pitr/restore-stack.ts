@@ -5,7 +5,7 @@
  * in (see volume-swap.ts for the layout and why it is physical). Works with the volume gone: it is
  * created again and postgres with it.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type Docker from 'dockerode';
@@ -22,11 +22,12 @@ import { utcStamp } from '../naming.ts';
 import { containerTargetFor } from '../../../postgres/container.ts';
 import { lastLines } from '../../../postgres/errors.ts';
 import { historyFacts, setAsideForHistory } from './abandoned-wal.ts';
-import type { Log } from './base-backup.ts';
+import { unsealBase, type Log } from './base-backup.ts';
+import { requireIdentities } from '../encryption.ts';
 import type { PitrLayout } from './layout.ts';
 import { archiveRestoreCommand, recoverySettings, type RestoreTarget } from './plan.ts';
 import { writeRehearsal } from './rehearsal.ts';
-import { checkRestored, chooseAndPlan, describeTarget, planStageWal, replayFailure, type RestoredFacts } from './restore-local.ts';
+import { checkRestored, chooseAndPlan, describeTarget, materializeWal, needsIdentity, planStageWal, replayFailure, type RestoredFacts } from './restore-local.ts';
 import {
   ARCHIVE_MOUNT,
   JOB_MOUNT,
@@ -56,6 +57,10 @@ export interface StackRestoreOptions {
   now?: () => Date;
   replayTimeoutMs?: number;
   confirm?: (question: string) => Promise<boolean>;
+  /** age identities, for an archive sealed with backups.encryption.recipients. */
+  identities?: readonly string[];
+  /** `--timeline N`: replay along timeline N instead of the latest. */
+  timeline?: number | undefined;
 }
 
 export interface StackRestoreResult {
@@ -206,12 +211,15 @@ export async function restorePitrStack(o: StackRestoreOptions): Promise<StackRes
   const pgSpec = (await hostStack(h)).spec.services.find((s) => s.name === SERVICE.postgres);
   const liveIds = async () => (await serviceContainers(h, SERVICE.postgres)).map((x) => x.Id);
 
-  const { base, data, warnings } = await chooseAndPlan(o.layout, o.target);
+  const { base, data, dir, warnings } = await chooseAndPlan(o.layout, o.target, o.timeline);
+  const sealed = await needsIdentity(o.layout, base);
+  if (sealed) requireIdentities(o.identities ?? [], `base backup ${base.name} and its WAL`);
   for (const w of warnings) log(`warning: ${w}`);
   const operation = o.verifyOnly ? 'restore rehearsal' : 'restore';
   // Long because: the steps under the lock share the cleanup state of the finally block (see above).
   return withStackLock({ docker, project: h.project }, { operation, command: `${operation} ${describeTarget(o.target)}`, image: view.config.images.api, force: false }, async () => {
   let scratch: Docker.Container | null = null;
+  let plainRoot: string | null = null;
   const stoppedByUs = new Set<string>();
   let swapped = false;
   try {
@@ -241,9 +249,26 @@ export async function restorePitrStack(o: StackRestoreOptions): Promise<StackRes
     }
 
     const rel = (p: string) => `${ARCHIVE_MOUNT}/${path.relative(o.layout.root, p).split(path.sep).join('/')}`;
-    const copies = (await planStageWal(o.layout, base)).map((x) => ({ from: rel(x.from), name: x.name }));
+    // Decrypted copies a killed restore left (the stack lock is held: no other restore owns one).
+    for (const f of await readdir(o.layout.root).catch(() => [] as string[])) if (f.startsWith('.restore-plain-')) await rm(path.join(o.layout.root, f), { recursive: true, force: true });
+    let planned = await planStageWal(o.layout, base);
+    let baseData = data;
+    if (sealed) {
+      // The postgres image has no age: what the restore reads is decrypted here, into a private
+      // directory under the archive (mounted into the helper), removed when the restore ends.
+      plainRoot = path.join(o.layout.root, `.restore-plain-${stamp}`);
+      await mkdir(plainRoot, { mode: 0o700 });
+      log(`decrypting base backup ${base.name} and ${planned.length} WAL file(s) for the restore`);
+      if (base.encryption) {
+        baseData = path.join(plainRoot, 'data');
+        await unsealBase(dir, base, o.identities ?? [], baseData);
+      }
+      await materializeWal(planned, path.join(plainRoot, 'wal'), o.identities ?? []);
+      planned = planned.map((x) => ({ from: path.join(plainRoot!, 'wal', x.name), name: x.name }));
+    }
+    const copies = planned.map((x) => ({ from: rel(x.from), name: x.name }));
     log(`copying base backup ${base.name} (${(base.sizeBytes / 1048576).toFixed(1)} MiB) and ${copies.length} WAL file(s) into ${c.volume}:/${n.dir}`);
-    await runHelper(c, 'build', buildScript(stamp, rel(data), copies), true);
+    await runHelper(c, 'build', buildScript(stamp, rel(baseData), copies), true);
 
     log(`replaying WAL to ${describeTarget(o.target)} in a scratch postgres (no network)`);
     scratch = await docker.createContainer({
@@ -251,7 +276,7 @@ export async function restorePitrStack(o: StackRestoreOptions): Promise<StackRes
       Image: c.image,
       User: 'postgres',
       Entrypoint: ['postgres'],
-      Cmd: scratchServerArgs(stamp, recoverySettings({ target: o.target, restoreCommand: archiveRestoreCommand(`${VOLUME_MOUNT}/${n.wal}`) })),
+      Cmd: scratchServerArgs(stamp, recoverySettings({ target: o.target, restoreCommand: archiveRestoreCommand(`${VOLUME_MOUNT}/${n.wal}`), timeline: o.timeline })),
       Labels: restoreLabels(h.project, stamp),
       StopSignal: 'SIGINT',
       HostConfig: { NetworkMode: 'none', Mounts: [{ Type: 'volume', Source: c.volume, Target: VOLUME_MOUNT }] },
@@ -330,6 +355,7 @@ export async function restorePitrStack(o: StackRestoreOptions): Promise<StackRes
     }
     throw err;
   } finally {
+    if (plainRoot) await rm(plainRoot, { recursive: true, force: true }).catch(() => undefined);
     if (scratch) await scratch.remove({ force: true }).catch(() => undefined);
     if (!swapped) {
       // Nothing swapped: the scratch cluster goes (a proven one whose swap never began included), the live one runs again.

@@ -1,7 +1,9 @@
 /**
  * Which base backups and WAL segments to keep. Pure.
  *
- * - The newest `keep` verified base backups are kept; the newest verified one always.
+ * - The newest `keep` verified base backups are kept; the newest verified one always. So are the
+ *   newest `keep` verified ones on the live timeline's lineage (after a restore the newest ones may
+ *   be of a timeline it abandoned, and the live timeline must keep its own).
  * - Unverified base backups and ones without a readable record are never deleted (a human looks).
  * - A WAL segment is deleted only when it is older than the start of every kept base backup (on
  *   any timeline): no kept base backup can need it. Timeline history files are never deleted.
@@ -16,6 +18,8 @@ export interface BaseItem {
   /** Start LSN and segment size, when the record is readable. */
   startLsn: string | null;
   walSegmentSize: number;
+  /** Replay from it reaches the latest timeline (baseOnLineage); absent: unknown, taken as yes. */
+  onLineage?: boolean;
 }
 
 export interface PitrRetentionPlan {
@@ -29,6 +33,8 @@ export function planPitrRetention(bases: readonly BaseItem[], walFiles: readonly
     .filter((b) => b.verified && b.finishedAt && b.startLsn)
     .sort((a, b) => b.finishedAt!.getTime() - a.finishedAt!.getTime() || (a.name < b.name ? 1 : -1));
   const keepSet = new Set(verified.slice(0, n).map((b) => b.name));
+  const lineageKeep = new Set(verified.filter((b) => b.onLineage !== false).slice(0, n).map((b) => b.name));
+  for (const name of lineageKeep) keepSet.add(name);
   const plan: PitrRetentionPlan = { bases: [], wal: { delete: [], keepFrom: null } };
   const kept: BaseItem[] = [];
   for (const b of [...bases].sort((a, c) => (a.name < c.name ? 1 : -1))) {
@@ -42,7 +48,7 @@ export function planPitrRetention(bases: readonly BaseItem[], walFiles: readonly
       continue;
     }
     if (keepSet.has(b.name)) {
-      plan.bases.push({ name: b.name, action: 'keep', reason: b.name === verified[0]!.name ? 'newest verified' : `one of the ${n} newest verified` });
+      plan.bases.push({ name: b.name, action: 'keep', reason: b.name === verified[0]!.name ? 'newest verified' : verified.slice(0, n).some((v) => v.name === b.name) ? `one of the ${n} newest verified` : `one of the ${n} newest verified on the live timeline's lineage` });
       kept.push(b);
     } else plan.bases.push({ name: b.name, action: 'delete', reason: `older than the ${n} newest verified base backups` });
   }

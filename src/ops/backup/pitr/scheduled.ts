@@ -11,6 +11,7 @@ import type { DbTarget, SqlSession } from '../../../postgres/session.ts';
 import { listBaseBackups } from './base-backup.ts';
 import { registerPitrMetrics } from './metrics.ts';
 import { WalReceiver } from './receiver.ts';
+import { startWalSealer } from './wal-seal.ts';
 import { ensureReplicationRole } from './role.ts';
 import { baseBackupNow, RECEIVER_APP, replicationFor } from './service.ts';
 import { pitrSettings, requirePassword } from './settings.ts';
@@ -55,6 +56,7 @@ export async function startScheduledPitr(
   }
   const receiver = new WalReceiver({ conn, slot: p.slot, walDir: p.layout.wal, log });
   receiver.start();
+  const sealer = p.recipients.length > 0 ? startWalSealer(p.layout.wal, p.recipients, log) : null;
   let metricsSession: SqlSession | null = null;
   const session = async (): Promise<SqlSession | null> => {
     if (metricsSession) return metricsSession;
@@ -94,6 +96,7 @@ export async function startScheduledPitr(
       }),
     stop: async () => {
       await receiver.stop();
+      await sealer?.stop();
       await metricsSession?.end().catch(() => undefined);
     },
   };

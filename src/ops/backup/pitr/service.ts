@@ -11,6 +11,8 @@ import { listBaseBackups, takeBaseBackup, type Log } from './base-backup.ts';
 import type { BaseRecord } from './base-record.ts';
 import { readRehearsal, type Rehearsal } from './rehearsal.ts';
 import { planPitrRetention, type PitrRetentionPlan } from './retention.ts';
+import { baseOnLineage } from './plan.ts';
+import { latestLineage } from './restore-local.ts';
 import { receiverLag, slotState, type ReceiverLag, type SlotState } from './role.ts';
 import { requirePassword, type PitrSettings } from './settings.ts';
 import { replicationConn, type ReplicationConn } from './tools.ts';
@@ -34,7 +36,7 @@ export function replicationFor(s: OpsSettings, p: PitrSettings, flags: DbFlags, 
 export async function baseBackupNow(target: DbTarget, conn: ReplicationConn, p: PitrSettings, o: { log?: Log; signal?: AbortSignal; prune?: boolean }): Promise<{ record: BaseRecord; pruned: PitrRetentionPlan | null }> {
   const session = await target.connect({ appName: 'modelship base backup' });
   try {
-    const record = await takeBaseBackup({ layout: p.layout, conn, session, ...(o.log ? { log: o.log } : {}), ...(o.signal ? { signal: o.signal } : {}) });
+    const record = await takeBaseBackup({ layout: p.layout, conn, session, recipients: p.recipients, ...(o.log ? { log: o.log } : {}), ...(o.signal ? { signal: o.signal } : {}) });
     const pruned = o.prune === false ? null : await prunePitr(p, { dryRun: false, ...(o.log ? { log: o.log } : {}) });
     return { record, pruned };
   } finally {
@@ -45,6 +47,7 @@ export async function baseBackupNow(target: DbTarget, conn: ReplicationConn, p: 
 export async function prunePitr(p: PitrSettings, o: { dryRun: boolean; log?: Log }): Promise<PitrRetentionPlan> {
   const bases = await listBaseBackups(p.layout);
   const wal = await readdir(p.layout.wal).catch(() => [] as string[]);
+  const lineage = await latestLineage(p.layout.wal);
   const plan = planPitrRetention(
     bases.map((b) => ({
       name: b.name,
@@ -52,6 +55,7 @@ export async function prunePitr(p: PitrSettings, o: { dryRun: boolean; log?: Log
       verified: b.record?.verified === true,
       startLsn: b.record?.startLsn ?? null,
       walSegmentSize: b.record?.walSegmentSize ?? 16 * 1024 * 1024,
+      onLineage: b.record ? baseOnLineage(b.record, lineage) : true,
     })),
     wal,
     p.keepBaseBackups,

@@ -15,6 +15,8 @@ export interface PitrSettings {
   lagAlertSeconds: number;
   maxSlotLagBytes: number;
   rehearsalMaxAgeDays: number;
+  /** backups.encryption.recipients: base backups and complete WAL segments are sealed with age. */
+  recipients: string[];
   layout: PitrLayout;
 }
 
@@ -33,6 +35,7 @@ export function pitrSettings(s: OpsSettings, env: NodeJS.ProcessEnv): PitrSettin
     lagAlertSeconds: p?.lagAlertSeconds ?? 60,
     maxSlotLagBytes: parseSize(p?.maxSlotLag ?? '10GB'),
     rehearsalMaxAgeDays: p?.rehearsalMaxAgeDays ?? 8,
+    recipients: [...(c?.backups.encryption.recipients ?? [])],
     layout: pitrLayout(s.dir),
   };
 }

@@ -3,11 +3,12 @@
  * without a gap. Pure.
  *
  * A segment file is `TTTTTTTTXXXXXXXXYYYYYYYY` (timeline, then the segment number split in two
- * 32-bit halves); pg_receivewal writes the segment it is filling as `<name>.partial`.
+ * 32-bit halves); pg_receivewal writes the segment it is filling as `<name>.partial`. With
+ * backups.encryption.recipients a complete segment is replaced by `<name>.age` (its age ciphertext).
  */
 
 export const DEFAULT_SEGMENT_SIZE = 16 * 1024 * 1024;
-const SEG_RE = /^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})(\.partial)?$/;
+const SEG_RE = /^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})(?:(\.partial)|(\.age))?$/;
 const HISTORY_RE = /^([0-9A-F]{8})\.history$/;
 
 /** `16/B374D848` → bigint. Throws on anything else. */
@@ -29,6 +30,8 @@ export interface Segment {
   timeline: number;
   segNo: bigint;
   partial: boolean;
+  /** The file is the segment's age ciphertext (`<name>.age`). */
+  encrypted: boolean;
   file: string;
 }
 
@@ -44,7 +47,12 @@ export function parseSegmentName(file: string, segmentSize = DEFAULT_SEGMENT_SIZ
   const per = segsPerId(segmentSize);
   const lo = BigInt(`0x${m[3]}`);
   if (lo >= per) return null;
-  return { timeline: parseInt(m[1]!, 16), segNo: BigInt(`0x${m[2]}`) * per + lo, partial: m[4] !== undefined, file };
+  return { timeline: parseInt(m[1]!, 16), segNo: BigInt(`0x${m[2]}`) * per + lo, partial: m[4] !== undefined, encrypted: m[5] !== undefined, file };
+}
+
+/** The segment's own name, without `.partial` or `.age`. Pure. */
+export function plainWalName(file: string): string {
+  return file.replace(/\.(partial|age)$/, '');
 }
 
 export function segNoOf(lsn: bigint, segmentSize = DEFAULT_SEGMENT_SIZE): bigint {

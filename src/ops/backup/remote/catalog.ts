@@ -60,8 +60,9 @@ export const RemoteMetaSchema = z.object({
   /** What the remote holds: the encrypted bytes when encrypted. */
   size: z.int().nonnegative(),
   sha256: z.string().regex(/^[a-f0-9]{64}$/),
-  plainSize: z.int().nonnegative(),
-  plainSha256: z.string().regex(/^[a-f0-9]{64}$/),
+  /** Absent for a WAL segment sealed in the backup directory before it was copied (age authenticates it). */
+  plainSize: z.int().nonnegative().optional(),
+  plainSha256: z.string().regex(/^[a-f0-9]{64}$/).optional(),
   uploadedAt: z.iso.datetime(),
   manifest: ManifestSchema.optional(),
   base: BaseRecordSchema.optional(),

@@ -6,7 +6,7 @@
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../../../util/errors.ts';
-import { manifestText } from '../manifest.ts';
+import { manifestText, plainManifestOf } from '../manifest.ts';
 import { manifestFileFor, shaFileFor, shaLine } from '../naming.ts';
 import { pitrLayout, type PitrLayout } from '../pitr/layout.ts';
 import { chooseBase, type RestoreTarget } from '../pitr/plan.ts';
@@ -85,7 +85,7 @@ export async function fetchCopy(store: RemoteStore, meta: RemoteMeta, dst: strin
     if (!got || got.size !== meta.size || got.sha256 !== meta.sha256) throw corrupt(store, meta, got);
     if (meta.encrypted) {
       const plain = await decryptFile(tmp, dst, identities, `${meta.key} (on ${store.describe})`);
-      if (plain.sha256 !== meta.plainSha256 || plain.size !== meta.plainSize) {
+      if (meta.plainSha256 !== undefined && (plain.sha256 !== meta.plainSha256 || plain.size !== meta.plainSize)) {
         await rm(dst, { force: true });
         throw new UserError(`${meta.key} decrypted to other bytes than were uploaded (sha256 ${plain.sha256.slice(0, 12)}…, expected ${meta.plainSha256.slice(0, 12)}…)`, { hint: 'do not use this copy: pick another backup' });
       }
@@ -103,8 +103,10 @@ export async function stageDump(store: RemoteStore, file: string, stageDir: stri
   const dst = path.join(stageDir, path.basename(meta.rel));
   log(`fetching ${meta.key} from ${store.describe} (${(meta.size / 1048576).toFixed(1)} MiB${meta.encrypted ? ', encrypted' : ''})`);
   await fetchCopy(store, meta, dst, identities);
-  await writeFile(manifestFileFor(dst), manifestText(meta.manifest));
-  await writeFile(shaFileFor(dst), shaLine(meta.manifest.sha256, dst));
+  // What is staged is decrypted: a manifest of a backup sealed locally is given the plain checksums.
+  const plain = plainManifestOf(meta.manifest);
+  await writeFile(manifestFileFor(dst), manifestText(plain));
+  await writeFile(shaFileFor(dst), shaLine(plain.sha256, dst));
   return dst;
 }
 

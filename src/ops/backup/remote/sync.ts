@@ -13,8 +13,8 @@ import { errorMessage, UserError } from '../../../util/errors.ts';
 import { listBackups, sha256File } from '../backup.ts';
 import { listBaseBackups } from '../pitr/base-backup.ts';
 import { pitrLayout } from '../pitr/layout.ts';
-import { isHistoryFile, parseSegmentName } from '../pitr/wal.ts';
-import { encryptFile, type StreamedFile } from '../encryption.ts';
+import { isHistoryFile, parseSegmentName, plainWalName } from '../pitr/wal.ts';
+import { AGE_EXT, encryptFile, type StreamedFile } from '../encryption.ts';
 import { isPartialRel, metaKey, REMOTE_FORMAT, relForBase, relForDump, relForWal, remoteLagSeconds, retryDelaySeconds, storedKey, type RemoteKind, type RemoteMeta } from './catalog.ts';
 import { enqueue, readLedger, readPartialState, readQueue, recordUploaded, remoteState, removeEntry, updateEntry, writePartialState, type QueueEntry, type RemoteState } from './queue.ts';
 import { RemoteError } from './settings.ts';
@@ -35,10 +35,15 @@ export async function localCandidates(dir: string): Promise<Candidate[]> {
   for (const b of (await listBackups(dir)).backups.reverse()) if (b.verified) out.push({ rel: relForDump(b.file), kind: 'dump', local: b.file });
   const layout = pitrLayout(dir);
   for (const b of (await listBaseBackups(layout)).reverse()) if (b.record?.verified) out.push({ rel: relForBase(b.name), kind: 'base', local: path.relative(dir, b.dir) });
+  // A segment sealed locally (`<segment>.age`) goes as it is, under the segment's own name.
+  const wal = new Map<string, Candidate>();
   for (const f of (await readdir(layout.wal).catch(() => [] as string[])).sort()) {
     const seg = parseSegmentName(f);
-    if ((seg && !seg.partial) || isHistoryFile(f)) out.push({ rel: relForWal(f), kind: 'wal', local: path.relative(dir, path.join(layout.wal, f)) });
+    if (!((seg && !seg.partial) || isHistoryFile(f))) continue;
+    const rel = relForWal(plainWalName(f));
+    if (!wal.has(rel) || seg?.encrypted) wal.set(rel, { rel, kind: 'wal', local: path.relative(dir, path.join(layout.wal, f)) });
   }
+  out.push(...wal.values());
   return out;
 }
 
@@ -80,11 +85,25 @@ export interface UploadOptions {
   now?: () => Date;
 }
 
-/** The plain bytes the remote gets for a candidate: the file itself, or a tar of a base backup. */
-async function plainSource(dir: string, e: Pick<QueueEntry, 'rel' | 'kind' | 'local'>, s: RemoteState): Promise<{ file: string; temp: boolean; meta: Partial<RemoteMeta> }> {
+/**
+ * A copy already sealed in the backup directory (backups.encryption.recipients): it is uploaded as
+ * it is, never encrypted twice; the plain checksums come from its record (none for a WAL segment).
+ */
+interface Presealed {
+  recipients: string[];
+  plainSize?: number;
+  plainSha256?: string;
+}
+
+/** The plain bytes the remote gets for a candidate: the file itself, or a tar of a base backup; or the file as sealed locally. */
+async function plainSource(dir: string, e: Pick<QueueEntry, 'rel' | 'kind' | 'local'>, s: RemoteState, recipients: readonly string[]): Promise<{ file: string; temp: boolean; meta: Partial<RemoteMeta>; sealed?: Presealed }> {
   const local = path.join(dir, e.local);
   if (e.kind === 'base') {
     const rec = JSON.parse(await readFile(path.join(local, 'base.json'), 'utf8')) as RemoteMeta['base'] & object;
+    if (rec.encryption) {
+      const enc = rec.encryption;
+      return { file: path.join(local, enc.file), temp: false, meta: { base: rec }, sealed: { recipients: enc.recipients, plainSize: enc.plainSize, plainSha256: enc.plainSha256 } };
+    }
     // The base backup is what pg_verifybackup verified: its manifest must be the one recorded.
     const manifest = await readFile(path.join(local, 'data', 'backup_manifest'));
     if (createHash('sha256').update(manifest).digest('hex') !== rec.manifestSha256) throw new UserError(`base backup ${path.basename(local)} changed since it was verified (backup_manifest differs from base.json): not copied off-site`, { hint: 'take a new base backup (`modelship backup base`)' });
@@ -95,8 +114,10 @@ async function plainSource(dir: string, e: Pick<QueueEntry, 'rel' | 'kind' | 'lo
   if (e.kind === 'dump') {
     const m = (await listBackups(dir)).backups.find((b) => b.file === e.local);
     if (!m?.manifest || !m.verified) throw new UserError(`${e.local} is no longer a verified backup: not copied off-site`);
-    return { file: local, temp: false, meta: { manifest: m.manifest } };
+    const enc = m.manifest.encryption;
+    return { file: local, temp: false, meta: { manifest: m.manifest }, ...(enc ? { sealed: { recipients: enc.recipients, plainSize: enc.plainSizeBytes, plainSha256: enc.plainSha256 } } : {}) };
   }
+  if (e.local.endsWith(AGE_EXT)) return { file: local, temp: false, meta: {}, sealed: { recipients: [...recipients] } };
   if (isPartialRel(e.rel)) {
     // pg_receivewal keeps writing it: send a snapshot, so what is hashed is what is sent.
     const snap = path.join(s.staging, `${path.basename(local)}.${randomBytes(4).toString('hex')}.snap`);
@@ -110,13 +131,20 @@ async function plainSource(dir: string, e: Pick<QueueEntry, 'rel' | 'kind' | 'lo
 export async function uploadOne(dir: string, store: RemoteStore, e: Pick<QueueEntry, 'rel' | 'kind' | 'local'>, o: UploadOptions): Promise<RemoteMeta> {
   const s = remoteState(dir);
   await mkdir(s.staging, { recursive: true, mode: 0o700 });
-  const encrypted = o.recipients.length > 0;
-  const src = await plainSource(dir, e, s);
+  const src = await plainSource(dir, e, s, o.recipients);
+  const encrypted = o.recipients.length > 0 || src.sealed !== undefined;
   const staged = path.join(s.staging, `${path.basename(e.rel)}.${randomBytes(4).toString('hex')}${encrypted ? '.age' : ''}`);
   let prepared: StreamedFile;
   let uploadFile = src.file;
   try {
-    if (encrypted) {
+    if (src.sealed) {
+      // Sealed locally: sent as it is (its record's sha256 is of these bytes, checked here).
+      const sha = await sha256File(src.file);
+      const size = (await stat(src.file)).size;
+      const recorded = src.meta.manifest?.sha256 ?? src.meta.base?.encryption?.sha256;
+      if (recorded && recorded !== sha) throw new UserError(`${e.local} does not match the sha256 recorded when it was encrypted: not copied off-site`, { hint: 'run `modelship backup verify --all`; take a new backup' });
+      prepared = { size, sha256: sha, sourceSha256: src.sealed.plainSha256 ?? '', sourceSize: src.sealed.plainSize ?? 0 };
+    } else if (encrypted) {
       prepared = await encryptFile(src.file, staged, o.recipients);
       uploadFile = staged;
     } else {
@@ -126,7 +154,7 @@ export async function uploadOne(dir: string, store: RemoteStore, e: Pick<QueueEn
       prepared = { size, sha256: sha, sourceSha256: sha, sourceSize: size };
     }
     // The plain bytes must still be the verified backup's.
-    if (src.meta.manifest && prepared.sourceSha256 !== src.meta.manifest.sha256) {
+    if (!src.sealed && src.meta.manifest && prepared.sourceSha256 !== src.meta.manifest.sha256) {
       throw new UserError(`${e.local} does not match its manifest's sha256 any more: not copied off-site`, { hint: 'run `modelship backup verify --all`; take a new backup' });
     }
     const key = storedKey(e.rel, encrypted);
@@ -145,11 +173,11 @@ export async function uploadOne(dir: string, store: RemoteStore, e: Pick<QueueEn
       kind: e.kind,
       key,
       encrypted,
-      ...(encrypted ? { recipients: [...o.recipients] } : {}),
+      ...(encrypted ? { recipients: [...(src.sealed?.recipients ?? o.recipients)] } : {}),
       size: prepared.size,
       sha256: prepared.sha256,
-      plainSize: prepared.sourceSize,
-      plainSha256: prepared.sourceSha256,
+      // A WAL segment sealed locally has no plain checksum on record: age authenticates every chunk.
+      ...(prepared.sourceSha256 ? { plainSize: prepared.sourceSize, plainSha256: prepared.sourceSha256 } : {}),
       uploadedAt: (o.now ?? (() => new Date()))().toISOString(),
       ...src.meta,
     };
@@ -179,8 +207,11 @@ export async function drainQueue(dir: string, store: RemoteStore, o: UploadOptio
   const now = o.now ?? (() => new Date());
   const log = o.log ?? (() => undefined);
   const res: DrainResult = { uploaded: [], failed: [], dropped: [], pending: 0, lagSeconds: 0 };
-  for (const e of await readQueue(s)) {
-    if (!o.force && Date.parse(e.nextAttemptAt) > now().getTime()) continue;
+  for (const queued of await readQueue(s)) {
+    if (!o.force && Date.parse(queued.nextAttemptAt) > now().getTime()) continue;
+    // Queued before the WAL sealer encrypted it: the sealed file is the one to send.
+    const sealedNow = queued.kind === 'wal' && !existsSync(path.join(dir, queued.local)) && existsSync(path.join(dir, `${queued.local}${AGE_EXT}`));
+    const e = sealedNow ? { ...queued, local: `${queued.local}${AGE_EXT}` } : queued;
     if (!existsSync(path.join(dir, e.local)) && isPartialRel(e.rel)) {
       // Completed meanwhile: the full segment has its own entry.
       await removeEntry(s, e);

@@ -127,3 +127,16 @@ test('doctor: the PITR rehearsal check passes when off, judges the recorded rehe
   assert.equal(old?.status, 'warn');
   assert.match(old?.fix ?? '', /restore --to-latest --verify-only/);
 });
+
+test('--timeline N: replay along that timeline; the number is checked; its history file is named', async () => {
+  const { recoverySettings, historyFileName } = await import('../../../../../src/ops/backup/pitr/plan.ts');
+  const { timelineOf } = await import('../../../../../src/cli/commands/pitr.ts');
+  assert.equal(recoverySettings({ target: { kind: 'latest' }, restoreCommand: 'cp' }).recovery_target_timeline, 'latest');
+  assert.equal(recoverySettings({ target: { kind: 'latest' }, restoreCommand: 'cp', timeline: 2 }).recovery_target_timeline, '2');
+  assert.equal(historyFileName(10), '0000000A.history');
+  assert.equal(timelineOf({ timeline: '3' }), 3);
+  assert.equal(timelineOf({ timeline: '0000000A' }), 10);
+  assert.equal(timelineOf({}), undefined);
+  assert.throws(() => timelineOf({ timeline: '0' }), /not a timeline number/);
+  assert.throws(() => timelineOf({ timeline: 'two' }), /not a timeline number/);
+});

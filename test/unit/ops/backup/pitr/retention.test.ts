@@ -25,3 +25,15 @@ test('no base backup at all: no WAL is deleted', () => {
   assert.deepEqual(planPitrRetention([], wal, 2).wal.delete, []);
   assert.deepEqual(planPitrRetention([b('20261120T010000Z', 20, null)], wal, 2).wal.delete, []);
 });
+
+test('after a restore: the newest base backups of an abandoned timeline do not push out the live lineage\'s own', () => {
+  const off = (x: BaseItem): BaseItem => ({ ...x, onLineage: false });
+  // 08 on timeline 1 is the live lineage's ancestor; 15 and 20 were taken on timeline 1 after the fork a restore left.
+  const p = planPitrRetention([b('20261101T010000Z', 1, '0/1000028'), b('20261108T010000Z', 8, '0/2000028'), off(b('20261115T010000Z', 15, '0/3000028')), off(b('20261120T010000Z', 20, '0/4000028'))], wal, 2);
+  assert.deepEqual(p.bases.map((x) => [x.name, x.action]), [['20261120T010000Z', 'keep'], ['20261115T010000Z', 'keep'], ['20261108T010000Z', 'keep'], ['20261101T010000Z', 'keep']]);
+  assert.match(p.bases.find((x) => x.name === '20261108T010000Z')!.reason, /live timeline's lineage/);
+  assert.deepEqual(p.wal.delete, [], 'the oldest kept (on the lineage) pins the WAL from segment 1');
+  const q = planPitrRetention([b('20261101T010000Z', 1, '0/1000028'), b('20261108T010000Z', 8, '0/2000028'), off(b('20261115T010000Z', 15, '0/3000028'))], wal, 1);
+  assert.deepEqual(q.bases.map((x) => x.action), ['keep', 'keep', 'delete'], 'one newest overall, one newest on the lineage');
+  assert.deepEqual(q.wal.delete, ['000000010000000000000001']);
+});

@@ -12,7 +12,7 @@ test('LSNs and segment names round-trip, across the 32-bit boundary and for non-
   assert.equal(segmentName(1, segNoOf(parseLsn('2/0'))), '000000010000000200000000');
   const big = 64 * 1024 * 1024;
   assert.equal(segmentName(1, segNoOf(parseLsn('1/C0000000'), big), big), '000000010000000100000030');
-  assert.deepEqual(parseSegmentName('0000000300000001000000FF.partial'), { timeline: 3, segNo: 0x1ffn, partial: true, file: '0000000300000001000000FF.partial' });
+  assert.deepEqual(parseSegmentName('0000000300000001000000FF.partial'), { timeline: 3, segNo: 0x1ffn, partial: true, encrypted: false, file: '0000000300000001000000FF.partial' });
   assert.equal(parseSegmentName('000000010000000100000100'), null, 'low part out of range for 16 MB segments');
   assert.equal(parseSegmentName('00000002.history'), null);
   assert.equal(parseSegmentName('000000010000000000000002.gz'), null);
