@@ -14,6 +14,7 @@
  * deleted — and `restore --to-latest --from-remote --identity` brings every committed row back from
  * the remote (the remote's lag, the time until the copier's queue was empty, is printed).
  */
+import { createHash } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -225,15 +226,25 @@ async function offsiteAfterServerLoss(backupLogs: (tail?: number) => Promise<str
   await c.end();
   const lastCommit = commits.at(-1)!;
   // The off-site copy trails by a copy round (the segment being filled is re-sent, encrypted and
-  // read back, each round): measured here as the time until db-backup's queue is empty again.
+  // read back, each round): measured here as the time until the remote holds the very bytes of the
+  // local segment being filled (its record's plain sha256) and db-backup's queue is empty. An empty
+  // queue alone is not enough: the round that re-queues the grown segment may not have run yet.
   const queueDir = path.join(s.dir, 'backups/.remote/queue');
+  const localWal = path.join(s.dir, 'backups/pitr/wal');
   const queued = () => (existsSync(queueDir) ? readdirSync(queueDir).filter((f) => f.endsWith('.json')).length : -1);
+  const partialOffsite = (): boolean => {
+    const partial = readdirSync(localWal).find((f) => f.endsWith('.partial'));
+    const meta = partial && path.join(offsite, 'pitr/wal', `${partial}.meta.json`);
+    if (!meta || !existsSync(meta)) return false;
+    const record = JSON.parse(readFileSync(meta, 'utf8')) as { plainSha256?: string };
+    return record.plainSha256 === createHash('sha256').update(readFileSync(path.join(localWal, partial))).digest('hex');
+  };
   let caughtUp = 0;
   for (const end = Date.now() + 400_000; Date.now() < end && !caughtUp; ) {
-    await new Promise((r) => setTimeout(r, 200));
-    if (Date.now() > lastCommit.at + 2500 && queued() === 0) caughtUp = Date.now();
+    await new Promise((r) => setTimeout(r, 500));
+    if (Date.now() > lastCommit.at + 1000 && queued() === 0 && partialOffsite()) caughtUp = Date.now();
   }
-  assert.ok(caughtUp, `db-backup's off-site queue never emptied: ${queued()} pending\n${await copierLogOf()}`);
+  assert.ok(caughtUp, `the remote never caught up with the segment being filled (${queued()} queued)\n${await copierLogOf()}`);
   const byService = async (name: string) => (await projectContainers(s.project)).find((x) => x.Labels['com.docker.compose.service'] === name)!;
   const [pgc, bk] = [await byService('postgres'), await byService('db-backup')];
   await Promise.all([docker.getContainer(pgc.Id).remove({ force: true }), docker.getContainer(bk.Id).kill().catch(() => undefined)]);

@@ -19,6 +19,7 @@ import { listBaseBackups, unsealBase, type Log } from './base-backup.ts';
 import { AGE_EXT, decryptFile, requireIdentities } from '../encryption.ts';
 import type { BaseRecord } from './base-record.ts';
 import type { PitrLayout } from './layout.ts';
+import { pinForRestore } from './pins.ts';
 import { archiveRestoreCommand, chooseBase, historyFileName, planWal, recoverySettings, type Lineage, type RestoreTarget } from './plan.ts';
 import { writeRehearsal } from './rehearsal.ts';
 import { findPgTool } from '../../../postgres/tools.ts';
@@ -403,6 +404,7 @@ export async function restorePitrLocal(o: PitrRestoreOptions): Promise<PitrResto
     }
   }
   let keep = false;
+  const unpin = await pinForRestore(o.layout, stamp, base.name, warnings);
   try {
     log(`copying base backup ${base.name} (${formatBytes(base.sizeBytes)}) → ${scratch}`);
     const { walFiles: n, owner } = await prepareScratch(o.layout, base, { data, dir }, scratch, stage, pgdata, o.identities ?? []);
@@ -444,6 +446,7 @@ export async function restorePitrLocal(o: PitrRestoreOptions): Promise<PitrResto
     }
     throw err;
   } finally {
+    await unpin();
     await rm(stage, { recursive: true, force: true });
     if (!keep && (await stat(scratch).catch(() => null))) await rm(scratch, { recursive: true, force: true });
   }

@@ -27,6 +27,7 @@ import { requireIdentities } from '../encryption.ts';
 import type { PitrLayout } from './layout.ts';
 import { archiveRestoreCommand, recoverySettings, type RestoreTarget } from './plan.ts';
 import { writeRehearsal } from './rehearsal.ts';
+import { pinForRestore } from './pins.ts';
 import { checkRestored, chooseAndPlan, describeTarget, materializeWal, needsIdentity, planStageWal, replayFailure, type RestoredFacts } from './restore-local.ts';
 import {
   ARCHIVE_MOUNT,
@@ -222,6 +223,9 @@ export async function restorePitrStack(o: StackRestoreOptions): Promise<StackRes
   let plainRoot: string | null = null;
   const stoppedByUs = new Set<string>();
   let swapped = false;
+  // Retention in db-backup (after the base backup it takes on a new timeline) must not delete
+  // what this restore reads.
+  const unpin = await pinForRestore(o.layout, stamp, base.name, warnings);
   try {
     await removeStaleRestoreContainers(docker, h.project);
     const volumeCreated = !(await volumeExists(docker, c.volume));
@@ -355,6 +359,7 @@ export async function restorePitrStack(o: StackRestoreOptions): Promise<StackRes
     }
     throw err;
   } finally {
+    await unpin();
     if (plainRoot) await rm(plainRoot, { recursive: true, force: true }).catch(() => undefined);
     if (scratch) await scratch.remove({ force: true }).catch(() => undefined);
     if (!swapped) {

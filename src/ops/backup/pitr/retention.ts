@@ -4,6 +4,7 @@
  * - The newest `keep` verified base backups are kept; the newest verified one always. So are the
  *   newest `keep` verified ones on the live timeline's lineage (after a restore the newest ones may
  *   be of a timeline it abandoned, and the live timeline must keep its own).
+ * - A base backup a restore is reading (pinned, see pins.ts) is kept with the WAL it needs.
  * - Unverified base backups and ones without a readable record are never deleted (a human looks).
  * - A WAL segment is deleted only when it is older than the start of every kept base backup (on
  *   any timeline): no kept base backup can need it. Timeline history files are never deleted.
@@ -20,6 +21,8 @@ export interface BaseItem {
   walSegmentSize: number;
   /** Replay from it reaches the latest timeline (baseOnLineage); absent: unknown, taken as yes. */
   onLineage?: boolean;
+  /** A restore is reading it (a live pin). */
+  pinned?: boolean;
 }
 
 export interface PitrRetentionPlan {
@@ -49,6 +52,9 @@ export function planPitrRetention(bases: readonly BaseItem[], walFiles: readonly
     }
     if (keepSet.has(b.name)) {
       plan.bases.push({ name: b.name, action: 'keep', reason: b.name === verified[0]!.name ? 'newest verified' : verified.slice(0, n).some((v) => v.name === b.name) ? `one of the ${n} newest verified` : `one of the ${n} newest verified on the live timeline's lineage` });
+      kept.push(b);
+    } else if (b.pinned) {
+      plan.bases.push({ name: b.name, action: 'keep', reason: 'a restore is reading it (pinned)' });
       kept.push(b);
     } else plan.bases.push({ name: b.name, action: 'delete', reason: `older than the ${n} newest verified base backups` });
   }

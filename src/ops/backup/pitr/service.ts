@@ -10,6 +10,7 @@ import type { DbTarget, SqlSession } from '../../../postgres/session.ts';
 import { listBaseBackups, takeBaseBackup, type Log } from './base-backup.ts';
 import type { BaseRecord } from './base-record.ts';
 import { readRehearsal, type Rehearsal } from './rehearsal.ts';
+import { livePins, readPins } from './pins.ts';
 import { planPitrRetention, type PitrRetentionPlan } from './retention.ts';
 import { baseOnLineage } from './plan.ts';
 import { latestLineage } from './restore-local.ts';
@@ -48,6 +49,7 @@ export async function prunePitr(p: PitrSettings, o: { dryRun: boolean; log?: Log
   const bases = await listBaseBackups(p.layout);
   const wal = await readdir(p.layout.wal).catch(() => [] as string[]);
   const lineage = await latestLineage(p.layout.wal);
+  const pinned = livePins(await readPins(p.layout), new Date());
   const plan = planPitrRetention(
     bases.map((b) => ({
       name: b.name,
@@ -56,6 +58,7 @@ export async function prunePitr(p: PitrSettings, o: { dryRun: boolean; log?: Log
       startLsn: b.record?.startLsn ?? null,
       walSegmentSize: b.record?.walSegmentSize ?? 16 * 1024 * 1024,
       onLineage: b.record ? baseOnLineage(b.record, lineage) : true,
+      pinned: pinned.has(b.name),
     })),
     wal,
     p.keepBaseBackups,

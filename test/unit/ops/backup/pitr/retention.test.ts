@@ -37,3 +37,12 @@ test('after a restore: the newest base backups of an abandoned timeline do not p
   assert.deepEqual(q.bases.map((x) => x.action), ['keep', 'keep', 'delete'], 'one newest overall, one newest on the lineage');
   assert.deepEqual(q.wal.delete, ['000000010000000000000001']);
 });
+
+test('a base backup a restore is reading (pinned) is kept, with the WAL it needs, past the count', () => {
+  const pinnedOld = { ...b('20261101T010000Z', 1, '0/1000028'), pinned: true };
+  const p = planPitrRetention([pinnedOld, b('20261108T010000Z', 8, '0/3000028'), b('20261115T010000Z', 15, '0/4000028')], wal, 1);
+  assert.deepEqual(p.bases.map((x) => [x.name, x.action]), [['20261115T010000Z', 'keep'], ['20261108T010000Z', 'delete'], ['20261101T010000Z', 'keep']]);
+  assert.match(p.bases.find((x) => x.name === '20261101T010000Z')!.reason, /a restore is reading it/);
+  assert.deepEqual(p.wal.delete, [], 'its WAL from segment 1 on stays');
+  assert.equal(p.wal.keepFrom, '20261101T010000Z');
+});
