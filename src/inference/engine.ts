@@ -18,6 +18,7 @@ import { WorkerPool, type PoolModel } from './pool.ts';
 import { chooseThreads, describePlan, planThreads, type ThreadChoice, type ThreadPlan } from './threading.ts';
 import { isHubSpec } from '../config/hub-ref.ts';
 import { InputError, type BackendInfo, type ClassificationResult, type DetectionResult } from './types.ts';
+import { Listeners } from '../util/listeners.ts';
 
 /**
  * The inference engine shared by `modelship classify` and the API server. Runtime-neutral surface:
@@ -167,8 +168,9 @@ class PooledEngine implements Engine {
   #pool: WorkerPool | undefined;
   #starting: Promise<WorkerPool> | undefined;
   #closed = false;
-  readonly #batchListeners = new Set<(size: number, model: string) => void>();
-  readonly #backendListeners = new Set<(model: string, backend: BackendInfo) => void>();
+  // Registered before the pool exists (it starts on first use): the pool's events are passed on.
+  readonly #batchListeners = new Listeners<[size: number, model: string]>();
+  readonly #backendListeners = new Listeners<[model: string, backend: BackendInfo]>();
   readonly #entries = new Map<string, ModelEntry>();
   readonly #vocabs = new Map<string, Map<string, number>>();
   readonly #encoders = new Map<string, Promise<HfTextEncoder>>();
@@ -198,12 +200,8 @@ class PooledEngine implements Engine {
     this.#starting ??= WorkerPool.start({ workers, batching, forced, tfjs: tfjsEager, hangTimeoutMs: workerTimeoutMs }).then(
       (p) => {
         this.#pool = p;
-        p.onBatch((size, model) => {
-          for (const l of this.#batchListeners) l(size, model);
-        });
-        p.onBackend((model, backend) => {
-          for (const l of this.#backendListeners) l(model, backend);
-        });
+        p.onBatch((size, model) => this.#batchListeners.emit(size, model));
+        p.onBackend((model, backend) => this.#backendListeners.emit(model, backend));
         return p;
       },
       (err: unknown) => {
@@ -230,13 +228,11 @@ class PooledEngine implements Engine {
   };
 
   onBackend(listener: (model: string, backend: BackendInfo) => void): () => void {
-    this.#backendListeners.add(listener);
-    return () => this.#backendListeners.delete(listener);
+    return this.#backendListeners.add(listener);
   }
 
   onBatch(listener: (size: number, model: string) => void): () => void {
-    this.#batchListeners.add(listener);
-    return () => this.#batchListeners.delete(listener);
+    return this.#batchListeners.add(listener);
   }
 
   /** A text through the model's tokenizer.json (loaded once per model), as a worker item. */

@@ -8,6 +8,7 @@ import type { ForcedBackend } from './backend.ts';
 import type { NetworkManifest } from './manifest.ts';
 import { ModelLoadError, type BackendInfo } from './types.ts';
 import type { WorkerItem, WorkerOutput, WorkerRequest, WorkerResponse } from './worker.ts';
+import { Listeners } from '../util/listeners.ts';
 
 /**
  * A pool of inference workers fed by one dynamic batcher per model. A batch goes to an idle
@@ -97,8 +98,8 @@ export class WorkerPool {
   /** The backend each model really runs on, from its first execution. */
   readonly providers = new Map<string, BackendInfo>();
   readonly stats: PoolStats = { executions: 0, inferences: 0, inferMs: 0 };
-  readonly #batchListeners = new Set<(size: number, model: string) => void>();
-  readonly #backendListeners = new Set<(model: string, backend: BackendInfo) => void>();
+  readonly #batchListeners = new Listeners<[size: number, model: string]>();
+  readonly #backendListeners = new Listeners<[model: string, backend: BackendInfo]>();
   readonly #slots: Slot[] = [];
   readonly #queues = new Map<string, BatchQueue<Job>>();
   /** The worker ranks holding each model's sessions, fixed on the model's first input. */
@@ -196,14 +197,12 @@ export class WorkerPool {
 
   /** Called when a model's backend becomes known (its first execution) or changes (a replaced worker fell back). */
   onBackend(listener: (model: string, backend: BackendInfo) => void): () => void {
-    this.#backendListeners.add(listener);
-    return () => this.#backendListeners.delete(listener);
+    return this.#backendListeners.add(listener);
   }
 
   /** Called with the size of every model execution (the batch the dynamic batcher formed). */
   onBatch(listener: (size: number, model: string) => void): () => void {
-    this.#batchListeners.add(listener);
-    return () => this.#batchListeners.delete(listener);
+    return this.#batchListeners.add(listener);
   }
 
   /**
@@ -303,12 +302,12 @@ export class WorkerPool {
       slot.loaded.add(model.name);
       if (this.providers.get(model.name)?.name !== res.provider.name) {
         this.providers.set(model.name, res.provider);
-        for (const l of this.#backendListeners) l(model.name, res.provider);
+        this.#backendListeners.emit(model.name, res.provider);
       }
       if (res.provider.runtime === 'tfjs') this.backend = res.provider;
       this.stats.executions++;
       this.stats.inferences += batch.length;
-      for (const l of this.#batchListeners) l(batch.length, model.name);
+      this.#batchListeners.emit(batch.length, model.name);
       this.stats.inferMs += res.inferMs;
       batch.forEach((j, i) => j.resolve({ ...res.outputs[i]!, provider: res.provider }));
     } catch (err) {

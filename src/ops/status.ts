@@ -26,6 +26,7 @@ import { queueFacts } from './backup/remote/sync.ts';
 import { ps } from './containers.ts';
 import { formatElapsed } from '../util/duration.ts';
 import type { StackHandle } from './stack.ts';
+import { Listeners } from '../util/listeners.ts';
 import {
   cpuPercent,
   finishSnapshot,
@@ -300,7 +301,7 @@ export class StatusFeed {
   private readonly h: StackHandle;
   private readonly st: CollectorState = {};
   private state: FeedState = { snapshot: null, history: [], reconnecting: false, refreshing: false };
-  private readonly listeners = new Set<(s: FeedState) => void>();
+  private readonly listeners = new Listeners<[FeedState]>();
   private timer: NodeJS.Timeout | undefined;
   private pending: NodeJS.Timeout | undefined;
   private lastRun = 0;
@@ -322,14 +323,14 @@ export class StatusFeed {
   }
 
   subscribe(fn: (s: FeedState) => void): () => void {
-    this.listeners.add(fn);
+    const off = this.listeners.add(fn);
     fn(this.state);
-    return () => this.listeners.delete(fn);
+    return off;
   }
 
   private set(next: Partial<FeedState>): void {
     this.state = { ...this.state, ...next };
-    for (const l of this.listeners) l(this.state);
+    this.listeners.emit(this.state);
   }
 
   start(): void {
