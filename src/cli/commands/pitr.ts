@@ -55,7 +55,7 @@ export async function pitrRestore(ctx: CommandContext, target: RestoreTarget, fl
   const identities = await loadIdentities(flags.identity, ctx.env);
   const timeline = timelineOf(flags);
   if (!flags.direct) {
-    await pitrRestoreStack(ctx, target, flags, identities, layout);
+    await pitrRestoreStack(ctx, target, flags, { identities, timeline, layout });
     return;
   }
   const { settings, target: db } = await openDb(ctx, flags);
@@ -91,8 +91,8 @@ export async function pitrRestore(ctx: CommandContext, target: RestoreTarget, fl
 }
 
 /** The stack's postgres: rebuilt beside the live data in its volume, proven, then swapped in. */
-async function pitrRestoreStack(ctx: CommandContext, target: RestoreTarget, flags: PitrRestoreFlags, identities: readonly string[], layout?: PitrLayout): Promise<void> {
-  const timeline = timelineOf(flags);
+async function pitrRestoreStack(ctx: CommandContext, target: RestoreTarget, flags: PitrRestoreFlags, read: { identities: readonly string[]; timeline: number | undefined; layout: PitrLayout | undefined }): Promise<void> {
+  const { identities, timeline, layout } = read;
   if (flags.pgdata) throw new UsageError('--pgdata applies with --direct (a data directory on this host); without it the stack\'s postgres volume is restored');
   if (flags.databaseUrl) throw new UsageError('--database-url only applies with --direct', 'add --direct');
   const settings = await loadSettings(ctx.global.config, ctx.global.envFile, flags, ctx.env, ctx.cwd);
