@@ -210,7 +210,8 @@ async function offsiteAfterServerLoss(backupLogs: (tail?: number) => Promise<str
   assert.ok(rl.bases!.every((b) => b.encrypted), 'the base backups went off-site encrypted');
   const baseObj = readdirSync(path.join(offsite, 'pitr/base')).find((f) => f.endsWith('.tar.age'))!;
   assert.match(readFileSync(path.join(offsite, 'pitr/base', baseObj)).subarray(0, 40).toString('latin1'), /^age-encryption\.org\/v1/, 'the stored base backup is age ciphertext');
-  const walObj = readdirSync(path.join(offsite, 'pitr/wal')).filter((f) => !f.endsWith('.meta.json'));
+  // An upload in flight is a dot-named temp file the store renames when it is complete: not an object yet.
+  const walObj = readdirSync(path.join(offsite, 'pitr/wal')).filter((f) => !f.endsWith('.meta.json') && !f.startsWith('.'));
   assert.ok(walObj.length > 0 && walObj.every((f) => f.endsWith('.age')), `every WAL object is encrypted: ${walObj.join(' ')}`);
 
   const start = (await query<{ max: number }>('select coalesce(max(n), 0)::int as max from t'))[0]!.max;
